@@ -1,0 +1,341 @@
+//! Control groups: what a process may *use*.
+//!
+//! A cgroup is a directory in a special filesystem; the processes listed in its `cgroup.procs` are limited
+//! by the values written to its other files (`pids.max`, `memory.limit_in_bytes`, `cpu.cfs_quota_us`, …).
+//! There are two layouts: **v1**, one hierarchy per controller (`/sys/fs/cgroup/pids/…`,
+//! `/sys/fs/cgroup/memory/…`), and **v2**, one unified tree (`/sys/fs/cgroup/…`) with `pids.max`,
+//! `memory.max`, `cpu.max`. containy writes these files itself — no library — because that *is* the lesson.
+//! Order: the cgroup is created and its limits written *before* the container is cloned, and the process is
+//! placed in it before it runs a single instruction of user code (v2: `CLONE_INTO_CGROUP`; v1: the parent
+//! writes the pid while the child still waits). At the end every process left in it is killed and the
+//! directories are removed. See `man 7 cgroups`.
+
+mod v1;
+mod v2;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+
+use crate::plan::{DeviceRule, Resources};
+
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cannot create cgroup {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup {path} already exists: is another container using it? (delete it or pick another cgroupsPath)")]
+    Exists { path: PathBuf },
+    #[error("cannot write {value:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove cgroup {path}: {source} (processes may still be in it)")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cgroup path {0:?} must be relative and must not contain '..'")]
+    BadPath(PathBuf),
+}
+
+/// Which cgroup layout this machine has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// The unified hierarchy, mounted at `/sys/fs/cgroup`.
+    V2,
+    /// One hierarchy per controller under `/sys/fs/cgroup` (a tmpfs). "Hybrid" machines — v1 controllers
+    /// plus an (almost) empty cgroup2 tree at `/sys/fs/cgroup/unified` — are v1 for containy.
+    V1 { hierarchies: Vec<Hierarchy> },
+}
+
+/// Look at what `/sys/fs/cgroup` is: a cgroup2 mount means v2; otherwise the v1 hierarchies mounted below it.
+pub fn detect() -> Layout {
+    let is_v2 = nix::sys::statfs::statfs(CGROUP_ROOT)
+        .map(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
+    if is_v2 {
+        return Layout::V2;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    Layout::V1 { hierarchies: v1::hierarchies(&mountinfo) }
+}
+
+/// A v1 hierarchy: where it is mounted and which controllers it carries (`cpu,cpuacct` may share one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mount_point: PathBuf,
+    pub controllers: Vec<String>,
+}
+
+/// One write to a cgroup file: `(controller, file, value)`; the controller names the v1 hierarchy (on v2 it
+/// is only informative).
+pub type Write = (&'static str, &'static str, String);
+
+/// The device rules every container gets: deny everything, then allow the standard character devices
+/// (`null`, `zero`, `full`, `random`, `urandom`, `tty`, `console`, `ptmx`, ptys) and `mknod` of any
+/// device — a node that cannot be opened is harmless. Later rules win, as in the v1 devices controller.
+pub fn default_device_rules() -> Vec<DeviceRule> {
+    let rule = |allow, kind, major, minor: Option<i64>, access: &str| DeviceRule {
+        allow,
+        kind,
+        major,
+        minor,
+        access: access.into(),
+    };
+    vec![
+        rule(false, 'a', None, None, "rwm"),
+        rule(true, 'c', None, None, "m"),
+        rule(true, 'b', None, None, "m"),
+        rule(true, 'c', Some(1), Some(3), "rwm"),
+        rule(true, 'c', Some(1), Some(5), "rwm"),
+        rule(true, 'c', Some(1), Some(7), "rwm"),
+        rule(true, 'c', Some(1), Some(8), "rwm"),
+        rule(true, 'c', Some(1), Some(9), "rwm"),
+        rule(true, 'c', Some(5), Some(0), "rwm"),
+        rule(true, 'c', Some(5), Some(1), "rwm"),
+        rule(true, 'c', Some(5), Some(2), "rwm"),
+        rule(true, 'c', Some(136), None, "rwm"),
+    ]
+}
+
+/// A created cgroup: the directories to place the process in, read from and remove.
+#[derive(Debug)]
+pub struct Cgroup {
+    layout: Layout,
+    /// v1: one directory per controller used; v2: exactly one.
+    dirs: Vec<(String, PathBuf)>,
+    /// Parent directories containy created on the way (e.g. `containy/`); removed when empty.
+    parents: Vec<PathBuf>,
+    memory_limit: Option<u64>,
+}
+
+/// Refuse absolute paths and `..`: a cgroup path is always below the hierarchy root.
+fn check_relative(path: &Path) -> Result<(), CgroupError> {
+    let ok = path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if ok && path.components().next().is_some() { Ok(()) } else { Err(CgroupError::BadPath(path.to_path_buf())) }
+}
+
+/// The path from an OCI `cgroupsPath` (absolute paths are taken relative to the hierarchy root, as runc does).
+pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, CgroupError> {
+    let path = match cgroups_path {
+        Some(p) => p.strip_prefix("/").unwrap_or(p).to_path_buf(),
+        None => Path::new("containy").join(id),
+    };
+    check_relative(&path)?;
+    Ok(path)
+}
+
+impl Cgroup {
+    /// Create the cgroup at `rel` (relative to each hierarchy root) and write every limit. Nothing is in it
+    /// yet. On failure whatever was created is removed again.
+    pub fn create(layout: &Layout, rel: &Path, resources: &Resources) -> Result<Cgroup, CgroupError> {
+        let mut cgroup =
+            Cgroup { layout: layout.clone(), dirs: Vec::new(), parents: Vec::new(), memory_limit: resources.memory };
+        let result = match layout {
+            Layout::V2 => v2::create(&mut cgroup, rel, resources),
+            Layout::V1 { hierarchies } => v1::create(&mut cgroup, hierarchies, rel, resources),
+        };
+        match result {
+            Ok(()) => Ok(cgroup),
+            Err(e) => {
+                let _ = cgroup.remove();
+                Err(e)
+            }
+        }
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The directories of this cgroup, by controller (v2: one entry named "unified").
+    pub fn dirs(&self) -> &[(String, PathBuf)] {
+        &self.dirs
+    }
+
+    /// v2: an fd of the cgroup directory for `clone3(CLONE_INTO_CGROUP)`.
+    pub fn open_dir(&self) -> Option<File> {
+        match self.layout {
+            Layout::V2 => self.dirs.first().and_then(|(_, d)| File::open(d).ok()),
+            Layout::V1 { .. } => None,
+        }
+    }
+
+    /// Move `pid` into the cgroup (every v1 hierarchy; on v2 only if it was not cloned into it).
+    pub fn add(&self, pid: Pid) -> Result<(), CgroupError> {
+        for (_, dir) in &self.dirs {
+            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// How many times the kernel's OOM killer killed a process in this cgroup. Read before `remove`.
+    pub fn oom_kills(&self) -> u64 {
+        match self.layout {
+            Layout::V2 => v2::oom_kills(self),
+            Layout::V1 { .. } => v1::oom_kills(self),
+        }
+    }
+
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.memory_limit
+    }
+
+    /// Kill every process still in the cgroup (children that outlived the container's PID 1, or everything
+    /// when there is no PID namespace).
+    pub fn kill_all(&self) {
+        match self.layout {
+            Layout::V2 => v2::kill_all(self),
+            Layout::V1 { .. } => v1::kill_all(self),
+        }
+    }
+
+    /// Remove the cgroup's directories (retrying while the kernel finishes tearing down exiting
+    /// processes), then the parents containy created, if no other container still uses them.
+    pub fn remove(&mut self) -> Result<(), CgroupError> {
+        let mut first_error = None;
+        for (_, dir) in self.dirs.drain(..) {
+            if let Err(e) = remove_dir_retrying(&dir) {
+                first_error.get_or_insert(e);
+            }
+        }
+        while let Some(parent) = self.parents.pop() {
+            let _ = std::fs::remove_dir(parent); // busy: another container lives there
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// `rmdir` a cgroup directory. EBUSY means a process is still leaving: try again briefly.
+fn remove_dir_retrying(dir: &Path) -> Result<(), CgroupError> {
+    let mut delay = std::time::Duration::from_micros(200);
+    for _ in 0..40 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(source) => {
+                return Err(CgroupError::Remove { path: dir.to_path_buf(), source });
+            }
+        }
+    }
+    Err(CgroupError::Remove { path: dir.to_path_buf(), source: std::io::Error::from_raw_os_error(libc::EBUSY) })
+}
+
+/// Create `root/rel`, making missing parents (remembered in `parents` so they can be removed). The
+/// last component must be new: two containers never share a cgroup by accident.
+fn make_dirs(root: &Path, rel: &Path, parents: &mut Vec<PathBuf>) -> Result<PathBuf, CgroupError> {
+    let leaf = root.join(rel);
+    let mut dir = root.to_path_buf();
+    for part in rel.parent().into_iter().flat_map(|p| p.components()) {
+        dir.push(part);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => parents.push(dir.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => return Err(CgroupError::Create { path: dir, source }),
+        }
+    }
+    match std::fs::create_dir(&leaf) {
+        Ok(()) => Ok(leaf),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(CgroupError::Exists { path: leaf }),
+        Err(source) => Err(CgroupError::Create { path: leaf, source }),
+    }
+}
+
+fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {
+    crate::explain!(
+        format!("{} = {value}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+        format!("write {}", path.display()),
+        "a cgroup limit is just a value written to a file in the cgroup's directory"
+    );
+    std::fs::write(path, value).map_err(|source| CgroupError::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    })
+}
+
+/// The value of `key` in a flat-keyed file like `memory.events` or `memory.oom_control`.
+fn keyed_value(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// The pids listed in a `cgroup.procs` file.
+fn procs(dir: &Path) -> Vec<Pid> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .map(Pid::from_raw)
+        .collect()
+}
+
+/// `c 1:3 rwm`: a device rule as the v1 devices controller (and the docs) write it.
+pub fn device_rule_text(rule: &DeviceRule) -> String {
+    let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+    format!("{} {}:{} {}", rule.kind, num(rule.major), num(rule.minor), rule.access)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_paths_stay_below_the_root() {
+        assert_eq!(relative_path(None, "abc").unwrap(), Path::new("containy/abc"));
+        assert_eq!(relative_path(Some(Path::new("/a/b")), "x").unwrap(), Path::new("a/b"));
+        assert!(relative_path(Some(Path::new("a/../../etc")), "x").is_err());
+        assert!(relative_path(Some(Path::new("/")), "x").is_err());
+    }
+
+    #[test]
+    fn keyed_files_parse() {
+        let text = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(keyed_value(text, "oom_kill"), Some(3));
+        assert_eq!(keyed_value(text, "missing"), None);
+    }
+
+    #[test]
+    fn device_rules_render_like_the_kernel_reads_them() {
+        let rules = default_device_rules();
+        assert_eq!(device_rule_text(&rules[0]), "a *:* rwm");
+        assert_eq!(device_rule_text(&rules[3]), "c 1:3 rwm");
+        assert_eq!(device_rule_text(rules.last().unwrap()), "c 136:* rwm");
+    }
+
+    #[test]
+    fn make_dirs_refuses_an_existing_leaf_and_records_what_it_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut parents = Vec::new();
+        let dir = make_dirs(tmp.path(), Path::new("containy/a"), &mut parents).unwrap();
+        assert_eq!(parents, vec![tmp.path().join("containy")]);
+        assert!(dir.is_dir());
+        let mut again = Vec::new();
+        let err = make_dirs(tmp.path(), Path::new("containy/a"), &mut again).unwrap_err();
+        assert!(matches!(err, CgroupError::Exists { .. }), "{err}");
+        assert!(again.is_empty());
+    }
+}

@@ -1,0 +1,119 @@
+//! cgroup v2: one unified tree. The container gets one directory; its limits are `memory.max`,
+//! `memory.swap.max`, `pids.max`, `cpu.max` and `cpu.weight`, and `clone3(CLONE_INTO_CGROUP)` places the
+//! process in it at birth. `cgroup.kill` kills everything inside in one write.
+
+use std::path::Path;
+
+use super::{CGROUP_ROOT, Cgroup, CgroupError, Write, make_dirs, write_file};
+use crate::plan::Resources;
+
+/// v1 `cpu.shares` (2..262144, default 1024) to v2 `cpu.weight` (1..10000, default 100), as runc and
+/// crun convert it.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
+}
+
+pub(super) fn writes(resources: &Resources) -> Vec<Write> {
+    let mut w: Vec<Write> = Vec::new();
+    if let Some(limit) = resources.memory {
+        w.push(("memory", "memory.max", limit.to_string()));
+        // v2 counts swap separately: memory_swap is memory+swap, as in v1 and OCI.
+        let swap = match resources.memory_swap {
+            Some(-1) => "max".to_string(),
+            Some(total) => (total - limit as i64).max(0).to_string(),
+            None => "0".to_string(),
+        };
+        w.push(("memory", "memory.swap.max", swap));
+    }
+    if let Some(max) = resources.pids {
+        w.push(("pids", "pids.max", max.to_string()));
+    }
+    if resources.cpu_quota.is_some() || resources.cpu_period.is_some() {
+        let quota = resources.cpu_quota.filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
+        let period = resources.cpu_period.unwrap_or(100_000);
+        w.push(("cpu", "cpu.max", format!("{quota} {period}")));
+    }
+    if let Some(shares) = resources.cpu_shares {
+        w.push(("cpu", "cpu.weight", shares_to_weight(shares).to_string()));
+    }
+    w
+}
+
+pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> Result<(), CgroupError> {
+    let root = Path::new(CGROUP_ROOT);
+    // Controllers must be enabled in every ancestor's subtree_control before a child can use them.
+    let wanted = writes(resources);
+    let mut enable: Vec<&str> = wanted.iter().map(|(c, _, _)| *c).collect();
+    enable.dedup();
+    let mut dir = root.to_path_buf();
+    let available = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    let enable_line: String =
+        enable.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c} ")).collect();
+    let leaf = make_dirs(root, rel, &mut cgroup.parents)?;
+    cgroup.dirs.push(("unified".into(), leaf.clone()));
+    if !enable_line.is_empty() {
+        for part in rel.parent().into_iter().flat_map(|p| p.components()) {
+            write_file(&dir.join("cgroup.subtree_control"), enable_line.trim_end())?;
+            dir.push(part);
+        }
+        write_file(&dir.join("cgroup.subtree_control"), enable_line.trim_end())?;
+    }
+    for (_, file, value) in wanted {
+        write_file(&leaf.join(file), &value)?;
+    }
+    Ok(())
+}
+
+pub(super) fn oom_kills(cgroup: &Cgroup) -> u64 {
+    cgroup
+        .dirs
+        .first()
+        .and_then(|(_, d)| std::fs::read_to_string(d.join("memory.events")).ok())
+        .and_then(|text| super::keyed_value(&text, "oom_kill"))
+        .unwrap_or(0)
+}
+
+pub(super) fn kill_all(cgroup: &Cgroup) {
+    let Some((_, dir)) = cgroup.dirs.first() else {
+        return;
+    };
+    if super::procs(dir).is_empty() {
+        return;
+    }
+    let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+    for _ in 0..200 {
+        if super::procs(dir).is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_convert_to_weight_like_runc() {
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(1024), 39);
+    }
+
+    #[test]
+    fn cpu_max_and_swap_are_written_as_v2_expects() {
+        let r = Resources {
+            memory: Some(100),
+            memory_swap: Some(300),
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            ..Resources::default()
+        };
+        let w = writes(&r);
+        assert!(w.contains(&("memory", "memory.swap.max", "200".into())));
+        assert!(w.contains(&("cpu", "cpu.max", "50000 100000".into())));
+    }
+}

@@ -1,0 +1,139 @@
+//! The command line: clap structures and one function per verb. No logic lives here — each verb finds
+//! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ConfigFile};
+use crate::runtime::{self, Exit, RunOptions};
+use crate::{image, oci};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "containy",
+    version,
+    about = "A container is just a process: containy clones it into namespaces, limits it with cgroups, \
+             pivots it into its own root and execs it."
+)]
+pub struct Cli {
+    /// Directory for container state.
+    #[arg(long, global = true, default_value = runtime::DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Narrate every kernel step: what, which syscall or file, and why.
+    #[arg(long, global = true)]
+    pub explain: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and run a container from a bundle, wait for it, clean up; exits with its exit code.
+    Run(RunArgs),
+    /// Extract a base tarball into the cache once (what `make extract` calls); prints the rootfs directory.
+    Extract(ExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The bundle directory: configy.toml, configy.json or config.json (looked up in that order).
+    #[arg(short, long, default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Use this config file instead of looking one up in the bundle.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Allocate a terminal for the container (overrides the config's `terminal`).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Write the container's pid (as seen from the host) to this file once it runs.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Where base tarballs are extracted.
+    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    pub cache: PathBuf,
+    /// The container id (default: a random one).
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The tarball (.tar or .tar.gz).
+    pub tarball: PathBuf,
+    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    pub cache: PathBuf,
+}
+
+/// Run the parsed command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.explain {
+        crate::narrate::enable();
+    }
+    match cli.command {
+        Command::Run(args) => run(&cli.root, args),
+        Command::Extract(args) => {
+            let dir = image::ensure_base(&args.tarball, &args.cache)?;
+            println!("{}", dir.display());
+            Ok(0)
+        }
+    }
+}
+
+fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
+    let file = match &args.config {
+        Some(path) => classify(path),
+        None => config::locate(&args.bundle)?,
+    };
+    let (ConfigFile::Friendly(path, _) | ConfigFile::Oci(path)) = &file;
+    crate::explain!(
+        format!("read the config {}", path.display()),
+        "configy.toml, configy.json, then config.json",
+        "every input format is lowered to one Plan before anything touches the kernel"
+    );
+    let mut plan = match file {
+        ConfigFile::Friendly(path, format) => config::load(&path, format, &args.bundle)?,
+        ConfigFile::Oci(path) => oci::load(&path, &args.bundle)?,
+    };
+    if args.tty {
+        plan.process.terminal = true;
+    }
+    let id = match args.id {
+        Some(id) => id,
+        None => runtime::state::generate_id(),
+    };
+    let opts = RunOptions { id: id.clone(), root: root.to_path_buf(), base_cache: args.cache, pid_file: args.pid_file };
+    match runtime::run(&plan, &opts) {
+        Ok(Exit::OomKilled { limit }) => {
+            let limit = limit.map(|l| format!(" (memory limit {})", human_size(l))).unwrap_or_default();
+            eprintln!("containy: container {id} was killed by the OOM killer{limit}");
+            Ok(Exit::OomKilled { limit: None }.code())
+        }
+        Ok(exit) => Ok(exit.code()),
+        Err(runtime::RuntimeError::Exec { code, text }) => {
+            eprintln!("containy: {text}");
+            Ok(code as i32)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot run container {id}")),
+    }
+}
+
+/// `--config FILE`: `*.toml` is friendly TOML, `config.json` is OCI, any other `*.json` friendly JSON.
+fn classify(path: &std::path::Path) -> ConfigFile {
+    let is = |ext: &str| path.extension().is_some_and(|e| e == ext);
+    if is("toml") {
+        ConfigFile::Friendly(path.to_path_buf(), config::Format::Toml)
+    } else if path.file_name().is_some_and(|n| n == "config.json") {
+        ConfigFile::Oci(path.to_path_buf())
+    } else {
+        ConfigFile::Friendly(path.to_path_buf(), config::Format::Json)
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    UNITS
+        .iter()
+        .find(|(_, size)| bytes >= *size && bytes % size == 0)
+        .map_or(format!("{bytes} bytes"), |(unit, size)| format!("{} {unit}", bytes / size))
+}

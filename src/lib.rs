@@ -1,0 +1,22 @@
+//! containy: a container is just a process — cloned into new namespaces, placed in a cgroup, given a root
+//! filesystem it cannot climb out of, stripped of privileges, then `execve`d.
+//!
+//! Start reading at `runtime/init.rs`: it is the container's whole setup, in order.
+
+pub mod narrate;
+
+pub mod capabilities; // the five capability sets
+pub mod cgroups; // cgroup v1 / v2 files, written directly
+pub mod cli; // clap structs, one fn per verb
+pub mod config; // configy.toml / configy.json -> Plan
+pub mod error; // containy::Error
+pub mod image; // base tarballs: safe extraction into a digest-keyed cache
+pub mod namespaces; // clone flags, setns, the order namespaces are entered
+pub mod oci; // OCI config.json -> Plan
+pub mod plan; // Plan: the validated description of one container
+pub mod rootfs; // overlay / split / direct, mounts as data, /dev, pivot_root, masked paths
+pub mod runtime; // the only module that calls every mechanism
+pub mod sys; // the only `unsafe`: raw syscalls and fd helpers
+pub mod user_mapping; // uid/gid maps
+
+pub use error::{Error, Result};

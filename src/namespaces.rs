@@ -1,0 +1,139 @@
+//! Namespaces: what a process can *see*.
+//!
+//! A namespace wraps one global resource so that processes inside get their own instance: process ids
+//! (`pid`), the mount table (`mnt`), hostname (`uts`), System V IPC and POSIX queues (`ipc`), network
+//! stack (`net`), the cgroup root (`cgroup`), user and group ids (`user`) and clocks (`time`). New ones are
+//! created by `clone3(2)` flags in one step; existing ones (a path like `/proc/123/ns/net`) are joined with
+//! `setns(2)`. Order matters when joining: the user namespace first, since it grants the capabilities to join
+//! the rest; the mount namespace last, because joining it changes how the other paths resolve.
+//! See `man 7 namespaces`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+
+use crate::plan::{Namespace, NamespaceSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("cannot open namespace {path} to join it: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("setns({path}, {kind}): {source}")]
+    Join {
+        path: PathBuf,
+        kind: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+}
+
+impl Namespace {
+    /// The `CLONE_NEW*` flag that creates this namespace.
+    pub fn clone_flag(self) -> CloneFlags {
+        match self {
+            Namespace::User => CloneFlags::CLONE_NEWUSER,
+            Namespace::Pid => CloneFlags::CLONE_NEWPID,
+            Namespace::Network => CloneFlags::CLONE_NEWNET,
+            Namespace::Ipc => CloneFlags::CLONE_NEWIPC,
+            Namespace::Uts => CloneFlags::CLONE_NEWUTS,
+            Namespace::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            Namespace::Mount => CloneFlags::CLONE_NEWNS,
+            Namespace::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        }
+    }
+
+    /// The name of this namespace under `/proc/<pid>/ns/`.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            Namespace::User => "user",
+            Namespace::Pid => "pid",
+            Namespace::Network => "net",
+            Namespace::Ipc => "ipc",
+            Namespace::Uts => "uts",
+            Namespace::Cgroup => "cgroup",
+            Namespace::Mount => "mnt",
+            Namespace::Time => "time",
+        }
+    }
+}
+
+/// The flags for `clone3`: every namespace the plan creates (joined ones are entered later by `setns`).
+pub fn clone_flags(specs: &[NamespaceSpec]) -> CloneFlags {
+    specs.iter().filter(|ns| ns.path.is_none()).fold(CloneFlags::empty(), |flags, ns| flags | ns.kind.clone_flag())
+}
+
+/// Does the plan create (not join) a namespace of this kind?
+pub fn creates(specs: &[NamespaceSpec], kind: Namespace) -> bool {
+    specs.iter().any(|ns| ns.kind == kind && ns.path.is_none())
+}
+
+/// Open every namespace the plan joins, in join order. Opened before any of them is entered, so that
+/// all the paths are resolved in the host's view.
+pub fn open_joined(specs: &[NamespaceSpec]) -> Result<Vec<(Namespace, PathBuf, File)>, NamespaceError> {
+    let mut joined: Vec<_> = specs.iter().filter_map(|ns| ns.path.as_ref().map(|p| (ns.kind, p.clone()))).collect();
+    joined.sort_by_key(|(kind, _)| *kind);
+    joined
+        .into_iter()
+        .map(|(kind, path)| match File::open(&path) {
+            Ok(file) => Ok((kind, path, file)),
+            Err(source) => Err(NamespaceError::Open { path, source }),
+        })
+        .collect()
+}
+
+/// `setns(2)` into each opened namespace, in the order `open_joined` gave.
+pub fn join(opened: Vec<(Namespace, PathBuf, File)>) -> Result<(), NamespaceError> {
+    for (kind, path, file) in opened {
+        crate::explain!(
+            format!("join the {} namespace", kind.proc_name()),
+            format!("setns({}, {:?})", path.display(), kind.clone_flag()),
+            "share this namespace with the process that owns it instead of creating a new one"
+        );
+        nix::sched::setns(&file, kind.clone_flag()).map_err(|source| NamespaceError::Join {
+            path: path.clone(),
+            kind: kind.proc_name(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// `/proc/<pid>/ns/<name>` for a process.
+pub fn proc_path(pid: i32, kind: Namespace) -> PathBuf {
+    Path::new("/proc").join(pid.to_string()).join("ns").join(kind.proc_name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(kind: Namespace) -> NamespaceSpec {
+        NamespaceSpec { kind, path: None }
+    }
+
+    #[test]
+    fn clone_flags_only_for_created_namespaces() {
+        let specs = vec![
+            new(Namespace::Pid),
+            new(Namespace::Mount),
+            NamespaceSpec { kind: Namespace::Network, path: Some("/proc/1/ns/net".into()) },
+        ];
+        let flags = clone_flags(&specs);
+        assert_eq!(flags, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        assert!(creates(&specs, Namespace::Pid));
+        assert!(!creates(&specs, Namespace::Network));
+    }
+
+    #[test]
+    fn join_order_puts_user_first_and_mount_last() {
+        let mut kinds = [Namespace::Mount, Namespace::Network, Namespace::User, Namespace::Pid];
+        kinds.sort();
+        assert_eq!(kinds.first(), Some(&Namespace::User));
+        assert_eq!(kinds.last(), Some(&Namespace::Mount));
+    }
+}

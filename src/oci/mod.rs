@@ -1,0 +1,318 @@
+//! OCI runtime-spec glue: a bundle's `config.json` -> [`Plan`].
+//!
+//! An OCI bundle is a directory holding `config.json` and (usually) the root filesystem it names in
+//! `root.path`. The config is read in four steps, and the order is what makes the errors useful: the JSON
+//! syntax first (an error names line and column); then the support check on the raw JSON (`support.rs`),
+//! so a field containy would not honour is refused by name before its value is even looked at; then the
+//! typed parse into `oci_spec::runtime::Spec` (a wrong type names the field path and its line); and last
+//! the lowering (`convert.rs`, `namespaces.rs`, `mounts.rs`, `resources.rs`), which checks what the types
+//! cannot — relations between fields, kernel ranges — and builds the `Plan`. Nothing here touches the
+//! system beyond reading the file.
+
+mod convert;
+mod mount_options;
+mod mounts;
+mod namespaces;
+mod resources;
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::plan::Plan;
+
+pub use mount_options::{MountOptions, parse_mount_options};
+pub use support::SUPPORTED;
+
+/// Everything that can be wrong with an OCI `config.json`; each names the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error("cannot read the OCI config {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{}:{line}:{column}: the OCI config is not valid JSON", file.display())]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("{}:{line}:{column}: {field} does not match the OCI runtime spec", file.display())]
+    Type {
+        file: PathBuf,
+        /// The JSON path, e.g. `process.rlimits[0].type`.
+        field: String,
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error(
+        "{}: {} {} not supported by containy yet; remove {} (or fix a misspelled name) to run this bundle",
+        file.display(),
+        fields.join(", "),
+        if fields.len() == 1 { "is" } else { "are" },
+        if fields.len() == 1 { "it" } else { "them" },
+    )]
+    Unsupported { file: PathBuf, fields: Vec<String> },
+
+    #[error("{}: {field} {problem}", file.display())]
+    Invalid { file: PathBuf, field: String, problem: String },
+}
+
+/// Read `path` (a `config.json`) and lower it. `bundle` is the bundle directory: `root.path` and relative
+/// bind-mount sources are resolved against it.
+pub fn load(path: &Path, bundle: &Path) -> Result<Plan, OciError> {
+    crate::explain!(
+        "read the OCI config",
+        format!("read {}", path.display()),
+        "every setting of the container comes from it; it is checked whole before anything is created"
+    );
+    let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
+    parse_str(&text, path, bundle)
+}
+
+/// Lower an already-read `config.json` text; `label` names it in messages.
+pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciError> {
+    let file = || label.to_path_buf();
+    let raw: serde_json::Value = serde_json::from_str(text).map_err(|source| OciError::Syntax {
+        file: file(),
+        line: source.line(),
+        column: source.column(),
+        source,
+    })?;
+
+    let fields = support::unsupported_fields(&raw);
+    if !fields.is_empty() {
+        return Err(OciError::Unsupported { file: file(), fields });
+    }
+
+    // Parsed again from the text, not from `raw`: only the text knows where a bad value sits.
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let spec: Spec = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { String::from("the top level") } else { path };
+        let source = err.into_inner();
+        OciError::Type { file: file(), field, line: source.line(), column: source.column(), source }
+    })?;
+
+    convert::lower(&spec, &raw, bundle).map_err(|convert::Invalid { field, problem }| OciError::Invalid {
+        file: file(),
+        field,
+        problem,
+    })
+}
+
+#[cfg(test)]
+mod runc_specs;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Capabilities, Network, RootfsSource};
+    use runc_specs::RUNC_SPEC;
+
+    const BUNDLE: &str = "/var/lib/bundles/demo";
+
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
+    fn lower(text: &str) -> Result<Plan, OciError> {
+        parse_str(text, Path::new("config.json"), Path::new(BUNDLE))
+    }
+
+    /// RUNC_SPEC with one edit applied to its JSON tree.
+    fn lower_edited(edit: impl FnOnce(&mut serde_json::Value)) -> Result<Plan, OciError> {
+        let mut value: serde_json::Value = serde_json::from_str(RUNC_SPEC).unwrap();
+        edit(&mut value);
+        lower(&serde_json::to_string_pretty(&value).unwrap())
+    }
+
+    /// The field of an `Invalid` error; panics on any other outcome.
+    fn invalid_field(result: Result<Plan, OciError>) -> String {
+        match result {
+            Err(OciError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid-field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_by_name() {
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "linux.seccomp",
+                Box::new(|v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})),
+            ),
+            ("hooks", Box::new(|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]}))),
+            ("linux.sysctl", Box::new(|v| v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"}))),
+            ("linux.foo", Box::new(|v| v["linux"]["foo"] = serde_json::json!("bar"))),
+            (
+                "linux.resources.memory.swappiness",
+                Box::new(|v| {
+                    v["linux"]["resources"]["memory"] = serde_json::json!({"limit": 1048576, "swappiness": 0})
+                }),
+            ),
+            ("process.user.username", Box::new(|v| v["process"]["user"]["username"] = serde_json::json!("root"))),
+            ("mounts[0].uidMappings", Box::new(|v| v["mounts"][0]["uidMappings"] = serde_json::json!([{"size": 1}]))),
+        ];
+        for (name, edit) in cases {
+            let err = lower_edited(|v| edit(v)).unwrap_err();
+            assert!(matches!(&err, OciError::Unsupported { fields, .. } if fields == &[name]), "{name}: {err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "config.json: {name} is not supported by containy yet; remove it (or fix a misspelled name) to run this bundle"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn all_unsupported_fields_are_listed_at_once() {
+        let err = lower_edited(|v| {
+            v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
+            v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
+        })
+        .unwrap_err();
+        assert!(err.to_string().starts_with("config.json: hooks, linux.seccomp are not supported"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let text = "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\" {}\n}";
+        let err = lower(text).unwrap_err();
+        assert!(matches!(err, OciError::Syntax { line: 3, column: 13, .. }), "{err:?}");
+        assert!(err.to_string().starts_with("config.json:3:13: "), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field_path() {
+        let text = RUNC_SPEC.replace("\"uid\": 0", "\"uid\": \"root\"");
+        let err = lower(&text).unwrap_err();
+        match &err {
+            OciError::Type { field, line, .. } => {
+                assert_eq!(field, "process.user.uid");
+                assert_eq!(*line, 6);
+            }
+            other => panic!("expected a type error, got {other:?}"),
+        }
+        assert!(err.to_string().starts_with("config.json:6:"), "{err}");
+
+        let text = RUNC_SPEC.replace("RLIMIT_NOFILE", "RLIMIT_BOGUS");
+        match lower(&text).unwrap_err() {
+            OciError::Type { field, .. } => assert_eq!(field, "process.rlimits[0].type"),
+            other => panic!("expected a type error, got {other:?}"),
+        }
+
+        let text = RUNC_SPEC.replacen("CAP_KILL", "CAP_KILLALL", 1);
+        match lower(&text).unwrap_err() {
+            OciError::Type { field, .. } => assert_eq!(field, "process.capabilities.bounding[1]"),
+            other => panic!("expected a type error, got {other:?}"),
+        }
+
+        let text = RUNC_SPEC.replace("\"type\": \"ipc\"", "\"type\": \"ipcs\"");
+        match lower(&text).unwrap_err() {
+            OciError::Type { field, .. } => assert_eq!(field, "linux.namespaces[2].type"),
+            other => panic!("expected a type error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn relative_root_is_resolved_against_the_bundle() {
+        let plan = lower_edited(|v| v["root"] = serde_json::json!({"path": "fs/root"})).unwrap();
+        assert_eq!(plan.rootfs.source, RootfsSource::Directory(PathBuf::from(BUNDLE).join("fs/root")));
+        assert!(!plan.rootfs.readonly);
+        let plan = lower_edited(|v| v["root"]["path"] = serde_json::json!("/srv/rootfs")).unwrap();
+        assert_eq!(plan.rootfs.source, RootfsSource::Directory(PathBuf::from("/srv/rootfs")));
+    }
+
+    #[test]
+    fn load_reads_the_file_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, RUNC_SPEC).unwrap();
+        let plan = load(&path, dir.path()).unwrap();
+        assert_eq!(plan.rootfs.source, RootfsSource::Directory(dir.path().join("rootfs")));
+
+        std::fs::write(&path, "{").unwrap();
+        let err = load(&path, dir.path()).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("{}:1:1: ", path.display())), "{err}");
+
+        let missing = dir.path().join("nope.json");
+        let err = load(&missing, dir.path()).unwrap_err();
+        assert!(matches!(&err, OciError::Read { path, .. } if path == &missing), "{err:?}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        use serde_json::json;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("process.args", Box::new(|v| v["process"]["args"] = json!([]))),
+            ("process.args", Box::new(|v| v["process"].as_object_mut().unwrap().remove("args").map(drop).unwrap())),
+            ("process.cwd", Box::new(|v| v["process"]["cwd"] = json!("tmp"))),
+            ("process.env[1]", Box::new(|v| v["process"]["env"][1] = json!("NOEQUALS"))),
+            ("process.rlimits[0].soft", Box::new(|v| v["process"]["rlimits"][0]["soft"] = json!(2048))),
+            ("root.path", Box::new(|v| v.as_object_mut().unwrap().remove("root").map(drop).unwrap())),
+            ("mounts[2].destination", Box::new(|v| v["mounts"][2]["destination"] = json!("dev/pts"))),
+            (
+                "linux.namespaces[5].type",
+                Box::new(|v| v["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"}))),
+            ),
+            (
+                "linux.uidMappings",
+                Box::new(|v| v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}])),
+            ),
+            (
+                "linux.namespaces",
+                Box::new(|v| v["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "mount")),
+            ),
+            (
+                "linux.resources.memory.swap",
+                Box::new(|v| v["linux"]["resources"]["memory"] = json!({"limit": 2000000, "swap": 1000000})),
+            ),
+            ("linux.rootfsPropagation", Box::new(|v| v["linux"]["rootfsPropagation"] = json!("shared"))),
+            (
+                "hostname",
+                Box::new(|v| v["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "uts")),
+            ),
+        ];
+        for (field, edit) in cases {
+            assert_eq!(invalid_field(lower_edited(|v| edit(v))), field);
+        }
+    }
+
+    #[test]
+    fn rootfs_propagation_lists_what_is_allowed() {
+        let err = lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!("shared")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config.json: linux.rootfsPropagation is \"shared\"; containy supports private, rprivate, slave, rslave"
+        );
+        for ok in ["private", "rprivate", "slave", "rslave"] {
+            lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!(ok)).unwrap();
+        }
+    }
+
+    #[test]
+    fn minimal_config_takes_spec_defaults() {
+        let text = r#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+            "process": {"user": {"uid": 1000, "gid": 1000}, "args": ["/bin/true"], "cwd": "/"},
+            "linux": {"namespaces": [{"type": "mount"}]}}"#;
+        let plan = lower(text).unwrap();
+        assert!(plan.process.env.is_empty());
+        assert_eq!(plan.process.capabilities, Capabilities::default());
+        assert!(!plan.process.no_new_privileges);
+        assert!(!plan.process.terminal);
+        assert!(plan.mounts.is_empty() && plan.masked_paths.is_empty() && plan.readonly_paths.is_empty());
+        assert_eq!(plan.network, Network::Host);
+        assert_eq!(plan.resources, crate::plan::Resources::default());
+        assert!(!plan.rootfs.readonly);
+    }
+}

@@ -1,0 +1,230 @@
+//! OCI `linux.resources` -> [`Resources`]: the cgroup limits, checked against what the kernel accepts.
+//!
+//! The OCI spec uses cgroup v1 units and runc's conventions for "no value": `-1` means unlimited, and for
+//! several fields `0` means "not set" (runc treats them so, and generators write them). Both become `None`
+//! here, so the cgroup code only ever sees a limit it must write. Ranges are checked now because the
+//! kernel's answer to a bad `cpu.cfs_period_us` is a bare `EINVAL` with no field name attached.
+
+use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
+
+use super::convert::{Invalid, invalid};
+use crate::plan::{DeviceRule, Resources};
+
+/// `cpu.shares` outside this range is clamped by the kernel; refusing says so instead.
+const SHARES: std::ops::RangeInclusive<u64> = 2..=262_144;
+/// The kernel's bounds for `cpu.cfs_period_us` (1 ms ..= 1 s); `cpu.cfs_quota_us` has the same minimum.
+const PERIOD: std::ops::RangeInclusive<u64> = 1_000..=1_000_000;
+const MIN_QUOTA: i64 = 1_000;
+
+pub(super) fn lower_resources(resources: Option<&LinuxResources>) -> Result<Resources, Invalid> {
+    let Some(resources) = resources else {
+        return Ok(Resources::default());
+    };
+    let mut lowered = Resources::default();
+
+    if let Some(memory) = resources.memory() {
+        lowered.memory = match memory.limit() {
+            None | Some(-1) => None,
+            Some(limit) if limit > 0 => Some(limit.unsigned_abs()),
+            Some(limit) => {
+                return Err(invalid(
+                    "linux.resources.memory.limit",
+                    format!("must be > 0 bytes (or -1 for no limit), got {limit}"),
+                ));
+            }
+        };
+        lowered.memory_swap = match memory.swap() {
+            None | Some(0) => None,
+            Some(-1) => Some(-1),
+            Some(swap) if swap > 0 => {
+                // memory.swap is memory *plus* swap, so it can never be below the memory limit.
+                match lowered.memory {
+                    None => {
+                        return Err(invalid(
+                            "linux.resources.memory.swap",
+                            "needs linux.resources.memory.limit: it is the limit of memory plus swap",
+                        ));
+                    }
+                    Some(limit) if swap.unsigned_abs() < limit => {
+                        return Err(invalid(
+                            "linux.resources.memory.swap",
+                            format!(
+                                "({swap}) is memory plus swap and must not be below linux.resources.memory.limit ({limit})"
+                            ),
+                        ));
+                    }
+                    Some(_) => Some(swap),
+                }
+            }
+            Some(swap) => {
+                return Err(invalid(
+                    "linux.resources.memory.swap",
+                    format!("must be > 0 bytes (or -1 for unlimited swap), got {swap}"),
+                ));
+            }
+        };
+    }
+
+    if let Some(pids) = resources.pids() {
+        lowered.pids = Some(pids.limit()).filter(|&limit| limit > 0);
+    }
+
+    if let Some(cpu) = resources.cpu() {
+        lowered.cpu_shares = match cpu.shares() {
+            None | Some(0) => None,
+            Some(shares) if SHARES.contains(&shares) => Some(shares),
+            Some(shares) => {
+                return Err(invalid(
+                    "linux.resources.cpu.shares",
+                    format!("must be in {}..={}, got {shares}", SHARES.start(), SHARES.end()),
+                ));
+            }
+        };
+        lowered.cpu_quota = match cpu.quota() {
+            None | Some(0) | Some(-1) => None,
+            Some(quota) if quota >= MIN_QUOTA => Some(quota),
+            Some(quota) => {
+                return Err(invalid(
+                    "linux.resources.cpu.quota",
+                    format!("must be at least {MIN_QUOTA} µs (or -1 for no limit), got {quota}"),
+                ));
+            }
+        };
+        lowered.cpu_period = match cpu.period() {
+            None | Some(0) => None,
+            Some(period) if PERIOD.contains(&period) => Some(period),
+            Some(period) => {
+                return Err(invalid(
+                    "linux.resources.cpu.period",
+                    format!("must be in {}..={} µs, got {period}", PERIOD.start(), PERIOD.end()),
+                ));
+            }
+        };
+    }
+
+    for (i, device) in resources.devices().as_deref().unwrap_or_default().iter().enumerate() {
+        let field = |name: &str| format!("linux.resources.devices[{i}].{name}");
+        let kind = match device.typ() {
+            None | Some(LinuxDeviceType::A) => 'a',
+            Some(LinuxDeviceType::B) => 'b',
+            Some(LinuxDeviceType::C) => 'c',
+            Some(other) => {
+                return Err(invalid(
+                    field("type"),
+                    format!("is {:?}; a device cgroup rule takes \"a\", \"b\" or \"c\"", other.as_str()),
+                ));
+            }
+        };
+        let number = |name: &str, value: Option<i64>| match value {
+            None | Some(-1) => Ok(None),
+            Some(n) if n >= 0 => Ok(Some(n)),
+            Some(n) => Err(invalid(field(name), format!("must be >= 0 (or -1 for any), got {n}"))),
+        };
+        let access = device.access().clone().unwrap_or_else(|| String::from("rwm"));
+        if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+            return Err(invalid(field("access"), format!("must be some of r, w, m, got {access:?}")));
+        }
+        lowered.devices.push(DeviceRule {
+            allow: device.allow(),
+            kind,
+            major: number("major", device.major())?,
+            minor: number("minor", device.minor())?,
+            access,
+        });
+    }
+    Ok(lowered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower_json(json: &str) -> Result<Resources, Invalid> {
+        let resources: LinuxResources = serde_json::from_str(json).unwrap();
+        lower_resources(Some(&resources))
+    }
+
+    fn field_of(json: &str) -> String {
+        lower_json(json).unwrap_err().field
+    }
+
+    #[test]
+    fn everything_supported() {
+        let resources = lower_json(
+            r#"{"memory": {"limit": 104857600, "swap": 209715200}, "pids": {"limit": 64},
+                "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+                "devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            resources,
+            Resources {
+                memory: Some(104_857_600),
+                memory_swap: Some(209_715_200),
+                pids: Some(64),
+                cpu_quota: Some(50_000),
+                cpu_period: Some(100_000),
+                cpu_shares: Some(512),
+                devices: vec![
+                    DeviceRule { allow: false, kind: 'a', major: None, minor: None, access: "rwm".into() },
+                    DeviceRule { allow: true, kind: 'c', major: Some(1), minor: Some(3), access: "rw".into() },
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn unset_and_unlimited_values_become_none() {
+        let resources = lower_json(
+            r#"{"memory": {"limit": -1, "swap": 0}, "pids": {"limit": 0}, "cpu": {"shares": 0, "quota": -1, "period": 0},
+                "devices": [{"allow": true, "type": "b", "major": -1, "minor": -1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(resources.memory, None);
+        assert_eq!(resources.memory_swap, None);
+        assert_eq!(resources.pids, None);
+        assert_eq!(resources.cpu_shares, None);
+        assert_eq!(resources.cpu_quota, None);
+        assert_eq!(resources.cpu_period, None);
+        assert_eq!(
+            resources.devices,
+            [DeviceRule { allow: true, kind: 'b', major: None, minor: None, access: "rwm".into() }]
+        );
+        assert_eq!(lower_json(r#"{"pids": {"limit": -1}}"#).unwrap().pids, None);
+        assert_eq!(lower_json(r#"{"memory": {"limit": 1, "swap": -1}}"#).unwrap().memory_swap, Some(-1));
+    }
+
+    #[test]
+    fn swap_below_memory_is_refused() {
+        let err = lower_json(r#"{"memory": {"limit": 2000, "swap": 1000}}"#).unwrap_err();
+        assert_eq!(err.field, "linux.resources.memory.swap");
+        assert!(err.problem.contains("2000"), "{}", err.problem);
+        assert_eq!(lower_json(r#"{"memory": {"limit": 2000, "swap": 2000}}"#).unwrap().memory_swap, Some(2000));
+        assert_eq!(field_of(r#"{"memory": {"swap": 1000}}"#), "linux.resources.memory.swap");
+        assert_eq!(field_of(r#"{"memory": {"limit": 1, "swap": -5}}"#), "linux.resources.memory.swap");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_by_field() {
+        assert_eq!(field_of(r#"{"memory": {"limit": 0}}"#), "linux.resources.memory.limit");
+        assert_eq!(field_of(r#"{"memory": {"limit": -2}}"#), "linux.resources.memory.limit");
+        assert_eq!(field_of(r#"{"cpu": {"shares": 1}}"#), "linux.resources.cpu.shares");
+        assert_eq!(field_of(r#"{"cpu": {"shares": 300000}}"#), "linux.resources.cpu.shares");
+        assert_eq!(field_of(r#"{"cpu": {"quota": 999}}"#), "linux.resources.cpu.quota");
+        assert_eq!(field_of(r#"{"cpu": {"period": 999}}"#), "linux.resources.cpu.period");
+        assert_eq!(field_of(r#"{"cpu": {"period": 1000001}}"#), "linux.resources.cpu.period");
+        assert_eq!(field_of(r#"{"devices": [{"allow": true, "type": "p"}]}"#), "linux.resources.devices[0].type");
+        assert_eq!(
+            field_of(r#"{"devices": [{"allow": true}, {"allow": true, "access": "rwx"}]}"#),
+            "linux.resources.devices[1].access"
+        );
+        assert_eq!(field_of(r#"{"devices": [{"allow": true, "access": ""}]}"#), "linux.resources.devices[0].access");
+        assert_eq!(field_of(r#"{"devices": [{"allow": true, "major": -3}]}"#), "linux.resources.devices[0].major");
+    }
+
+    #[test]
+    fn no_resources_no_limits() {
+        assert_eq!(lower_resources(None).unwrap(), Resources::default());
+        assert_eq!(lower_json("{}").unwrap(), Resources::default());
+    }
+}

@@ -1,0 +1,278 @@
+//! The `Plan`: one container, described in plain Rust.
+//!
+//! Every input format (the friendly `configy.toml` / `configy.json`, an OCI `config.json`) is lowered to a
+//! `Plan` before anything touches the kernel. After this point nothing knows where a value came from: the
+//! runtime and the mechanism modules read only these structs. A `Plan` is *validated*: paths that must be
+//! absolute are absolute, the command is not empty, limits are in range. Lowering is where errors are found;
+//! executing a plan only meets errors the kernel raises.
+
+use std::path::PathBuf;
+
+/// A whole container: what to run, where, and inside which walls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The bundle directory the config came from; relative paths in the config are relative to it.
+    pub bundle: PathBuf,
+    pub process: Process,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// The namespaces to create or join. A kind that is absent is shared with the host.
+    pub namespaces: Vec<NamespaceSpec>,
+    pub uid_mappings: Vec<IdMap>,
+    pub gid_mappings: Vec<IdMap>,
+    pub rootfs: Rootfs,
+    /// Mounts made inside the new root, in order, after the rootfs itself.
+    pub mounts: Vec<Mount>,
+    /// Paths made unreadable after `pivot_root` (OCI `maskedPaths`).
+    pub masked_paths: Vec<PathBuf>,
+    /// Paths remounted read-only after `pivot_root` (OCI `readonlyPaths`).
+    pub readonly_paths: Vec<PathBuf>,
+    pub resources: Resources,
+    /// Where the container's cgroup goes, relative to each hierarchy's root. `None`: `containy/<id>`.
+    pub cgroups_path: Option<PathBuf>,
+    pub network: Network,
+}
+
+/// The command and the identity it runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Process {
+    /// argv; never empty. `args[0]` is looked up in the container's `PATH` when it has no `/`.
+    pub args: Vec<String>,
+    /// The environment, exactly: nothing of containy's own environment leaks in.
+    pub env: Vec<String>,
+    /// Absolute path inside the container.
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub umask: Option<u32>,
+    /// Give the container a pseudo-terminal (an interactive shell).
+    pub terminal: bool,
+    pub no_new_privileges: bool,
+    pub capabilities: Capabilities,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+}
+
+/// The five capability sets, as capability names (`CAP_CHOWN`, …).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Capabilities {
+    pub bounding: Vec<String>,
+    pub effective: Vec<String>,
+    pub permitted: Vec<String>,
+    pub inheritable: Vec<String>,
+    pub ambient: Vec<String>,
+}
+
+/// One resource limit (`RLIMIT_NOFILE`, …), applied with `setrlimit` before `execve`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rlimit {
+    /// The OCI name, e.g. `RLIMIT_NOFILE`.
+    pub kind: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The kinds of namespace Linux has, in the order `setns` joins them (user first: it grants the rights to
+/// join the others; mount last but one so paths given for the others are still resolved on the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Namespace {
+    User,
+    Pid,
+    Network,
+    Ipc,
+    Uts,
+    Cgroup,
+    Mount,
+    Time,
+}
+
+/// A namespace to create (`path: None`) or to join (`path: Some(/proc/123/ns/net)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceSpec {
+    pub kind: Namespace,
+    pub path: Option<PathBuf>,
+}
+
+/// One line of `/proc/<pid>/uid_map` or `gid_map`: `container_id host_id size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+/// Where the root filesystem comes from and how it is assembled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rootfs {
+    pub source: RootfsSource,
+    pub mode: RootfsMode,
+    /// Remount `/` read-only after all other mounts are in place.
+    pub readonly: bool,
+    /// Keep the container's writes after it exits (overlay upper dir / split copies); by default they vanish.
+    pub keep_changes: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RootfsSource {
+    /// A directory holding a root filesystem.
+    Directory(PathBuf),
+    /// A (gzip-compressed) tarball, extracted once into containy's cache and used from there.
+    Tarball(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RootfsMode {
+    /// overlayfs: the source is the read-only lower layer, writes go to a per-container upper dir.
+    Overlay,
+    /// The top-level entries named in `editable` are copied per container; the rest is bind-mounted read-only.
+    Split { editable: Vec<String> },
+    /// The source directory is used as it is (what OCI bundles do): writes land in it.
+    Direct,
+}
+
+/// One mount inside the container, as `mount(2)` takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mount {
+    /// Absolute path inside the container.
+    pub destination: PathBuf,
+    /// Filesystem type (`proc`, `tmpfs`, …); `bind` for bind mounts.
+    pub fstype: String,
+    /// Device or source path. For bind mounts, a host path (already made absolute against the bundle).
+    pub source: PathBuf,
+    /// `MS_*` flags.
+    pub flags: u64,
+    /// Propagation changes applied after the mount (`MS_PRIVATE`, `MS_SLAVE`, … possibly with `MS_REC`).
+    pub propagation: Vec<u64>,
+    /// The filesystem-specific `data` string (`mode=755,size=65536k`).
+    pub data: String,
+}
+
+impl Mount {
+    pub fn is_bind(&self) -> bool {
+        self.flags & libc::MS_BIND != 0
+    }
+}
+
+/// Resource limits, enforced through cgroups.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resources {
+    /// memory limit in bytes.
+    pub memory: Option<u64>,
+    /// memory + swap limit in bytes (`None`: same as `memory`, i.e. no swap).
+    pub memory_swap: Option<i64>,
+    /// maximum number of tasks (processes and threads).
+    pub pids: Option<i64>,
+    /// CPU bandwidth: `quota` microseconds of CPU time per `period` microseconds.
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    /// Relative CPU weight, v1 `cpu.shares` scale (2..=262144).
+    pub cpu_shares: Option<u64>,
+    /// Device access rules; evaluated in order, the last match wins (cgroup v1 semantics).
+    pub devices: Vec<DeviceRule>,
+}
+
+/// An allow or deny rule for device access (`a *:* rwm`, `c 1:3 rwm`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRule {
+    pub allow: bool,
+    /// `'a'` (all), `'c'` (char) or `'b'` (block).
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    /// Some of `r`, `w`, `m`.
+    pub access: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    /// A new network namespace with only `lo`, brought up.
+    None,
+    /// The host's network stack: no network namespace.
+    Host,
+}
+
+/// The environment a friendly config gets when it sets none.
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The capabilities root in a container keeps by default: podman's default set. Everything else —
+/// `CAP_SYS_ADMIN`, `CAP_NET_ADMIN`, `CAP_SYS_MODULE`, `CAP_MKNOD`, … — is gone from all five sets.
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+/// The OCI spec's default masked paths: kernel interfaces a container has no business reading.
+pub const DEFAULT_MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// The OCI spec's default read-only paths: kernel knobs a container may read but not turn.
+pub const DEFAULT_READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+impl Capabilities {
+    /// The same list in the bounding, effective and permitted sets; inheritable and ambient empty.
+    pub fn uniform(names: &[String]) -> Self {
+        Capabilities {
+            bounding: names.to_vec(),
+            effective: names.to_vec(),
+            permitted: names.to_vec(),
+            inheritable: Vec::new(),
+            ambient: Vec::new(),
+        }
+    }
+}
+
+impl Mount {
+    fn new(destination: &str, fstype: &str, source: &str, flags: u64, data: &str) -> Self {
+        Mount {
+            destination: PathBuf::from(destination),
+            fstype: fstype.to_string(),
+            source: PathBuf::from(source),
+            flags,
+            propagation: Vec::new(),
+            data: data.to_string(),
+        }
+    }
+}
+
+/// The mounts every Linux container gets (the same list `runc spec` writes): a private `/proc`, a `/dev`
+/// on tmpfs (device nodes are added by the runtime), ptys, shared memory, message queues, a read-only `/sys`
+/// and a read-only view of its own cgroup.
+pub fn default_mounts() -> Vec<Mount> {
+    use libc::{MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_RELATIME, MS_STRICTATIME};
+    vec![
+        Mount::new("/proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, ""),
+        Mount::new("/dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"),
+        Mount::new("/dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        Mount::new("/dev/shm", "tmpfs", "shm", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=1777,size=65536k"),
+        Mount::new("/dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, ""),
+        Mount::new("/sys", "sysfs", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, ""),
+        Mount::new(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RELATIME | MS_RDONLY,
+            "",
+        ),
+    ]
+}

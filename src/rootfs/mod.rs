@@ -1,0 +1,477 @@
+//! The root filesystem: what the container sees at `/`, and how it is built in the mount namespace.
+//!
+//! Inside its own mount namespace the container gets a new tree: first `/` is made private (so nothing we
+//! mount propagates back to the host), then the root itself is assembled — an **overlay** (the read-only
+//! base as `lowerdir`, a per-container `upperdir` catching writes), a **split** root (small editable parts
+//! copied, the rest bind-mounted read-only) or a **direct** bind of a directory. Then `/proc`, `/sys`, `/dev`
+//! and the config's mounts go on top, each destination resolved *inside* the new root. Then `pivot_root(2)`
+//! swaps the root and the old one is detached: unlike `chroot`, nothing of the host stays reachable. Only
+//! after the pivot are paths container paths, so masking and read-only remounts come last.
+//!
+//! The sequence is data — a `Vec<MountOp>` computed by [`plan_mounts`] — and [`apply`] is a plain loop over
+//! it. See `man 7 mount_namespaces`, `man 2 pivot_root`, `Documentation/filesystems/overlayfs.rst`.
+
+pub mod devices;
+mod pivot;
+pub mod resolve;
+pub mod split;
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::Mode;
+
+use crate::plan::{Mount, Plan, RootfsMode};
+use resolve::{Leaf, ensure_in_root, fd_path};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("mount {what} on {target}: {source}{hint}")]
+    Mount { what: String, target: PathBuf, source: Errno, hint: &'static str },
+    #[error("cannot resolve {path} inside the container's root ({op}): {source}")]
+    Resolve { path: PathBuf, op: &'static str, source: Errno },
+    #[error("{path} must be mounted on an ordinary directory, but it is a symlink in the image")]
+    SymlinkTarget { path: PathBuf },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{op} {path}: {source}")]
+    Sys { op: &'static str, path: PathBuf, source: Errno },
+}
+
+/// The host-side directories one container's root is built from.
+#[derive(Debug, Clone)]
+pub struct RootPaths {
+    /// The directory the base image lives in (the overlay's lowerdir, the split's read-only part, or the
+    /// directory used as is).
+    pub base: PathBuf,
+    /// The mount point that becomes `/` (under the state dir, or `base` itself in direct mode).
+    pub rootfs: PathBuf,
+    /// overlay only: where writes go, and overlay's scratch dir (same filesystem as upper).
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
+/// How `/sys/fs/cgroup` is mounted inside: the v2 tree, or each v1 hierarchy (`cpu`, `memory`, …).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CgroupMount {
+    V2,
+    V1(Vec<(String, String)>), // (directory name under /sys/fs/cgroup, mount options: the controllers)
+}
+
+/// One step of building the container's filesystem.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MountOp {
+    /// `mount("", "/", MS_REC|MS_PRIVATE)`: cut propagation to the host.
+    MakePrivate,
+    /// Mount the overlay at the rootfs mount point.
+    Overlay { lower: PathBuf, upper: PathBuf, work: PathBuf, target: PathBuf },
+    /// Bind a directory (recursively) at a host path; optionally read-only.
+    BindHost { source: PathBuf, target: PathBuf, readonly: bool },
+    /// A mount inside the new root (destination resolved inside it).
+    Inside(Mount),
+    /// `/sys/fs/cgroup` as a read-only tmpfs holding each v1 hierarchy, or the v2 tree.
+    Cgroup { destination: PathBuf, cgroups: CgroupMount, flags: u64 },
+    /// Populate the tmpfs at `/dev`: device nodes and the standard symlinks.
+    Devices,
+    /// `pivot_root` into the rootfs and detach the old root.
+    PivotRoot,
+    /// After the pivot: hide a path (`/dev/null` over files, an empty read-only tmpfs over directories).
+    Mask(PathBuf),
+    /// After the pivot: bind a path onto itself read-only.
+    ReadOnly(PathBuf),
+    /// After the pivot: remount `/` read-only.
+    ReadOnlyRoot,
+}
+
+/// The whole mount sequence for a plan, as data. `user_ns`: inside a user namespace devices can't be
+/// created with `mknod` and are bind-mounted instead.
+pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec<MountOp> {
+    let mut ops = vec![MountOp::MakePrivate];
+    match &plan.rootfs.mode {
+        RootfsMode::Overlay => ops.push(MountOp::Overlay {
+            lower: paths.base.clone(),
+            upper: paths.upper.clone(),
+            work: paths.work.clone(),
+            target: paths.rootfs.clone(),
+        }),
+        RootfsMode::Direct => {
+            ops.push(MountOp::BindHost { source: paths.base.clone(), target: paths.rootfs.clone(), readonly: false })
+        }
+        RootfsMode::Split { editable } => {
+            // The copies already sit in the rootfs dir; make it a mount point, then lay the read-only rest in.
+            ops.push(MountOp::BindHost { source: paths.rootfs.clone(), target: paths.rootfs.clone(), readonly: false });
+            for name in split::shared_entries(&paths.base, editable) {
+                ops.push(MountOp::BindHost {
+                    source: paths.base.join(&name),
+                    target: paths.rootfs.join(&name),
+                    readonly: true,
+                });
+            }
+        }
+    }
+    for m in &plan.mounts {
+        if m.fstype == "cgroup" || m.fstype == "cgroup2" {
+            ops.push(MountOp::Cgroup { destination: m.destination.clone(), cgroups: cgroups.clone(), flags: m.flags });
+            continue;
+        }
+        ops.push(MountOp::Inside(m.clone()));
+        if m.destination == Path::new("/dev") && m.fstype == "tmpfs" {
+            ops.push(MountOp::Devices);
+        }
+    }
+    ops.push(MountOp::PivotRoot);
+    ops.extend(plan.masked_paths.iter().cloned().map(MountOp::Mask));
+    ops.extend(plan.readonly_paths.iter().cloned().map(MountOp::ReadOnly));
+    if plan.rootfs.readonly {
+        ops.push(MountOp::ReadOnlyRoot);
+    }
+    ops
+}
+
+/// What the mount loop needs besides the ops themselves.
+pub struct Context<'a> {
+    pub rootfs: &'a Path,
+    /// Inside a user namespace `mknod` is not allowed: device nodes are bind-mounted from the host.
+    pub user_ns: bool,
+}
+
+/// Execute the mount sequence. Runs in the child, in its new mount namespace.
+pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
+    let mut root: Option<OwnedFd> = None;
+    let mut null: Option<OwnedFd> = None;
+    for op in ops {
+        match op {
+            MountOp::MakePrivate => {
+                crate::explain!(
+                    "make every mount private",
+                    "mount(\"\", \"/\", MS_REC|MS_PRIVATE)",
+                    "mounts made from now on must not propagate to the host's mount table"
+                );
+                do_mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None, "propagation")?;
+            }
+            MountOp::Overlay { lower, upper, work, target } => {
+                let data =
+                    format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
+                crate::explain!(
+                    "stack the root filesystem",
+                    format!("mount(\"overlay\", {}, \"overlay\", {data})", target.display()),
+                    "reads come from the shared base; writes land in this container's upper dir only"
+                );
+                do_mount(Some(Path::new("overlay")), target, Some("overlay"), MsFlags::empty(), Some(&data), "overlay")
+                    .map_err(|e| {
+                        with_hint(
+                            e,
+                            "(is the base extracted and the state dir on a filesystem overlay accepts as upper?)",
+                        )
+                    })?;
+            }
+            MountOp::BindHost { source, target, readonly } => {
+                crate::explain!(
+                    format!("bind {}", source.display()),
+                    format!("mount({}, {}, MS_BIND|MS_REC)", source.display(), target.display()),
+                    "a bind mount shows one directory at a second place"
+                );
+                if !target.exists() {
+                    std::fs::create_dir_all(target).map_err(|source| RootfsError::Io {
+                        op: "mkdir",
+                        path: target.clone(),
+                        source,
+                    })?;
+                }
+                do_mount(Some(source), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None, "bind")?;
+                if *readonly {
+                    remount_bind(target, MsFlags::MS_RDONLY)?;
+                }
+            }
+            MountOp::Inside(m) => {
+                let root = root_fd(&mut root, ctx.rootfs)?;
+                mount_inside(root, m)?;
+            }
+            MountOp::Cgroup { destination, cgroups, flags } => {
+                let root = root_fd(&mut root, ctx.rootfs)?;
+                mount_cgroup(root, destination, cgroups, *flags)?;
+            }
+            MountOp::Devices => {
+                let root = root_fd(&mut root, ctx.rootfs)?;
+                devices::populate(root, ctx.user_ns)?;
+            }
+            MountOp::PivotRoot => {
+                root = None;
+                pivot::pivot_root(ctx.rootfs)?;
+            }
+            MountOp::Mask(path) => {
+                if null.is_none() {
+                    null = Some(pivot::open_null()?);
+                }
+                if let Some(null) = &null {
+                    pivot::mask(path, null)?;
+                }
+            }
+            MountOp::ReadOnly(path) => pivot::readonly(path)?,
+            MountOp::ReadOnlyRoot => {
+                crate::explain!(
+                    "make / read-only",
+                    "mount(\"\", \"/\", MS_BIND|MS_REMOUNT|MS_RDONLY)",
+                    "the config asked for a read-only root; mounts on top keep their own flags"
+                );
+                remount_bind(Path::new("/"), MsFlags::MS_RDONLY)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn root_fd<'a>(root: &'a mut Option<OwnedFd>, path: &Path) -> Result<&'a OwnedFd, RootfsError> {
+    if root.is_none() {
+        let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|source| RootfsError::Sys { op: "open", path: path.to_path_buf(), source })?;
+        *root = Some(fd);
+    }
+    root.as_ref().ok_or_else(|| RootfsError::Sys { op: "open", path: path.to_path_buf(), source: Errno::EBADF })
+}
+
+/// One mount inside the new root: resolve the destination inside it, mount through the fd, then apply
+/// read-only / propagation changes.
+fn mount_inside(root: &OwnedFd, m: &Mount) -> Result<(), RootfsError> {
+    if matches!(m.fstype.as_str(), "proc" | "sysfs") && resolve::is_symlink_in_root(root, &m.destination) {
+        return Err(RootfsError::SymlinkTarget { path: m.destination.clone() });
+    }
+    let leaf = if m.is_bind() && !m.source.is_dir() { Leaf::File } else { Leaf::Directory };
+    let target = ensure_in_root(root, &m.destination, leaf)?;
+    let target_path = fd_path(&target);
+    let flags = MsFlags::from_bits_retain(m.flags);
+    crate::explain!(
+        format!("mount {} on {}", m.fstype, m.destination.display()),
+        format!(
+            "mount({}, {}, {:?}{})",
+            m.source.display(),
+            m.destination.display(),
+            m.fstype,
+            if m.data.is_empty() { String::new() } else { format!(", {}", m.data) }
+        ),
+        mount_reason(m)
+    );
+    let shown = m.destination.clone();
+    let extra = flags - (MsFlags::MS_BIND | MsFlags::MS_REC);
+    if m.is_bind() {
+        do_mount(Some(&m.source), &target_path, None, flags & (MsFlags::MS_BIND | MsFlags::MS_REC), None, "bind")
+            .map_err(|e| rename_target(e, &shown))?;
+    } else {
+        let data = (!m.data.is_empty()).then_some(m.data.as_str());
+        do_mount(Some(&m.source), &target_path, Some(&m.fstype), flags, data, "filesystem")
+            .map_err(|e| rename_target(e, &shown))?;
+    }
+    if (m.is_bind() && !extra.is_empty()) || !m.propagation.is_empty() {
+        // The fd still names the directory *under* the new mount: open the mount itself.
+        let mounted = resolve::open_in_root(root, &m.destination).map_err(|source| RootfsError::Resolve {
+            path: shown.clone(),
+            op: "openat2",
+            source,
+        })?;
+        let mounted_path = fd_path(&mounted);
+        if m.is_bind() && !extra.is_empty() {
+            remount_bind(&mounted_path, extra).map_err(|e| rename_target(e, &shown))?;
+        }
+        for p in &m.propagation {
+            do_mount(None, &mounted_path, None, MsFlags::from_bits_retain(*p), None, "propagation")
+                .map_err(|e| rename_target(e, &shown))?;
+        }
+    }
+    Ok(())
+}
+
+fn mount_reason(m: &Mount) -> &'static str {
+    match m.fstype.as_str() {
+        "proc" => "a procfs of the new PID namespace: ps shows only the container's processes",
+        "sysfs" => "the kernel's device tree, read-only",
+        "devpts" => "a private pty instance, so the container's terminals are its own",
+        "mqueue" => "POSIX message queues of the new IPC namespace",
+        "tmpfs" => "a memory-backed filesystem private to this container",
+        _ if m.is_bind() => "a bind mount shows a host directory inside the container",
+        _ => "a filesystem the config asked for",
+    }
+}
+
+/// `/sys/fs/cgroup` inside: v2 is one mount; v1 is a tmpfs with one cgroup mount per hierarchy.
+fn mount_cgroup(root: &OwnedFd, destination: &Path, cgroups: &CgroupMount, flags: u64) -> Result<(), RootfsError> {
+    let flags = MsFlags::from_bits_retain(flags);
+    let target = ensure_in_root(root, destination, Leaf::Directory)?;
+    let target_path = fd_path(&target);
+    match cgroups {
+        CgroupMount::V2 => {
+            crate::explain!(
+                "mount the cgroup2 tree",
+                format!("mount(\"cgroup\", {}, \"cgroup2\")", destination.display()),
+                "in its cgroup namespace the container sees its own cgroup as the root"
+            );
+            do_mount(Some(Path::new("cgroup")), &target_path, Some("cgroup2"), flags, None, "cgroup2")
+        }
+        CgroupMount::V1(hierarchies) => {
+            crate::explain!(
+                "mount the cgroup v1 hierarchies",
+                format!("mount tmpfs on {}, then one \"cgroup\" mount per controller", destination.display()),
+                "v1 has one tree per controller; in its cgroup namespace the container sees only its own"
+            );
+            let rw = flags - MsFlags::MS_RDONLY;
+            do_mount(Some(Path::new("tmpfs")), &target_path, Some("tmpfs"), rw, Some("mode=755"), "tmpfs")?;
+            for (dir, controllers) in hierarchies {
+                let sub = ensure_in_root(root, &destination.join(dir), Leaf::Directory)?;
+                do_mount(
+                    Some(Path::new("cgroup")),
+                    &fd_path(&sub),
+                    Some("cgroup"),
+                    flags,
+                    Some(controllers),
+                    "cgroup",
+                )?;
+            }
+            if flags.contains(MsFlags::MS_RDONLY) {
+                let again = ensure_in_root(root, destination, Leaf::Directory)?;
+                do_mount(None, &fd_path(&again), None, MsFlags::MS_REMOUNT | flags, Some("mode=755"), "remount")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Remount an existing bind mount with extra flags (read-only, nosuid, …). Flags the kernel has locked on
+/// the source (inside a user namespace: nosuid/nodev/noexec of the original) must be kept, or it refuses.
+fn remount_bind(target: &Path, extra: MsFlags) -> Result<(), RootfsError> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra;
+    match do_mount(None, target, None, flags, None, "remount") {
+        Err(RootfsError::Mount { source: Errno::EPERM, .. }) => {
+            let locked =
+                nix::sys::statvfs::statvfs(target).map(|st| statvfs_to_ms(st.flags())).unwrap_or(MsFlags::empty());
+            do_mount(None, target, None, flags | locked, None, "remount")
+        }
+        other => other,
+    }
+}
+
+fn statvfs_to_ms(f: nix::sys::statvfs::FsFlags) -> MsFlags {
+    use nix::sys::statvfs::FsFlags as F;
+    let table = [
+        (F::ST_NOSUID, MsFlags::MS_NOSUID),
+        (F::ST_NODEV, MsFlags::MS_NODEV),
+        (F::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (F::ST_RDONLY, MsFlags::MS_RDONLY),
+        (F::ST_NOATIME, MsFlags::MS_NOATIME),
+        (F::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (F::ST_RELATIME, MsFlags::MS_RELATIME),
+    ];
+    table.iter().filter(|(s, _)| f.contains(*s)).fold(MsFlags::empty(), |acc, (_, m)| acc | *m)
+}
+
+fn do_mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    what: &str,
+) -> Result<(), RootfsError> {
+    mount(source, target, fstype, flags, data).map_err(|source_err| RootfsError::Mount {
+        what: match source {
+            Some(s) => format!("{what} {}", s.display()),
+            None => what.to_string(),
+        },
+        target: target.to_path_buf(),
+        source: source_err,
+        hint: "",
+    })
+}
+
+fn with_hint(e: RootfsError, hint: &'static str) -> RootfsError {
+    match e {
+        RootfsError::Mount { what, target, source, .. } => {
+            RootfsError::Mount { what, target, source, hint: if hint.is_empty() { "" } else { hint } }
+        }
+        other => other,
+    }
+}
+
+/// Errors on `/proc/self/fd/N` name the container path instead, which is what the user wrote.
+fn rename_target(e: RootfsError, shown: &Path) -> RootfsError {
+    match e {
+        RootfsError::Mount { what, source, hint, .. } => {
+            RootfsError::Mount { what, target: shown.to_path_buf(), source, hint }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Rootfs, RootfsSource};
+
+    fn paths() -> RootPaths {
+        RootPaths {
+            base: "/base".into(),
+            rootfs: "/state/rootfs".into(),
+            upper: "/state/upper".into(),
+            work: "/state/work".into(),
+        }
+    }
+
+    pub(crate) fn plan_with(mode: RootfsMode, readonly: bool) -> Plan {
+        Plan {
+            bundle: "/b".into(),
+            process: crate::plan::Process {
+                args: vec!["sh".into()],
+                env: vec![],
+                cwd: "/".into(),
+                uid: 0,
+                gid: 0,
+                additional_gids: vec![],
+                umask: None,
+                terminal: false,
+                no_new_privileges: true,
+                capabilities: Default::default(),
+                rlimits: vec![],
+                oom_score_adj: None,
+            },
+            hostname: None,
+            domainname: None,
+            namespaces: vec![],
+            uid_mappings: vec![],
+            gid_mappings: vec![],
+            rootfs: Rootfs { source: RootfsSource::Directory("/base".into()), mode, readonly, keep_changes: false },
+            mounts: crate::plan::default_mounts(),
+            masked_paths: vec!["/proc/kcore".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            resources: Default::default(),
+            cgroups_path: None,
+            network: crate::plan::Network::None,
+        }
+    }
+
+    #[test]
+    fn overlay_sequence_is_private_then_root_then_mounts_then_pivot_then_masks() {
+        let ops = plan_mounts(&plan_with(RootfsMode::Overlay, true), &paths(), &CgroupMount::V2);
+        assert_eq!(ops[0], MountOp::MakePrivate);
+        assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == Path::new("/base")));
+        let pos = |pred: &dyn Fn(&MountOp) -> bool| ops.iter().position(pred).unwrap();
+        let dev = pos(&|o| matches!(o, MountOp::Inside(m) if m.destination == Path::new("/dev")));
+        assert_eq!(ops[dev + 1], MountOp::Devices);
+        let pivot = pos(&|o| *o == MountOp::PivotRoot);
+        assert!(pos(&|o| matches!(o, MountOp::Cgroup { .. })) < pivot);
+        assert!(pivot < pos(&|o| matches!(o, MountOp::Mask(_))));
+        assert_eq!(ops.last(), Some(&MountOp::ReadOnlyRoot));
+    }
+
+    #[test]
+    fn direct_mode_binds_the_directory_onto_the_mount_point() {
+        let ops = plan_mounts(&plan_with(RootfsMode::Direct, false), &paths(), &CgroupMount::V2);
+        assert!(matches!(&ops[1], MountOp::BindHost { source, readonly: false, .. } if source == Path::new("/base")));
+        assert!(!ops.contains(&MountOp::ReadOnlyRoot));
+    }
+}

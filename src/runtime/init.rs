@@ -1,0 +1,348 @@
+//! The container's side: everything between `clone3` and `execve`, in order. Start reading here.
+//!
+//! This code runs in the cloned child, already inside its new namespaces, as a copy of the parent's memory
+//! (no re-exec). It waits until the parent has mapped its ids and placed it in its cgroup, then builds the
+//! container from the inside: session and terminal, namespaces to join, hostname, loopback, the root
+//! filesystem and `pivot_root`, limits, working directory, identity, capabilities — and finally `execve`.
+//! Each step needs the ones before it: mounts need the mount namespace, masking needs the pivot, dropping
+//! capabilities must wait until everything that needs them (mounts, `setgroups`, `setuid`) is done.
+//! Any error is sent to the parent as text and the child exits; the parent prints it and cleans up.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+use nix::unistd::{Gid, Uid};
+
+use super::sync::{Message, recv_message, send_message};
+use crate::plan::{Namespace, Plan};
+use crate::{capabilities, namespaces, rootfs, sys};
+
+/// Everything the child needs, prepared by the parent before `clone3`.
+pub struct ChildContext<'a> {
+    pub plan: &'a Plan,
+    pub sync: OwnedFd,
+    pub mounts: Vec<rootfs::MountOp>,
+    pub rootfs: PathBuf,
+    pub joined: Vec<(Namespace, PathBuf, File)>,
+    /// The signal mask to restore right before `execve` (the parent blocked signals before cloning).
+    pub old_mask: SigSet,
+}
+
+/// Run the child to its `execve`; never returns.
+pub fn child_main(ctx: ChildContext) -> ! {
+    crate::narrate::mark_child();
+    let sync = ctx.sync.try_clone();
+    let message = match setup_and_exec(ctx) {
+        Err(Failure::Setup(text)) => (Message::Error(text), 1),
+        Err(Failure::Exec(code, text)) => (Message::Exec(code, text.clone()), code as i32),
+    };
+    if let Ok(sync) = sync {
+        let _ = send_message(&sync, &message.0);
+    }
+    sys::exit_now(message.1)
+}
+
+enum Failure {
+    Setup(String),
+    Exec(u8, String),
+}
+
+impl<E: std::error::Error> From<E> for Failure {
+    /// The whole chain, `outer: inner: innermost`, without repeating what an outer message already says.
+    fn from(e: E) -> Self {
+        let mut text = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            let s_text = s.to_string();
+            if !text.contains(&s_text) {
+                text = format!("{text}: {s_text}");
+            }
+            source = s.source();
+        }
+        Failure::Setup(text)
+    }
+}
+
+fn setup_failed(what: &str, e: impl std::fmt::Display) -> Failure {
+    Failure::Setup(format!("{what}: {e}"))
+}
+
+fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure> {
+    let plan = ctx.plan;
+
+    // 1. Wait for the parent: until it has written our id maps and cgroup, we are nobody, nowhere.
+    match recv_message(&ctx.sync).map_err(|e| setup_failed("waiting for the parent", e))? {
+        Some(Message::Go) => {}
+        other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
+    }
+    if namespaces::creates(&plan.namespaces, Namespace::User) {
+        // Become root of the new user namespace (uid 0 is mapped now).
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(|e| setup_failed("setresgid(0) in the user namespace", e))?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(|e| setup_failed("setresuid(0) in the user namespace", e))?;
+    }
+
+    // 2. A new session: the container's processes are not in containy's process group or terminal.
+    crate::explain!(
+        "start a new session",
+        "setsid()",
+        "the container must not share containy's controlling terminal or process group"
+    );
+    nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
+
+    // 3. Namespaces given by path are joined; the cgroup namespace is made now that we sit in our cgroup.
+    namespaces::join(ctx.joined)?;
+    if namespaces::creates(&plan.namespaces, Namespace::Cgroup) {
+        crate::explain!(
+            "create the cgroup namespace",
+            "unshare(CLONE_NEWCGROUP)",
+            "done after the parent placed us in our cgroup, so that cgroup becomes the container's '/'"
+        );
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| setup_failed("unshare(CLONE_NEWCGROUP)", e))?;
+    }
+
+    // 4. Names and network.
+    if namespaces::creates(&plan.namespaces, Namespace::Uts) {
+        if let Some(hostname) = &plan.hostname {
+            crate::explain!(
+                format!("set the hostname to {hostname:?}"),
+                "sethostname(2)",
+                "the new UTS namespace has its own hostname; the host's is untouched"
+            );
+            nix::unistd::sethostname(hostname).map_err(|e| setup_failed("sethostname", e))?;
+        }
+        if let Some(domain) = &plan.domainname {
+            set_domainname(domain)?;
+        }
+    }
+    if namespaces::creates(&plan.namespaces, Namespace::Network) {
+        crate::explain!(
+            "bring up the loopback interface",
+            "ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP)",
+            "a new network namespace has only `lo`, and it starts down"
+        );
+        sys::loopback_up().map_err(|e| setup_failed("bringing lo up", e))?;
+    }
+
+    // 5. The root filesystem, pivot_root, masked and read-only paths.
+    rootfs::apply(
+        &ctx.mounts,
+        &rootfs::Context {
+            rootfs: &ctx.rootfs,
+            user_ns: namespaces::creates(&plan.namespaces, Namespace::User)
+                || plan.namespaces.iter().any(|n| n.kind == Namespace::User),
+        },
+    )?;
+
+    // 6. Limits that belong to the process rather than the cgroup.
+    for rlimit in &plan.process.rlimits {
+        set_rlimit(&rlimit.kind, rlimit.soft, rlimit.hard)?;
+    }
+    if let Some(adj) = plan.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| setup_failed("write /proc/self/oom_score_adj", e))?;
+    }
+
+    // 7. Working directory, checked to be inside the new root.
+    enter_cwd(&plan.process.cwd)?;
+
+    // 8. The terminal, if any: made in the container's own devpts, its master side sent to the parent.
+    if plan.process.terminal {
+        attach_terminal(&ctx.sync)?;
+    }
+
+    // 9. Find the program now, inside the container, so a typo is reported as such.
+    let program = find_executable(&plan.process.args[0], &plan.process.env)?;
+
+    // 10. Identity: bounding set first (needs CAP_SETPCAP), then groups and ids (keeping capabilities
+    // across setuid), then the remaining capability sets, then no_new_privs.
+    capabilities::drop_bounding(&plan.process.capabilities)?;
+    set_identity(plan)?;
+    if let Some(mask) = plan.process.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    capabilities::set_sets(&plan.process.capabilities)?;
+    if plan.process.no_new_privileges {
+        crate::explain!(
+            "forbid gaining privileges",
+            "prctl(PR_SET_NO_NEW_PRIVS, 1)",
+            "setuid binaries and file capabilities can no longer raise privileges after execve"
+        );
+        nix::sys::prctl::set_no_new_privs().map_err(|e| setup_failed("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
+    }
+
+    // 11. Only stdio survives execve: everything else is marked close-on-exec.
+    crate::explain!(
+        "close inherited file descriptors",
+        "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)",
+        "a leaked host fd is a way out of the container (CVE-2024-21626)"
+    );
+    sys::cloexec_from(3).map_err(|e| setup_failed("close_range", e))?;
+
+    // 12. Tell the parent we are ready, restore the signal mask, and become the container's program.
+    send_message(&ctx.sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
+    crate::explain!(
+        format!("execute {}", plan.process.args.join(" ")),
+        format!("execve({})", program.display()),
+        "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
+    );
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&ctx.old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
+    exec(&program, &plan.process.args, &plan.process.env)
+}
+
+/// Open a new pty in the container's `/dev/pts` (through `/dev/ptmx`), pass the master to the parent
+/// with `SCM_RIGHTS`, and make the subordinate side our stdin/stdout/stderr and controlling terminal.
+fn attach_terminal(sync: &OwnedFd) -> Result<(), Failure> {
+    use nix::fcntl::OFlag;
+    crate::explain!(
+        "create the container's terminal",
+        "open(/dev/ptmx) in its devpts; sendmsg(SCM_RIGHTS, master); dup2(pty, 0/1/2); ioctl(TIOCSCTTY)",
+        "the shell gets a real terminal (job control, line editing) that exists inside the container; containy relays it"
+    );
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(|e| setup_failed("open /dev/ptmx", e))?;
+    nix::pty::grantpt(&master).map_err(|e| setup_failed("grantpt", e))?;
+    nix::pty::unlockpt(&master).map_err(|e| setup_failed("unlockpt", e))?;
+    let name = nix::pty::ptsname_r(&master).map_err(|e| setup_failed("ptsname", e))?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| setup_failed(&format!("open {name}"), e))?;
+    let master: OwnedFd = master.into();
+    send_message(sync, &Message::Pty(master)).map_err(|e| setup_failed("sending the terminal to the parent", e))?;
+    nix::unistd::dup2_stdin(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
+    nix::unistd::dup2_stdout(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
+    nix::unistd::dup2_stderr(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
+    sys::set_controlling_terminal(slave.as_fd()).map_err(|e| setup_failed("TIOCSCTTY", e))
+}
+
+fn set_domainname(domain: &str) -> Result<(), Failure> {
+    crate::explain!(
+        format!("set the NIS domain name to {domain:?}"),
+        "write /proc/sys/kernel/domainname",
+        "the domain name lives in the UTS namespace too"
+    );
+    std::fs::write("/proc/sys/kernel/domainname", domain).map_err(|e| setup_failed("setdomainname", e))
+}
+
+fn set_rlimit(kind: &str, soft: u64, hard: u64) -> Result<(), Failure> {
+    use nix::sys::resource::{Resource, setrlimit};
+    let resource = match kind {
+        "RLIMIT_AS" => Resource::RLIMIT_AS,
+        "RLIMIT_CORE" => Resource::RLIMIT_CORE,
+        "RLIMIT_CPU" => Resource::RLIMIT_CPU,
+        "RLIMIT_DATA" => Resource::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => Resource::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
+        "RLIMIT_RSS" => Resource::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => Resource::RLIMIT_STACK,
+        other => return Err(Failure::Setup(format!("unknown rlimit {other}"))),
+    };
+    crate::explain!(
+        format!("{kind} = {soft}/{hard}"),
+        "setrlimit(2)",
+        "a per-process limit, inherited by everything the container starts"
+    );
+    setrlimit(resource, soft, hard).map_err(|e| {
+        let hint = if e == nix::errno::Errno::EPERM {
+            " (raising a hard limit above containy's own needs CAP_SYS_RESOURCE)"
+        } else {
+            ""
+        };
+        Failure::Setup(format!("setrlimit({kind}, {soft}, {hard}): {e}{hint}"))
+    })
+}
+
+/// `chdir` into the configured directory (creating it, as runc does) and make sure it is inside the root:
+/// `getcwd` reports `(unreachable)` for a directory outside it (e.g. through a leaked fd).
+fn enter_cwd(cwd: &Path) -> Result<(), Failure> {
+    crate::explain!(
+        format!("change to {}", cwd.display()),
+        "chdir(2), then getcwd(2) to verify",
+        "the working directory must be inside the new root, never a leaked host directory"
+    );
+    if let Err(nix::errno::Errno::ENOENT) = nix::unistd::chdir(cwd) {
+        std::fs::create_dir_all(cwd).map_err(|e| setup_failed(&format!("mkdir cwd {}", cwd.display()), e))?;
+    }
+    nix::unistd::chdir(cwd).map_err(|e| setup_failed(&format!("chdir to cwd {}", cwd.display()), e))?;
+    let now = nix::unistd::getcwd().map_err(|e| setup_failed(&format!("cwd {}", cwd.display()), e))?;
+    if !now.is_absolute() {
+        return Err(Failure::Setup(format!("cwd {} is outside the container's root filesystem", cwd.display())));
+    }
+    Ok(())
+}
+
+fn set_identity(plan: &Plan) -> Result<(), Failure> {
+    let p = &plan.process;
+    crate::explain!(
+        format!("become uid {} gid {} (groups {:?})", p.uid, p.gid, p.additional_gids),
+        "setgroups(2), setresgid(2), setresuid(2) with PR_SET_KEEPCAPS",
+        "ids change before the capability sets are final, keeping the permitted set across setuid"
+    );
+    nix::sys::prctl::set_keepcaps(true).map_err(|e| setup_failed("prctl(PR_SET_KEEPCAPS)", e))?;
+    let groups: Vec<Gid> = p.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+    // Inside a user namespace with setgroups denied this fails; then there are no groups to drop anyway.
+    if let Err(e) = nix::unistd::setgroups(&groups)
+        && !(e == nix::errno::Errno::EPERM && groups.is_empty())
+    {
+        return Err(setup_failed("setgroups", e));
+    }
+    let gid = Gid::from_raw(p.gid);
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| setup_failed(&format!("setresgid({})", p.gid), e))?;
+    let uid = Uid::from_raw(p.uid);
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| setup_failed(&format!("setresuid({})", p.uid), e))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(|e| setup_failed("prctl(PR_SET_KEEPCAPS)", e))?;
+    Ok(())
+}
+
+/// `PATH` lookup the way `execvp` does it, but with the container's environment and reported errors.
+fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, Failure> {
+    let is_exec = |p: &Path| {
+        nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && p.metadata().is_ok_and(|m| m.is_file())
+    };
+    if name.contains('/') {
+        let path = PathBuf::from(name);
+        return match path.metadata() {
+            Err(_) => Err(Failure::Exec(127, format!("exec {name:?}: no such file or directory"))),
+            Ok(m) if m.is_dir() => Err(Failure::Exec(126, format!("exec {name:?}: is a directory"))),
+            Ok(_) if !is_exec(&path) => Err(Failure::Exec(126, format!("exec {name:?}: permission denied"))),
+            Ok(_) => Ok(path),
+        };
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path_var
+        .split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| is_exec(p))
+        .ok_or_else(|| Failure::Exec(127, format!("exec {name:?}: executable file not found in $PATH")))
+}
+
+fn exec(program: &Path, args: &[String], env: &[String]) -> Result<std::convert::Infallible, Failure> {
+    let cstr = |s: &[u8]| CString::new(s).map_err(|_| Failure::Setup("argument contains a NUL byte".into()));
+    let path = cstr(program.as_os_str().as_bytes())?;
+    let argv = args.iter().map(|a| cstr(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
+    let envp = env.iter().map(|e| cstr(e.as_bytes())).collect::<Result<Vec<_>, _>>()?;
+    let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
+    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    Err(Failure::Exec(code, format!("exec {:?}: {}", program, err.desc().to_lowercase())))
+}

@@ -1,0 +1,108 @@
+//! The runtime: the only module that calls every mechanism, in the order a container needs them.
+//!
+//! `parent.rs` is the host side (state dir, cgroup, clone, id maps, supervise, cleanup); `init.rs` is the
+//! child side (everything between `clone3` and `execve` — read it first); `sync.rs` is the exchange
+//! between them; `state.rs` is what is written to disk; `io.rs` relays the terminal and signals.
+
+mod init;
+mod io;
+mod parent;
+pub mod state;
+pub mod sync;
+
+use std::path::{Path, PathBuf};
+
+pub use parent::run;
+
+/// The OCI runtime-spec version containy writes in state.json.
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// Where containers' state lives unless `--root` says otherwise.
+pub const DEFAULT_ROOT: &str = "/run/containy";
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub id: String,
+    /// The state root (`/run/containy`).
+    pub root: PathBuf,
+    /// Where base tarballs are extracted (`/var/lib/containy/base`).
+    pub base_cache: PathBuf,
+    pub pid_file: Option<PathBuf>,
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    /// Killed by the kernel's OOM killer (the cgroup's `oom_kill` counter went up).
+    OomKilled {
+        limit: Option<u64>,
+    },
+}
+
+impl Exit {
+    /// The shell convention: the exit code, or 128 + the signal number.
+    pub fn code(&self) -> i32 {
+        match self {
+            Exit::Code(c) => *c,
+            Exit::Signal(s) => 128 + s,
+            Exit::OomKilled { .. } => 128 + libc::SIGKILL,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    #[error(transparent)]
+    Mapping(#[from] crate::user_mapping::MappingError),
+    #[error(transparent)]
+    Capability(#[from] crate::capabilities::CapabilityError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    #[error("rootfs {path} does not exist: {hint}")]
+    NoRootfs { path: PathBuf, hint: &'static str },
+    #[error("clone3({flags}): {source}")]
+    Clone {
+        flags: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{op}: {source}")]
+    Sys {
+        op: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Setup failed inside the container process; the text came over the sync socket.
+    #[error("container setup failed: {0}")]
+    Child(String),
+    /// The container's program could not be executed (127: not found, 126: not executable).
+    #[error("{text}")]
+    Exec { code: u8, text: String },
+}
+
+impl RuntimeError {
+    pub(crate) fn sys(op: &'static str, source: nix::Error) -> Self {
+        RuntimeError::Sys { op, source }
+    }
+
+    pub(crate) fn io(op: &'static str, path: &Path, source: std::io::Error) -> Self {
+        RuntimeError::Io { op, path: path.to_path_buf(), source }
+    }
+}

@@ -1,0 +1,280 @@
+//! The host side of `run`: prepare everything that can fail before cloning, clone, finish the child's
+//! setup from outside (id maps, cgroup), then supervise it and clean up — whatever happens.
+//!
+//! Everything the container takes is owned by a [`Resources`] guard whose `Drop` gives it back (cgroup
+//! directories, the state directory with the rootfs mount point and upper dir), so an error at any step,
+//! a child that fails halfway, or a signal to containy all end in the same cleanup.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+
+use super::init::{ChildContext, child_main};
+use super::io;
+use super::state::{self, State, Status};
+use super::sync::{Message, recv_message, send_message};
+use super::{Exit, RunOptions, RuntimeError};
+use crate::cgroups::{self, Cgroup, Layout};
+use crate::plan::{Namespace, Plan, RootfsMode, RootfsSource};
+use crate::rootfs::{self, CgroupMount, RootPaths};
+use crate::{capabilities, image, namespaces, sys, user_mapping};
+
+/// What a running container holds on the host; dropping it gives everything back.
+struct Resources {
+    state_dir: PathBuf,
+    cgroup: Option<Cgroup>,
+    child: Option<Pid>,
+}
+
+impl Drop for Resources {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            // Only reached on an error path: the child must not outlive containy.
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(mut cgroup) = self.cgroup.take() {
+            crate::explain!(
+                "remove the cgroup",
+                "kill what is left in cgroup.procs, then rmdir",
+                "a container's processes and limits must not outlive it"
+            );
+            cgroup.kill_all();
+            if let Err(e) = cgroup.remove() {
+                eprintln!("containy: warning: {e}");
+            }
+        }
+        crate::explain!(
+            "remove the state directory",
+            format!("rm -r {}", self.state_dir.display()),
+            "the upper dir (the container's writes) and the rootfs mount point go with it"
+        );
+        if let Err(e) = std::fs::remove_dir_all(&self.state_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("containy: warning: cannot remove {}: {e}", self.state_dir.display());
+        }
+    }
+}
+
+/// Run a container to completion and return how it ended.
+pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
+    // 1. Everything that can be checked before any resource is taken.
+    capabilities::validate(&plan.process.capabilities)?;
+    let base = resolve_base(plan, opts)?;
+
+    let state_dir = state::create_dir(&opts.root, &opts.id)?;
+    crate::explain!(
+        format!("create the state directory for {:?}", opts.id),
+        format!("mkdir {}", state_dir.display()),
+        "one atomic mkdir: of two runs with the same id, exactly one wins"
+    );
+    let mut held = Resources { state_dir: state_dir.clone(), cgroup: None, child: None };
+
+    // 2. The root filesystem's host-side directories.
+    let paths = root_paths(plan, &base, &state_dir)?;
+    if let RootfsMode::Split { editable } = &plan.rootfs.mode {
+        rootfs::split::prepare(&base, &paths.rootfs, editable)?;
+    }
+
+    // 3. The cgroup, with every limit written before the container exists.
+    let layout = cgroups::detect();
+    let rel = cgroups::relative_path(plan.cgroups_path.as_deref(), &opts.id)?;
+    crate::explain!(
+        format!("create the cgroup {}", rel.display()),
+        match &layout {
+            Layout::V2 => "mkdir in /sys/fs/cgroup (v2, unified)".to_string(),
+            Layout::V1 { .. } => "mkdir in each v1 hierarchy it needs".to_string(),
+        },
+        "limits are written before the process exists, so it never runs unlimited"
+    );
+    let cgroup = Cgroup::create(&layout, &rel, &plan.resources)?;
+    let state = State {
+        oci_version: super::OCI_VERSION.into(),
+        id: opts.id.clone(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: plan.bundle.clone(),
+        rootfs: paths.rootfs.clone(),
+        cgroup_dirs: cgroup.dirs().iter().map(|(_, d)| d.clone()).collect(),
+    };
+    held.cgroup = Some(cgroup);
+    state.write(&state_dir)?;
+
+    // 4. The mount sequence, as data, and the namespaces to join, opened while paths are the host's.
+    let cgroup_mount = match &layout {
+        Layout::V2 => CgroupMount::V2,
+        Layout::V1 { hierarchies } => CgroupMount::V1(
+            hierarchies
+                .iter()
+                .filter_map(|h| {
+                    let dir = h.mount_point.file_name()?.to_string_lossy().into_owned();
+                    Some((dir, h.controllers.join(",")))
+                })
+                .collect(),
+        ),
+    };
+    let mounts = rootfs::plan_mounts(plan, &paths, &cgroup_mount);
+    let joined = namespaces::open_joined(&plan.namespaces)?;
+
+    // 5. Block the signals we handle *before* cloning: a fast child's SIGCHLD must not be lost.
+    let mut handled = SigSet::empty();
+    for sig in [Signal::SIGCHLD, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGWINCH] {
+        handled.add(sig);
+    }
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
+        .map_err(|e| RuntimeError::sys("sigprocmask", e))?;
+    let _restore = RestoreMask(old_mask);
+
+    let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| RuntimeError::sys("socketpair", e))?;
+
+    // 6. Clone. The cgroup namespace is created by the child once it is in its cgroup (v1 can only place
+    // it after the clone), so it is not among the clone flags.
+    let mut flags = namespaces::clone_flags(&plan.namespaces);
+    flags.remove(nix::sched::CloneFlags::CLONE_NEWCGROUP);
+    debug_assert_eq!(sys::thread_count(), Some(1), "containy must be single-threaded when it clones");
+    let cgroup_dir = held.cgroup.as_ref().and_then(Cgroup::open_dir);
+    crate::explain!(
+        "clone the container process",
+        format!("clone3({flags:?}{})", if cgroup_dir.is_some() { " | CLONE_INTO_CGROUP" } else { "" }),
+        "one syscall creates the process and all its new namespaces at once"
+    );
+    let forked = sys::clone3(flags.bits() as u64, cgroup_dir.as_ref().map(|f| f.as_fd()))
+        .map_err(|e| RuntimeError::Clone { flags: format!("{flags:?}"), source: e })?;
+    let child = match forked {
+        sys::Forked::Child => {
+            drop(parent_sock);
+            child_main(ChildContext { plan, sync: child_sock, mounts, rootfs: paths.rootfs.clone(), joined, old_mask })
+        }
+        sys::Forked::Parent(pid) => pid,
+    };
+    held.child = Some(child);
+    drop(child_sock);
+    drop(joined);
+    drop(cgroup_dir);
+
+    // 7. Finish the child's setup from outside: id maps, then (v1) the cgroup.
+    if namespaces::creates(&plan.namespaces, Namespace::User) {
+        let deny_setgroups = !nix::unistd::geteuid().is_root();
+        user_mapping::write_id_maps(child, &plan.uid_mappings, &plan.gid_mappings, deny_setgroups)?;
+    }
+    if let Some(cgroup) = &held.cgroup
+        && matches!(cgroup.layout(), Layout::V1 { .. })
+    {
+        crate::explain!(
+            format!("place pid {child} in its cgroup"),
+            "write cgroup.procs in each v1 hierarchy",
+            "the child still waits, so it runs no code of its own outside its limits"
+        );
+        cgroup.add(child)?;
+    }
+    send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;
+
+    // 8. Wait for the child to be ready (or to fail); with a terminal, its master side comes first.
+    let mut pty_master = None;
+    loop {
+        match recv_message(&parent_sock).map_err(|e| RuntimeError::sys("recv from the child", e))? {
+            Some(Message::Ready) => break,
+            Some(Message::Pty(master)) => pty_master = Some(io::adopt_terminal(master)),
+            Some(Message::Error(text)) => return Err(RuntimeError::Child(text)),
+            Some(Message::Exec(code, text)) => return Err(RuntimeError::Exec { code, text }),
+            other => {
+                let status = nix::sys::wait::waitpid(child, None).ok();
+                held.child = None;
+                return Err(RuntimeError::Child(format!(
+                    "the container process ended during setup ({status:?}, {other:?})"
+                )));
+            }
+        }
+    }
+    State { status: Status::Running, pid: child.as_raw(), ..state }.write(&state_dir)?;
+    if let Some(pid_file) = &opts.pid_file {
+        write_pid_file(pid_file, child)?;
+    }
+
+    // 9. Supervise: relay the terminal, forward signals, wait.
+    let outcome = io::supervise(child, &handled, parent_sock, pty_master)?;
+    held.child = None;
+    let oom_kills = held.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
+    let memory_limit = held.cgroup.as_ref().and_then(Cgroup::memory_limit);
+    drop(held);
+
+    if let Some((code, text)) = outcome.exec_error {
+        return Err(RuntimeError::Exec { code, text });
+    }
+    Ok(match outcome.status {
+        WaitStatus::Exited(_, code) => Exit::Code(code),
+        WaitStatus::Signaled(_, sig, _) if sig == Signal::SIGKILL && oom_kills > 0 => {
+            Exit::OomKilled { limit: memory_limit }
+        }
+        WaitStatus::Signaled(_, sig, _) => Exit::Signal(sig as i32),
+        _ => Exit::Code(1),
+    })
+}
+
+struct RestoreMask(SigSet);
+
+impl Drop for RestoreMask {
+    fn drop(&mut self) {
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.0), None);
+    }
+}
+
+/// The directory holding the base root filesystem: a directory as is, or a tarball extracted once.
+fn resolve_base(plan: &Plan, opts: &RunOptions) -> Result<PathBuf, RuntimeError> {
+    let base = match &plan.rootfs.source {
+        RootfsSource::Directory(dir) => dir.clone(),
+        RootfsSource::Tarball(tarball) => {
+            if !tarball.exists() {
+                return Err(RuntimeError::NoRootfs {
+                    path: tarball.clone(),
+                    hint: "run 'make extract' to make the Debian base, or point rootfs.tarball at one",
+                });
+            }
+            image::ensure_base(tarball, &opts.base_cache)?
+        }
+    };
+    if !base.is_dir() {
+        return Err(RuntimeError::NoRootfs {
+            path: base,
+            hint: "the rootfs must be a directory holding a root filesystem (run 'make extract' for the default bundle)",
+        });
+    }
+    Ok(base)
+}
+
+/// Where the root is assembled. Overlay writes go to the state dir (gone after exit) or, to keep them,
+/// to `<bundle>/changes/`.
+fn root_paths(plan: &Plan, base: &Path, state_dir: &Path) -> Result<RootPaths, RuntimeError> {
+    let changes = if plan.rootfs.keep_changes && plan.rootfs.mode == RootfsMode::Overlay {
+        plan.bundle.join("changes")
+    } else {
+        state_dir.to_path_buf()
+    };
+    let paths = RootPaths {
+        base: base.to_path_buf(),
+        rootfs: state_dir.join("rootfs"),
+        upper: changes.join("upper"),
+        work: changes.join("work"),
+    };
+    let mut dirs = vec![&paths.rootfs];
+    if plan.rootfs.mode == RootfsMode::Overlay {
+        dirs.extend([&paths.upper, &paths.work]);
+    }
+    for dir in dirs {
+        std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
+    }
+    Ok(paths)
+}
+
+fn write_pid_file(path: &Path, pid: Pid) -> Result<(), RuntimeError> {
+    let tmp = path.with_extension("containy-tmp");
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| RuntimeError::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| RuntimeError::io("rename", path, e))
+}

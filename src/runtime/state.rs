@@ -1,0 +1,144 @@
+//! Container state on disk: `<root>/<id>/state.json`, written atomically (temp file + rename).
+//!
+//! The state directory is created with one `mkdir`: of two containy processes racing for the same id,
+//! exactly one wins, with no check-then-create window. Everything a container takes (its cgroup dirs, its
+//! rootfs mount point, its upper dir) is recorded here *before* it is taken, so a later cleanup can undo it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// `ociVersion`, `id`, `status`, `pid`, `bundle` are the OCI state; the rest is containy's own record.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub oci_version: String,
+    pub id: String,
+    pub status: Status,
+    #[serde(default)]
+    pub pid: i32,
+    pub bundle: PathBuf,
+    /// The rootfs mount point (inside the state dir).
+    pub rootfs: PathBuf,
+    /// cgroup directories, one per v1 hierarchy or the v2 one.
+    #[serde(default)]
+    pub cgroup_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("container {id:?} already exists (its state is in {dir}); pick another id or delete it")]
+    Exists { id: String, dir: PathBuf },
+    #[error(
+        "invalid container id {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 64)"
+    )]
+    BadId(String),
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError + use<> {
+    let path = path.to_path_buf();
+    move |source| StateError::Io { op, path, source }
+}
+
+/// A container id may become a directory name: no `/`, no `..`, no surprises.
+pub fn validate_id(id: &str) -> Result<(), StateError> {
+    let mut chars = id.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if first_ok && rest_ok && id.len() <= 64 { Ok(()) } else { Err(StateError::BadId(id.to_string())) }
+}
+
+/// A fresh random id (12 hex digits), for `run` without one.
+pub fn generate_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 6];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        bytes[..4].copy_from_slice(&nanos.to_le_bytes());
+        bytes[4..].copy_from_slice(&(std::process::id() as u16).to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Create `<root>/<id>` atomically (mode 0700). Fails if it exists.
+pub fn create_dir(root: &Path, id: &str) -> Result<PathBuf, StateError> {
+    validate_id(id)?;
+    std::fs::create_dir_all(root).map_err(io("mkdir", root))?;
+    let dir = root.join(id);
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StateError::Exists { id: id.to_string(), dir }),
+        Err(e) => Err(io("mkdir", &dir)(e)),
+    }
+}
+
+impl State {
+    pub fn write(&self, dir: &Path) -> Result<(), StateError> {
+        let path = dir.join("state.json");
+        let tmp = dir.join(".state.json.tmp");
+        let json = serde_json::to_vec_pretty(self).map_err(|e| io("serialize", &path)(e.into()))?;
+        std::fs::write(&tmp, json).map_err(io("write", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io("rename", &path))
+    }
+
+    pub fn read(dir: &Path) -> Result<State, StateError> {
+        let path = dir.join("state.json");
+        let text = std::fs::read(&path).map_err(io("read", &path))?;
+        serde_json::from_slice(&text).map_err(|e| io("parse", &path)(e.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(validate_id("web-1.test_2").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", "-x", &"a".repeat(65)] {
+            assert!(validate_id(bad).is_err(), "{bad:?} accepted");
+        }
+        let id = generate_id();
+        assert_eq!(id.len(), 12);
+        assert!(validate_id(&id).is_ok());
+    }
+
+    #[test]
+    fn the_state_dir_is_created_once() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = create_dir(root.path(), "a").unwrap();
+        assert!(matches!(create_dir(root.path(), "a"), Err(StateError::Exists { .. })));
+        let state = State {
+            oci_version: "1.2.0".into(),
+            id: "a".into(),
+            status: Status::Running,
+            pid: 42,
+            bundle: "/b".into(),
+            rootfs: dir.join("rootfs"),
+            cgroup_dirs: vec![],
+        };
+        state.write(&dir).unwrap();
+        assert_eq!(State::read(&dir).unwrap(), state);
+        let json = std::fs::read_to_string(dir.join("state.json")).unwrap();
+        assert!(json.contains("\"ociVersion\"") && json.contains("\"running\""), "{json}");
+    }
+}

@@ -1,0 +1,127 @@
+//! The parent ↔ child exchange, over one `socketpair(AF_UNIX, SOCK_SEQPACKET)`.
+//!
+//! SEQPACKET keeps message boundaries, so one `recv` is one message. Both ends are `O_CLOEXEC`: when the
+//! child's `execve` succeeds its end closes by itself, and the parent reads end-of-file — that *is* the
+//! "the container's program is running" signal, with no extra message and no race.
+//!
+//! ```text
+//!  parent                                         child
+//!  clone3(CLONE_NEW*) ───────────────────────────▶ (blocks in recv)
+//!  write uid_map/gid_map, v1 cgroup.procs
+//!  send Go ──────────────────────────────────────▶ setsid, setns, cgroup ns, hostname, lo up
+//!                                                  mounts, pivot_root, masks, rlimits, cwd
+//!            ◀──────────────────────────────────── Pty + SCM_RIGHTS(master)   (with a terminal)
+//!                                                  find the executable, ids, caps, no_new_privs
+//!            ◀──────────────────────────────────── Ready            (or Error(text), then exit)
+//!  state.json: running
+//!            ◀──────────────────────────────────── EOF: execve succeeded
+//!            ◀──────────────────────────────────── Exec(code, text): execve failed
+//! ```
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+
+#[derive(Debug)]
+pub enum Message {
+    /// parent → child: ids mapped and cgroup joined; go on.
+    Go,
+    /// child → parent: the master side of the terminal the child made in its own devpts, passed as an
+    /// fd with `SCM_RIGHTS` (a pty from the host's devpts would not be a terminal inside the container).
+    Pty(OwnedFd),
+    /// child → parent: everything is set up; about to `execve`.
+    Ready,
+    /// child → parent: setup failed; the text says where and why.
+    Error(String),
+    /// child → parent: `execve` failed; the exit code to use (126/127) and why.
+    Exec(u8, String),
+}
+
+impl Message {
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Message::Go => b"G".to_vec(),
+            Message::Ready => b"R".to_vec(),
+            Message::Pty(_) => b"P".to_vec(),
+            Message::Error(text) => [b"E".as_slice(), text.as_bytes()].concat(),
+            Message::Exec(code, text) => [b"X".as_slice(), &[*code], text.as_bytes()].concat(),
+        }
+    }
+
+    fn decode(bytes: &[u8], fd: Option<OwnedFd>) -> Option<Message> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match bytes.split_first()? {
+            (b'G', _) => Some(Message::Go),
+            (b'R', _) => Some(Message::Ready),
+            (b'P', _) => fd.map(Message::Pty),
+            (b'E', rest) => Some(Message::Error(text(rest))),
+            (b'X', rest) => {
+                let (code, msg) = rest.split_first()?;
+                Some(Message::Exec(*code, text(msg)))
+            }
+            _ => None,
+        }
+    }
+}
+
+pub fn send_message(fd: &OwnedFd, msg: &Message) -> nix::Result<()> {
+    let bytes = msg.encode();
+    let iov = [IoSlice::new(&bytes)];
+    let passed;
+    let cmsgs: &[ControlMessage] = match msg {
+        Message::Pty(pty) => {
+            passed = [pty.as_raw_fd()];
+            &[ControlMessage::ScmRights(&passed)]
+        }
+        _ => &[],
+    };
+    sendmsg::<()>(fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map(|_| ())
+}
+
+/// The next message, or `None` at end of file (the other side closed its end).
+pub fn recv_message(fd: &OwnedFd) -> nix::Result<Option<Message>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = match recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Ok(msg) => msg,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        };
+        let mut passed = None;
+        for cmsg in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                for raw in fds {
+                    passed = Some(crate::sys::adopt_received_fd(raw));
+                }
+            }
+        }
+        let n = msg.bytes;
+        if n == 0 {
+            return Ok(None);
+        }
+        return Ok(Message::decode(&buf[..n], passed));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        for m in [
+            Message::Go,
+            Message::Ready,
+            Message::Error("mount proc: EPERM".into()),
+            Message::Exec(127, "exec \"x\": executable file not found in $PATH".into()),
+        ] {
+            let back = Message::decode(&m.encode(), None).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{m:?}"));
+        }
+        assert!(Message::decode(b"", None).is_none());
+        assert!(Message::decode(b"P", None).is_none(), "a Pty message needs its fd");
+    }
+}

@@ -1,0 +1,164 @@
+//! The only `unsafe` in containy: raw system calls that neither `std` nor `nix` wrap.
+//!
+//! Each function here is a thin, safe wrapper around one syscall or ioctl, so every other module can stay
+//! in safe Rust. Every `unsafe` block carries a `// SAFETY:` comment saying why the call is sound.
+//! File descriptors come back as `OwnedFd` and are opened `O_CLOEXEC`, so none leaks into the container.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::unistd::Pid;
+
+/// `struct clone_args` from `<linux/sched.h>` (the version-2 layout, with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// `CLONE_INTO_CGROUP` from `<linux/sched.h>` (wider than libc's `c_int` constant).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// What `clone3` returned on one side of the split.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// `clone3(2)` like `fork(2)`: a copy of this process (no shared memory, no new stack) in the namespaces
+/// `flags` asks for. With `cgroup = Some(fd)` (cgroup v2) the child is born inside that cgroup
+/// (`CLONE_INTO_CGROUP`), so not a single instruction of it runs outside its limits.
+///
+/// The caller must be single-threaded: the child gets only the calling thread, and a lock held by
+/// another thread at the moment of the clone would stay locked forever in the child.
+pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
+    let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..CloneArgs::default() };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: `args` is a valid, fully initialised clone_args whose size we pass; with no CLONE_VM and
+    // no stack the child continues on a copy of our stack exactly like fork(2), so Rust's invariants
+    // hold on both sides (single-threaded caller, see above).
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// Mark every descriptor from `first` up as close-on-exec (`close_range(2)` with `CLOSE_RANGE_CLOEXEC`):
+/// whatever this process inherited, only stdio (and what the caller keeps below `first`) survives `execve`.
+pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: close_range only changes descriptor flags; no memory is touched.
+    let ret = unsafe {
+        libc::close_range(first as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int)
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make the terminal on `fd` the controlling terminal of this (session leader) process: `TIOCSCTTY`.
+pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an int argument (0: do not steal); fd is a valid open descriptor.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The window size of the terminal on `fd` (`TIOCGWINSZ`).
+pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<libc::winsize> {
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes one struct winsize through the pointer, which is valid for writes.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws as *mut libc::winsize) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ws)
+}
+
+/// Set the window size of the terminal on `fd` (`TIOCSWINSZ`); the kernel sends SIGWINCH to its group.
+pub fn set_window_size(fd: BorrowedFd<'_>, ws: &libc::winsize) -> io::Result<()> {
+    // SAFETY: TIOCSWINSZ reads one struct winsize through the pointer, which is valid for reads.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, ws as *const libc::winsize) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Bring the loopback interface up in the current network namespace (`SIOCSIFFLAGS` on `lo`), the way
+/// bubblewrap does it: one datagram socket and two ioctls, no netlink library needed for this.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: socket(2) has no memory arguments; the result is checked and owned at once.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh descriptor that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads ifr_name and writes ifr_ifru.ifru_flags of the valid ifreq we pass.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just filled ifru_flags, the union member SIOCGIFFLAGS defines.
+    unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the valid ifreq we pass.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `pidfd_open(2)`: a descriptor that refers to process `pid` itself, immune to pid reuse.
+pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open has no memory arguments; the result is checked and owned at once.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if raw == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh descriptor (O_CLOEXEC by definition) that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
+}
+
+/// Number of threads in this process, from `/proc/self/status`. containy must be single-threaded when
+/// it clones (see ARCHITECTURE.md): debug builds assert it.
+pub fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
+}
+
+/// `_exit(2)`: end this process now, without running exit handlers or flushing stdio buffers that are
+/// copies of the parent's (what a cloned child must do when it gives up before `execve`).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust-managed memory.
+    unsafe { libc::_exit(code) }
+}
+
+/// Take ownership of a descriptor the kernel has just installed in this process (one received with
+/// `SCM_RIGHTS`). Only for raw fds that nothing else in the process knows about.
+pub fn adopt_received_fd(raw: RawFd) -> OwnedFd {
+    // SAFETY: the kernel created this descriptor for us during recvmsg; no other owner exists.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}

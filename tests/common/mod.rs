@@ -1,0 +1,172 @@
+//! Shared helpers for the integration tests: a busybox root filesystem built from `busybox-static`,
+//! bundles, running the real `containy` binary, and the leak check every container test ends with.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const CONTAINY: &str = env!("CARGO_BIN_EXE_containy");
+
+/// Tests that need root say so and pass vacuously elsewhere; CI runs them as root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !common::is_root() {
+            eprintln!("skipped: requires root");
+            return;
+        }
+    };
+}
+
+fn busybox_path() -> PathBuf {
+    for p in ["/bin/busybox", "/usr/bin/busybox"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("busybox not found: install busybox-static (see install.sh)");
+}
+
+/// Lay out a busybox root filesystem in `dir`: `/bin/busybox`, a symlink per applet, and a few
+/// directories and files a system expects.
+pub fn make_busybox_rootfs(dir: &Path) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(busybox_path(), bin.join("busybox")).unwrap();
+    // Ask the host copy: exec of a file just written races with other test threads forking (ETXTBSY).
+    let list = Command::new(busybox_path()).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+        }
+    }
+    for d in ["etc", "proc", "sys", "dev", "tmp", "root", "usr/bin", "sbin"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
+        .unwrap();
+    std::fs::write(dir.join("etc/group"), "root:x:0:\nnobody:x:65534:\n").unwrap();
+    std::fs::write(dir.join("etc/base-file"), "from the base\n").unwrap();
+}
+
+/// One busybox rootfs shared by all tests in a test binary (read-only in overlay mode: nothing writes it).
+pub fn busybox_rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("containy-test-busybox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        make_busybox_rootfs(&dir);
+        dir
+    })
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A bundle directory, a private state root and a unique container id for one test.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub state_root: PathBuf,
+    pub id: String,
+}
+
+impl Bundle {
+    /// A bundle with `configy.toml` = `config`, where `@ROOTFS@` is replaced by the busybox rootfs path.
+    pub fn friendly(config: &str) -> Bundle {
+        let b = Bundle::empty();
+        let text = config.replace("@ROOTFS@", &busybox_rootfs().display().to_string());
+        std::fs::write(b.dir.path().join("configy.toml"), text).unwrap();
+        b
+    }
+
+    pub fn empty() -> Bundle {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("t{}-{n}", std::process::id());
+        let state_root = std::env::temp_dir().join(format!("containy-state-{id}"));
+        Bundle { dir: tempfile::tempdir().unwrap(), state_root, id }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `containy --root <private> run --bundle <dir> <id> [extra…]`.
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(CONTAINY);
+        cmd.arg("--root")
+            .arg(&self.state_root)
+            .arg("run")
+            .arg("--bundle")
+            .arg(self.path())
+            .args(extra)
+            .arg(&self.id)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run to completion, then check nothing leaked.
+    pub fn run(&self) -> Output {
+        let out = self.command(&[]).output().expect("run containy");
+        self.assert_no_leaks();
+        out
+    }
+
+    /// Nothing of this container is left: no mount mentioning its state root or id, no state dir, no
+    /// cgroup directory in any hierarchy.
+    pub fn assert_no_leaks(&self) {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = self.state_root.display().to_string();
+        let leaked: Vec<_> = mountinfo.lines().filter(|l| l.contains(&root) || l.contains(&self.id)).collect();
+        assert!(leaked.is_empty(), "leaked mounts: {leaked:#?}");
+        let state_dir = self.state_root.join(&self.id);
+        assert!(!state_dir.exists(), "leaked state dir {}", state_dir.display());
+        let cgroups = cgroup_dirs_named(&self.id);
+        assert!(cgroups.is_empty(), "leaked cgroup dirs {cgroups:?}");
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.state_root);
+    }
+}
+
+/// Every directory called `name` two levels under a cgroup hierarchy (`<hier>/containy/<name>` or the v2
+/// equivalent).
+pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let root = Path::new("/sys/fs/cgroup");
+    let mut candidates = vec![root.join("containy").join(name)];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            candidates.push(e.path().join("containy").join(name));
+        }
+    }
+    for c in candidates {
+        if c.exists() {
+            found.push(c);
+        }
+    }
+    found
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A friendly config running `sh -c SCRIPT` on the busybox rootfs with the given extra TOML.
+pub fn sh_config(script: &str, extra: &str) -> String {
+    format!(
+        "{extra}\n[process]\nargs = [\"/bin/sh\", \"-c\", {script:?}]\n\n[rootfs]\npath = \"@ROOTFS@\"\n",
+        script = script
+    )
+}
