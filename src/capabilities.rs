@@ -93,8 +93,11 @@ pub fn set_sets(plan: &Capabilities) -> Result<(), CapabilityError> {
     set(CapSet::Effective, "effective", &effective)?;
     set(CapSet::Inheritable, "inheritable", &inheritable)?;
     caps::clear(None, CapSet::Ambient).map_err(|source| CapabilityError::Set { set: "ambient", source })?;
-    for cap in ambient {
-        caps::raise(None, CapSet::Ambient, cap).map_err(|source| CapabilityError::Set { set: "ambient", source })?;
+    // The kernel only lets a capability be ambient when it is permitted *and* inheritable. Configs (runc's
+    // own `spec` among them) often list ambient capabilities without inheritable ones; like runc, containy
+    // raises what it may and skips the rest rather than widening the inheritable set (CVE-2022-29162).
+    for cap in ambient.iter().filter(|c| permitted.contains(c) && inheritable.contains(c)) {
+        caps::raise(None, CapSet::Ambient, *cap).map_err(|source| CapabilityError::Set { set: "ambient", source })?;
     }
     Ok(())
 }

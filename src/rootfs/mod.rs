@@ -63,7 +63,19 @@ pub struct RootPaths {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CgroupMount {
     V2,
-    V1(Vec<(String, String)>), // (directory name under /sys/fs/cgroup, mount options: the controllers)
+    V1(Vec<V1Hierarchy>),
+}
+
+/// One v1 hierarchy as the container sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct V1Hierarchy {
+    /// The directory name under `/sys/fs/cgroup` (`memory`, `cpu,cpuacct`).
+    pub name: String,
+    /// The controllers, as the `cgroup` filesystem's mount options.
+    pub controllers: String,
+    /// The container's own cgroup directory on the host, if it has one in this hierarchy. Inside a user
+    /// namespace v1 hierarchies cannot be mounted, so this directory is bind-mounted instead.
+    pub host_dir: Option<PathBuf>,
 }
 
 /// One step of building the container's filesystem.
@@ -197,7 +209,7 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
             }
             MountOp::Cgroup { destination, cgroups, flags } => {
                 let root = root_fd(&mut root, ctx.rootfs)?;
-                mount_cgroup(root, destination, cgroups, *flags)?;
+                mount_cgroup(root, destination, cgroups, *flags, ctx.user_ns)?;
             }
             MountOp::Devices => {
                 let root = root_fd(&mut root, ctx.rootfs)?;
@@ -301,7 +313,13 @@ fn mount_reason(m: &Mount) -> &'static str {
 }
 
 /// `/sys/fs/cgroup` inside: v2 is one mount; v1 is a tmpfs with one cgroup mount per hierarchy.
-fn mount_cgroup(root: &OwnedFd, destination: &Path, cgroups: &CgroupMount, flags: u64) -> Result<(), RootfsError> {
+fn mount_cgroup(
+    root: &OwnedFd,
+    destination: &Path,
+    cgroups: &CgroupMount,
+    flags: u64,
+    user_ns: bool,
+) -> Result<(), RootfsError> {
     let flags = MsFlags::from_bits_retain(flags);
     let target = ensure_in_root(root, destination, Leaf::Directory)?;
     let target_path = fd_path(&target);
@@ -322,16 +340,26 @@ fn mount_cgroup(root: &OwnedFd, destination: &Path, cgroups: &CgroupMount, flags
             );
             let rw = flags - MsFlags::MS_RDONLY;
             do_mount(Some(Path::new("tmpfs")), &target_path, Some("tmpfs"), rw, Some("mode=755"), "tmpfs")?;
-            for (dir, controllers) in hierarchies {
-                let sub = ensure_in_root(root, &destination.join(dir), Leaf::Directory)?;
-                do_mount(
-                    Some(Path::new("cgroup")),
-                    &fd_path(&sub),
-                    Some("cgroup"),
-                    flags,
-                    Some(controllers),
-                    "cgroup",
-                )?;
+            for h in hierarchies {
+                if user_ns && h.host_dir.is_none() {
+                    continue;
+                }
+                let sub = ensure_in_root(root, &destination.join(&h.name), Leaf::Directory)?;
+                match (&h.host_dir, user_ns) {
+                    (Some(host_dir), true) => {
+                        do_mount(Some(host_dir), &fd_path(&sub), None, MsFlags::MS_BIND, None, "bind")?;
+                        let mounted = ensure_in_root(root, &destination.join(&h.name), Leaf::Directory)?;
+                        remount_bind(&fd_path(&mounted), flags - MsFlags::MS_RELATIME)?;
+                    }
+                    _ => do_mount(
+                        Some(Path::new("cgroup")),
+                        &fd_path(&sub),
+                        Some("cgroup"),
+                        flags,
+                        Some(&h.controllers),
+                        "cgroup",
+                    )?,
+                }
             }
             if flags.contains(MsFlags::MS_RDONLY) {
                 let again = ensure_in_root(root, destination, Leaf::Directory)?;

@@ -112,8 +112,16 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
             hierarchies
                 .iter()
                 .filter_map(|h| {
-                    let dir = h.mount_point.file_name()?.to_string_lossy().into_owned();
-                    Some((dir, h.controllers.join(",")))
+                    let host_dir = held
+                        .cgroup
+                        .as_ref()
+                        .and_then(|c| c.dirs().iter().find(|(_, d)| d.starts_with(&h.mount_point)))
+                        .map(|(_, d)| d.clone());
+                    Some(rootfs::V1Hierarchy {
+                        name: h.mount_point.file_name()?.to_string_lossy().into_owned(),
+                        controllers: h.controllers.join(","),
+                        host_dir,
+                    })
                 })
                 .collect(),
         ),
@@ -270,7 +278,28 @@ fn root_paths(plan: &Plan, base: &Path, state_dir: &Path) -> Result<RootPaths, R
     for dir in dirs {
         std::fs::create_dir_all(dir).map_err(|e| RuntimeError::io("mkdir", dir, e))?;
     }
+    if let Some((uid, gid)) = mapped_root(plan) {
+        // Root of a user namespace is an ordinary uid on the host: it must be able to reach its mount point
+        // and write its upper dir.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o711))
+            .map_err(|e| RuntimeError::io("chmod", state_dir, e))?;
+        for dir in [&paths.rootfs, &paths.upper, &paths.work] {
+            if dir.exists() {
+                std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| RuntimeError::io("chown", dir, e))?;
+            }
+        }
+    }
     Ok(paths)
+}
+
+/// The host uid and gid that root inside a new user namespace maps to, if the plan creates one.
+fn mapped_root(plan: &Plan) -> Option<(u32, u32)> {
+    if !namespaces::creates(&plan.namespaces, Namespace::User) {
+        return None;
+    }
+    let host = |maps: &[crate::plan::IdMap]| maps.iter().find(|m| m.container_id == 0).map(|m| m.host_id);
+    Some((host(&plan.uid_mappings)?, host(&plan.gid_mappings)?))
 }
 
 fn write_pid_file(path: &Path, pid: Pid) -> Result<(), RuntimeError> {

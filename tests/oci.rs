@@ -1,0 +1,96 @@
+//! OCI bundles: a `config.json` written by `runc spec`, with only `args` (and the terminal) changed.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Bundle, stderr, stdout};
+
+/// `runc spec` in the bundle, then patch the JSON as a user would.
+fn runc_spec_bundle(rootless: bool, patch: impl FnOnce(&mut serde_json::Value)) -> Option<Bundle> {
+    let Ok(runc) = which("runc") else {
+        eprintln!("skipped: runc is not installed (install.sh installs it)");
+        return None;
+    };
+    let bundle = Bundle::empty();
+    let mut cmd = Command::new(runc);
+    cmd.arg("spec").current_dir(bundle.path());
+    if rootless {
+        cmd.arg("--rootless");
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "runc spec: {}", stderr(&out));
+    std::os::unix::fs::symlink(common::busybox_rootfs(), bundle.path().join("rootfs")).unwrap();
+    let path = bundle.path().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = false.into();
+    patch(&mut spec);
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    Some(bundle)
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join(name))
+        .find(|p| p.exists())
+        .ok_or(())
+}
+
+#[test]
+fn a_runc_spec_bundle_runs_with_its_args_changed() {
+    require_root!();
+    let Some(bundle) = runc_spec_bundle(false, |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "hostname; echo pid=$$; grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status; ulimit -n; touch /x 2>/dev/null || echo ro"
+        ]);
+    }) else {
+        return;
+    };
+    let out = bundle.run();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text} {}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "runc", "hostname from config.json: {text}");
+    assert_eq!(lines[1], "pid=1");
+    // runc spec keeps CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE: bits 29, 5, 10.
+    assert_eq!(lines[2], "CapBnd:\t0000000020000420", "{text}");
+    assert_eq!(lines[3], "NoNewPrivs:\t1");
+    assert_eq!(lines[4], "1024", "RLIMIT_NOFILE from config.json");
+    assert_eq!(lines[5], "ro", "root.readonly is honoured");
+}
+
+#[test]
+fn a_rootless_runc_spec_runs_in_a_user_namespace() {
+    require_root!();
+    let Some(bundle) = runc_spec_bundle(true, |spec| {
+        spec["process"]["args"] = serde_json::json!(["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+        // Map container root to an unprivileged host uid, as a rootless engine would.
+        spec["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        spec["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    }) else {
+        return;
+    };
+    let out = bundle.run();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text} {}", stderr(&out));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("0"), "root inside: {text}");
+    let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"]);
+}
+
+#[test]
+fn an_unsupported_oci_field_is_refused_by_name_and_leaves_nothing() {
+    require_root!();
+    let Some(bundle) = runc_spec_bundle(false, |spec| {
+        spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+    }) else {
+        return;
+    };
+    let out = bundle.run();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("linux.sysctl"), "{}", stderr(&out));
+}
