@@ -22,6 +22,9 @@ use crate::plan::{DeviceRule, Resources};
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
+/// Containers without a `cgroupsPath` live in `<hierarchy>/containy/<id>`.
+const DEFAULT_PARENT: &str = "containy";
+
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     #[error("cannot create cgroup {path}: {source}")]
@@ -121,8 +124,10 @@ pub struct Cgroup {
     layout: Layout,
     /// v1: one directory per controller used; v2: exactly one.
     dirs: Vec<(String, PathBuf)>,
-    /// Parent directories containy created on the way (e.g. `containy/`); removed when empty.
+    /// Parent directories containy created on the way; removed when empty.
     parents: Vec<PathBuf>,
+    /// `containy/` in each hierarchy when the default path is used; removed when empty.
+    shared_parents: Vec<PathBuf>,
     memory_limit: Option<u64>,
 }
 
@@ -136,7 +141,7 @@ fn check_relative(path: &Path) -> Result<(), CgroupError> {
 pub fn relative_path(cgroups_path: Option<&Path>, id: &str) -> Result<PathBuf, CgroupError> {
     let path = match cgroups_path {
         Some(p) => p.strip_prefix("/").unwrap_or(p).to_path_buf(),
-        None => Path::new("containy").join(id),
+        None => Path::new(DEFAULT_PARENT).join(id),
     };
     check_relative(&path)?;
     Ok(path)
@@ -146,12 +151,20 @@ impl Cgroup {
     /// Create the cgroup at `rel` (relative to each hierarchy root) and write every limit. Nothing is in it
     /// yet. On failure whatever was created is removed again.
     pub fn create(layout: &Layout, rel: &Path, resources: &Resources) -> Result<Cgroup, CgroupError> {
-        let mut cgroup =
-            Cgroup { layout: layout.clone(), dirs: Vec::new(), parents: Vec::new(), memory_limit: resources.memory };
+        let mut cgroup = Cgroup {
+            layout: layout.clone(),
+            dirs: Vec::new(),
+            parents: Vec::new(),
+            shared_parents: Vec::new(),
+            memory_limit: resources.memory,
+        };
         let result = match layout {
             Layout::V2 => v2::create(&mut cgroup, rel, resources),
             Layout::V1 { hierarchies } => v1::create(&mut cgroup, hierarchies, rel, resources),
         };
+        if rel.parent() == Some(Path::new(DEFAULT_PARENT)) {
+            cgroup.shared_parents = cgroup.dirs.iter().filter_map(|(_, d)| d.parent().map(Path::to_path_buf)).collect();
+        }
         match result {
             Ok(()) => Ok(cgroup),
             Err(e) => {
@@ -216,8 +229,14 @@ impl Cgroup {
                 first_error.get_or_insert(e);
             }
         }
+        // Parents go when empty: those this run created, and containy's own `containy/` directory, which
+        // another container may have created and left to us. rmdir of a cgroup with children fails (EBUSY),
+        // so a parent still in use stays.
         while let Some(parent) = self.parents.pop() {
-            let _ = std::fs::remove_dir(parent); // busy: another container lives there
+            let _ = std::fs::remove_dir(parent);
+        }
+        for shared in std::mem::take(&mut self.shared_parents) {
+            let _ = std::fs::remove_dir(shared);
         }
         first_error.map_or(Ok(()), Err)
     }

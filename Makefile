@@ -1,0 +1,62 @@
+# containy: `make run` builds it, makes the base image once and starts a shell in a container;
+# `make test` runs every test (as root: the integration tests create real containers).
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+CONTAINY := target/release/containy
+# CONTAINY_BASE=busybox builds a tiny busybox base in seconds instead of Debian (~90 s with debootstrap).
+CONTAINY_BASE ?= debian
+DEBIAN_SUITE ?= bookworm
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+
+.PHONY: all deps build extract run test lint clean
+
+all: build
+
+deps:
+	@./install.sh
+
+build: deps
+	cargo build --release
+
+# The base image: a tarball in the bundle, extracted by containy itself (once, into its cache).
+ifeq ($(CONTAINY_BASE),busybox)
+BASE_TARBALL := bundle/busybox.tar.gz
+RUN_CONFIG := --config bundle/busybox.toml
+else
+BASE_TARBALL := bundle/debian.tar.gz
+RUN_CONFIG :=
+endif
+
+bundle/debian.tar.gz:
+	@echo "making the Debian $(DEBIAN_SUITE) minbase tarball with debootstrap (about 90 s, once)"
+	rm -rf .cache/debootstrap && mkdir -p .cache
+	$(SUDO) debootstrap --variant=minbase --include=python3,procps,iproute2 $(DEBIAN_SUITE) .cache/debootstrap $(DEBIAN_MIRROR)
+	$(SUDO) tar -C .cache/debootstrap -czf $@.tmp . && mv $@.tmp $@
+	$(SUDO) rm -rf .cache/debootstrap
+
+bundle/busybox.tar.gz:
+	@echo "making a busybox base tarball"
+	rm -rf .cache/busybox && mkdir -p .cache/busybox/{bin,etc,proc,sys,dev,tmp,root}
+	cp "$$(command -v busybox)" .cache/busybox/bin/busybox
+	for a in $$(.cache/busybox/bin/busybox --list); do [ "$$a" = busybox ] || ln -sf busybox .cache/busybox/bin/$$a; done
+	printf 'root:x:0:0:root:/root:/bin/sh\n' > .cache/busybox/etc/passwd
+	printf 'root:x:0:\n' > .cache/busybox/etc/group
+	tar -C .cache/busybox -czf $@.tmp . && mv $@.tmp $@
+	rm -rf .cache/busybox
+
+extract: build $(BASE_TARBALL)
+	$(SUDO) $(CONTAINY) extract $(BASE_TARBALL)
+
+run: extract
+	$(SUDO) $(CONTAINY) run --bundle bundle $(RUN_CONFIG)
+
+test: deps
+	$(SUDO) env "PATH=$$PATH" cargo test
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf .cache
