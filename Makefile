@@ -60,3 +60,9 @@ lint:
 clean:
 	cargo clean
 	rm -rf .cache
+
+# The cgroups lessons: `make lesson-forks`, `make lesson-memory`, `make lesson-cpu` (see cgroups_example/).
+LESSON_CONFIG := $(if $(filter busybox,$(CONTAINY_BASE)),--config busybox.toml,)
+.PHONY: lesson-forks lesson-memory lesson-cpu
+lesson-forks lesson-memory lesson-cpu: lesson-%: extract
+	cd cgroups_example/$* && $(SUDO) ../../$(CONTAINY) $(EXPLAIN) run --bundle . $(LESSON_CONFIG) || true
