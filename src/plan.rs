@@ -161,7 +161,7 @@ pub struct Resources {
     pub memory: Option<u64>,
     /// memory + swap limit in bytes (`None`: same as `memory`, i.e. no swap).
     pub memory_swap: Option<i64>,
-    /// maximum number of tasks (processes and threads).
+    /// maximum number of tasks (processes and threads); negative: no limit (`max`).
     pub pids: Option<i64>,
     /// CPU bandwidth: `quota` microseconds of CPU time per `period` microseconds.
     pub cpu_quota: Option<i64>,

@@ -72,3 +72,109 @@ fn devices_are_denied_by_default() {
     let text = stdout(&out);
     assert!(text.contains("denied") && text.contains("null-ok"), "{text} {}", stderr(&out));
 }
+
+/// `containy --root <state> VERB <id> [args]` against a running container.
+fn verb(bundle: &Bundle, verb: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .arg(verb)
+        .args(args)
+        .arg(&bundle.id)
+        .output()
+        .unwrap()
+}
+
+/// Start `script` with /data bind-mounted from a host temp dir; wait until it writes /data/started.
+fn start_with_data(script: &str, resources: &str) -> (Bundle, tempfile::TempDir, std::process::Child) {
+    let data = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "[process]\nargs = [\"/bin/sh\", \"-c\", {script:?}]\n[rootfs]\npath = \"@ROOTFS@\"\n\
+         [[mounts]]\nsource = {:?}\ndestination = \"/data\"\n[resources]\n{resources}\n",
+        data.path().display().to_string()
+    );
+    let bundle = Bundle::friendly(&cfg);
+    let child =
+        bundle.command(&[]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    wait_for(&data.path().join("started"));
+    (bundle, data, child)
+}
+
+fn wait_for(path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn pause_stops_the_processes_and_resume_continues_them() {
+    require_root!();
+    // The loop appends to /data/tick: the file only grows while the container runs.
+    let script = "touch /data/started; while [ ! -e /data/stop ]; do echo x >> /data/tick; done";
+    let (bundle, data, child) = start_with_data(script, "pids = 16");
+    let tick = || std::fs::metadata(data.path().join("tick")).map(|m| m.len()).unwrap_or(0);
+
+    let out = verb(&bundle, "pause", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let frozen_at = tick();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(tick(), frozen_at, "the container kept running while paused");
+    let stats = verb(&bundle, "stats", &[]);
+    assert!(stdout(&stats).contains("(paused)"), "{}", stdout(&stats));
+
+    let out = verb(&bundle, "resume", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_ne!(tick(), frozen_at, "the container did not continue after resume");
+
+    std::fs::write(data.path().join("stop"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn stats_show_usage_and_limits() {
+    require_root!();
+    let script = "touch /data/started; while [ ! -e /data/stop ]; do :; done";
+    let (bundle, data, child) = start_with_data(script, "pids = 16\nmemory = \"64M\"");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let out = verb(&bundle, "stats", &["--json"]);
+    std::fs::write(data.path().join("stop"), "").unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(stats["pids_max"], 16);
+    assert!(stats["pids_current"].as_u64().unwrap() >= 1);
+    assert_eq!(stats["memory_limit"], 64 << 20);
+    assert!(stats["memory_usage"].as_u64().unwrap() > 0);
+    assert!(stats["cpu_usage_ns"].as_u64().unwrap() > 0);
+    assert_eq!(stats["oom_kills"], 0);
+    child.wait_with_output().unwrap();
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn update_raises_the_pids_limit_of_a_running_container() {
+    require_root!();
+    // With pids.max 2 the inner shell cannot fork its sleeper; after `update --pids 20` it can.
+    let script = "sh -c 'sleep 0 & wait' 2>/dev/null && echo first-ok || echo first-failed; \
+                  touch /data/started; while [ ! -e /data/go ]; do :; done; \
+                  sh -c 'sleep 0 & wait' && echo second-ok";
+    let (bundle, data, child) = start_with_data(script, "pids = 2");
+    let out = verb(&bundle, "update", &["--pids", "20"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(data.path().join("go"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "first-failed\nsecond-ok\n", "{}", stderr(&out));
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn verbs_on_a_missing_container_say_so() {
+    let bundle = Bundle::empty();
+    let out = verb(&bundle, "pause", &[]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}

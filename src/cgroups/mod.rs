@@ -118,6 +118,19 @@ pub fn default_device_rules() -> Vec<DeviceRule> {
     ]
 }
 
+/// What `containy stats` shows: usage and limits read from the cgroup's files (`None`: not available).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Stats {
+    pub memory_usage: Option<u64>,
+    pub memory_peak: Option<u64>,
+    pub memory_limit: Option<u64>,
+    pub cpu_usage_ns: Option<u64>,
+    pub pids_current: Option<u64>,
+    pub pids_max: Option<u64>,
+    pub oom_kills: u64,
+    pub frozen: bool,
+}
+
 /// A created cgroup: the directories to place the process in, read from and remove.
 #[derive(Debug)]
 pub struct Cgroup {
@@ -171,6 +184,42 @@ impl Cgroup {
                 let _ = cgroup.remove();
                 Err(e)
             }
+        }
+    }
+
+    /// The cgroup of an existing container, from the directories recorded in its state.
+    pub fn reopen(layout: &Layout, dirs: Vec<(String, PathBuf)>) -> Cgroup {
+        Cgroup { layout: layout.clone(), dirs, parents: Vec::new(), shared_parents: Vec::new(), memory_limit: None }
+    }
+
+    pub fn stats(&self) -> Stats {
+        match self.layout {
+            Layout::V2 => v2::stats(self),
+            Layout::V1 { .. } => v1::stats(self),
+        }
+    }
+
+    /// Pause (`true`) or resume every process in the cgroup.
+    pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        crate::explain!(
+            if frozen { "freeze the container" } else { "thaw the container" },
+            match self.layout {
+                Layout::V2 => "write cgroup.freeze",
+                Layout::V1 { .. } => "write freezer.state",
+            },
+            "the freezer stops every task of the cgroup at once; none of them can tell"
+        );
+        match self.layout {
+            Layout::V2 => v2::set_frozen(self, frozen),
+            Layout::V1 { .. } => v1::set_frozen(self, frozen),
+        }
+    }
+
+    /// Change the limits of a running container: only the values that are set are written.
+    pub fn update(&self, resources: &Resources) -> Result<(), CgroupError> {
+        match self.layout {
+            Layout::V2 => v2::update(self, resources),
+            Layout::V1 { .. } => v1::update(self, resources),
         }
     }
 

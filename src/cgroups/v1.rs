@@ -46,22 +46,15 @@ pub(super) fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
         .collect()
 }
 
-/// Which controllers a container with these resources needs: `pids` always (it lists the container's
-/// processes, limited or not), `devices` always (deny by default), `freezer` always (to stop a container
-/// before killing it, so nothing forks away); `memory` and `cpu` only when limited.
-fn needed(resources: &Resources) -> Vec<&'static str> {
-    let mut controllers = vec!["pids", "devices", "freezer"];
-    if resources.memory.is_some() || resources.memory_swap.is_some() {
-        controllers.push("memory");
-    }
-    if resources.cpu_quota.is_some() || resources.cpu_shares.is_some() || resources.cpu_period.is_some() {
-        controllers.push("cpu");
-    }
-    controllers
-}
+/// The controllers every container gets a directory in: `pids` (it lists the container's processes and
+/// limits their number), `devices` (deny by default), `freezer` (pause, and stopping everything before the
+/// final kill so nothing forks away), `memory` and `cpu`/`cpuacct` (limits, `containy stats`, and `update`
+/// of a running container, which cannot move processes into a hierarchy later).
+const NEEDED: &[&str] = &["pids", "devices", "freezer", "memory", "cpu", "cpuacct"];
 
-/// Every file write for these resources, in the order the kernel accepts them.
-pub(super) fn writes(resources: &Resources, memsw: bool) -> Vec<Write> {
+/// Every file write for these resources, in the order the kernel accepts them. `update`: only what is
+/// set (a running container's limits change; its device rules stay).
+pub(super) fn writes(resources: &Resources, memsw: bool, update: bool) -> Vec<Write> {
     let mut w: Vec<Write> = Vec::new();
     if let Some(limit) = resources.memory {
         w.push(("memory", "memory.limit_in_bytes", limit.to_string()));
@@ -72,8 +65,10 @@ pub(super) fn writes(resources: &Resources, memsw: bool) -> Vec<Write> {
         }
     }
     match resources.pids {
+        Some(max) if max < 0 => w.push(("pids", "pids.max", "max".into())),
         Some(max) => w.push(("pids", "pids.max", max.to_string())),
-        None => w.push(("pids", "pids.max", "max".into())),
+        None if !update => w.push(("pids", "pids.max", "max".into())),
+        None => {}
     }
     if let Some(period) = resources.cpu_period {
         w.push(("cpu", "cpu.cfs_period_us", period.to_string()));
@@ -83,6 +78,9 @@ pub(super) fn writes(resources: &Resources, memsw: bool) -> Vec<Write> {
     }
     if let Some(shares) = resources.cpu_shares {
         w.push(("cpu", "cpu.shares", shares.to_string()));
+    }
+    if update {
+        return w;
     }
     for rule in super::default_device_rules()
         .iter()
@@ -102,7 +100,7 @@ pub(super) fn create(
     rel: &Path,
     resources: &Resources,
 ) -> Result<(), CgroupError> {
-    for controller in needed(resources) {
+    for controller in NEEDED.iter().copied() {
         let Some(h) = hierarchies.iter().find(|h| h.controllers.iter().any(|c| c == controller)) else {
             continue; // a controller this kernel does not mount cannot limit anything
         };
@@ -113,12 +111,63 @@ pub(super) fn create(
         cgroup.dirs.push((controller.to_string(), dir));
     }
     let memsw = dir_of(cgroup, "memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
-    for (controller, file, value) in writes(resources, memsw) {
+    apply(cgroup, resources, memsw, false)
+}
+
+fn apply(cgroup: &Cgroup, resources: &Resources, memsw: bool, update: bool) -> Result<(), CgroupError> {
+    for (controller, file, value) in writes(resources, memsw, update) {
         if let Some(dir) = dir_of(cgroup, controller) {
             write_file(&dir.join(file), &value)?;
         }
     }
     Ok(())
+}
+
+pub(super) fn update(cgroup: &Cgroup, resources: &Resources) -> Result<(), CgroupError> {
+    let memsw = dir_of(cgroup, "memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
+    apply(cgroup, resources, memsw, true)
+}
+
+fn read_u64(dir: Option<&PathBuf>, file: &str) -> Option<u64> {
+    std::fs::read_to_string(dir?.join(file)).ok()?.trim().parse().ok()
+}
+
+pub(super) fn stats(cgroup: &Cgroup) -> super::Stats {
+    let memory = dir_of(cgroup, "memory");
+    let pids = dir_of(cgroup, "pids");
+    let limit = read_u64(memory, "memory.limit_in_bytes").filter(|l| *l < (1u64 << 62));
+    super::Stats {
+        memory_usage: read_u64(memory, "memory.usage_in_bytes"),
+        memory_peak: read_u64(memory, "memory.max_usage_in_bytes"),
+        memory_limit: limit,
+        cpu_usage_ns: read_u64(dir_of(cgroup, "cpuacct"), "cpuacct.usage"),
+        pids_current: read_u64(pids, "pids.current"),
+        pids_max: read_u64(pids, "pids.max"),
+        oom_kills: oom_kills(cgroup),
+        frozen: dir_of(cgroup, "freezer")
+            .and_then(|d| std::fs::read_to_string(d.join("freezer.state")).ok())
+            .is_some_and(|s| s.trim() == "FROZEN"),
+    }
+}
+
+/// `freezer.state`: FROZEN stops every task in the cgroup (they can't even notice), THAWED lets them go.
+pub(super) fn set_frozen(cgroup: &Cgroup, frozen: bool) -> Result<(), CgroupError> {
+    let Some(dir) = dir_of(cgroup, "freezer") else {
+        return Ok(());
+    };
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    write_file(&dir.join("freezer.state"), want)?;
+    for _ in 0..1000 {
+        if std::fs::read_to_string(dir.join("freezer.state")).is_ok_and(|s| s.trim() == want) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Err(CgroupError::Write {
+        path: dir.join("freezer.state"),
+        value: want.into(),
+        source: std::io::Error::from_raw_os_error(libc::EBUSY),
+    })
 }
 
 fn dir_of<'a>(cgroup: &'a Cgroup, controller: &str) -> Option<&'a PathBuf> {
@@ -188,7 +237,7 @@ mod tests {
             cpu_period: Some(100_000),
             ..Resources::default()
         };
-        let w = writes(&r, true);
+        let w = writes(&r, true, false);
         let files: Vec<_> = w.iter().map(|(_, f, _)| *f).collect();
         let pos = |name| files.iter().position(|f| *f == name).unwrap();
         assert!(pos("memory.limit_in_bytes") < pos("memory.memsw.limit_in_bytes"));
@@ -200,9 +249,8 @@ mod tests {
     }
 
     #[test]
-    fn only_limited_controllers_are_used() {
-        assert_eq!(needed(&Resources::default()), vec!["pids", "devices", "freezer"]);
-        let r = Resources { memory: Some(1 << 20), ..Resources::default() };
-        assert!(needed(&r).contains(&"memory"));
+    fn an_update_writes_only_what_is_set() {
+        let r = Resources { pids: Some(100), ..Resources::default() };
+        assert_eq!(writes(&r, true, true), vec![("pids", "pids.max", "100".to_string())]);
     }
 }

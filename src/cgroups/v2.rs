@@ -28,8 +28,10 @@ pub(super) fn writes(resources: &Resources) -> Vec<Write> {
         };
         w.push(("memory", "memory.swap.max", swap));
     }
-    if let Some(max) = resources.pids {
-        w.push(("pids", "pids.max", max.to_string()));
+    match resources.pids {
+        Some(max) if max < 0 => w.push(("pids", "pids.max", "max".into())),
+        Some(max) => w.push(("pids", "pids.max", max.to_string())),
+        None => {}
     }
     if resources.cpu_quota.is_some() || resources.cpu_period.is_some() {
         let quota = resources.cpu_quota.filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
@@ -63,6 +65,54 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
     }
     for (_, file, value) in wanted {
         write_file(&leaf.join(file), &value)?;
+    }
+    Ok(())
+}
+
+fn read_u64(cgroup: &Cgroup, file: &str) -> Option<u64> {
+    std::fs::read_to_string(cgroup.dirs.first()?.1.join(file)).ok()?.trim().parse().ok()
+}
+
+pub(super) fn stats(cgroup: &Cgroup) -> super::Stats {
+    let usage_usec = cgroup
+        .dirs
+        .first()
+        .and_then(|(_, d)| std::fs::read_to_string(d.join("cpu.stat")).ok())
+        .and_then(|text| super::keyed_value(&text, "usage_usec"));
+    super::Stats {
+        memory_usage: read_u64(cgroup, "memory.current"),
+        memory_peak: read_u64(cgroup, "memory.peak"),
+        memory_limit: read_u64(cgroup, "memory.max"),
+        cpu_usage_ns: usage_usec.map(|u| u * 1000),
+        pids_current: read_u64(cgroup, "pids.current"),
+        pids_max: read_u64(cgroup, "pids.max"),
+        oom_kills: oom_kills(cgroup),
+        frozen: read_u64(cgroup, "cgroup.freeze") == Some(1),
+    }
+}
+
+/// `cgroup.freeze`: 1 stops every task in the cgroup, 0 lets them go; `cgroup.events` says when done.
+pub(super) fn set_frozen(cgroup: &Cgroup, frozen: bool) -> Result<(), CgroupError> {
+    let Some((_, dir)) = cgroup.dirs.first() else {
+        return Ok(());
+    };
+    write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+    for _ in 0..1000 {
+        let events = std::fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+        if super::keyed_value(&events, "frozen") == Some(frozen as u64) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+pub(super) fn update(cgroup: &Cgroup, resources: &Resources) -> Result<(), CgroupError> {
+    let Some((_, dir)) = cgroup.dirs.first() else {
+        return Ok(());
+    };
+    for (_, file, value) in writes(resources) {
+        write_file(&dir.join(file), &value)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, ConfigFile};
+use crate::runtime::container::Container;
 use crate::runtime::{self, Exit, RunOptions};
 use crate::{image, oci};
 
@@ -32,6 +33,14 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a container from a bundle, wait for it, clean up; exits with its exit code.
     Run(RunArgs),
+    /// Show a running container's resource usage: memory, cpu, pids, OOM kills.
+    Stats(StatsArgs),
+    /// Freeze every process of a running container (cgroup freezer).
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Change the limits of a running container.
+    Update(UpdateArgs),
     /// Extract a base tarball into the cache once (what `make extract` calls); prints the rootfs directory.
     Extract(ExtractArgs),
 }
@@ -58,6 +67,33 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// New memory limit (e.g. 256M).
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// New limit on the number of tasks, or "max".
+    #[arg(long, value_name = "N")]
+    pub pids: Option<String>,
+    /// New CPU quota in CPUs (e.g. 0.5).
+    #[arg(long, value_name = "CPUS")]
+    pub cpu: Option<f64>,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
 pub struct ExtractArgs {
     /// The tarball (.tar or .tar.gz).
     pub tarball: PathBuf,
@@ -72,6 +108,22 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         Command::Run(args) => run(&cli.root, args),
+        Command::Stats(args) => {
+            let stats = Container::running(&cli.root, &args.id)?.stats();
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{}", stats_table(&args.id, &stats));
+            }
+            Ok(0)
+        }
+        Command::Pause(args) => Container::running(&cli.root, &args.id)?.pause().map(|_| 0).map_err(Into::into),
+        Command::Resume(args) => Container::running(&cli.root, &args.id)?.resume().map(|_| 0).map_err(Into::into),
+        Command::Update(args) => {
+            let resources = update_resources(&args)?;
+            Container::running(&cli.root, &args.id)?.update(&resources)?;
+            Ok(0)
+        }
         Command::Extract(args) => {
             let dir = image::ensure_base(&args.tarball, &args.cache)?;
             println!("{}", dir.display());
@@ -118,6 +170,42 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
     }
 }
 
+fn update_resources(args: &UpdateArgs) -> Result<crate::plan::Resources> {
+    let mut r = crate::plan::Resources::default();
+    if let Some(m) = &args.memory {
+        r.memory = Some(config::parse_size(m).map_err(|e| anyhow::anyhow!("--memory: {e}"))?);
+    }
+    if let Some(p) = &args.pids {
+        r.pids = Some(match p.as_str() {
+            "max" => -1,
+            n => n.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                anyhow::anyhow!("--pids: {n:?} is not a process limit: use a number, at least 1, or \"max\"")
+            })?,
+        });
+    }
+    if let Some(cpu) = args.cpu {
+        anyhow::ensure!(cpu > 0.0 && cpu <= 1024.0, "--cpu: {cpu} is not a number of CPUs: use e.g. 0.5 or 2");
+        r.cpu_quota = Some((cpu * 100_000.0).round() as i64);
+        r.cpu_period = Some(100_000);
+    }
+    Ok(r)
+}
+
+fn stats_table(id: &str, s: &crate::cgroups::Stats) -> String {
+    let size = |v: Option<u64>| v.map_or("-".to_string(), human_size);
+    let pids_max = s.pids_max.map_or("max".to_string(), |m| m.to_string());
+    format!(
+        "container  {id}{}\nmemory     {} used, {} peak, limit {}\ncpu        {}\npids       {} of {pids_max}\noom kills  {}\n",
+        if s.frozen { " (paused)" } else { "" },
+        size(s.memory_usage),
+        size(s.memory_peak),
+        s.memory_limit.map_or("none".to_string(), human_size),
+        s.cpu_usage_ns.map_or("-".to_string(), |ns| format!("{:.3} s", ns as f64 / 1e9)),
+        s.pids_current.map_or("-".to_string(), |p| p.to_string()),
+        s.oom_kills,
+    )
+}
+
 /// `--config FILE`: `*.toml` is friendly TOML, `config.json` is OCI, any other `*.json` friendly JSON.
 fn classify(path: &std::path::Path) -> ConfigFile {
     let is = |ext: &str| path.extension().is_some_and(|e| e == ext);
@@ -130,10 +218,12 @@ fn classify(path: &std::path::Path) -> ConfigFile {
     }
 }
 
+/// `64 MiB` for exact sizes, `12.3 MiB` otherwise.
 fn human_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    UNITS
-        .iter()
-        .find(|(_, size)| bytes >= *size && bytes % size == 0)
-        .map_or(format!("{bytes} bytes"), |(unit, size)| format!("{} {unit}", bytes / size))
+    match UNITS.iter().find(|(_, size)| bytes >= *size) {
+        Some((unit, size)) if bytes % size == 0 => format!("{} {unit}", bytes / size),
+        Some((unit, size)) => format!("{:.1} {unit}", bytes as f64 / *size as f64),
+        None => format!("{bytes} bytes"),
+    }
 }

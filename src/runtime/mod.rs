@@ -4,6 +4,7 @@
 //! child side (everything between `clone3` and `execve` — read it first); `sync.rs` is the exchange
 //! between them; `state.rs` is what is written to disk; `io.rs` relays the terminal and signals.
 
+pub mod container;
 mod init;
 mod io;
 mod parent;
@@ -68,6 +69,10 @@ pub enum RuntimeError {
     Capability(#[from] crate::capabilities::CapabilityError),
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    #[error("container {id:?} does not exist (no state in {root})")]
+    NotFound { id: String, root: PathBuf },
+    #[error("container {id:?} is not running")]
+    NotRunning { id: String },
     #[error("rootfs {path} does not exist: {hint}")]
     NoRootfs { path: PathBuf, hint: &'static str },
     #[error("clone3({flags}): {source}")]

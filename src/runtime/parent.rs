@@ -100,7 +100,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
         pid: 0,
         bundle: plan.bundle.clone(),
         rootfs: paths.rootfs.clone(),
-        cgroup_dirs: cgroup.dirs().iter().map(|(_, d)| d.clone()).collect(),
+        cgroups: cgroup.dirs().to_vec(),
     };
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;

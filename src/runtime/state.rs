@@ -20,9 +20,9 @@ pub struct State {
     pub bundle: PathBuf,
     /// The rootfs mount point (inside the state dir).
     pub rootfs: PathBuf,
-    /// cgroup directories, one per v1 hierarchy or the v2 one.
+    /// cgroup directories by controller: one per v1 hierarchy, or the v2 one (named "unified").
     #[serde(default)]
-    pub cgroup_dirs: Vec<PathBuf>,
+    pub cgroups: Vec<(String, PathBuf)>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -134,7 +134,7 @@ mod tests {
             pid: 42,
             bundle: "/b".into(),
             rootfs: dir.join("rootfs"),
-            cgroup_dirs: vec![],
+            cgroups: vec![],
         };
         state.write(&dir).unwrap();
         assert_eq!(State::read(&dir).unwrap(), state);
