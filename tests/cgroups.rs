@@ -86,7 +86,7 @@ fn verb(bundle: &Bundle, verb: &str, args: &[&str]) -> std::process::Output {
 }
 
 /// Start `script` with /data bind-mounted from a host temp dir; wait until it writes /data/started.
-fn start_with_data(script: &str, resources: &str) -> (Bundle, tempfile::TempDir, std::process::Child) {
+fn start_with_data(script: &str, resources: &str) -> (Bundle, tempfile::TempDir, common::Running) {
     let data = tempfile::tempdir().unwrap();
     let cfg = format!(
         "[process]\nargs = [\"/bin/sh\", \"-c\", {script:?}]\n[rootfs]\npath = \"@ROOTFS@\"\n\
@@ -94,10 +94,9 @@ fn start_with_data(script: &str, resources: &str) -> (Bundle, tempfile::TempDir,
         data.path().display().to_string()
     );
     let bundle = Bundle::friendly(&cfg);
-    let child =
-        bundle.command(&[]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let running = common::Running::start(&bundle);
     wait_for(&data.path().join("started"));
-    (bundle, data, child)
+    (bundle, data, running)
 }
 
 fn wait_for(path: &std::path::Path) {
@@ -130,7 +129,7 @@ fn pause_stops_the_processes_and_resume_continues_them() {
     assert_ne!(tick(), frozen_at, "the container did not continue after resume");
 
     std::fs::write(data.path().join("stop"), "").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait();
     assert!(out.status.success(), "{}", stderr(&out));
     bundle.assert_no_leaks();
 }
@@ -151,7 +150,7 @@ fn stats_show_usage_and_limits() {
     assert!(stats["memory_usage"].as_u64().unwrap() > 0);
     assert!(stats["cpu_usage_ns"].as_u64().unwrap() > 0);
     assert_eq!(stats["oom_kills"], 0);
-    child.wait_with_output().unwrap();
+    child.wait();
     bundle.assert_no_leaks();
 }
 
@@ -166,7 +165,7 @@ fn update_raises_the_pids_limit_of_a_running_container() {
     let out = verb(&bundle, "update", &["--pids", "20"]);
     assert!(out.status.success(), "{}", stderr(&out));
     std::fs::write(data.path().join("go"), "").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait();
     assert_eq!(stdout(&out), "first-failed\nsecond-ok\n", "{}", stderr(&out));
     bundle.assert_no_leaks();
 }

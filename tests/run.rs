@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Bundle, sh_config, stderr, stdout};
 
@@ -81,38 +80,13 @@ fn a_missing_command_exits_127_and_says_so() {
     assert_eq!(out.status.code(), Some(126), "{}", stderr(&out));
 }
 
-/// Start a long-running container and return its host pid (from --pid-file) and the child process.
-#[allow(clippy::zombie_processes)] // the caller waits for it
-fn start_background(bundle: &Bundle, pid_file: &Path) -> (std::process::Child, i32) {
-    let child = bundle
-        .command(&["--pid-file", pid_file.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(pid_file)
-            && let Ok(pid) = text.trim().parse()
-        {
-            return (child, pid);
-        }
-        if Instant::now() > deadline {
-            let out = child.wait_with_output().unwrap();
-            panic!("the container did not start: {}", stderr(&out));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_container_killed_by_sigkill_exits_137_and_leaves_nothing() {
     require_root!();
     let bundle = Bundle::friendly(&sh_config("sleep 100", ""));
-    let pid_file = bundle.path().join("pid");
-    let (child, pid) = start_background(&bundle, &pid_file);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let running = common::Running::start(&bundle);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(running.pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let out = running.wait();
     assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
     bundle.assert_no_leaks();
 }
@@ -122,11 +96,11 @@ fn sigterm_to_containy_is_forwarded_and_everything_is_cleaned_up() {
     require_root!();
     let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
     let bundle = Bundle::friendly(&sh_config(script, ""));
-    let pid_file = bundle.path().join("pid");
-    let (child, _) = start_background(&bundle, &pid_file);
+    let running = common::Running::start(&bundle);
     std::thread::sleep(Duration::from_millis(200)); // let the trap be installed
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let containy = nix::unistd::Pid::from_raw(running.containy_pid());
+    nix::sys::signal::kill(containy, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = running.wait();
     assert_eq!(out.status.code(), Some(7), "{} {}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("got TERM"));
     bundle.assert_no_leaks();

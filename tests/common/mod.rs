@@ -170,3 +170,55 @@ pub fn sh_config(script: &str, extra: &str) -> String {
         script = script
     )
 }
+
+/// A container running in the background. If a test fails before waiting for it, dropping this kills
+/// the container (containy then cleans up as usual), so a failed test leaves nothing running.
+pub struct Running {
+    child: Option<std::process::Child>,
+    pub pid: i32,
+}
+
+impl Running {
+    /// Start `containy run` with `--pid-file` and wait until the container's process exists.
+    pub fn start(bundle: &Bundle) -> Running {
+        let pid_file = bundle.path().join("container.pid");
+        let mut child = bundle
+            .command(&["--pid-file", pid_file.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&pid_file)
+                && let Ok(pid) = text.trim().parse()
+            {
+                return Running { child: Some(child), pid };
+            }
+            if std::time::Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!("the container did not start: {}", stderr(&out));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// containy's own pid (to send it signals).
+    pub fn containy_pid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    pub fn wait(mut self) -> Output {
+        self.child.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+}
