@@ -1,0 +1,144 @@
+//! The threat classes of `../shared/SECURITY-CASES.md`, each attacked from inside a real container with
+//! containy's default settings. (seccomp, tar-slip and the OCI-lifecycle classes have their own files.)
+
+mod common;
+
+use common::{Bundle, sh_config, stderr, stdout};
+
+fn with(config_tail: &str, script: &str) -> std::process::Output {
+    let cfg =
+        format!("[process]\nargs = [\"/bin/sh\", \"-c\", {script:?}]\n[rootfs]\npath = \"@ROOTFS@\"\n{config_tail}");
+    Bundle::friendly(&cfg).run()
+}
+
+/// Bits of a capability mask.
+fn mask(caps: &[u32]) -> String {
+    format!("{:016x}", caps.iter().fold(0u64, |m, c| m | (1 << c)))
+}
+
+#[test]
+fn capabilities_are_the_default_set_and_inheritable_is_empty() {
+    require_root!();
+    let out = Bundle::friendly(&sh_config("grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status", "")).run();
+    let text = stdout(&out);
+    // CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, FSETID 4, KILL 5, SETGID 6, SETUID 7, SETPCAP 8,
+    // NET_BIND_SERVICE 10, SYS_CHROOT 18, SETFCAP 31 (podman's default set).
+    let default = mask(&[0, 1, 3, 4, 5, 6, 7, 8, 10, 18, 31]);
+    for (set, want) in
+        [("CapInh", "0000000000000000"), ("CapBnd", &default), ("CapEff", &default), ("CapAmb", "0000000000000000")]
+    {
+        assert!(text.contains(&format!("{set}:\t{want}")), "{set} is not {want}:\n{text} {}", stderr(&out));
+    }
+}
+
+#[test]
+fn root_in_the_container_cannot_do_what_the_dropped_capabilities_allow() {
+    require_root!();
+    // No CAP_SYS_ADMIN: no mounts; no CAP_NET_ADMIN: no interface changes; no CAP_SYS_TIME.
+    let out = with(
+        "",
+        "mount -t tmpfs x /tmp 2>/dev/null && echo mounted; ip link set lo down 2>/dev/null && echo lo-down; \
+         date -s 2000-01-01 2>&1 | grep -q 'not permitted' && echo clock-denied; echo done",
+    );
+    assert_eq!(stdout(&out), "clock-denied\ndone\n", "{}", stderr(&out));
+}
+
+#[test]
+fn only_stdio_survives_into_the_container() {
+    require_root!();
+    // ls opens the directory itself as fd 3; nothing else may be open.
+    let out = with("", "ls /proc/self/fd");
+    let fds: Vec<String> = stdout(&out).split_whitespace().map(str::to_string).collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{}", stderr(&out));
+}
+
+#[test]
+fn a_cwd_through_a_leaked_fd_is_refused() {
+    require_root!();
+    // CVE-2024-21626: cwd = /proc/self/fd/N reached the host through an fd leaked into the container.
+    for n in 3..20 {
+        let cfg =
+            format!("[process]\nargs = [\"/bin/pwd\"]\ncwd = \"/proc/self/fd/{n}\"\n[rootfs]\npath = \"@ROOTFS@\"\n");
+        let out = Bundle::friendly(&cfg).run();
+        let pwd = stdout(&out);
+        assert!(
+            !out.status.success() || (pwd.starts_with('/') && !pwd.contains("unreachable")),
+            "cwd /proc/self/fd/{n} escaped: {pwd} {}",
+            stderr(&out)
+        );
+        assert_ne!(out.status.code(), Some(0), "cwd /proc/self/fd/{n} was accepted: {pwd}");
+    }
+}
+
+#[test]
+fn a_bind_destination_symlinked_to_etc_lands_inside_the_rootfs() {
+    require_root!();
+    let own = tempfile::tempdir().unwrap();
+    common::make_busybox_rootfs(own.path());
+    std::os::unix::fs::symlink("/etc", own.path().join("conf")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("marker"), "x").unwrap();
+    let cfg = format!(
+        "[process]\nargs = [\"/bin/ls\", \"/etc/mnt\"]\n[rootfs]\npath = {:?}\nmode = \"direct\"\n\
+         [[mounts]]\nsource = {:?}\ndestination = \"/conf/mnt\"\n",
+        own.path().display().to_string(),
+        data.path().display().to_string()
+    );
+    let out = Bundle::friendly(&cfg).run();
+    assert_eq!(stdout(&out), "marker\n", "{}", stderr(&out));
+    assert!(!std::path::Path::new("/etc/mnt").exists(), "the mount point was created on the host's /etc");
+    assert!(own.path().join("etc/mnt").is_dir());
+}
+
+#[test]
+fn root_in_a_user_namespace_cannot_write_host_owned_files() {
+    require_root!();
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("host-owned");
+    std::fs::write(&file, "original\n").unwrap();
+    let src = file.display().to_string();
+    let cfg = format!(
+        "[process]\nargs = [\"/bin/sh\", \"-c\", \"id -u; echo pwned > /rw 2>/dev/null || echo rw-denied; echo pwned > /ro 2>/dev/null || echo ro-denied\"]\n\
+         [user_namespace]\nuid = 200000\ncount = 65536\n\
+         [rootfs]\npath = \"@ROOTFS@\"\n\
+         [[mounts]]\nsource = {src:?}\ndestination = \"/rw\"\n\
+         [[mounts]]\nsource = {src:?}\ndestination = \"/ro\"\nreadonly = true\n"
+    );
+    let out = Bundle::friendly(&cfg).run();
+    assert_eq!(stdout(&out), "0\nrw-denied\nro-denied\n", "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "original\n");
+}
+
+#[test]
+fn fifty_runs_with_one_id_start_exactly_one_container() {
+    require_root!();
+    let bundle = Bundle::friendly(&sh_config("sleep 1", ""));
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            bundle
+                .command(&[])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let started = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(started, 1, "{started} containers started with the same id");
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert!(stderr(o).contains("already exists"), "{}", stderr(o));
+    }
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn a_hostile_config_value_is_refused_by_name() {
+    // A hostname that would smuggle a second setting or a path.
+    for bad in ["evil\\nhost", "../../etc", "a b"] {
+        let bundle = Bundle::friendly(&sh_config("true", &format!("hostname = \"{bad}\"")));
+        let out = bundle.run();
+        assert_eq!(out.status.code(), Some(125), "hostname {bad:?} accepted");
+        assert!(stderr(&out).contains("hostname"), "{}", stderr(&out));
+    }
+}
