@@ -52,17 +52,22 @@ pub(super) fn open_null() -> Result<OwnedFd, RootfsError> {
     Ok(fd)
 }
 
-/// Hide `path`: a directory gets an empty read-only tmpfs, anything else the host's `/dev/null`.
+/// An `O_PATH` fd of a container path (after the pivot, so `/` is the container's), not following a
+/// final symlink; `None` if nothing is there.
+fn open_path(path: &Path) -> Result<Option<OwnedFd>, RootfsError> {
+    use nix::fcntl::OFlag;
+    match nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(sys("open", path)(e)),
+    }
+}
+
+/// Hide `path`: a directory gets an empty read-only tmpfs, anything else the null device.
 /// Paths that don't exist need no hiding.
 pub(super) fn mask(path: &Path, null: &OwnedFd) -> Result<(), RootfsError> {
-    let target = match nix::fcntl::open(
-        path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(sys("open", path)(e)),
+    let Some(target) = open_path(path)? else {
+        return Ok(()); // nothing there, nothing to protect
     };
     let is_dir = nix::sys::stat::fstat(&target)
         .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
@@ -83,14 +88,8 @@ pub(super) fn mask(path: &Path, null: &OwnedFd) -> Result<(), RootfsError> {
 
 /// Bind `path` onto itself and remount it read-only.
 pub(super) fn readonly(path: &Path) -> Result<(), RootfsError> {
-    let target = match nix::fcntl::open(
-        path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(sys("open", path)(e)),
+    let Some(target) = open_path(path)? else {
+        return Ok(()); // nothing there, nothing to protect
     };
     crate::explain!(
         format!("make {} read-only", path.display()),
@@ -101,12 +100,7 @@ pub(super) fn readonly(path: &Path) -> Result<(), RootfsError> {
     nix::mount::mount(Some(&target_path), &target_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .map_err(sys("bind", path))?;
     // Reopen: the fd still points below the new bind mount.
-    let again = nix::fcntl::open(
-        path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(sys("open", path))?;
+    let again = open_path(path)?.ok_or_else(|| sys("open", path)(Errno::ENOENT))?;
     super::remount_bind(
         &fd_path(&again),
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
