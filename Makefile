@@ -48,7 +48,7 @@ extract: build $(BASE_TARBALL)
 	$(SUDO) $(CONTAINY) extract $(BASE_TARBALL)
 
 run: extract
-	$(SUDO) $(CONTAINY) run --bundle bundle $(RUN_CONFIG)
+	-$(SUDO) $(CONTAINY) run --bundle bundle $(RUN_CONFIG)
 
 test: deps
 	$(SUDO) env "PATH=$$PATH" cargo test
