@@ -16,6 +16,7 @@ pub mod oci; // OCI config.json -> Plan
 pub mod plan; // Plan: the validated description of one container
 pub mod rootfs; // overlay / split / direct, mounts as data, /dev, pivot_root, masked paths
 pub mod runtime; // the only module that calls every mechanism
+pub mod seccomp; // syscall filters: profiles -> BPF (libseccomp), the shipped default profile
 pub mod sys; // the only `unsafe`: raw syscalls and fd helpers
 pub mod user_mapping; // uid/gid maps
 

@@ -52,6 +52,8 @@ pub struct Process {
     pub capabilities: Capabilities,
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
+    /// The seccomp filter the process runs under; `None`: unconfined (every syscall allowed).
+    pub seccomp: Option<Seccomp>,
 }
 
 /// The five capability sets, as capability names (`CAP_CHOWN`, …).
@@ -275,4 +277,74 @@ pub fn default_mounts() -> Vec<Mount> {
             "",
         ),
     ]
+}
+
+/// A seccomp-BPF filter as OCI `linux.seccomp` describes it: rules by syscall name, compiled to BPF by
+/// `crate::seccomp` in the parent. A syscall no rule matches gets `default_action`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seccomp {
+    pub default_action: SeccompAction,
+    /// The errno of `default_action` when it is `Errno` (`EPERM` when `None`) or the message of `Trace`.
+    pub default_errno: Option<u32>,
+    /// The ABIs the filter covers, by OCI name (`SCMP_ARCH_X86_64`, `SCMP_ARCH_X86`, …). The native one is
+    /// always covered; a syscall made through an ABI not listed kills the thread.
+    pub architectures: Vec<String>,
+    /// `seccomp(2)` filter flags by OCI name: `SECCOMP_FILTER_FLAG_LOG`, `SECCOMP_FILTER_FLAG_SPEC_ALLOW`,
+    /// `SECCOMP_FILTER_FLAG_TSYNC`.
+    pub flags: Vec<String>,
+    /// In order; a name the kernel or libseccomp does not know is skipped.
+    pub syscalls: Vec<SyscallRule>,
+}
+
+/// One rule: these syscalls, when every argument comparison holds, get `action`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyscallRule {
+    pub names: Vec<String>,
+    pub action: SeccompAction,
+    /// The errno for `Errno` (`EPERM` when `None`), the message for `Trace`.
+    pub errno: Option<u32>,
+    /// ANDed: all must hold (see `crate::seccomp` for the one exception libseccomp forces).
+    pub args: Vec<ArgCmp>,
+}
+
+/// One comparison of a syscall argument: `args[index] <op> value` (for `MaskedEq`: `args[index] & value ==
+/// value_two`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgCmp {
+    /// 0..=5: the syscall's argument number.
+    pub index: u32,
+    pub value: u64,
+    pub value_two: u64,
+    pub op: SeccompOp,
+}
+
+/// What the kernel does with a matching syscall (`SCMP_ACT_*`). `SCMP_ACT_NOTIFY` is not here: it needs a
+/// supervisor listening on a notification fd, which containy does not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeccompAction {
+    /// `SCMP_ACT_KILL`: the old name of `KillThread`.
+    Kill,
+    KillProcess,
+    KillThread,
+    /// Send `SIGSYS`.
+    Trap,
+    /// Fail with an errno, without running the syscall.
+    Errno,
+    /// Notify a `ptrace` tracer; without one, fail with `ENOSYS`.
+    Trace,
+    Allow,
+    /// Allow, and log it to the audit log.
+    Log,
+}
+
+/// `SCMP_CMP_*`: how an argument is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeccompOp {
+    NotEqual,
+    LessThan,
+    LessOrEqual,
+    Equal,
+    GreaterOrEqual,
+    GreaterThan,
+    MaskedEqual,
 }

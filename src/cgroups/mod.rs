@@ -223,6 +223,22 @@ impl Cgroup {
         }
     }
 
+    /// The pids in the cgroup (any hierarchy lists them all).
+    pub fn procs(&self) -> Vec<Pid> {
+        self.dirs.first().map(|(_, d)| procs(d)).unwrap_or_default()
+    }
+
+    /// `remove`, then containy's shared `containy/` parents too if they are empty now (for a cgroup
+    /// reopened from state, which does not know which parents it created).
+    pub fn remove_with_parents(&mut self) -> Result<(), CgroupError> {
+        self.shared_parents = self
+            .dirs
+            .iter()
+            .filter_map(|(_, d)| d.parent().filter(|p| p.ends_with(DEFAULT_PARENT)).map(Path::to_path_buf))
+            .collect();
+        self.remove()
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }

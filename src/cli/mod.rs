@@ -33,6 +33,17 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a container from a bundle, wait for it, clean up; exits with its exit code.
     Run(RunArgs),
+    /// Print a container's OCI state as JSON.
+    State(IdArg),
+    /// Send a signal to a container's init process (or, with --all, to all its processes).
+    Kill(KillArgs),
+    /// Delete a stopped container (with --force, a running one too) and everything it holds.
+    Delete(DeleteArgs),
+    /// List containers.
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// List the processes of a container (host pids).
+    Ps(PsArgs),
     /// Show a running container's resource usage: memory, cpu, pids, OOM kills.
     Stats(StatsArgs),
     /// Freeze every process of a running container (cgroup freezer).
@@ -68,6 +79,43 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Send the signal to every process of the container, not only its init.
+    #[arg(short, long)]
+    pub all: bool,
+    pub id: String,
+    /// A signal name (TERM, SIGKILL) or number; default TERM.
+    #[arg(default_value = "TERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Kill the container first if it is still running.
+    #[arg(short, long)]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// `table` or `json`.
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
+    /// Only print the ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// `table` or `json`.
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
     pub id: String,
 }
 
@@ -108,6 +156,56 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         Command::Run(args) => run(&cli.root, args),
+        Command::State(args) => {
+            println!("{}", serde_json::to_string_pretty(&Container::load(&cli.root, &args.id)?.oci_state())?);
+            Ok(0)
+        }
+        Command::Kill(args) => {
+            Container::load(&cli.root, &args.id)?.kill(parse_signal(&args.signal)?, args.all)?;
+            Ok(0)
+        }
+        Command::Delete(args) => {
+            match Container::load(&cli.root, &args.id) {
+                Ok(c) => c.delete(args.force)?,
+                // Deleting what is already gone is fine when forced (engines retry deletes).
+                Err(runtime::RuntimeError::NotFound { .. }) if args.force => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(0)
+        }
+        Command::List(args) => {
+            let all = runtime::container::list(&cli.root);
+            if args.quiet {
+                all.iter().for_each(|c| println!("{}", c.state.id));
+            } else if args.format == "json" {
+                let states: Vec<_> = all.iter().map(Container::oci_state).collect();
+                println!("{}", serde_json::to_string(&states)?);
+            } else {
+                println!("{:<24} {:<8} {:<9} {:<31} BUNDLE", "ID", "PID", "STATUS", "CREATED");
+                for c in &all {
+                    let st = c.oci_state();
+                    println!(
+                        "{:<24} {:<8} {:<9} {:<31} {}",
+                        c.state.id,
+                        st["pid"],
+                        st["status"].as_str().unwrap_or("?"),
+                        c.state.created,
+                        c.state.bundle.display()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        Command::Ps(args) => {
+            let pids = Container::load(&cli.root, &args.id)?.pids();
+            if args.format == "json" {
+                println!("{}", serde_json::to_string(&pids)?);
+            } else {
+                println!("PID");
+                pids.iter().for_each(|p| println!("{p}"));
+            }
+            Ok(0)
+        }
         Command::Stats(args) => {
             let stats = Container::running(&cli.root, &args.id)?.stats();
             if args.json {
@@ -168,6 +266,17 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         }
         Err(e) => Err(e).with_context(|| format!("cannot run container {id}")),
     }
+}
+
+/// `TERM`, `SIGTERM`, `term` or `15`.
+fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal> {
+    use nix::sys::signal::Signal;
+    if let Ok(n) = text.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| anyhow::anyhow!("{n} is not a signal number"));
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse().map_err(|_| anyhow::anyhow!("unknown signal {text:?}: use a name like TERM or KILL, or a number"))
 }
 
 fn update_resources(args: &UpdateArgs) -> Result<crate::plan::Resources> {

@@ -153,6 +153,8 @@ fn hint(field: &str) -> Option<&'static str> {
         | "process.capabilities.drop[]" => "a list of capability names such as \"CAP_NET_ADMIN\", or \"ALL\"",
         "process.rlimits" | "process.rlimits[]" => "a list of rlimits, each with type, soft and hard",
         "process.rlimits[].type" => "an rlimit name such as \"RLIMIT_NOFILE\" or \"nofile\"",
+        "process.seccomp" => "\"default\", \"unconfined\" or { profile = \"profile.json\" }",
+        "process.seccomp.profile" => "a Docker or OCI seccomp profile, relative to the bundle or absolute",
         "user_namespace.uid" => "the first host uid of the range, 0..=4294967295",
         "user_namespace.gid" => "the first host gid of the range, 0..=4294967295",
         "user_namespace.count" => "how many ids to map, 1..=4294967295",

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{self, Capabilities, Mount, Plan, Process, Resources, Rlimit, Rootfs, RootfsMode, RootfsSource};
 
-use super::isolation;
 use super::resources::{Pids, ResourcesSection};
 use super::schema::{
     CapName, CapabilitiesSection, Friendly, MountKind, MountSection, ProcessSection, RootfsModeName, RootfsSection,
 };
+use super::{isolation, seccomp};
 
 /// A value that is wrong only in the light of another: the field to blame and what to do about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ const CPU_PERIOD_US: u64 = 100_000;
 pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
     // In the order a config is usually written, so the first error reported is the first one in the file.
     let isolation = isolation::lower_isolation(&config)?;
-    let process = lower_process(config.process)?;
+    let process = lower_process(config.process, bundle)?;
     let rootfs = lower_rootfs(config.rootfs, bundle)?;
     let mut mounts = plan::default_mounts();
     mounts.extend(lower_mounts(config.mounts, bundle)?);
@@ -61,7 +61,7 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
     })
 }
 
-fn lower_process(process: ProcessSection) -> Result<Process, Invalid> {
+fn lower_process(process: ProcessSection, bundle: &Path) -> Result<Process, Invalid> {
     let uid = process.user.uid;
     let env = match process.env {
         Some(vars) => vars.into_iter().map(|var| var.0).collect(),
@@ -90,6 +90,8 @@ fn lower_process(process: ProcessSection) -> Result<Process, Invalid> {
         }
         rlimits.push(Rlimit { kind, soft, hard });
     }
+    let capabilities = Capabilities::uniform(&capability_list(&process.capabilities));
+    let seccomp = seccomp::lower_seccomp(process.seccomp, bundle, &capabilities.bounding)?;
     Ok(Process {
         args: process.args.0,
         env,
@@ -100,9 +102,10 @@ fn lower_process(process: ProcessSection) -> Result<Process, Invalid> {
         umask: process.umask.map(|mask| mask.0),
         terminal: process.terminal,
         no_new_privileges: process.no_new_privileges,
-        capabilities: Capabilities::uniform(&capability_list(&process.capabilities)),
+        capabilities,
         rlimits,
         oom_score_adj: None,
+        seccomp,
     })
 }
 

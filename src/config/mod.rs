@@ -16,6 +16,7 @@ mod lower;
 mod position;
 mod resources;
 mod schema;
+mod seccomp;
 mod size;
 
 use std::fmt;

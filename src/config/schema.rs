@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::resources::ResourcesSection;
+use super::seccomp::SeccompSetting;
 use super::size::Size;
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +58,7 @@ pub(super) struct ProcessSection {
     pub capabilities: CapabilitiesSection,
     #[serde(default)]
     pub rlimits: Vec<RlimitSection>,
+    pub seccomp: Option<SeccompSetting>,
 }
 
 fn yes() -> bool {

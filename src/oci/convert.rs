@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::mounts::lower_mounts;
 use super::namespaces::{lower_id_mappings, lower_namespaces, lower_uts_name, no_mount_namespace};
 use super::resources::lower_resources;
+use super::seccomp::lower_seccomp;
 use crate::plan::{Capabilities, Namespace, Network, Plan, Process, Rlimit, Rootfs, RootfsMode, RootfsSource};
 
 /// A value the spec's types accept but containy cannot run: which field, and what is wrong with it
@@ -81,9 +82,16 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         _ => None,
     };
 
+    let mut process = lower_process(spec, raw)?;
+    // Absent means unconfined, as the spec says: an OCI config asks for its filter explicitly.
+    if let Some(profile) = linux.seccomp() {
+        process.seccomp =
+            Some(lower_seccomp(profile).map_err(|e| invalid(format!("linux.seccomp.{}", e.field), e.problem))?);
+    }
+
     Ok(Plan {
         bundle: bundle.to_path_buf(),
-        process: lower_process(spec, raw)?,
+        process,
         hostname,
         domainname,
         namespaces,
@@ -173,6 +181,7 @@ fn lower_process(spec: &Spec, raw: &Value) -> Result<Process, Invalid> {
         capabilities: lower_capabilities(&raw["process"]["capabilities"])?,
         rlimits: lower_rlimits(process.rlimits().as_deref().unwrap_or_default())?,
         oom_score_adj: process.oom_score_adj(),
+        seccomp: None,
     })
 }
 

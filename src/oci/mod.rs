@@ -5,7 +5,7 @@
 //! syntax first (an error names line and column); then the support check on the raw JSON (`support.rs`),
 //! so a field containy would not honour is refused by name before its value is even looked at; then the
 //! typed parse into `oci_spec::runtime::Spec` (a wrong type names the field path and its line); and last
-//! the lowering (`convert.rs`, `namespaces.rs`, `mounts.rs`, `resources.rs`), which checks what the types
+//! the lowering (`convert.rs`, `namespaces.rs`, `mounts.rs`, `resources.rs`, `seccomp.rs`), which checks what the types
 //! cannot — relations between fields, kernel ranges — and builds the `Plan`. Nothing here touches the
 //! system beyond reading the file.
 
@@ -14,6 +14,7 @@ mod mount_options;
 mod mounts;
 mod namespaces;
 mod resources;
+mod seccomp;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use oci_spec::runtime::Spec;
 use crate::plan::Plan;
 
 pub use mount_options::{MountOptions, parse_mount_options};
+pub use seccomp::{SeccompInvalid, lower_seccomp};
 pub use support::SUPPORTED;
 
 /// Everything that can be wrong with an OCI `config.json`; each names the file and the field.
@@ -147,8 +149,10 @@ mod tests {
     fn unsupported_fields_are_refused_by_name() {
         let cases: Vec<(&str, Edit)> = vec![
             (
-                "linux.seccomp",
-                Box::new(|v| v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"})),
+                "linux.seccomp.listenerPath",
+                Box::new(|v| {
+                    v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a"})
+                }),
             ),
             ("hooks", Box::new(|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]}))),
             ("linux.sysctl", Box::new(|v| v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"}))),
@@ -177,11 +181,11 @@ mod tests {
     #[test]
     fn all_unsupported_fields_are_listed_at_once() {
         let err = lower_edited(|v| {
-            v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
+            v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
             v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with("config.json: hooks, linux.seccomp are not supported"), "{err}");
+        assert!(err.to_string().starts_with("config.json: hooks, linux.sysctl are not supported"), "{err}");
     }
 
     #[test]
@@ -314,5 +318,63 @@ mod tests {
         assert_eq!(plan.network, Network::Host);
         assert_eq!(plan.resources, crate::plan::Resources::default());
         assert!(!plan.rootfs.readonly);
+        assert_eq!(plan.process.seccomp, None, "no linux.seccomp: unconfined, as the spec says");
+    }
+
+    #[test]
+    fn linux_seccomp_is_lowered() {
+        use crate::plan::{SeccompAction, SeccompOp};
+        let plan = lower_edited(|v| {
+            v["linux"]["seccomp"] = serde_json::json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                    "args": [{"index": 1, "value": 448, "op": "SCMP_CMP_MASKED_EQ", "valueTwo": 448}]}]
+            })
+        })
+        .unwrap();
+        let seccomp = plan.process.seccomp.unwrap();
+        assert_eq!(seccomp.default_action, SeccompAction::Allow);
+        assert_eq!(seccomp.architectures, ["SCMP_ARCH_X86_64"]);
+        let rule = &seccomp.syscalls[0];
+        assert_eq!(
+            (rule.names.as_slice(), rule.action, rule.errno),
+            (&["mkdir".into(), "mkdirat".into()][..], SeccompAction::Errno, Some(13))
+        );
+        assert_eq!((rule.args[0].index, rule.args[0].value_two, rule.args[0].op), (1, 448, SeccompOp::MaskedEqual));
+        // `null` asks for nothing.
+        assert_eq!(lower_edited(|v| v["linux"]["seccomp"] = serde_json::Value::Null).unwrap().process.seccomp, None);
+    }
+
+    #[test]
+    fn linux_seccomp_errors_name_the_field() {
+        let seccomp = |rules: serde_json::Value| {
+            move |v: &mut serde_json::Value| {
+                v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules})
+            }
+        };
+        let err =
+            lower_edited(seccomp(serde_json::json!([{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]))).unwrap_err();
+        assert!(
+            err.to_string().starts_with("config.json: linux.seccomp.syscalls[0].action is SCMP_ACT_NOTIFY"),
+            "{err}"
+        );
+        // An unknown action or operator is a type error with its line.
+        let err =
+            lower_edited(seccomp(serde_json::json!([{"names": ["mkdir"], "action": "SCMP_ACT_NOPE"}]))).unwrap_err();
+        assert!(matches!(&err, OciError::Type { field, .. } if field == "linux.seccomp.syscalls[0].action"), "{err:?}");
+        let bad_op = serde_json::json!([{"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+            "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_SOMETIMES"}]}]);
+        let err = lower_edited(seccomp(bad_op)).unwrap_err();
+        assert!(
+            matches!(&err, OciError::Type { field, .. } if field == "linux.seccomp.syscalls[0].args[0].op"),
+            "{err:?}"
+        );
+        let err = lower_edited(|v| {
+            v["linux"]["seccomp"] =
+                serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]})
+        })
+        .unwrap_err();
+        assert!(matches!(&err, OciError::Type { field, .. } if field == "linux.seccomp.architectures[0]"), "{err:?}");
     }
 }

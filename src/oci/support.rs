@@ -1,8 +1,8 @@
 //! Which OCI fields containy honours — and the check that refuses every other one.
 //!
-//! The runtime spec grows (hooks, seccomp, sysctl, intelRdt, …) and `oci_spec` parses far more than containy
-//! acts on. A runtime that parsed `linux.seccomp` and then did nothing with it would run a container with a
-//! wall the user believes is there and is not. So before anything is lowered, the raw JSON is walked against
+//! The runtime spec grows (hooks, sysctl, intelRdt, seccomp agents, …) and `oci_spec` parses far more than
+//! containy acts on. A runtime that parsed `linux.sysctl` and then did nothing with it would run a container
+//! with a setting the user believes is there and is not. So before anything is lowered, the raw JSON is walked against
 //! [`SUPPORTED`]: every key present must be a supported field, or be blank (`null`, `""`, `[]`, `{}`, or an
 //! object holding only blanks — it asks for nothing). Unknown keys are refused too: they may be a newer spec
 //! field, or a typo, and either way would otherwise be ignored. This runs on the raw JSON rather than the typed
@@ -70,10 +70,22 @@ pub const SUPPORTED: &[&str] = &[
     "linux.maskedPaths",
     "linux.readonlyPaths",
     "linux.rootfsPropagation",
+    // Everything but listenerPath/listenerMetadata: SCMP_ACT_NOTIFY needs an agent containy does not run.
+    "linux.seccomp.defaultAction",
+    "linux.seccomp.defaultErrnoRet",
+    "linux.seccomp.architectures",
+    "linux.seccomp.flags",
+    "linux.seccomp.syscalls[].names",
+    "linux.seccomp.syscalls[].action",
+    "linux.seccomp.syscalls[].errnoRet",
+    "linux.seccomp.syscalls[].args[].index",
+    "linux.seccomp.syscalls[].args[].value",
+    "linux.seccomp.syscalls[].args[].valueTwo",
+    "linux.seccomp.syscalls[].args[].op",
 ];
 
 /// Every field present in `config` that containy would not honour, as OCI JSON paths
-/// (`linux.seccomp`, `mounts[2].uidMappings`), in document order of the walk. Empty: all is supported.
+/// (`linux.sysctl`, `mounts[2].uidMappings`), in document order of the walk. Empty: all is supported.
 ///
 /// Values of the wrong JSON type (an object where an array belongs) are not judged here; the typed parse
 /// reports them with their line and column.
@@ -143,7 +155,12 @@ mod tests {
             "process": {"args": ["sh"], "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 1}]},
             "mounts": [{"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid"]}],
             "annotations": {"anything": {"goes": "here"}},
-            "linux": {"resources": {"memory": {"limit": 1}, "devices": [{"allow": false, "access": "rwm"}]}}
+            "linux": {
+                "resources": {"memory": {"limit": 1}, "devices": [{"allow": false, "access": "rwm"}]},
+                "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "architectures": ["SCMP_ARCH_X86"],
+                    "flags": [], "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "errnoRet": 1,
+                    "args": [{"index": 0, "value": 1, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}]}
+            }
         });
         assert_eq!(unsupported_fields(&config), Vec::<String>::new());
     }
@@ -155,7 +172,7 @@ mod tests {
             "process": {"user": {"uid": 0, "username": "root"}, "apparmorProfile": "docker-default"},
             "mounts": [{"destination": "/a"}, {"destination": "/b", "uidMappings": [{"size": 1}]}],
             "linux": {
-                "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"},
+                "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"},
                 "foo": 1,
                 "resources": {"memory": {"limit": 1, "swappiness": 0}, "cpu": {"cpus": "0-1"}}
             }
@@ -169,7 +186,7 @@ mod tests {
                 "linux.foo",
                 "linux.resources.cpu.cpus",
                 "linux.resources.memory.swappiness",
-                "linux.seccomp",
+                "linux.seccomp.listenerPath",
                 "mounts[1].uidMappings",
                 "process.apparmorProfile",
                 "process.user.username",

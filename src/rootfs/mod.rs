@@ -466,6 +466,7 @@ mod tests {
                 capabilities: Default::default(),
                 rlimits: vec![],
                 oom_score_adj: None,
+                seccomp: None,
             },
             hostname: None,
             domainname: None,

@@ -1,35 +1,134 @@
-//! Operations on a container that is already running, found by id through its state directory:
-//! `stats`, `pause`, `resume`, `update`. They act on the cgroup recorded in `state.json`.
+//! Operations on an existing container, found by id through its state directory: the OCI lifecycle verbs
+//! `state`, `kill`, `delete`, `list`, `ps`, and the cgroup ones `stats`, `pause`, `resume`, `update`.
+//!
+//! The status is never trusted from the file alone: a container is `running` only while its recorded pid
+//! is alive *and* has the recorded start time (pids are reused), `created` while it also still waits on
+//! its exec FIFO, and `stopped` otherwise.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 use super::RuntimeError;
-use super::state::{State, Status};
+use super::state::{State, Status, process_start_time, validate_id};
 use crate::cgroups::{self, Cgroup, Stats};
 use crate::plan::Resources;
 
+/// The FIFO a created container's process blocks on until `start` opens it.
+pub const EXEC_FIFO: &str = "exec.fifo";
+
 pub struct Container {
     pub state: State,
+    pub dir: PathBuf,
 }
 
 impl Container {
-    /// The container `id` under the state root; an error if it does not exist or is not running.
-    pub fn running(root: &Path, id: &str) -> Result<Container, RuntimeError> {
-        super::state::validate_id(id)?;
+    /// The container `id` under the state root, whatever its status.
+    pub fn load(root: &Path, id: &str) -> Result<Container, RuntimeError> {
+        validate_id(id)?;
         let dir = root.join(id);
         if !dir.join("state.json").exists() {
             return Err(RuntimeError::NotFound { id: id.to_string(), root: root.to_path_buf() });
         }
         let state = State::read(&dir)?;
-        let alive = state.pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.pid), None).is_ok();
-        if state.status != Status::Running || !alive {
-            return Err(RuntimeError::NotRunning { id: id.to_string() });
+        Ok(Container { state, dir })
+    }
+
+    /// The container `id`, which must be running (or created: its process exists).
+    pub fn running(root: &Path, id: &str) -> Result<Container, RuntimeError> {
+        let c = Container::load(root, id)?;
+        match c.status() {
+            Status::Running | Status::Created => Ok(c),
+            _ => Err(RuntimeError::NotRunning { id: id.to_string() }),
         }
-        Ok(Container { state })
+    }
+
+    /// Is the recorded process still the container's?
+    pub fn alive(&self) -> bool {
+        self.state.pid > 0
+            && kill(Pid::from_raw(self.state.pid), None).is_ok()
+            && (self.state.start_time == 0 || process_start_time(self.state.pid) == Some(self.state.start_time))
+    }
+
+    /// The status as it is now, not as it was written.
+    pub fn status(&self) -> Status {
+        match self.state.status {
+            Status::Creating => Status::Creating,
+            _ if !self.alive() => Status::Stopped,
+            Status::Created if self.dir.join(EXEC_FIFO).exists() => Status::Created,
+            Status::Stopped => Status::Stopped,
+            _ => Status::Running,
+        }
+    }
+
+    /// The OCI state JSON (`runc state`).
+    pub fn oci_state(&self) -> serde_json::Value {
+        let status = self.status();
+        let pid = if status == Status::Stopped { 0 } else { self.state.pid };
+        serde_json::json!({
+            "ociVersion": self.state.oci_version,
+            "id": self.state.id,
+            "status": status,
+            "pid": pid,
+            "bundle": self.state.bundle,
+            "rootfs": self.state.rootfs,
+            "created": self.state.created,
+            "annotations": self.state.annotations,
+        })
     }
 
     fn cgroup(&self) -> Cgroup {
         Cgroup::reopen(&cgroups::detect(), self.state.cgroups.clone())
+    }
+
+    /// Every process of the container (from its cgroup), as host pids.
+    pub fn pids(&self) -> Vec<i32> {
+        self.cgroup().procs().into_iter().map(|p| p.as_raw()).collect()
+    }
+
+    /// Send `signal` to the container's init, or with `all` to every process in its cgroup.
+    pub fn kill(&self, signal: Signal, all: bool) -> Result<(), RuntimeError> {
+        if !self.alive() {
+            return Err(RuntimeError::NotRunning { id: self.state.id.clone() });
+        }
+        crate::explain!(
+            format!("send {signal} to the container"),
+            if all { "kill(2) every pid in cgroup.procs" } else { "kill(2) its init process" },
+            "from the host the container's processes are ordinary processes with host pids"
+        );
+        let targets = if all { self.pids() } else { vec![self.state.pid] };
+        for pid in targets {
+            match kill(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(source) => return Err(RuntimeError::Sys { op: "kill", source }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove the container: its processes (with `force`, even if running), cgroup and state directory.
+    pub fn delete(self, force: bool) -> Result<(), RuntimeError> {
+        let status = self.status();
+        if matches!(status, Status::Running | Status::Created) && !force {
+            return Err(RuntimeError::StillRunning { id: self.state.id.clone() });
+        }
+        if self.alive() {
+            let _ = kill(Pid::from_raw(self.state.pid), Signal::SIGKILL);
+        }
+        let mut cgroup = self.cgroup();
+        cgroup.kill_all();
+        cgroup.remove_with_parents()?;
+        crate::explain!(
+            "remove the state directory",
+            format!("rm -r {}", self.dir.display()),
+            "the upper dir and the rootfs mount point go with it; the mounts went with the mount namespace"
+        );
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(RuntimeError::io("remove", &self.dir, e)),
+        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -47,4 +146,18 @@ impl Container {
     pub fn update(&self, resources: &Resources) -> Result<(), RuntimeError> {
         Ok(self.cgroup().update(resources)?)
     }
+}
+
+/// Every container under the state root (those whose state can be read), sorted by id.
+pub fn list(root: &Path) -> Vec<Container> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut all: Vec<Container> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|id| Container::load(root, &id).ok())
+        .collect();
+    all.sort_by(|a, b| a.state.id.cmp(&b.state.id));
+    all
 }

@@ -3,9 +3,10 @@
 //! This code runs in the cloned child, already inside its new namespaces, as a copy of the parent's memory
 //! (no re-exec). It waits until the parent has mapped its ids and placed it in its cgroup, then builds the
 //! container from the inside: session and terminal, namespaces to join, hostname, loopback, the root
-//! filesystem and `pivot_root`, limits, working directory, identity, capabilities — and finally `execve`.
-//! Each step needs the ones before it: mounts need the mount namespace, masking needs the pivot, dropping
-//! capabilities must wait until everything that needs them (mounts, `setgroups`, `setuid`) is done.
+//! filesystem and `pivot_root`, limits, working directory, identity, capabilities, the seccomp filter — and
+//! finally `execve`. Each step needs the ones before it: mounts need the mount namespace, masking needs the
+//! pivot, dropping capabilities must wait until everything that needs them (mounts, `setgroups`, `setuid`) is
+//! done, and the seccomp filter comes last of all, or just before the capabilities go when it needs them.
 //! Any error is sent to the parent as text and the child exits; the parent prints it and cleans up.
 
 use std::ffi::CString;
@@ -20,7 +21,7 @@ use nix::unistd::{Gid, Uid};
 
 use super::sync::{Message, recv_message, send_message};
 use crate::plan::{Namespace, Plan};
-use crate::{capabilities, namespaces, rootfs, sys};
+use crate::{capabilities, namespaces, rootfs, seccomp, sys};
 
 /// Everything the child needs, prepared by the parent before `clone3`.
 pub struct ChildContext<'a> {
@@ -31,6 +32,8 @@ pub struct ChildContext<'a> {
     pub joined: Vec<(Namespace, PathBuf, File)>,
     /// The signal mask to restore right before `execve` (the parent blocked signals before cloning).
     pub old_mask: SigSet,
+    /// The seccomp filter, compiled by the parent; `None`: unconfined.
+    pub seccomp: Option<seccomp::CompiledFilter>,
 }
 
 /// Run the child to its `execve`; never returns.
@@ -161,14 +164,21 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
     let program = find_executable(&plan.process.args[0], &plan.process.env)?;
 
     // 10. Identity: bounding set first (needs CAP_SETPCAP), then groups and ids (keeping capabilities
-    // across setuid), then the remaining capability sets, then no_new_privs.
+    // across setuid), then the remaining capability sets, then no_new_privs. Without no_new_privs the
+    // kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so then the filter goes first,
+    // while we still hold every capability — and must allow the calls below (prctl, capset, setgroups,
+    // setresuid/gid, close_range), as it must allow what follows the very end (sendmsg, rt_sigprocmask, execve).
+    let nnp = plan.process.no_new_privileges;
+    if let Some(filter) = ctx.seccomp.as_ref().filter(|_| !nnp) {
+        seccomp::load(filter)?;
+    }
     capabilities::drop_bounding(&plan.process.capabilities)?;
     set_identity(plan)?;
     if let Some(mask) = plan.process.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     capabilities::set_sets(&plan.process.capabilities)?;
-    if plan.process.no_new_privileges {
+    if nnp {
         crate::explain!(
             "forbid gaining privileges",
             "prctl(PR_SET_NO_NEW_PRIVS, 1)",
@@ -184,6 +194,11 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         "a leaked host fd is a way out of the container (CVE-2024-21626)"
     );
     sys::cloexec_from(3).map_err(|e| setup_failed("close_range", e))?;
+
+    // With no_new_privs any process may install a filter: the later, the fewer of our own calls it sees.
+    if let Some(filter) = ctx.seccomp.as_ref().filter(|_| nnp) {
+        seccomp::load(filter)?;
+    }
 
     // 12. Tell the parent we are ready, restore the signal mask, and become the container's program.
     send_message(&ctx.sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;

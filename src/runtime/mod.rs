@@ -69,10 +69,14 @@ pub enum RuntimeError {
     Capability(#[from] crate::capabilities::CapabilityError),
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
     #[error("container {id:?} is not running")]
     NotRunning { id: String },
+    #[error("container {id:?} is still running: stop it first, or delete it with --force")]
+    StillRunning { id: String },
     #[error("rootfs {path} does not exist: {hint}")]
     NoRootfs { path: PathBuf, hint: &'static str },
     #[error("clone3({flags}): {source}")]

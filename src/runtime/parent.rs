@@ -1,5 +1,6 @@
-//! The host side of `run`: prepare everything that can fail before cloning, clone, finish the child's
-//! setup from outside (id maps, cgroup), then supervise it and clean up — whatever happens.
+//! The host side of `run`: prepare everything that can fail before cloning (including compiling the seccomp
+//! filter), clone, finish the child's setup from outside (id maps, cgroup), then supervise it and clean up —
+//! whatever happens.
 //!
 //! Everything the container takes is owned by a [`Resources`] guard whose `Drop` gives it back (cgroup
 //! directories, the state directory with the rootfs mount point and upper dir), so an error at any step,
@@ -21,7 +22,7 @@ use super::{Exit, RunOptions, RuntimeError};
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::plan::{Namespace, Plan, RootfsMode, RootfsSource};
 use crate::rootfs::{self, CgroupMount, RootPaths};
-use crate::{capabilities, image, namespaces, sys, user_mapping};
+use crate::{capabilities, image, namespaces, seccomp, sys, user_mapping};
 
 /// What a running container holds on the host; dropping it gives everything back.
 struct Resources {
@@ -65,6 +66,8 @@ impl Drop for Resources {
 pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     // 1. Everything that can be checked before any resource is taken.
     capabilities::validate(&plan.process.capabilities)?;
+    // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
+    let seccomp_filter = plan.process.seccomp.as_ref().map(seccomp::compile).transpose()?;
     let base = resolve_base(plan, opts)?;
 
     let state_dir = state::create_dir(&opts.root, &opts.id)?;
@@ -101,6 +104,9 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
         bundle: plan.bundle.clone(),
         rootfs: paths.rootfs.clone(),
         cgroups: cgroup.dirs().to_vec(),
+        start_time: 0,
+        created: state::now_rfc3339(),
+        annotations: Default::default(),
     };
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;
@@ -158,7 +164,15 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     let child = match forked {
         sys::Forked::Child => {
             drop(parent_sock);
-            child_main(ChildContext { plan, sync: child_sock, mounts, rootfs: paths.rootfs.clone(), joined, old_mask })
+            child_main(ChildContext {
+                plan,
+                sync: child_sock,
+                mounts,
+                rootfs: paths.rootfs.clone(),
+                joined,
+                old_mask,
+                seccomp: seccomp_filter,
+            })
         }
         sys::Forked::Parent(pid) => pid,
     };
@@ -201,7 +215,13 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
             }
         }
     }
-    State { status: Status::Running, pid: child.as_raw(), ..state }.write(&state_dir)?;
+    State {
+        status: Status::Running,
+        pid: child.as_raw(),
+        start_time: state::process_start_time(child.as_raw()).unwrap_or(0),
+        ..state
+    }
+    .write(&state_dir)?;
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, child)?;
     }

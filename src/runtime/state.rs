@@ -23,6 +23,46 @@ pub struct State {
     /// cgroup directories by controller: one per v1 hierarchy, or the v2 one (named "unified").
     #[serde(default)]
     pub cgroups: Vec<(String, PathBuf)>,
+    /// The process's start time (clock ticks since boot, `/proc/<pid>/stat` field 22): a pid is only
+    /// this container's while its start time matches, so a reused pid is never signalled.
+    #[serde(default)]
+    pub start_time: u64,
+    /// When the container was created (RFC 3339), for `list`.
+    #[serde(default)]
+    pub created: String,
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// The current time as RFC 3339 UTC (`2026-11-22T17:20:00.123456789Z`), as the OCI state's `created`.
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
+}
+
+/// Field 22 of `/proc/<pid>/stat` (after the parenthesised command, which may hold spaces).
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 2..];
+    after_comm.split(' ').nth(19)?.parse().ok()
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -112,6 +152,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn timestamps_are_rfc3339() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 30, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T", "{t}");
+    }
+
+    #[test]
+    fn start_time_is_read_from_proc() {
+        let me = std::process::id() as i32;
+        let t = process_start_time(me).unwrap();
+        assert!(t > 0);
+        assert_eq!(process_start_time(me), Some(t));
+        assert_eq!(process_start_time(-1), None);
+    }
+
+    #[test]
     fn ids_are_checked() {
         assert!(validate_id("web-1.test_2").is_ok());
         for bad in ["", "../x", "a/b", ".hidden", "-x", &"a".repeat(65)] {
@@ -135,6 +191,9 @@ mod tests {
             bundle: "/b".into(),
             rootfs: dir.join("rootfs"),
             cgroups: vec![],
+            start_time: 0,
+            created: String::new(),
+            annotations: Default::default(),
         };
         state.write(&dir).unwrap();
         assert_eq!(State::read(&dir).unwrap(), state);

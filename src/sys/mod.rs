@@ -162,3 +162,24 @@ pub fn adopt_received_fd(raw: RawFd) -> OwnedFd {
     // SAFETY: the kernel created this descriptor for us during recvmsg; no other owner exists.
     unsafe { OwnedFd::from_raw_fd(raw) }
 }
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`: install a classic-BPF program as this thread's
+/// seccomp filter. From then on every syscall is run through it, here and after `execve`; filters can only
+/// be added, never removed. The kernel refuses (`EACCES`) unless no_new_privs is set or the caller has
+/// `CAP_SYS_ADMIN`. With `SECCOMP_FILTER_FLAG_TSYNC` a positive return is the id of a thread that could not
+/// be synchronised; it is reported as `EAGAIN`.
+pub fn seccomp_set_mode_filter(program: &[libc::sock_filter], flags: u32) -> io::Result<()> {
+    let len = u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?;
+    let prog = libc::sock_fprog { len, filter: program.as_ptr().cast_mut() };
+    // SAFETY: `prog` points at `len` initialised sock_filter structs that outlive the call; the kernel
+    // copies the program in (it never writes through `filter`, despite the `*mut` in the C type) and keeps
+    // no pointer to our memory.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &prog as *const libc::sock_fprog)
+    };
+    match ret {
+        0 => Ok(()),
+        -1 => Err(io::Error::last_os_error()),
+        _ => Err(io::Error::from_raw_os_error(libc::EAGAIN)),
+    }
+}

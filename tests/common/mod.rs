@@ -209,6 +209,11 @@ impl Running {
         self.child.as_ref().map_or(0, |c| c.id() as i32)
     }
 
+    /// Wait for containy only, without reading its output (the container may still hold the pipes).
+    pub fn wait_runtime(mut self) -> std::process::ExitStatus {
+        self.child.take().unwrap().wait().unwrap()
+    }
+
     pub fn wait(mut self) -> Output {
         self.child.take().unwrap().wait_with_output().unwrap()
     }
