@@ -252,7 +252,13 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         Some(id) => id,
         None => runtime::state::generate_id(),
     };
-    let opts = RunOptions { id: id.clone(), root: root.to_path_buf(), base_cache: args.cache, pid_file: args.pid_file };
+    let opts = RunOptions {
+        id: id.clone(),
+        root: root.to_path_buf(),
+        base_cache: args.cache,
+        pid_file: args.pid_file,
+        seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
+    };
     match runtime::run(&plan, &opts) {
         Ok(Exit::OomKilled { limit }) => {
             let limit = limit.map(|l| format!(" (memory limit {})", human_size(l))).unwrap_or_default();

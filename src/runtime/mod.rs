@@ -29,6 +29,8 @@ pub struct RunOptions {
     /// Where base tarballs are extracted (`/var/lib/containy/base`).
     pub base_cache: PathBuf,
     pub pid_file: Option<PathBuf>,
+    /// Where compiled seccomp filters are kept (`/var/lib/containy/seccomp`).
+    pub seccomp_cache: PathBuf,
 }
 
 /// How a container ended.

@@ -67,7 +67,8 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     // 1. Everything that can be checked before any resource is taken.
     capabilities::validate(&plan.process.capabilities)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
-    let seccomp_filter = plan.process.seccomp.as_ref().map(seccomp::compile).transpose()?;
+    let seccomp_filter =
+        plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
     let base = resolve_base(plan, opts)?;
 
     let state_dir = state::create_dir(&opts.root, &opts.id)?;

@@ -25,6 +25,10 @@
 //! default profile fails unknown calls with ENOSYS and keeps EPERM for the dangerous calls it names on purpose.
 //! That profile, as data, is in `default_profile.rs`.
 
+mod cache;
+
+pub use cache::{DEFAULT_CACHE, compile_cached};
+
 use std::fmt;
 use std::io::{Read, Seek};
 use std::str::FromStr;
