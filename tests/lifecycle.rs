@@ -88,3 +88,147 @@ fn state_of_an_unknown_container_says_so() {
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("does not exist"), "{} {}", stdout(&out), stderr(&out));
 }
+
+/// `containy create`, with the container's stdio going to files (it outlives this call; a pipe would
+/// keep `output()` waiting for it).
+fn create(bundle: &Bundle, extra: &[&str]) -> std::process::Output {
+    let log = std::fs::File::create(bundle.path().join("create.log")).unwrap();
+    let status = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["create", "--bundle"])
+        .arg(bundle.path())
+        .args(extra)
+        .arg(&bundle.id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .status()
+        .unwrap();
+    let stderr = std::fs::read(bundle.path().join("create.log")).unwrap();
+    std::process::Output { status, stdout: Vec::new(), stderr }
+}
+
+/// A runc-spec'd OCI bundle running `script`, for the create/start tests.
+fn oci_bundle(script: &str, terminal: bool) -> Bundle {
+    let bundle = Bundle::empty();
+    let out = std::process::Command::new("runc").arg("spec").current_dir(bundle.path()).output();
+    let spec = match out {
+        Ok(o) if o.status.success() => std::fs::read(bundle.path().join("config.json")).unwrap(),
+        _ => panic!("runc spec failed: install runc (install.sh does)"),
+    };
+    std::os::unix::fs::symlink(common::busybox_rootfs(), bundle.path().join("rootfs")).unwrap();
+    let mut spec: serde_json::Value = serde_json::from_slice(&spec).unwrap();
+    spec["process"]["terminal"] = terminal.into();
+    spec["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+    std::fs::write(bundle.path().join("config.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+    bundle
+}
+
+fn status(bundle: &Bundle) -> serde_json::Value {
+    let out = verb(bundle, &["state", &bundle.id]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+}
+
+#[test]
+fn create_start_kill_delete_follow_the_oci_lifecycle() {
+    require_root!();
+    let bundle = oci_bundle("sleep 30", false);
+    let pid_file = bundle.path().join("pid");
+    let out = create(&bundle, &["--pid-file", pid_file.to_str().unwrap()]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+
+    // created: the process exists, in its cgroup, and waits (asleep in open(2) of the exec FIFO).
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let state = status(&bundle);
+    assert_eq!(state["status"], "created");
+    assert_eq!(state["pid"], pid);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(stat.contains(") S "), "the created process is not waiting: {stat}");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cgroup.contains(&bundle.id), "not in its cgroup yet: {cgroup}");
+    // Starting twice is an error; the first start runs the program.
+    let out = verb(&bundle, &["start", &bundle.id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    assert_eq!(status(&bundle)["status"], "running");
+    let out = verb(&bundle, &["start", &bundle.id]);
+    assert_eq!(out.status.code(), Some(125), "a second start must fail");
+
+    let out = verb(&bundle, &["kill", &bundle.id, "SIGKILL"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status(&bundle)["status"] != "stopped" {
+        assert!(std::time::Instant::now() < deadline, "never stopped: {}", status(&bundle));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(status(&bundle)["pid"], 0);
+    let out = verb(&bundle, &["delete", &bundle.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn run_detached_returns_at_once_and_delete_force_ends_it() {
+    require_root!();
+    let bundle = oci_bundle("sleep 30", false);
+    let started = std::time::Instant::now();
+    let log = std::fs::File::create(bundle.path().join("run.log")).unwrap();
+    let exit = bundle.command(&["--detach"]).stdout(std::process::Stdio::null()).stderr(log).status().unwrap();
+    let out = std::process::Output {
+        status: exit,
+        stdout: Vec::new(),
+        stderr: std::fs::read(bundle.path().join("run.log")).unwrap(),
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(status(&bundle)["status"], "running");
+    let out = verb(&bundle, &["delete", "--force", &bundle.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn create_with_a_terminal_sends_the_pty_to_the_console_socket() {
+    require_root!();
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let bundle = oci_bundle("tty; sleep 30", true);
+    let socket_path = bundle.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    let out = create(&bundle, &["--console-socket", socket_path.to_str().unwrap()]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let fd = msg
+        .cmsgs()
+        .unwrap()
+        .find_map(|c| match c {
+            nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+            _ => None,
+        })
+        .expect("no fd on the console socket");
+    // SAFETY: the kernel just gave us this descriptor.
+    let master = unsafe { OwnedFd::from_raw_fd(fd) };
+    let out = verb(&bundle, &["start", &bundle.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !String::from_utf8_lossy(&got).contains('\n') && std::time::Instant::now() < deadline {
+        let mut chunk = [0u8; 256];
+        if let Ok(n) = nix::unistd::read(&master, &mut chunk) {
+            got.extend_from_slice(&chunk[..n]);
+        }
+    }
+    assert!(String::from_utf8_lossy(&got).contains("/dev/pts/0"), "{:?}", String::from_utf8_lossy(&got));
+    let out = verb(&bundle, &["delete", "--force", &bundle.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    bundle.assert_no_leaks();
+}

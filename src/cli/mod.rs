@@ -33,6 +33,10 @@ pub struct Cli {
 pub enum Command {
     /// Create and run a container from a bundle, wait for it, clean up; exits with its exit code.
     Run(RunArgs),
+    /// Create a container from an OCI bundle and leave it waiting for `start` (the runc contract).
+    Create(CreateArgs),
+    /// Start a created container: its process executes the configured program.
+    Start(IdArg),
     /// Print a container's OCI state as JSON.
     State(IdArg),
     /// Send a signal to a container's init process (or, with --all, to all its processes).
@@ -73,8 +77,42 @@ pub struct RunArgs {
     /// Where base tarballs are extracted.
     #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
+    /// Create and start the container, then return (it runs on without containy).
+    #[arg(short, long)]
+    pub detach: bool,
+    /// With --detach and a terminal: a Unix socket to send the pty's master side to.
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass this many extra fds (3, 4, …) to the container.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
     /// The container id (default: a random one).
     pub id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The bundle directory (config.json, or a friendly configy.toml / configy.json).
+    #[arg(short, long, default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Write the container's pid (as seen from the host) here once it exists.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// With a terminal: a Unix socket to send the pty's master side to.
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass this many extra fds (3, 4, …) to the container.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    /// Accepted for runc compatibility; containy always uses pivot_root.
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility; containy creates no session keyring.
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    pub cache: PathBuf,
+    pub id: String,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +194,23 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         Command::Run(args) => run(&cli.root, args),
+        Command::Create(args) => {
+            let plan = load_plan(&args.bundle, None)?;
+            let opts = RunOptions {
+                id: args.id,
+                root: cli.root.clone(),
+                base_cache: args.cache,
+                pid_file: args.pid_file,
+                seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
+                preserve_fds: args.preserve_fds,
+            };
+            runtime::create(&plan, &opts, args.console_socket.as_deref())?;
+            Ok(0)
+        }
+        Command::Start(args) => {
+            Container::load(&cli.root, &args.id)?.start()?;
+            Ok(0)
+        }
         Command::State(args) => {
             println!("{}", serde_json::to_string_pretty(&Container::load(&cli.root, &args.id)?.oci_state())?);
             Ok(0)
@@ -230,10 +285,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
-    let file = match &args.config {
+/// Find the bundle's config (or take `--config`) and lower it to a Plan.
+fn load_plan(bundle: &std::path::Path, config_file: Option<&std::path::Path>) -> Result<crate::plan::Plan> {
+    let file = match config_file {
         Some(path) => classify(path),
-        None => config::locate(&args.bundle)?,
+        None => config::locate(bundle)?,
     };
     let (ConfigFile::Friendly(path, _) | ConfigFile::Oci(path)) = &file;
     crate::explain!(
@@ -241,10 +297,14 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         "configy.toml, configy.json, then config.json",
         "every input format is lowered to one Plan before anything touches the kernel"
     );
-    let mut plan = match file {
-        ConfigFile::Friendly(path, format) => config::load(&path, format, &args.bundle)?,
-        ConfigFile::Oci(path) => oci::load(&path, &args.bundle)?,
-    };
+    Ok(match file {
+        ConfigFile::Friendly(path, format) => config::load(&path, format, bundle)?,
+        ConfigFile::Oci(path) => oci::load(&path, bundle)?,
+    })
+}
+
+fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
+    let mut plan = load_plan(&args.bundle, args.config.as_deref())?;
     if args.tty {
         plan.process.terminal = true;
     }
@@ -258,7 +318,13 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         base_cache: args.cache,
         pid_file: args.pid_file,
         seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
+        preserve_fds: args.preserve_fds,
     };
+    if args.detach {
+        runtime::create(&plan, &opts, args.console_socket.as_deref())?;
+        Container::load(root, &id)?.start()?;
+        return Ok(0);
+    }
     match runtime::run(&plan, &opts) {
         Ok(Exit::OomKilled { limit }) => {
             let limit = limit.map(|l| format!(" (memory limit {})", human_size(l))).unwrap_or_default();

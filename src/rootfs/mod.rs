@@ -62,7 +62,11 @@ pub struct RootPaths {
 /// How `/sys/fs/cgroup` is mounted inside: the v2 tree, or each v1 hierarchy (`cpu`, `memory`, …).
 #[derive(Debug, Clone, PartialEq)]
 pub enum CgroupMount {
-    V2,
+    /// The unified tree. `host_dir` is the container's own cgroup directory on the host, bind-mounted
+    /// instead when the kernel refuses a cgroup2 mount (see `mount_cgroup`).
+    V2 {
+        host_dir: Option<PathBuf>,
+    },
     V1(Vec<V1Hierarchy>),
 }
 
@@ -324,13 +328,30 @@ fn mount_cgroup(
     let target = ensure_in_root(root, destination, Leaf::Directory)?;
     let target_path = fd_path(&target);
     match cgroups {
-        CgroupMount::V2 => {
+        CgroupMount::V2 { host_dir } => {
             crate::explain!(
                 "mount the cgroup2 tree",
                 format!("mount(\"cgroup\", {}, \"cgroup2\")", destination.display()),
                 "in its cgroup namespace the container sees its own cgroup as the root"
             );
-            do_mount(Some(Path::new("cgroup")), &target_path, Some("cgroup2"), flags, None, "cgroup2")
+            match do_mount(Some(Path::new("cgroup")), &target_path, Some("cgroup2"), flags, None, "cgroup2") {
+                // The kernel refuses cgroup2 here when the destination already is the root of a cgroup2
+                // mount (a `/sys` bind-mounted from the host, as rootless specs do, brings the host's along,
+                // and there is only one cgroup2 superblock: EBUSY), or to a user namespace that does not own
+                // the cgroup namespace (EPERM). As runc does, show the container its own cgroup instead.
+                Err(RootfsError::Mount { source: Errno::EPERM | Errno::EBUSY, .. }) => {
+                    let Some(host_dir) = host_dir else { return Ok(()) };
+                    crate::explain!(
+                        "bind the container's own cgroup instead",
+                        format!("mount({}, {}, MS_BIND)", host_dir.display(), destination.display()),
+                        "the kernel refused a new cgroup2 mount here; this shows the same, the container's cgroup"
+                    );
+                    do_mount(Some(host_dir), &target_path, None, MsFlags::MS_BIND, None, "bind")?;
+                    let mounted = ensure_in_root(root, destination, Leaf::Directory)?;
+                    remount_bind(&fd_path(&mounted), flags - MsFlags::MS_RELATIME)
+                }
+                other => other,
+            }
         }
         CgroupMount::V1(hierarchies) => {
             crate::explain!(
@@ -485,7 +506,7 @@ mod tests {
 
     #[test]
     fn overlay_sequence_is_private_then_root_then_mounts_then_pivot_then_masks() {
-        let ops = plan_mounts(&plan_with(RootfsMode::Overlay, true), &paths(), &CgroupMount::V2);
+        let ops = plan_mounts(&plan_with(RootfsMode::Overlay, true), &paths(), &CgroupMount::V2 { host_dir: None });
         assert_eq!(ops[0], MountOp::MakePrivate);
         assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == Path::new("/base")));
         let pos = |pred: &dyn Fn(&MountOp) -> bool| ops.iter().position(pred).unwrap();
@@ -499,7 +520,7 @@ mod tests {
 
     #[test]
     fn direct_mode_binds_the_directory_onto_the_mount_point() {
-        let ops = plan_mounts(&plan_with(RootfsMode::Direct, false), &paths(), &CgroupMount::V2);
+        let ops = plan_mounts(&plan_with(RootfsMode::Direct, false), &paths(), &CgroupMount::V2 { host_dir: None });
         assert!(matches!(&ops[1], MountOp::BindHost { source, readonly: false, .. } if source == Path::new("/base")));
         assert!(!ops.contains(&MountOp::ReadOnlyRoot));
     }

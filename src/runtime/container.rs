@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::RuntimeError;
-use super::state::{State, Status, process_start_time, validate_id};
+use super::state::{State, Status, process_stat, validate_id};
 use crate::cgroups::{self, Cgroup, Stats};
 use crate::plan::Resources;
 
@@ -44,11 +44,13 @@ impl Container {
         }
     }
 
-    /// Is the recorded process still the container's?
+    /// Is the recorded process still the container's, and not a zombie waiting to be reaped?
     pub fn alive(&self) -> bool {
         self.state.pid > 0
-            && kill(Pid::from_raw(self.state.pid), None).is_ok()
-            && (self.state.start_time == 0 || process_start_time(self.state.pid) == Some(self.state.start_time))
+            && match process_stat(self.state.pid) {
+                Some((state, start)) => state != 'Z' && (self.state.start_time == 0 || start == self.state.start_time),
+                None => false,
+            }
     }
 
     /// The status as it is now, not as it was written.
@@ -76,6 +78,44 @@ impl Container {
             "created": self.state.created,
             "annotations": self.state.annotations,
         })
+    }
+
+    /// `start`: let a created container `execve` its program. Opening the FIFO for reading unblocks the
+    /// process's `open` for writing; its one byte says it is on its way.
+    pub fn start(&self) -> Result<(), RuntimeError> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        if self.status() != Status::Created {
+            return Err(RuntimeError::NotCreated { id: self.state.id.clone(), status: self.status() });
+        }
+        let path = self.dir.join(EXEC_FIFO);
+        crate::explain!(
+            "start the container",
+            format!("open({}, O_RDONLY) and read one byte", path.display()),
+            "the waiting process unblocks, writes a byte and execs the program"
+        );
+        // Non-blocking open succeeds at once; then wait (in short polls) for the byte, giving up if the
+        // process died meanwhile instead of hanging forever.
+        let mut fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(|e| RuntimeError::io("open", &path, e))?;
+        let mut byte = [0u8; 1];
+        loop {
+            let mut pfd = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&fifo), nix::poll::PollFlags::POLLIN)];
+            let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16));
+            match fifo.read(&mut byte) {
+                Ok(1) => break,
+                Ok(_) | Err(_) if !self.alive() => {
+                    return Err(RuntimeError::NotRunning { id: self.state.id.clone() });
+                }
+                _ => {}
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+        State { status: Status::Running, ..self.state.clone() }.write(&self.dir)?;
+        Ok(())
     }
 
     fn cgroup(&self) -> Cgroup {

@@ -34,6 +34,10 @@ pub struct ChildContext<'a> {
     pub old_mask: SigSet,
     /// The seccomp filter, compiled by the parent; `None`: unconfined.
     pub seccomp: Option<seccomp::CompiledFilter>,
+    /// Descriptors 3..3+N stay open across `execve` (`--preserve-fds`).
+    pub preserve_fds: u32,
+    /// `create`: the exec FIFO (an `O_PATH` fd) to block on until `start`; `run`: `None`.
+    pub exec_fifo: Option<OwnedFd>,
 }
 
 /// Run the child to its `execve`; never returns.
@@ -193,7 +197,7 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)",
         "a leaked host fd is a way out of the container (CVE-2024-21626)"
     );
-    sys::cloexec_from(3).map_err(|e| setup_failed("close_range", e))?;
+    sys::cloexec_from(3 + ctx.preserve_fds as i32).map_err(|e| setup_failed("close_range", e))?;
 
     // With no_new_privs any process may install a filter: the later, the fewer of our own calls it sees.
     if let Some(filter) = ctx.seccomp.as_ref().filter(|_| nnp) {
@@ -202,6 +206,9 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
 
     // 12. Tell the parent we are ready, restore the signal mask, and become the container's program.
     send_message(&ctx.sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
+    if let Some(fifo) = &ctx.exec_fifo {
+        wait_for_start(fifo)?;
+    }
     crate::explain!(
         format!("execute {}", plan.process.args.join(" ")),
         format!("execve({})", program.display()),
@@ -209,6 +216,22 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
     );
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&ctx.old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
     exec(&program, &plan.process.args, &plan.process.env)
+}
+
+/// The create/start split: reopen the exec FIFO for writing — `open(2)` blocks until `containy start` opens
+/// it for reading — then write one byte, which is start's signal that we are about to `execve`. A process
+/// waiting here costs nothing: no polling, no timer.
+fn wait_for_start(fifo: &OwnedFd) -> Result<(), Failure> {
+    use std::io::Write;
+    crate::explain!(
+        "wait for `containy start`",
+        "open(exec.fifo, O_WRONLY) blocks until a reader opens it",
+        "create sets everything up; the program itself runs only when someone asks"
+    );
+    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fifo));
+    let mut writer =
+        std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| setup_failed("open the exec FIFO", e))?;
+    writer.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))
 }
 
 /// Open a new pty in the container's `/dev/pts` (through `/dev/ptmx`), pass the master to the parent

@@ -32,6 +32,27 @@ pub fn adopt_terminal(master: OwnedFd) -> OwnedFd {
     master
 }
 
+/// Hand the container's terminal to an engine: connect to its `--console-socket` (a Unix stream socket)
+/// and send the master fd with `SCM_RIGHTS`, as runc does; the engine relays it from then on.
+pub fn send_console(socket: &std::path::Path, master: OwnedFd) -> Result<(), RuntimeError> {
+    use nix::sys::socket::{AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr, connect, sendmsg};
+    let sock = nix::sys::socket::socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| RuntimeError::sys("socket", e))?;
+    let addr = UnixAddr::new(socket).map_err(|e| RuntimeError::sys("console socket address", e))?;
+    connect(sock.as_raw_fd(), &addr).map_err(|e| RuntimeError::io("connect", socket, e.into()))?;
+    let fds = [master.as_raw_fd()];
+    let name = b"/dev/ptmx";
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[std::io::IoSlice::new(name)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| RuntimeError::io("sendmsg", socket, e.into()))?;
+    Ok(())
+}
+
 /// Puts our terminal in raw mode and restores it when dropped.
 struct RawMode(Termios);
 

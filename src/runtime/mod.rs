@@ -13,7 +13,7 @@ pub mod sync;
 
 use std::path::{Path, PathBuf};
 
-pub use parent::run;
+pub use parent::{create, run};
 
 /// The OCI runtime-spec version containy writes in state.json.
 pub const OCI_VERSION: &str = "1.2.0";
@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub pid_file: Option<PathBuf>,
     /// Where compiled seccomp filters are kept (`/var/lib/containy/seccomp`).
     pub seccomp_cache: PathBuf,
+    /// Pass fds 3..3+N on to the container (`--preserve-fds`, as engines use it).
+    pub preserve_fds: u32,
 }
 
 /// How a container ended.
@@ -75,6 +77,10 @@ pub enum RuntimeError {
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
+    #[error("{0}")]
+    Usage(&'static str),
+    #[error("container {id:?} cannot be started: it is {status:?}, not created")]
+    NotCreated { id: String, status: state::Status },
     #[error("container {id:?} is not running")]
     NotRunning { id: String },
     #[error("container {id:?} is still running: stop it first, or delete it with --force")]

@@ -6,9 +6,10 @@
 //! directories, the state directory with the rootfs mount point and upper dir), so an error at any step,
 //! a child that fails halfway, or a signal to containy all end in the same cleanup.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use nix::sys::wait::WaitStatus;
@@ -29,10 +30,15 @@ struct Resources {
     state_dir: PathBuf,
     cgroup: Option<Cgroup>,
     child: Option<Pid>,
+    /// Set once `create` has handed the container over: from then on `delete` gives everything back.
+    keep: bool,
 }
 
 impl Drop for Resources {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         if let Some(pid) = self.child.take() {
             // Only reached on an error path: the child must not outlive containy.
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -62,8 +68,63 @@ impl Drop for Resources {
     }
 }
 
+/// A container whose process exists, sits in its cgroup, is fully set up and waits: either to `execve`
+/// at once (`run`) or on its exec FIFO until `start` (`create`).
+struct Prepared {
+    child: Pid,
+    held: Resources,
+    state: State,
+    sync: OwnedFd,
+    pty_master: Option<OwnedFd>,
+    handled: SigSet,
+    _restore: RestoreMask,
+}
+
 /// Run a container to completion and return how it ended.
 pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
+    let Prepared { child, mut held, state, sync, pty_master, handled, _restore } = prepare(plan, opts, false)?;
+    State { status: Status::Running, ..state }.write(&held.state_dir)?;
+
+    // Supervise: relay the terminal, forward signals, wait.
+    let outcome = io::supervise(child, &handled, sync, pty_master)?;
+    held.child = None;
+    let oom_kills = held.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
+    let memory_limit = held.cgroup.as_ref().and_then(Cgroup::memory_limit);
+    drop(held);
+
+    if let Some((code, text)) = outcome.exec_error {
+        return Err(RuntimeError::Exec { code, text });
+    }
+    Ok(match outcome.status {
+        WaitStatus::Exited(_, code) => Exit::Code(code),
+        WaitStatus::Signaled(_, sig, _) if sig == Signal::SIGKILL && oom_kills > 0 => {
+            Exit::OomKilled { limit: memory_limit }
+        }
+        WaitStatus::Signaled(_, sig, _) => Exit::Signal(sig as i32),
+        _ => Exit::Code(1),
+    })
+}
+
+/// `create`: set the container up and leave its process waiting on the exec FIFO; containy exits and the
+/// process lives on (an engine's subreaper, such as conmon, becomes its parent). With a terminal the pty's
+/// master side is sent to `console_socket`.
+pub fn create(plan: &Plan, opts: &RunOptions, console_socket: Option<&Path>) -> Result<(), RuntimeError> {
+    if plan.process.terminal && console_socket.is_none() {
+        return Err(RuntimeError::Usage(
+            "the container has a terminal but nobody to hand it to: pass --console-socket, or set terminal to false",
+        ));
+    }
+    let Prepared { mut held, state, pty_master, .. } = prepare(plan, opts, true)?;
+    if let (Some(master), Some(socket)) = (pty_master, console_socket) {
+        io::send_console(socket, master)?;
+    }
+    State { status: Status::Created, ..state }.write(&held.state_dir)?;
+    held.keep = true;
+    Ok(())
+}
+
+/// Steps 1–8: everything up to a container process that is ready, with its state written.
+fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
     // 1. Everything that can be checked before any resource is taken.
     capabilities::validate(&plan.process.capabilities)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
@@ -77,7 +138,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
         format!("mkdir {}", state_dir.display()),
         "one atomic mkdir: of two runs with the same id, exactly one wins"
     );
-    let mut held = Resources { state_dir: state_dir.clone(), cgroup: None, child: None };
+    let mut held = Resources { state_dir: state_dir.clone(), cgroup: None, child: None, keep: false };
 
     // 2. The root filesystem's host-side directories.
     let paths = root_paths(plan, &base, &state_dir)?;
@@ -114,7 +175,9 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
 
     // 4. The mount sequence, as data, and the namespaces to join, opened while paths are the host's.
     let cgroup_mount = match &layout {
-        Layout::V2 => CgroupMount::V2,
+        Layout::V2 => {
+            CgroupMount::V2 { host_dir: held.cgroup.as_ref().and_then(|c| c.dirs().first()).map(|(_, d)| d.clone()) }
+        }
         Layout::V1 { hierarchies } => CgroupMount::V1(
             hierarchies
                 .iter()
@@ -135,6 +198,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     };
     let mounts = rootfs::plan_mounts(plan, &paths, &cgroup_mount);
     let joined = namespaces::open_joined(&plan.namespaces)?;
+    let exec_fifo = if detached { Some(make_exec_fifo(&state_dir)?) } else { None };
 
     // 5. Block the signals we handle *before* cloning: a fast child's SIGCHLD must not be lost.
     let mut handled = SigSet::empty();
@@ -144,7 +208,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     let mut old_mask = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
         .map_err(|e| RuntimeError::sys("sigprocmask", e))?;
-    let _restore = RestoreMask(old_mask);
+    let restore = RestoreMask(old_mask);
 
     let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(|e| RuntimeError::sys("socketpair", e))?;
@@ -173,6 +237,8 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
                 joined,
                 old_mask,
                 seccomp: seccomp_filter,
+                exec_fifo,
+                preserve_fds: opts.preserve_fds,
             })
         }
         sys::Forked::Parent(pid) => pid,
@@ -180,6 +246,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     held.child = Some(child);
     drop(child_sock);
     drop(joined);
+    drop(exec_fifo);
     drop(cgroup_dir);
 
     // 7. Finish the child's setup from outside: id maps, then (v1) the cgroup.
@@ -216,35 +283,17 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
             }
         }
     }
-    State {
-        status: Status::Running,
+    let state = State {
+        status: Status::Created,
         pid: child.as_raw(),
         start_time: state::process_start_time(child.as_raw()).unwrap_or(0),
         ..state
-    }
-    .write(&state_dir)?;
+    };
+    state.write(&state_dir)?;
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, child)?;
     }
-
-    // 9. Supervise: relay the terminal, forward signals, wait.
-    let outcome = io::supervise(child, &handled, parent_sock, pty_master)?;
-    held.child = None;
-    let oom_kills = held.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
-    let memory_limit = held.cgroup.as_ref().and_then(Cgroup::memory_limit);
-    drop(held);
-
-    if let Some((code, text)) = outcome.exec_error {
-        return Err(RuntimeError::Exec { code, text });
-    }
-    Ok(match outcome.status {
-        WaitStatus::Exited(_, code) => Exit::Code(code),
-        WaitStatus::Signaled(_, sig, _) if sig == Signal::SIGKILL && oom_kills > 0 => {
-            Exit::OomKilled { limit: memory_limit }
-        }
-        WaitStatus::Signaled(_, sig, _) => Exit::Signal(sig as i32),
-        _ => Exit::Code(1),
-    })
+    Ok(Prepared { child, held, state, sync: parent_sock, pty_master, handled, _restore: restore })
 }
 
 struct RestoreMask(SigSet);
@@ -321,6 +370,16 @@ fn mapped_root(plan: &Plan) -> Option<(u32, u32)> {
     }
     let host = |maps: &[crate::plan::IdMap]| maps.iter().find(|m| m.container_id == 0).map(|m| m.host_id);
     Some((host(&plan.uid_mappings)?, host(&plan.gid_mappings)?))
+}
+
+/// `<state>/exec.fifo`, and an `O_PATH` descriptor of it for the child: it reopens the FIFO for writing
+/// from inside the container, which blocks until `start` opens it for reading.
+fn make_exec_fifo(state_dir: &Path) -> Result<OwnedFd, RuntimeError> {
+    let path = state_dir.join(super::container::EXEC_FIFO);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| RuntimeError::io("mkfifo", &path, e.into()))?;
+    nix::fcntl::open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|e| RuntimeError::io("open", &path, e.into()))
 }
 
 fn write_pid_file(path: &Path, pid: Pid) -> Result<(), RuntimeError> {
