@@ -66,3 +66,10 @@ LESSON_CONFIG := $(if $(filter busybox,$(CONTAINY_BASE)),--config busybox.toml,)
 .PHONY: lesson-forks lesson-memory lesson-cpu
 lesson-forks lesson-memory lesson-cpu: lesson-%: extract
 	cd cgroups_example/$* && $(SUDO) ../../$(CONTAINY) $(EXPLAIN) run --bundle . $(LESSON_CONFIG) || true
+
+# Benchmarks, not tests (not part of `make test`): containy side by side with crun and runc — see BENCHMARKS.md.
+# `make bench BENCH_CRUN_HUGETLB=1` lets crun run on a hybrid-cgroup host by mounting hugetlb as a v1 hierarchy
+# for the duration of the run (unmounted at exit); other knobs (BENCH_ROUNDS, …) are listed in bench/run.sh.
+.PHONY: bench
+bench:
+	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh

@@ -188,17 +188,18 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             if let Ok(text) = std::fs::read_to_string(&pid_file)
                 && let Ok(pid) = text.trim().parse()
             {
                 return Running { child: Some(child), pid };
             }
-            if std::time::Instant::now() > deadline || child.try_wait().ok().flatten().is_some() {
+            let exited = child.try_wait().ok().flatten();
+            if std::time::Instant::now() > deadline || exited.is_some() {
                 let _ = child.kill();
                 let out = child.wait_with_output().unwrap();
-                panic!("the container did not start: {}", stderr(&out));
+                panic!("the container did not start ({exited:?}): {} {}", stdout(&out), stderr(&out));
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
