@@ -30,6 +30,8 @@ pub struct Plan {
     pub resources: Resources,
     /// Where the container's cgroup goes, relative to each hierarchy's root. `None`: `containy/<id>`.
     pub cgroups_path: Option<PathBuf>,
+    /// Kernel parameters written under `/proc/sys` inside the container (validated by [`check_sysctl`]).
+    pub sysctl: Vec<(String, String)>,
     pub network: Network,
 }
 
@@ -347,4 +349,64 @@ pub enum SeccompOp {
     GreaterOrEqual,
     GreaterThan,
     MaskedEqual,
+}
+
+/// Is `key = value` a sysctl the container may set? Only parameters that belong to one of the container's
+/// *own* namespaces qualify — IPC (`kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*`), network
+/// (`net.*`) or UTS (`kernel.hostname`, `kernel.domainname`) — anything else would change the host. The key
+/// must be a plain dotted name and the value one line, so neither can smuggle in a path or a second setting.
+pub fn check_sysctl(key: &str, value: &str, namespaces: &[NamespaceSpec]) -> Result<(), String> {
+    let new = |kind| namespaces.iter().any(|n| n.kind == kind && n.path.is_none());
+    let plain = !key.is_empty()
+        && key
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    if !plain {
+        return Err(format!("{key:?} is not a sysctl name: use dotted names like net.ipv4.ip_forward"));
+    }
+    if value.contains(['\n', '\0']) {
+        return Err(format!("the value of {key} must be a single line"));
+    }
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let (kind, ok) = if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        ("IPC", new(Namespace::Ipc))
+    } else if key.starts_with("net.") {
+        ("network", new(Namespace::Network))
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        ("UTS", new(Namespace::Uts))
+    } else {
+        return Err(format!(
+            "{key} is not namespaced: it would change the host; containy allows IPC (kernel.msg*, kernel.sem, \
+             kernel.shm*, fs.mqueue.*), network (net.*) and UTS sysctls"
+        ));
+    };
+    if ok { Ok(()) } else { Err(format!("{key} needs the container's own {kind} namespace")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_namespaced_plain_sysctls_pass() {
+        let all: Vec<NamespaceSpec> = [Namespace::Ipc, Namespace::Network, Namespace::Uts]
+            .map(|kind| NamespaceSpec { kind, path: None })
+            .to_vec();
+        assert!(check_sysctl("net.ipv4.ip_forward", "1", &all).is_ok());
+        assert!(check_sysctl("kernel.shmmax", "4096", &all).is_ok());
+        assert!(check_sysctl("fs.mqueue.msg_max", "10", &all).is_ok());
+        assert!(check_sysctl("kernel.panic", "1", &all).unwrap_err().contains("not namespaced"));
+        assert!(check_sysctl("net/../../kernel/x", "1", &all).unwrap_err().contains("not a sysctl name"));
+        assert!(check_sysctl("net.ipv4.ip_forward", "1\nkernel.panic=1", &all).unwrap_err().contains("single line"));
+        assert!(check_sysctl("net.ipv4.ip_forward", "1", &[]).unwrap_err().contains("network namespace"));
+    }
 }

@@ -86,11 +86,11 @@ fn a_rootless_runc_spec_runs_in_a_user_namespace() {
 fn an_unsupported_oci_field_is_refused_by_name_and_leaves_nothing() {
     require_root!();
     let Some(bundle) = runc_spec_bundle(false, |spec| {
-        spec["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+        spec["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
     }) else {
         return;
     };
     let out = bundle.run();
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("linux.sysctl"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("linux.personality"), "{}", stderr(&out));
 }

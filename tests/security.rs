@@ -142,3 +142,19 @@ fn a_hostile_config_value_is_refused_by_name() {
         assert!(stderr(&out).contains("hostname"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn namespaced_sysctls_are_set_and_host_wide_ones_refused() {
+    require_root!();
+    let host_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl").unwrap();
+    let out = with("[sysctl]\n\"net.ipv4.ip_default_ttl\" = \"42\"\n", "cat /proc/sys/net/ipv4/ip_default_ttl");
+    assert_eq!(stdout(&out), "42\n", "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl").unwrap(), host_before);
+
+    for (key, why) in [("kernel.panic", "not namespaced"), ("net.ipv4.ip_forward\\nkernel.panic", "not a sysctl name")]
+    {
+        let out = with(&format!("[sysctl]\n\"{key}\" = \"1\"\n"), "true");
+        assert_eq!(out.status.code(), Some(125));
+        assert!(stderr(&out).contains(why), "{key}: {}", stderr(&out));
+    }
+}

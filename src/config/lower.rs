@@ -43,6 +43,12 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
     let mut mounts = plan::default_mounts();
     mounts.extend(lower_mounts(config.mounts, bundle)?);
     let resources = lower_resources(config.resources)?;
+    let sysctl: Vec<(String, String)> = config.sysctl.into_iter().collect();
+    for (key, value) in &sysctl {
+        if let Err(e) = plan::check_sysctl(key, value, &isolation.namespaces) {
+            return invalid(format!("sysctl.{key}"), e);
+        }
+    }
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         process,
@@ -57,6 +63,7 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         readonly_paths: plan::DEFAULT_READONLY_PATHS.iter().map(PathBuf::from).collect(),
         resources,
         cgroups_path: None,
+        sysctl,
         network: isolation.network,
     })
 }

@@ -31,6 +31,9 @@ pub(super) struct Friendly {
     pub mounts: Vec<MountSection>,
     #[serde(default)]
     pub resources: ResourcesSection,
+    /// Namespaced kernel parameters: `sysctl = { "net.ipv4.ip_forward" = "1" }`.
+    #[serde(default)]
+    pub sysctl: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -89,6 +89,13 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
             Some(lower_seccomp(profile).map_err(|e| invalid(format!("linux.seccomp.{}", e.field), e.problem))?);
     }
 
+    let mut sysctl: Vec<(String, String)> =
+        linux.sysctl().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    sysctl.sort();
+    for (key, value) in &sysctl {
+        crate::plan::check_sysctl(key, value, &namespaces).map_err(|e| invalid(format!("linux.sysctl.{key}"), e))?;
+    }
+
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         process,
@@ -103,6 +110,7 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         readonly_paths: container_paths("linux.readonlyPaths", linux.readonly_paths())?,
         resources: lower_resources(linux.resources().as_ref())?,
         cgroups_path,
+        sysctl,
         network,
     })
 }

@@ -155,7 +155,7 @@ mod tests {
                 }),
             ),
             ("hooks", Box::new(|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]}))),
-            ("linux.sysctl", Box::new(|v| v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"}))),
+            ("linux.personality", Box::new(|v| v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"}))),
             ("linux.foo", Box::new(|v| v["linux"]["foo"] = serde_json::json!("bar"))),
             (
                 "linux.resources.memory.swappiness",
@@ -181,11 +181,11 @@ mod tests {
     #[test]
     fn all_unsupported_fields_are_listed_at_once() {
         let err = lower_edited(|v| {
-            v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+            v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
             v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with("config.json: hooks, linux.sysctl are not supported"), "{err}");
+        assert!(err.to_string().starts_with("config.json: hooks, linux.personality are not supported"), "{err}");
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub const SUPPORTED: &[&str] = &[
     "linux.resources.cpu.quota",
     "linux.resources.cpu.period",
     "linux.cgroupsPath",
+    "linux.sysctl",
     "linux.maskedPaths",
     "linux.readonlyPaths",
     "linux.rootfsPropagation",

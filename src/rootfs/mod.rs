@@ -500,6 +500,7 @@ mod tests {
             readonly_paths: vec!["/proc/sys".into()],
             resources: Default::default(),
             cgroups_path: None,
+            sysctl: vec![],
             network: crate::plan::Network::None,
         }
     }

@@ -137,15 +137,14 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         sys::loopback_up().map_err(|e| setup_failed("bringing lo up", e))?;
     }
 
-    // 5. The root filesystem, pivot_root, masked and read-only paths.
-    rootfs::apply(
-        &ctx.mounts,
-        &rootfs::Context {
-            rootfs: &ctx.rootfs,
-            user_ns: namespaces::creates(&plan.namespaces, Namespace::User)
-                || plan.namespaces.iter().any(|n| n.kind == Namespace::User),
-        },
-    )?;
+    // 5. The root filesystem and pivot_root; then sysctls, while /proc/sys is still writable; then the
+    // masked and read-only paths seal it.
+    let mount_ctx =
+        rootfs::Context { rootfs: &ctx.rootfs, user_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::User) };
+    let pivot = ctx.mounts.iter().position(|op| *op == rootfs::MountOp::PivotRoot).map_or(ctx.mounts.len(), |i| i + 1);
+    rootfs::apply(&ctx.mounts[..pivot], &mount_ctx)?;
+    write_sysctls(&plan.sysctl)?;
+    rootfs::apply(&ctx.mounts[pivot..], &mount_ctx)?;
 
     // 6. Limits that belong to the process rather than the cgroup.
     for rlimit in &plan.process.rlimits {
@@ -260,6 +259,21 @@ fn attach_terminal(sync: &OwnedFd) -> Result<(), Failure> {
     nix::unistd::dup2_stdout(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
     nix::unistd::dup2_stderr(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
     sys::set_controlling_terminal(slave.as_fd()).map_err(|e| setup_failed("TIOCSCTTY", e))
+}
+
+/// `net.ipv4.ip_forward = 1` is a write of `1` to `/proc/sys/net/ipv4/ip_forward` — of the container's own
+/// namespace, since the plan only holds namespaced keys.
+fn write_sysctls(sysctl: &[(String, String)]) -> Result<(), Failure> {
+    for (key, value) in sysctl {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        crate::explain!(
+            format!("sysctl {key} = {value}"),
+            format!("write {path}"),
+            "a kernel parameter of one of the container's own namespaces"
+        );
+        std::fs::write(&path, value).map_err(|e| setup_failed(&format!("sysctl {key} (write {path})"), e))?;
+    }
+    Ok(())
 }
 
 fn set_domainname(domain: &str) -> Result<(), Failure> {
