@@ -20,7 +20,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::unistd::{Gid, Uid};
 
 use super::sync::{Message, recv_message, send_message};
-use crate::plan::{Namespace, Plan};
+use crate::plan::{Namespace, Plan, Process};
 use crate::{capabilities, namespaces, rootfs, seccomp, sys};
 
 /// Everything the child needs, prepared by the parent before `clone3`.
@@ -44,17 +44,22 @@ pub struct ChildContext<'a> {
 pub fn child_main(ctx: ChildContext) -> ! {
     crate::narrate::mark_child();
     let sync = ctx.sync.try_clone();
-    let message = match setup_and_exec(ctx) {
+    finish(sync.ok(), setup_and_exec(ctx))
+}
+
+/// Only reached when setup or `execve` failed: tell the parent why, and exit.
+pub(super) fn finish(sync: Option<OwnedFd>, result: Result<std::convert::Infallible, Failure>) -> ! {
+    let message = match result {
         Err(Failure::Setup(text)) => (Message::Error(text), 1),
         Err(Failure::Exec(code, text)) => (Message::Exec(code, text.clone()), code as i32),
     };
-    if let Ok(sync) = sync {
+    if let Some(sync) = sync {
         let _ = send_message(&sync, &message.0);
     }
     sys::exit_now(message.1)
 }
 
-enum Failure {
+pub(super) enum Failure {
     Setup(String),
     Exec(u8, String),
 }
@@ -75,7 +80,7 @@ impl<E: std::error::Error> From<E> for Failure {
     }
 }
 
-fn setup_failed(what: &str, e: impl std::fmt::Display) -> Failure {
+pub(super) fn setup_failed(what: &str, e: impl std::fmt::Display) -> Failure {
     Failure::Setup(format!("{what}: {e}"))
 }
 
@@ -146,41 +151,61 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
     write_sysctls(&plan.sysctl)?;
     rootfs::apply(&ctx.mounts[pivot..], &mount_ctx)?;
 
-    // 6. Limits that belong to the process rather than the cgroup.
-    for rlimit in &plan.process.rlimits {
-        set_rlimit(&rlimit.kind, rlimit.soft, rlimit.hard)?;
-    }
+    // 6. Limits that belong to the container rather than to one process in it.
     if let Some(adj) = plan.process.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| setup_failed("write /proc/self/oom_score_adj", e))?;
     }
+    become_process(
+        &plan.process,
+        &ctx.sync,
+        ctx.seccomp.as_ref(),
+        ctx.preserve_fds,
+        ctx.exec_fifo.as_ref(),
+        &ctx.old_mask,
+    )
+}
+
+/// Steps 7–13, shared with `exec`: from a process inside the container's namespaces and root to the
+/// configured program — rlimits, cwd, terminal, identity, capabilities, no_new_privs, seccomp, fds, execve.
+pub(super) fn become_process(
+    process: &Process,
+    sync: &OwnedFd,
+    seccomp_filter: Option<&seccomp::CompiledFilter>,
+    preserve_fds: u32,
+    exec_fifo: Option<&OwnedFd>,
+    old_mask: &SigSet,
+) -> Result<std::convert::Infallible, Failure> {
+    for rlimit in &process.rlimits {
+        set_rlimit(&rlimit.kind, rlimit.soft, rlimit.hard)?;
+    }
 
     // 7. Working directory, checked to be inside the new root.
-    enter_cwd(&plan.process.cwd)?;
+    enter_cwd(&process.cwd)?;
 
     // 8. The terminal, if any: made in the container's own devpts, its master side sent to the parent.
-    if plan.process.terminal {
-        attach_terminal(&ctx.sync)?;
+    if process.terminal {
+        attach_terminal(sync)?;
     }
 
     // 9. Find the program now, inside the container, so a typo is reported as such.
-    let program = find_executable(&plan.process.args[0], &plan.process.env)?;
+    let program = find_executable(&process.args[0], &process.env)?;
 
     // 10. Identity: bounding set first (needs CAP_SETPCAP), then groups and ids (keeping capabilities
     // across setuid), then the remaining capability sets, then no_new_privs. Without no_new_privs the
     // kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so then the filter goes first,
     // while we still hold every capability — and must allow the calls below (prctl, capset, setgroups,
     // setresuid/gid, close_range), as it must allow what follows the very end (sendmsg, rt_sigprocmask, execve).
-    let nnp = plan.process.no_new_privileges;
-    if let Some(filter) = ctx.seccomp.as_ref().filter(|_| !nnp) {
+    let nnp = process.no_new_privileges;
+    if let Some(filter) = seccomp_filter.filter(|_| !nnp) {
         seccomp::load(filter)?;
     }
-    capabilities::drop_bounding(&plan.process.capabilities)?;
-    set_identity(plan)?;
-    if let Some(mask) = plan.process.umask {
+    capabilities::drop_bounding(&process.capabilities)?;
+    set_identity(process)?;
+    if let Some(mask) = process.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
-    capabilities::set_sets(&plan.process.capabilities)?;
+    capabilities::set_sets(&process.capabilities)?;
     if nnp {
         crate::explain!(
             "forbid gaining privileges",
@@ -196,25 +221,25 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)",
         "a leaked host fd is a way out of the container (CVE-2024-21626)"
     );
-    sys::cloexec_from(3 + ctx.preserve_fds as i32).map_err(|e| setup_failed("close_range", e))?;
+    sys::cloexec_from(3 + preserve_fds as i32).map_err(|e| setup_failed("close_range", e))?;
 
     // With no_new_privs any process may install a filter: the later, the fewer of our own calls it sees.
-    if let Some(filter) = ctx.seccomp.as_ref().filter(|_| nnp) {
+    if let Some(filter) = seccomp_filter.filter(|_| nnp) {
         seccomp::load(filter)?;
     }
 
     // 12. Tell the parent we are ready, restore the signal mask, and become the container's program.
-    send_message(&ctx.sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
-    if let Some(fifo) = &ctx.exec_fifo {
+    send_message(sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
+    if let Some(fifo) = exec_fifo {
         wait_for_start(fifo)?;
     }
     crate::explain!(
-        format!("execute {}", plan.process.args.join(" ")),
+        format!("execute {}", process.args.join(" ")),
         format!("execve({})", program.display()),
         "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
     );
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&ctx.old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
-    exec(&program, &plan.process.args, &plan.process.env)
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
+    exec(&program, &process.args, &process.env)
 }
 
 /// The create/start split: reopen the exec FIFO for writing — `open(2)` blocks until `containy start` opens
@@ -340,8 +365,7 @@ fn enter_cwd(cwd: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn set_identity(plan: &Plan) -> Result<(), Failure> {
-    let p = &plan.process;
+fn set_identity(p: &Process) -> Result<(), Failure> {
     crate::explain!(
         format!("become uid {} gid {} (groups {:?})", p.uid, p.gid, p.additional_gids),
         "setgroups(2), setresgid(2), setresuid(2) with PR_SET_KEEPCAPS",
