@@ -8,7 +8,7 @@ CONTAINY_BASE ?= debian
 DEBIAN_SUITE ?= bookworm
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 
-.PHONY: all deps build extract run test lint clean
+.PHONY: all deps build extract run test test-cgroup2 lint clean pictures
 
 all: build
 
@@ -53,6 +53,12 @@ run: extract
 test: deps
 	$(SUDO) env "PATH=$$PATH" cargo test
 
+# This machine's cgroups are hybrid v1, so the container tests run again in a QEMU VM booted with Debian's
+# kernel and a pure cgroup2 tree (tests/vm/run.sh installs qemu and the kernel the first time).
+VM_TESTS ?= cgroups run lessons lifecycle oci security exec
+test-cgroup2: deps
+	tests/vm/run.sh $(VM_TESTS)
+
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
@@ -66,6 +72,20 @@ LESSON_CONFIG := $(if $(filter busybox,$(CONTAINY_BASE)),--config busybox.toml,)
 .PHONY: lesson-forks lesson-memory lesson-cpu
 lesson-forks lesson-memory lesson-cpu: lesson-%: extract
 	cd cgroups_example/$* && $(SUDO) ../../$(CONTAINY) $(EXPLAIN) run --bundle . $(LESSON_CONFIG) || true
+
+# The lessons of docs/lessons/: `make lesson-process` (namespaces, filesystem, privileges) builds containy and the
+# busybox base they run on, then runs `containy lesson NAME`. Add EXPLAIN=--explain to narrate every container.
+LESSONS := process namespaces filesystem privileges
+.PHONY: $(addprefix lesson-,$(LESSONS))
+$(addprefix lesson-,$(LESSONS)): lesson-%: build bundle/busybox.tar.gz
+	$(SUDO) $(CONTAINY) $(EXPLAIN) lesson $*
+
+# pictures/: terminal captures of every lesson and diagrams of a real container, all made from real runs
+# (pictures/make_pictures.py). Graphviz draws the diagrams; it is installed here, only for this target.
+pictures: build bundle/busybox.tar.gz
+	@command -v dot >/dev/null || { echo "installing graphviz (dot) for the diagrams"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends graphviz >/dev/null; }
+	$(SUDO) python3 pictures/make_pictures.py --containy $(CONTAINY)
 
 # Benchmarks, not tests (not part of `make test`): containy side by side with crun and runc — see BENCHMARKS.md.
 # `make bench BENCH_CRUN_HUGETLB=1` lets crun run on a hybrid-cgroup host by mounting hugetlb as a v1 hierarchy

@@ -5,9 +5,10 @@
 #   runc            `runc spec` writes the OCI bundles the tests run (and the benchmark's reference)
 #   debootstrap     makes the Debian minbase tarball for `make run`
 #   libseccomp-dev, pkg-config   seccomp filters (libseccomp crate)
+#   gcc, libc6-dev  `cc -static` for the lessons' small C programs (docs/lessons/: the chroot escape, syscalls)
 set -euo pipefail
 
-packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates)
+packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,10 +1,19 @@
 //! The `--explain` channel: every kernel step says what it does, through which syscall or file, and why.
 //!
 //! Mechanism modules call [`explain!`](crate::explain) at each step; nothing is printed unless narration
-//! was switched on. The counter lives in ordinary memory, so after `clone` the child simply goes on
-//! numbering where the parent stopped: one tour, two processes. Output goes to stderr, colored only on a TTY.
+//! was switched on. Each step prints its number, which side of the clone took it, what, how, why, and the
+//! `file:line` that does it, so the narration doubles as a guided tour of the source.
+//!
+//! The two processes take turns (the child waits for the parent's go-ahead; the parent waits for the child
+//! to exec), so one numbering runs through both: the counter lives in an unnamed temporary file opened
+//! before `clone`, whose open file both sides share. (A counter in memory would be copied by `clone`, and
+//! parent and child would then both number on from the same step.) The file is close-on-exec: nothing of it
+//! reaches the container's program. Output goes to stderr, colored only on a TTY.
 
+use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use colored::Colorize;
@@ -12,11 +21,40 @@ use colored::Colorize;
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static COLOR: AtomicBool = AtomicBool::new(false);
 static STEP: AtomicU32 = AtomicU32::new(0);
+static SHARED_STEP: OnceLock<File> = OnceLock::new();
 
 /// Switch narration on (colors only when stderr is a terminal).
 pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
     COLOR.store(std::io::stderr().is_terminal(), Ordering::Relaxed);
+    let counter = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(std::env::temp_dir());
+    // Without O_TMPFILE support the memory counter still numbers each side in order.
+    if let Ok(file) = counter {
+        let _ = SHARED_STEP.set(file);
+    }
+}
+
+/// The next step number, from the shared file when there is one.
+fn next_step() -> u32 {
+    if let Some(file) = SHARED_STEP.get() {
+        let mut bytes = [0u8; 4];
+        let current = match file.read_at(&mut bytes, 0) {
+            Ok(4) => Some(u32::from_le_bytes(bytes)),
+            Ok(0) => Some(0),
+            _ => None,
+        };
+        if let Some(n) = current.map(|n| n + 1)
+            && file.write_at(&n.to_le_bytes(), 0).is_ok_and(|w| w == 4)
+        {
+            return n;
+        }
+    }
+    STEP.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 pub fn enabled() -> bool {
@@ -40,7 +78,7 @@ pub fn step(source: &str, what: &str, how: &str, why: &str) {
     if !enabled() {
         return;
     }
-    let n = STEP.fetch_add(1, Ordering::Relaxed) + 1;
+    let n = next_step();
     let line = if COLOR.load(Ordering::Relaxed) {
         format!(
             "{} {} {}  {}\n      {} {}\n",
@@ -58,12 +96,12 @@ pub fn step(source: &str, what: &str, how: &str, why: &str) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
-/// Narrate a step from the calling source file: `explain!("mount proc", "mount(2) proc on /proc", "why")`.
+/// Narrate a step from the calling source line: `explain!("mount proc", "mount(2) proc on /proc", "why")`.
 #[macro_export]
 macro_rules! explain {
     ($what:expr, $how:expr, $why:expr $(,)?) => {
         if $crate::narrate::enabled() {
-            $crate::narrate::step(file!(), &$what, &$how, &$why);
+            $crate::narrate::step(concat!(file!(), ":", line!()), &$what, &$how, &$why);
         }
     };
 }

@@ -347,10 +347,15 @@ fn make_dirs(root: &Path, rel: &Path, parents: &mut Vec<PathBuf>) -> Result<Path
 }
 
 fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {
+    let file = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     crate::explain!(
-        format!("{} = {value}", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+        format!("{file} = {value}"),
         format!("write {}", path.display()),
-        "a cgroup limit is just a value written to a file in the cgroup's directory"
+        match file.as_ref() {
+            "cgroup.procs" => "moving a process into a cgroup is writing its pid to the cgroup's cgroup.procs",
+            "devices.deny" | "devices.allow" => "device rules are lines written to the cgroup; the last match wins",
+            _ => "a cgroup limit is just a value written to a file in the cgroup's directory",
+        }
     );
     std::fs::write(path, value).map_err(|source| CgroupError::Write {
         path: path.to_path_buf(),

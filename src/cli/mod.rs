@@ -1,6 +1,10 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
+mod inspect;
+mod lesson;
+
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -20,7 +24,7 @@ use crate::{image, oci};
 )]
 pub struct Cli {
     /// Directory for container state.
-    #[arg(long, global = true, default_value = runtime::DEFAULT_ROOT, value_name = "DIR")]
+    #[arg(long, global = true, default_value = runtime::DEFAULT_ROOT, value_name = "DIR", env = "CONTAINY_ROOT")]
     pub root: PathBuf,
     /// Narrate every kernel step: what, which syscall or file, and why.
     #[arg(long, global = true)]
@@ -37,6 +41,8 @@ pub enum Command {
     Create(CreateArgs),
     /// Start a created container: its process executes the configured program.
     Start(IdArg),
+    /// Run another process in a running container.
+    Exec(ExecArgs),
     /// Print a container's OCI state as JSON.
     State(IdArg),
     /// Send a signal to a container's init process (or, with --all, to all its processes).
@@ -50,6 +56,11 @@ pub enum Command {
     Ps(PsArgs),
     /// Show a running container's resource usage: memory, cpu, pids, OOM kills.
     Stats(StatsArgs),
+    /// Show what makes a running container one, read from /proc: namespaces next to the host's, cgroup,
+    /// mounts and overlay layers, capabilities, seccomp, network. A table on a terminal, JSON otherwise.
+    Inspect(StatsArgs),
+    /// Lessons you run: real containers, the commands next to them and what to look at.
+    Lesson(lesson::LessonArgs),
     /// Freeze every process of a running container (cgroup freezer).
     Pause(IdArg),
     /// Thaw a paused container.
@@ -71,6 +82,9 @@ pub struct RunArgs {
     /// Allocate a terminal for the container (overrides the config's `terminal`).
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Use this root filesystem (a directory, or a tarball extracted once) instead of the config's.
+    #[arg(long, value_name = "PATH")]
+    pub rootfs: Option<PathBuf>,
     /// Write the container's pid (as seen from the host) to this file once it runs.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
@@ -113,6 +127,41 @@ pub struct CreateArgs {
     #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The process as OCI `process` JSON (what engines pass); otherwise the container's own, with CMD.
+    #[arg(short, long, value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Allocate a terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Return once the process runs.
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Set an environment variable (KEY=VALUE), replacing one of the same name.
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// UID[:GID] to run as.
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Add a capability (e.g. CAP_NET_ADMIN).
+    #[arg(long, value_name = "CAP")]
+    pub cap: Vec<String>,
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+    pub id: String,
+    /// The command and its arguments (after the id).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +260,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Container::load(&cli.root, &args.id)?.start()?;
             Ok(0)
         }
+        Command::Exec(args) => exec(&cli.root, args),
         Command::State(args) => {
             println!("{}", serde_json::to_string_pretty(&Container::load(&cli.root, &args.id)?.oci_state())?);
             Ok(0)
@@ -270,6 +320,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Inspect(args) => {
+            let inspection = runtime::inspect::inspect(&cli.root, &args.id)?;
+            if args.json || !std::io::stdout().is_terminal() {
+                println!("{}", serde_json::to_string_pretty(&inspection)?);
+            } else {
+                print!("{}", inspect::table(&inspection));
+            }
+            Ok(0)
+        }
+        Command::Lesson(args) => lesson::run(&cli.root, cli.explain, args),
         Command::Pause(args) => Container::running(&cli.root, &args.id)?.pause().map(|_| 0).map_err(Into::into),
         Command::Resume(args) => Container::running(&cli.root, &args.id)?.resume().map(|_| 0).map_err(Into::into),
         Command::Update(args) => {
@@ -291,12 +351,6 @@ fn load_plan(bundle: &std::path::Path, config_file: Option<&std::path::Path>) ->
         Some(path) => classify(path),
         None => config::locate(bundle)?,
     };
-    let (ConfigFile::Friendly(path, _) | ConfigFile::Oci(path)) = &file;
-    crate::explain!(
-        format!("read the config {}", path.display()),
-        "configy.toml, configy.json, then config.json",
-        "every input format is lowered to one Plan before anything touches the kernel"
-    );
     Ok(match file {
         ConfigFile::Friendly(path, format) => config::load(&path, format, bundle)?,
         ConfigFile::Oci(path) => oci::load(&path, bundle)?,
@@ -307,6 +361,14 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
     let mut plan = load_plan(&args.bundle, args.config.as_deref())?;
     if args.tty {
         plan.process.terminal = true;
+    }
+    if let Some(rootfs) = &args.rootfs {
+        let path = std::path::absolute(rootfs).with_context(|| format!("--rootfs {}", rootfs.display()))?;
+        plan.rootfs.source = if path.is_dir() {
+            crate::plan::RootfsSource::Directory(path)
+        } else {
+            crate::plan::RootfsSource::Tarball(path)
+        };
     }
     let id = match args.id {
         Some(id) => id,
@@ -337,6 +399,60 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
             Ok(code as i32)
         }
         Err(e) => Err(e).with_context(|| format!("cannot run container {id}")),
+    }
+}
+
+fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
+    let container = Container::running(root, &args.id)?;
+    let mut process = match &args.process {
+        Some(file) => oci::load_process(file)?,
+        None => {
+            anyhow::ensure!(!args.command.is_empty(), "exec: give a command after the container id, or --process FILE");
+            let mut p = load_plan(&container.state.bundle, None)?.process;
+            p.args = args.command.clone();
+            p.terminal = false;
+            p
+        }
+    };
+    process.terminal |= args.tty;
+    for kv in &args.env {
+        let key = kv.split_once('=').map(|(k, _)| k).ok_or_else(|| anyhow::anyhow!("--env {kv:?}: use KEY=VALUE"))?;
+        process.env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
+        process.env.push(kv.clone());
+    }
+    if let Some(cwd) = &args.cwd {
+        process.cwd = cwd.clone();
+    }
+    if let Some(user) = &args.user {
+        let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
+        process.uid = uid.parse().map_err(|_| anyhow::anyhow!("--user {user:?}: use UID[:GID] (numbers)"))?;
+        process.gid = gid.parse().map_err(|_| anyhow::anyhow!("--user {user:?}: use UID[:GID] (numbers)"))?;
+    }
+    for cap in &args.cap {
+        let cap = cap.to_ascii_uppercase();
+        let cap = if cap.starts_with("CAP_") { cap } else { format!("CAP_{cap}") };
+        let caps = &mut process.capabilities;
+        for set in [&mut caps.bounding, &mut caps.effective, &mut caps.permitted] {
+            if !set.contains(&cap) {
+                set.push(cap.clone());
+            }
+        }
+    }
+    let opts = runtime::exec::ExecOptions {
+        process,
+        detach: args.detach,
+        pid_file: args.pid_file.as_deref(),
+        console_socket: args.console_socket.as_deref(),
+        preserve_fds: args.preserve_fds,
+        seccomp_cache: std::path::Path::new(crate::seccomp::DEFAULT_CACHE),
+    };
+    match runtime::exec::exec(&container, opts) {
+        Ok(exit) => Ok(exit.code()),
+        Err(runtime::RuntimeError::Exec { code, text }) => {
+            eprintln!("containy: {text}");
+            Ok(code as i32)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot exec in container {}", args.id)),
     }
 }
 

@@ -82,6 +82,25 @@ pub fn load(path: &Path, bundle: &Path) -> Result<Plan, OciError> {
     parse_str(&text, path, bundle)
 }
 
+/// An OCI `process` JSON on its own (`exec --process FILE`, what engines pass): lowered through the same
+/// code as a whole config, so it is checked the same way.
+pub fn load_process(path: &Path) -> Result<crate::plan::Process, OciError> {
+    let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
+    let process: serde_json::Value = serde_json::from_str(&text).map_err(|source| OciError::Syntax {
+        file: path.to_path_buf(),
+        line: source.line(),
+        column: source.column(),
+        source,
+    })?;
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": process,
+        "linux": {"namespaces": [{"type": "mount"}]},
+    });
+    Ok(parse_str(&config.to_string(), path, Path::new("/"))?.process)
+}
+
 /// Lower an already-read `config.json` text; `label` names it in messages.
 pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciError> {
     let file = || label.to_path_buf();

@@ -78,9 +78,11 @@ pub struct Outcome {
     pub exec_error: Option<(u8, String)>,
 }
 
-/// Relay and wait until the container's PID 1 has exited.
+/// Relay and wait until `child` has exited; forwarded signals go to `target` (the container's process:
+/// `child` itself for `run`, the process `exec` started for `exec`).
 pub fn supervise(
     child: Pid,
+    target: Pid,
     handled: &SigSet,
     sync: OwnedFd,
     master: Option<OwnedFd>,
@@ -94,6 +96,7 @@ pub fn supervise(
     };
     let mut sync = Some(sync);
     let mut stdin_open = master.is_some();
+    let mut stdin_ended = false;
     let mut master_open = master.is_some();
     let mut exec_error = None;
     let mut buf = vec![0u8; 32 * 1024];
@@ -128,7 +131,15 @@ pub fn supervise(
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
-        match poll(&mut fds, PollTimeout::NONE) {
+        // After our input ended, the end-of-file character is repeated while the container runs: a shell
+        // that reset its terminal (discarding typeahead, as line editors do) must still see it.
+        let timeout = if stdin_ended { PollTimeout::from(100u16) } else { PollTimeout::NONE };
+        match poll(&mut fds, timeout) {
+            Ok(0) => {
+                if let Some(m) = &master {
+                    let _ = nix::unistd::write(m, b"\x04");
+                }
+            }
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(RuntimeError::sys("poll", e)),
         }
@@ -155,10 +166,10 @@ pub fn supervise(
                     other => {
                         crate::explain!(
                             format!("forward {other} to the container"),
-                            format!("kill({child}, {other})"),
+                            format!("kill({target}, {other})"),
                             "containy stands in for the container: signals sent to it go to PID 1"
                         );
-                        let _ = kill(child, other);
+                        let _ = kill(target, other);
                     }
                 }
             }
@@ -183,6 +194,7 @@ pub fn supervise(
                     // Our input ended (a pipe, not a person): send the terminal's end-of-file character.
                     let _ = nix::unistd::write(m, b"\x04");
                     stdin_open = false;
+                    stdin_ended = true;
                 }
                 Ok(n) => {
                     let _ = write_all(m.as_fd(), &buf[..n]);

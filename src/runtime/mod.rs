@@ -2,10 +2,13 @@
 //!
 //! `parent.rs` is the host side (state dir, cgroup, clone, id maps, supervise, cleanup); `init.rs` is the
 //! child side (everything between `clone3` and `execve` — read it first); `sync.rs` is the exchange
-//! between them; `state.rs` is what is written to disk; `io.rs` relays the terminal and signals.
+//! between them; `state.rs` is what is written to disk; `io.rs` relays the terminal and signals; `inspect.rs`
+//! reads a running container back from `/proc`.
 
 pub mod container;
+pub mod exec;
 mod init;
+pub mod inspect;
 mod io;
 mod parent;
 pub mod state;

@@ -86,7 +86,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     State { status: Status::Running, ..state }.write(&held.state_dir)?;
 
     // Supervise: relay the terminal, forward signals, wait.
-    let outcome = io::supervise(child, &handled, sync, pty_master)?;
+    let outcome = io::supervise(child, child, &handled, sync, pty_master)?;
     held.child = None;
     let oom_kills = held.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
     let memory_limit = held.cgroup.as_ref().and_then(Cgroup::memory_limit);
@@ -221,7 +221,11 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     let cgroup_dir = held.cgroup.as_ref().and_then(Cgroup::open_dir);
     crate::explain!(
         "clone the container process",
-        format!("clone3({flags:?}{})", if cgroup_dir.is_some() { " | CLONE_INTO_CGROUP" } else { "" }),
+        format!(
+            "clone3({}{})",
+            flags.iter_names().map(|(name, _)| name).collect::<Vec<_>>().join(" | "),
+            if cgroup_dir.is_some() { " | CLONE_INTO_CGROUP" } else { "" }
+        ),
         "one syscall creates the process and all its new namespaces at once"
     );
     let forked = sys::clone3(flags.bits() as u64, cgroup_dir.as_ref().map(|f| f.as_fd()))

@@ -30,6 +30,8 @@ pub enum Message {
     /// child → parent: the master side of the terminal the child made in its own devpts, passed as an
     /// fd with `SCM_RIGHTS` (a pty from the host's devpts would not be a terminal inside the container).
     Pty(OwnedFd),
+    /// exec's middle process → parent: the host pid of the process it started in the container.
+    Pid(i32),
     /// child → parent: everything is set up; about to `execve`.
     Ready,
     /// child → parent: setup failed; the text says where and why.
@@ -44,6 +46,7 @@ impl Message {
             Message::Go => b"G".to_vec(),
             Message::Ready => b"R".to_vec(),
             Message::Pty(_) => b"P".to_vec(),
+            Message::Pid(pid) => [b"I".as_slice(), &pid.to_le_bytes()].concat(),
             Message::Error(text) => [b"E".as_slice(), text.as_bytes()].concat(),
             Message::Exec(code, text) => [b"X".as_slice(), &[*code], text.as_bytes()].concat(),
         }
@@ -55,6 +58,7 @@ impl Message {
             (b'G', _) => Some(Message::Go),
             (b'R', _) => Some(Message::Ready),
             (b'P', _) => fd.map(Message::Pty),
+            (b'I', rest) => Some(Message::Pid(i32::from_le_bytes(rest.try_into().ok()?))),
             (b'E', rest) => Some(Message::Error(text(rest))),
             (b'X', rest) => {
                 let (code, msg) = rest.split_first()?;
@@ -115,6 +119,7 @@ mod tests {
         for m in [
             Message::Go,
             Message::Ready,
+            Message::Pid(4242),
             Message::Error("mount proc: EPERM".into()),
             Message::Exec(127, "exec \"x\": executable file not found in $PATH".into()),
         ] {

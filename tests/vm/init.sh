@@ -27,7 +27,8 @@ exec </dev/console >/dev/console 2>&1
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays on the root (a tmpfs too): a project checked out under /tmp has its binaries there.
+chmod 1777 /tmp
 ln -sf /proc/self/fd /dev/fd
 
 status=/dev/ttyS2

@@ -1,0 +1,140 @@
+//! `containy exec`: another process in a running container — its namespaces, cgroup and walls — and the
+//! runtime binary out of the container's reach while it joins (CVE-2019-5736).
+
+mod common;
+
+use common::{Bundle, Running, sh_config, stderr, stdout};
+
+fn exec(bundle: &Bundle, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .arg("exec")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn exec_joins_the_namespaces_cgroup_and_walls_of_the_container() {
+    require_root!();
+    let bundle = Bundle::friendly(&sh_config("sleep 30", "hostname = \"exec-box\""));
+    let running = Running::start(&bundle);
+    let out = exec(
+        &bundle,
+        &[
+            &bundle.id,
+            "sh",
+            "-c",
+            "hostname; echo pid=$$; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /sys/class/net; \
+             grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; exit 7",
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(7), "{text} {}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "exec-box");
+    assert_ne!(lines[1], "pid=1", "exec must not be the container's init");
+    assert_eq!(lines[2].trim(), "sleep 30", "the container's PID 1 is visible: same PID namespace");
+    assert_eq!(lines[3], "lo");
+    assert!(text.contains("Seccomp:\t2") && text.contains("NoNewPrivs:\t1"), "{text}");
+
+    let missing = exec(&bundle, &[&bundle.id, "no-such-tool"]);
+    assert_eq!(missing.status.code(), Some(127));
+    assert!(stderr(&missing).contains("executable file not found"), "{}", stderr(&missing));
+
+    // Env, cwd and user from the command line; an OCI process file as engines pass it.
+    let out = exec(
+        &bundle,
+        &[
+            "-e",
+            "GREETING=hi",
+            "--cwd",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            &bundle.id,
+            "sh",
+            "-c",
+            "echo $GREETING $(pwd) $(id -u)",
+        ],
+    );
+    assert_eq!(stdout(&out), "hi /tmp 1000\n", "{}", stderr(&out));
+    let process = bundle.path().join("process.json");
+    std::fs::write(&process, r#"{"args": ["sh", "-c", "cat /proc/self/cgroup | grep -c pids"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}"#).unwrap();
+    let out = exec(&bundle, &["--process", process.to_str().unwrap(), &bundle.id]);
+    assert_eq!(stdout(&out), "1\n", "{}", stderr(&out));
+    let cgroup = exec(&bundle, &[&bundle.id, "cat", "/proc/self/cgroup"]);
+    let host_view = std::fs::read_to_string(format!("/proc/{}/cgroup", running.pid)).unwrap();
+    assert!(host_view.contains(&bundle.id), "{host_view}");
+    assert!(cgroup.status.success(), "{}", stderr(&cgroup));
+
+    let out = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["kill", &bundle.id, "KILL"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    running.wait();
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn the_runtime_binary_is_out_of_reach_during_exec() {
+    require_root!();
+    // Run a copy of containy: if the defence failed, the copy is what gets overwritten.
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("containy");
+    std::fs::copy(common::CONTAINY, &binary).unwrap();
+    let size = std::fs::metadata(&binary).unwrap().len();
+    let before = std::fs::read(&binary).unwrap();
+
+    // The container's init watches every process that appears and tries to read its /proc/N/exe — the
+    // first step of CVE-2019-5736 (open the runtime's binary, write it once the runtime has exited).
+    let script = "while :; do for p in /proc/[0-9]*; do \
+                  n=$(wc -c < $p/exe 2>/dev/null) && echo \"$p $n\" >> /tmp/seen; \
+                  echo x 2>/dev/null >> $p/exe && echo \"wrote $p\" >> /tmp/seen; \
+                  done; done";
+    let bundle = Bundle::friendly(&sh_config(script, ""));
+    let pid_file = bundle.path().join("pid");
+    let mut child = std::process::Command::new(&binary)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["run", "--pid-file", pid_file.to_str().unwrap(), "--bundle"])
+        .arg(bundle.path())
+        .arg(&bundle.id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !pid_file.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for _ in 0..20 {
+        let out = std::process::Command::new(&binary)
+            .arg("--root")
+            .arg(&bundle.state_root)
+            .args(["exec", &bundle.id, "true"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let seen = std::process::Command::new(&binary)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["exec", &bundle.id, "cat", "/tmp/seen"])
+        .output()
+        .unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    let seen = stdout(&seen);
+    assert!(!seen.contains("wrote"), "a /proc/N/exe was writable:\n{seen}");
+    let runtime_sized: Vec<&str> = seen.lines().filter(|l| l.ends_with(&format!(" {size}"))).collect();
+    assert!(runtime_sized.is_empty(), "the container could open containy's binary: {runtime_sized:?}");
+    assert_eq!(std::fs::read(&binary).unwrap(), before, "the runtime binary changed");
+    bundle.assert_no_leaks();
+}
