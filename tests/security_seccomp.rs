@@ -17,6 +17,7 @@ fn tools_rootfs() -> Option<&'static Path> {
     static ROOTFS: OnceLock<Option<PathBuf>> = OnceLock::new();
     ROOTFS
         .get_or_init(|| {
+            common::remove_stale("containy-test-seccomp-");
             let dir = std::env::temp_dir().join(format!("containy-test-seccomp-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             common::make_busybox_rootfs(&dir);

@@ -292,7 +292,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     println!(
                         "{:<24} {:<8} {:<9} {:<31} {}",
                         c.state.id,
-                        st["pid"],
+                        st["pid"].to_string(),
                         st["status"].as_str().unwrap_or("?"),
                         c.state.created,
                         c.state.bundle.display()

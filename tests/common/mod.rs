@@ -55,10 +55,24 @@ pub fn make_busybox_rootfs(dir: &Path) {
     std::fs::write(dir.join("etc/base-file"), "from the base\n").unwrap();
 }
 
+/// Remove `<tmp>/<prefix><pid>` directories left by test processes that are gone.
+pub fn remove_stale(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok())
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// One busybox rootfs shared by all tests in a test binary (read-only in overlay mode: nothing writes it).
 pub fn busybox_rootfs() -> &'static Path {
     static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
     ROOTFS.get_or_init(|| {
+        remove_stale("containy-test-busybox-");
         let dir = std::env::temp_dir().join(format!("containy-test-busybox-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         make_busybox_rootfs(&dir);
