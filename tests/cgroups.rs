@@ -138,7 +138,7 @@ fn pause_stops_the_processes_and_resume_continues_them() {
 fn stats_show_usage_and_limits() {
     require_root!();
     let script = "touch /data/started; while [ ! -e /data/stop ]; do :; done";
-    let (bundle, data, child) = start_with_data(script, "pids = 16\nmemory = \"64M\"");
+    let (bundle, data, child) = start_with_data(script, "pids = 16\nmemory = \"64M\"\ncpu = 0.5");
     std::thread::sleep(std::time::Duration::from_millis(100));
     let out = verb(&bundle, "stats", &["--json"]);
     std::fs::write(data.path().join("stop"), "").unwrap();
@@ -150,6 +150,8 @@ fn stats_show_usage_and_limits() {
     assert!(stats["memory_usage"].as_u64().unwrap() > 0);
     assert!(stats["cpu_usage_ns"].as_u64().unwrap() > 0);
     assert_eq!(stats["oom_kills"], 0);
+    assert_eq!(stats["cpu_quota_us"], 50_000, "the cpu quota is visible in stats");
+    assert_eq!(stats["cpu_period_us"], 100_000);
     child.wait();
     bundle.assert_no_leaks();
 }

@@ -125,6 +125,9 @@ pub struct Stats {
     pub memory_peak: Option<u64>,
     pub memory_limit: Option<u64>,
     pub cpu_usage_ns: Option<u64>,
+    /// CPU bandwidth: `cpu_quota_us` of every `cpu_period_us` (`None`: unlimited).
+    pub cpu_quota_us: Option<u64>,
+    pub cpu_period_us: Option<u64>,
     pub pids_current: Option<u64>,
     pub pids_max: Option<u64>,
     pub oom_kills: u64,

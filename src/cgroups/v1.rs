@@ -141,6 +141,9 @@ pub(super) fn stats(cgroup: &Cgroup) -> super::Stats {
         memory_peak: read_u64(memory, "memory.max_usage_in_bytes"),
         memory_limit: limit,
         cpu_usage_ns: read_u64(dir_of(cgroup, "cpuacct"), "cpuacct.usage"),
+        // -1 (unlimited) does not parse as u64: None.
+        cpu_quota_us: read_u64(dir_of(cgroup, "cpu"), "cpu.cfs_quota_us"),
+        cpu_period_us: read_u64(dir_of(cgroup, "cpu"), "cpu.cfs_period_us"),
         pids_current: read_u64(pids, "pids.current"),
         pids_max: read_u64(pids, "pids.max"),
         oom_kills: oom_kills(cgroup),

@@ -79,7 +79,13 @@ pub(super) fn stats(cgroup: &Cgroup) -> super::Stats {
         .first()
         .and_then(|(_, d)| std::fs::read_to_string(d.join("cpu.stat")).ok())
         .and_then(|text| super::keyed_value(&text, "usage_usec"));
+    // cpu.max: "QUOTA PERIOD", QUOTA "max" when unlimited.
+    let cpu_max = cgroup.dirs.first().and_then(|(_, d)| std::fs::read_to_string(d.join("cpu.max")).ok());
+    let mut cpu_max = cpu_max.as_deref().unwrap_or("").split_whitespace().map(|v| v.parse::<u64>().ok());
+    let (cpu_quota_us, cpu_period_us) = (cpu_max.next().flatten(), cpu_max.next().flatten());
     super::Stats {
+        cpu_quota_us,
+        cpu_period_us,
         memory_usage: read_u64(cgroup, "memory.current"),
         memory_peak: read_u64(cgroup, "memory.peak"),
         memory_limit: read_u64(cgroup, "memory.max"),

@@ -497,7 +497,12 @@ fn stats_table(id: &str, s: &crate::cgroups::Stats) -> String {
         size(s.memory_usage),
         size(s.memory_peak),
         s.memory_limit.map_or("none".to_string(), human_size),
-        s.cpu_usage_ns.map_or("-".to_string(), |ns| format!("{:.3} s", ns as f64 / 1e9)),
+        match (s.cpu_usage_ns, s.cpu_quota_us, s.cpu_period_us) {
+            (Some(ns), Some(q), Some(p)) =>
+                format!("{:.3} s, quota {:.2} CPU ({q} of {p} µs)", ns as f64 / 1e9, q as f64 / p as f64),
+            (Some(ns), _, _) => format!("{:.3} s, no quota", ns as f64 / 1e9),
+            _ => "-".to_string(),
+        },
         s.pids_current.map_or("-".to_string(), |p| p.to_string()),
         s.oom_kills,
     )
