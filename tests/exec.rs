@@ -62,9 +62,17 @@ fn exec_joins_the_namespaces_cgroup_and_walls_of_the_container() {
     );
     assert_eq!(stdout(&out), "hi /tmp 1000\n", "{}", stderr(&out));
     let process = bundle.path().join("process.json");
-    std::fs::write(&process, r#"{"args": ["sh", "-c", "cat /proc/self/cgroup | grep -c pids"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}"#).unwrap();
+    // The exec'd process is in the container's cgroup: it reads the same /proc/self/cgroup as PID 1.
+    let script = r#"[ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo same-cgroup $PATH"#;
+    std::fs::write(
+        &process,
+        format!(
+            r#"{{"args": ["sh", "-c", "{script}"], "cwd": "/", "env": ["PATH=/bin"], "user": {{"uid": 0, "gid": 0}}}}"#
+        ),
+    )
+    .unwrap();
     let out = exec(&bundle, &["--process", process.to_str().unwrap(), &bundle.id]);
-    assert_eq!(stdout(&out), "1\n", "{}", stderr(&out));
+    assert_eq!(stdout(&out), "same-cgroup /bin\n", "{}", stderr(&out));
     let cgroup = exec(&bundle, &[&bundle.id, "cat", "/proc/self/cgroup"]);
     let host_view = std::fs::read_to_string(format!("/proc/{}/cgroup", running.pid)).unwrap();
     assert!(host_view.contains(&bundle.id), "{host_view}");
