@@ -174,6 +174,48 @@ pub struct Resources {
     pub cpu_shares: Option<u64>,
     /// Device access rules; evaluated in order, the last match wins (cgroup v1 semantics).
     pub devices: Vec<DeviceRule>,
+    /// Memory the kernel tries to leave the container under pressure (v1 soft limit, v2 `memory.low`), bytes.
+    pub memory_reservation: Option<u64>,
+    /// v1 `memory.swappiness` (0..=100); v2 has none per cgroup.
+    pub swappiness: Option<u64>,
+    /// CPUs and memory nodes the container may use, in the kernel's list format (`0-1,3`).
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    /// v2 `cpu.idle`: schedule the container only when nothing else wants the CPU.
+    pub cpu_idle: Option<bool>,
+    /// Relative I/O weight, v1 `blkio.weight` scale (10..=1000).
+    pub io_weight: Option<u16>,
+    /// Per-device I/O throttles.
+    pub io_throttles: Vec<IoThrottle>,
+    /// Huge page limits, by page size.
+    pub hugetlb: Vec<HugetlbLimit>,
+    /// v2 only: raw cgroup files (name -> value) written last, in name order.
+    pub unified: Vec<(String, String)>,
+}
+
+/// Which of a device's I/O rates is throttled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoRate {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+}
+
+/// A throttle on one block device (`MAJ:MIN`): at most `rate` bytes or operations per second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IoThrottle {
+    pub kind: IoRate,
+    pub major: u64,
+    pub minor: u64,
+    pub rate: u64,
+}
+
+/// A limit on huge pages of one size; `page_size` as the kernel names it (`2MB`, `1GB`, `64KB`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HugetlbLimit {
+    pub page_size: String,
+    pub limit: u64,
 }
 
 /// An allow or deny rule for device access (`a *:* rwm`, `c 1:3 rwm`, …).

@@ -179,3 +179,140 @@ fn verbs_on_a_missing_container_say_so() {
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 }
+
+fn is_v2() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+#[test]
+fn cpuset_reservation_and_swappiness_are_what_the_container_sees() {
+    require_root!();
+    let cpus = cgroup_file("cpuset", "cpuset.cpus", "cpuset.cpus");
+    let mems = cgroup_file("cpuset", "cpuset.mems", "cpuset.mems");
+    let low = cgroup_file("memory", "memory.soft_limit_in_bytes", "memory.low");
+    // v2 has no per-cgroup swappiness (refused, see below); v1 shows it in the memory hierarchy.
+    let (swappiness, read_swappiness) = if is_v2() {
+        ("", String::new())
+    } else {
+        ("swappiness = 10\n", " /sys/fs/cgroup/memory/memory.swappiness".into())
+    };
+    let script = format!("cat {cpus} {mems} {low}{read_swappiness}");
+    let resources = format!("cpus = \"0\"\nmemory_reservation = \"32M\"\n{swappiness}");
+    let out = Bundle::friendly(&config(&script, &resources)).run();
+    let text: Vec<String> = stdout(&out).split_whitespace().map(str::to_string).collect();
+    let mut want = vec!["0".to_string(), "0".to_string(), (32u64 << 20).to_string()];
+    if !is_v2() {
+        want.push("10".into());
+    }
+    assert_eq!(text, want, "{}", stderr(&out));
+}
+
+#[test]
+fn only_mems_set_copies_cpus_from_the_parent() {
+    require_root!();
+    let cpus = cgroup_file("cpuset", "cpuset.cpus", "cpuset.cpus.effective");
+    let out = Bundle::friendly(&config(&format!("cat {cpus}"), "mems = \"0\"")).run();
+    let host = std::fs::read_to_string(if is_v2() {
+        "/sys/fs/cgroup/cpuset.cpus.effective"
+    } else {
+        "/sys/fs/cgroup/cpuset/cpuset.cpus"
+    })
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), host.trim(), "{}", stderr(&out));
+}
+
+#[test]
+fn swappiness_on_v2_is_refused_by_name() {
+    require_root!();
+    if !is_v2() {
+        eprintln!("skipped: cgroup v1 has memory.swappiness");
+        return;
+    }
+    let bundle = Bundle::friendly(&config("true", "swappiness = 10"));
+    let out = bundle.run();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("swappiness"), "{}", stderr(&out));
+}
+
+/// A minimal OCI bundle whose `linux.resources` is `resources`.
+fn oci_bundle(args: &[&str], resources: serde_json::Value) -> Bundle {
+    let bundle = Bundle::empty();
+    let spec = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": common::busybox_rootfs()},
+        "process": {"args": args, "cwd": "/", "user": {"uid": 0, "gid": 0},
+                    "env": ["PATH=/bin:/usr/bin"]},
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]}
+        ],
+        "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}], "resources": resources}
+    });
+    std::fs::write(bundle.path().join("config.json"), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    bundle
+}
+
+#[test]
+fn a_hugetlb_limit_without_a_v1_hugetlb_hierarchy_is_refused() {
+    require_root!();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    if is_v2() || mountinfo.lines().any(|l| l.contains(" - cgroup ") && l.ends_with(",hugetlb")) {
+        eprintln!("skipped: this machine can apply hugetlb limits");
+        return;
+    }
+    let bundle = oci_bundle(&["true"], serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}));
+    let out = bundle.run();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("linux.resources.hugepageLimits") && err.contains("no cgroup v1 hugetlb hierarchy"), "{err}");
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn an_io_weight_without_a_weight_file_is_refused() {
+    require_root!();
+    let blkio = std::path::Path::new("/sys/fs/cgroup/blkio");
+    if is_v2() || blkio.join("blkio.weight").exists() || blkio.join("blkio.bfq.weight").exists() {
+        eprintln!("skipped: this kernel has an I/O weight");
+        return;
+    }
+    let bundle = Bundle::friendly(&config("true", "io_weight = 500"));
+    let out = bundle.run();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("neither blkio.weight nor blkio.bfq.weight"), "{}", stderr(&out));
+}
+
+#[test]
+fn io_throttles_are_what_the_container_sees() {
+    require_root!();
+    let file = if is_v2() { "/sys/fs/cgroup/io.max" } else { "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device" };
+    // 1:3 is /dev/null's number, a char device: throttles need a block device. Use the host's first one.
+    let Some(dev) = std::fs::read_dir("/sys/dev/block").unwrap().flatten().map(|e| e.file_name()).next() else {
+        eprintln!("skipped: no block device");
+        return;
+    };
+    let dev = dev.to_string_lossy().to_string();
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let bundle = oci_bundle(
+        &["cat", file],
+        serde_json::json!({"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]}}),
+    );
+    let out = bundle.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let want = if is_v2() { format!("{dev} rbps=1048576") } else { format!("{dev} 1048576") };
+    assert!(stdout(&out).contains(&want), "{} {}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn a_cpu_the_machine_lacks_fails_the_create_and_leaves_nothing() {
+    require_root!();
+    // The list is well-formed, so only the kernel can refuse it: EINVAL while writing cpuset.cpus.
+    let bundle = Bundle::friendly(&config("true", "cpus = \"4000\""));
+    let out = bundle.run();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cpuset.cpus"), "{}", stderr(&out));
+    bundle.assert_no_leaks();
+}

@@ -13,6 +13,8 @@
 mod v1;
 mod v2;
 
+pub use v2::check_unified_key;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -56,6 +58,9 @@ pub enum CgroupError {
     },
     #[error("cgroup path {0:?} must be relative and must not contain '..'")]
     BadPath(PathBuf),
+    /// A limit this machine's cgroup layout cannot apply; checked before any directory is created.
+    #[error("cannot apply {field}: {reason}")]
+    Unsupported { field: &'static str, reason: String },
 }
 
 /// Which cgroup layout this machine has.
@@ -88,8 +93,8 @@ pub struct Hierarchy {
 }
 
 /// One write to a cgroup file: `(controller, file, value)`; the controller names the v1 hierarchy (on v2 it
-/// is only informative).
-pub type Write = (&'static str, &'static str, String);
+/// names the controller to enable in the ancestors' `cgroup.subtree_control`; `""`: none needed).
+pub type Write = (&'static str, String, String);
 
 /// The device rules every container gets: deny everything, then allow the standard character devices
 /// (`null`, `zero`, `full`, `random`, `urandom`, `tty`, `console`, `ptmx`, ptys) and `mknod` of any
@@ -357,6 +362,10 @@ fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {
         match file.as_ref() {
             "cgroup.procs" => "moving a process into a cgroup is writing its pid to the cgroup's cgroup.procs",
             "devices.deny" | "devices.allow" => "device rules are lines written to the cgroup; the last match wins",
+            "cpuset.cpus" | "cpuset.mems" => {
+                "a new v1 cpuset starts empty and takes no task until both are set, each a subset of its parent's"
+            }
+            "cgroup.subtree_control" => "a v2 controller's files appear in a child only once its parent enables it",
             _ => "a cgroup limit is just a value written to a file in the cgroup's directory",
         }
     );
@@ -385,6 +394,40 @@ fn procs(dir: &Path) -> Vec<Pid> {
         .collect()
 }
 
+/// A cpuset list as `cpuset.cpus`/`cpuset.mems` take it: numbers and ascending ranges, comma-separated
+/// (`0-3,8`). Checked where it is parsed: the kernel's only answer to anything else is `EINVAL`.
+pub fn check_cpu_list(list: &str) -> Result<(), String> {
+    let bad =
+        || format!("{list:?} is not a CPU or node list: use numbers and ranges separated by commas, e.g. \"0-1,3\"");
+    if list.is_empty() {
+        return Err(bad());
+    }
+    for item in list.split(',') {
+        let (low, high) = item.split_once('-').unwrap_or((item, item));
+        let number = |s: &str| {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            s.parse::<u32>().map_err(|_| bad())
+        };
+        if number(low)? > number(high)? {
+            return Err(format!("{list:?}: the range {item:?} goes downwards; write the lower number first"));
+        }
+    }
+    Ok(())
+}
+
+/// A huge page size as the hugetlb files name it (`hugetlb.2MB.max`): a number and KB, MB or GB.
+pub fn check_page_size(size: &str) -> Result<(), String> {
+    let digits = size.trim_end_matches(['K', 'M', 'G', 'B']);
+    let unit = &size[digits.len()..];
+    let number_ok = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+    if number_ok && matches!(unit, "KB" | "MB" | "GB") {
+        return Ok(());
+    }
+    Err(format!("{size:?} is not a huge page size: write it as the kernel names it, e.g. \"2MB\" or \"1GB\""))
+}
+
 /// `c 1:3 rwm`: a device rule as the v1 devices controller (and the docs) write it.
 pub fn device_rule_text(rule: &DeviceRule) -> String {
     let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
@@ -401,6 +444,23 @@ mod tests {
         assert_eq!(relative_path(Some(Path::new("/a/b")), "x").unwrap(), Path::new("a/b"));
         assert!(relative_path(Some(Path::new("a/../../etc")), "x").is_err());
         assert!(relative_path(Some(Path::new("/")), "x").is_err());
+    }
+
+    #[test]
+    fn cpu_lists_and_page_sizes_are_checked() {
+        for ok in ["0", "0-1", "0-1,3", "2,4-7"] {
+            assert_eq!(check_cpu_list(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "a", "0-", "-1", "0,,1", "1 2", "0-1;", "3-1", "0x1"] {
+            assert!(check_cpu_list(bad).is_err(), "{bad}");
+        }
+        assert!(check_cpu_list("3-1").unwrap_err().contains("lower number first"));
+        for ok in ["2MB", "1GB", "64KB"] {
+            assert_eq!(check_page_size(ok), Ok(()), "{ok}");
+        }
+        for bad in ["2M", "MB", "2mb", "02MB", "2MB/x", "1TB", ""] {
+            assert!(check_page_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

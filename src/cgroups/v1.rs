@@ -1,5 +1,8 @@
 //! cgroup v1: one hierarchy per controller. The container gets a directory in each hierarchy it needs
 //! (`pids/containy/<id>`, `memory/containy/<id>`, …), and its pid is written into every one of them.
+//! `cpuset`, `blkio` and `hugetlb` directories are made only when the plan limits them; a new cpuset directory
+//! is filled from its parent first (it refuses tasks while empty). What this machine's hierarchies cannot
+//! apply (no hugetlb hierarchy, no I/O weight file, v2-only settings) is refused before any directory exists.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,7 +10,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 
 use super::{Cgroup, CgroupError, Hierarchy, Write, device_rule_text, make_dirs, procs, write_file};
-use crate::plan::Resources;
+use crate::plan::{IoRate, Resources};
 
 const CONTROLLERS: &[&str] = &[
     "blkio",
@@ -52,32 +55,90 @@ pub(super) fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
 /// of a running container, which cannot move processes into a hierarchy later).
 const NEEDED: &[&str] = &["pids", "devices", "freezer", "memory", "cpu", "cpuacct"];
 
+/// Controllers used only when the plan asks for them: a fresh `cpuset` directory has empty `cpuset.cpus`
+/// and `cpuset.mems` and refuses tasks until both are filled, and `blkio`/`hugetlb` directories cost a
+/// hierarchy walk for nothing when no limit is set.
+fn wanted(resources: &Resources) -> Vec<&'static str> {
+    let mut wanted = NEEDED.to_vec();
+    if resources.cpuset_cpus.is_some() || resources.cpuset_mems.is_some() {
+        wanted.push("cpuset");
+    }
+    if resources.io_weight.is_some() || !resources.io_throttles.is_empty() {
+        wanted.push("blkio");
+    }
+    if !resources.hugetlb.is_empty() {
+        wanted.push("hugetlb");
+    }
+    wanted
+}
+
+/// What this kernel's v1 hierarchies offer, looked up once: the swap limit file exists only with swap
+/// accounting, the weight file only with the CFQ or BFQ I/O scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct Features {
+    pub memsw: bool,
+    /// `blkio.weight` (CFQ) or `blkio.bfq.weight` (BFQ); `None`: no proportional I/O weight on this kernel.
+    pub blkio_weight: Option<&'static str>,
+}
+
+fn rate_file(kind: IoRate) -> &'static str {
+    match kind {
+        IoRate::ReadBps => "blkio.throttle.read_bps_device",
+        IoRate::WriteBps => "blkio.throttle.write_bps_device",
+        IoRate::ReadIops => "blkio.throttle.read_iops_device",
+        IoRate::WriteIops => "blkio.throttle.write_iops_device",
+    }
+}
+
 /// Every file write for these resources, in the order the kernel accepts them. `update`: only what is
 /// set (a running container's limits change; its device rules stay).
-pub(super) fn writes(resources: &Resources, memsw: bool, update: bool) -> Vec<Write> {
+pub(super) fn writes(resources: &Resources, features: Features, update: bool) -> Vec<Write> {
     let mut w: Vec<Write> = Vec::new();
+    let mut push = |controller: &'static str, file: &str, value: String| w.push((controller, file.to_string(), value));
     if let Some(limit) = resources.memory {
-        w.push(("memory", "memory.limit_in_bytes", limit.to_string()));
+        push("memory", "memory.limit_in_bytes", limit.to_string());
         // Without a swap limit a container could page its whole limit out to swap.
-        if memsw {
+        if features.memsw {
             let swap = resources.memory_swap.unwrap_or(limit as i64);
-            w.push(("memory", "memory.memsw.limit_in_bytes", swap.to_string()));
+            push("memory", "memory.memsw.limit_in_bytes", swap.to_string());
         }
     }
+    if let Some(reservation) = resources.memory_reservation {
+        push("memory", "memory.soft_limit_in_bytes", reservation.to_string());
+    }
+    if let Some(swappiness) = resources.swappiness {
+        push("memory", "memory.swappiness", swappiness.to_string());
+    }
     match resources.pids {
-        Some(max) if max < 0 => w.push(("pids", "pids.max", "max".into())),
-        Some(max) => w.push(("pids", "pids.max", max.to_string())),
-        None if !update => w.push(("pids", "pids.max", "max".into())),
+        Some(max) if max < 0 => push("pids", "pids.max", "max".into()),
+        Some(max) => push("pids", "pids.max", max.to_string()),
+        None if !update => push("pids", "pids.max", "max".into()),
         None => {}
     }
     if let Some(period) = resources.cpu_period {
-        w.push(("cpu", "cpu.cfs_period_us", period.to_string()));
+        push("cpu", "cpu.cfs_period_us", period.to_string());
     }
     if let Some(quota) = resources.cpu_quota {
-        w.push(("cpu", "cpu.cfs_quota_us", quota.to_string()));
+        push("cpu", "cpu.cfs_quota_us", quota.to_string());
     }
     if let Some(shares) = resources.cpu_shares {
-        w.push(("cpu", "cpu.shares", shares.to_string()));
+        push("cpu", "cpu.shares", shares.to_string());
+    }
+    // mems before cpus, as runc: both were copied from the parent, so either order is accepted.
+    if let Some(mems) = &resources.cpuset_mems {
+        push("cpuset", "cpuset.mems", mems.clone());
+    }
+    if let Some(cpus) = &resources.cpuset_cpus {
+        push("cpuset", "cpuset.cpus", cpus.clone());
+    }
+    if let (Some(weight), Some(file)) = (resources.io_weight, features.blkio_weight) {
+        push("blkio", file, weight.to_string());
+    }
+    for t in &resources.io_throttles {
+        push("blkio", rate_file(t.kind), format!("{}:{} {}", t.major, t.minor, t.rate));
+    }
+    for h in &resources.hugetlb {
+        push("hugetlb", &format!("hugetlb.{}.limit_in_bytes", h.page_size), h.limit.to_string());
     }
     if update {
         return w;
@@ -89,9 +150,76 @@ pub(super) fn writes(resources: &Resources, memsw: bool, update: bool) -> Vec<Wr
         .chain(super::default_device_rules().iter().skip(1))
     {
         let file = if rule.allow { "devices.allow" } else { "devices.deny" };
-        w.push(("devices", file, device_rule_text(rule)));
+        w.push(("devices", file.to_string(), device_rule_text(rule)));
     }
     w
+}
+
+fn hierarchy_of<'a>(hierarchies: &'a [Hierarchy], controller: &str) -> Option<&'a Hierarchy> {
+    hierarchies.iter().find(|h| h.controllers.iter().any(|c| c == controller))
+}
+
+/// What the kernel would refuse half-way through `create`, refused before any directory exists.
+pub(super) fn check(hierarchies: &[Hierarchy], resources: &Resources) -> Result<Features, CgroupError> {
+    let unsupported = |field, reason: &str| Err(CgroupError::Unsupported { field, reason: reason.to_string() });
+    if !resources.unified.is_empty() {
+        return unsupported(
+            "the unified map (linux.resources.unified)",
+            "it holds cgroup v2 files and this machine uses cgroup v1; express the limits with the v1 fields",
+        );
+    }
+    if resources.cpu_idle == Some(true) {
+        return unsupported(
+            "cpu idle (linux.resources.cpu.idle)",
+            "cpu.idle is a cgroup v2 setting and this machine uses cgroup v1; remove it or set it to 0",
+        );
+    }
+    if !resources.hugetlb.is_empty() && hierarchy_of(hierarchies, "hugetlb").is_none() {
+        return unsupported(
+            "hugetlb limits (linux.resources.hugepageLimits)",
+            "no cgroup v1 hugetlb hierarchy is mounted on this machine; remove the limits",
+        );
+    }
+    if (resources.cpuset_cpus.is_some() || resources.cpuset_mems.is_some())
+        && hierarchy_of(hierarchies, "cpuset").is_none()
+    {
+        return unsupported("cpus/mems (linux.resources.cpu.cpus/mems)", "no cgroup v1 cpuset hierarchy is mounted");
+    }
+    let blkio = hierarchy_of(hierarchies, "blkio");
+    if (resources.io_weight.is_some() || !resources.io_throttles.is_empty()) && blkio.is_none() {
+        return unsupported("I/O limits (linux.resources.blockIO)", "no cgroup v1 blkio hierarchy is mounted");
+    }
+    let blkio_weight =
+        blkio.and_then(|h| ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| h.mount_point.join(f).exists()));
+    if resources.io_weight.is_some() && blkio_weight.is_none() {
+        return unsupported(
+            "io weight (linux.resources.blockIO.weight / resources.io_weight)",
+            "this kernel has neither blkio.weight nor blkio.bfq.weight (no CFQ or BFQ I/O scheduler); remove it",
+        );
+    }
+    let memsw =
+        hierarchy_of(hierarchies, "memory").is_some_and(|h| h.mount_point.join("memory.memsw.limit_in_bytes").exists());
+    Ok(Features { memsw, blkio_weight })
+}
+
+/// A new v1 cpuset directory starts with empty `cpuset.cpus` and `cpuset.mems` and takes no task until
+/// both are set; a child may only hold a subset of its parent. So from the hierarchy root down to `rel`,
+/// every empty value is copied from the parent before the plan's own values are written.
+pub(super) fn fill_cpuset(mount_point: &Path, rel: &Path) -> Result<(), CgroupError> {
+    let mut parent = mount_point.to_path_buf();
+    for part in rel.components() {
+        let dir = parent.join(part);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let read = |p: PathBuf| {
+                std::fs::read_to_string(&p).map_err(|source| CgroupError::Read { path: p.clone(), source })
+            };
+            if read(dir.join(file))?.trim().is_empty() {
+                write_file(&dir.join(file), read(parent.join(file))?.trim())?;
+            }
+        }
+        parent = dir;
+    }
+    Ok(())
 }
 
 pub(super) fn create(
@@ -100,8 +228,9 @@ pub(super) fn create(
     rel: &Path,
     resources: &Resources,
 ) -> Result<(), CgroupError> {
-    for controller in NEEDED.iter().copied() {
-        let Some(h) = hierarchies.iter().find(|h| h.controllers.iter().any(|c| c == controller)) else {
+    let features = check(hierarchies, resources)?;
+    for controller in wanted(resources) {
+        let Some(h) = hierarchy_of(hierarchies, controller) else {
             continue; // a controller this kernel does not mount cannot limit anything
         };
         if cgroup.dirs.iter().any(|(_, d)| d.starts_with(&h.mount_point)) {
@@ -109,13 +238,15 @@ pub(super) fn create(
         }
         let dir = make_dirs(&h.mount_point, rel, &mut cgroup.parents)?;
         cgroup.dirs.push((controller.to_string(), dir));
+        if controller == "cpuset" {
+            fill_cpuset(&h.mount_point, rel)?;
+        }
     }
-    let memsw = dir_of(cgroup, "memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
-    apply(cgroup, resources, memsw, false)
+    apply(cgroup, resources, features, false)
 }
 
-fn apply(cgroup: &Cgroup, resources: &Resources, memsw: bool, update: bool) -> Result<(), CgroupError> {
-    for (controller, file, value) in writes(resources, memsw, update) {
+fn apply(cgroup: &Cgroup, resources: &Resources, features: Features, update: bool) -> Result<(), CgroupError> {
+    for (controller, file, value) in writes(resources, features, update) {
         if let Some(dir) = dir_of(cgroup, controller) {
             write_file(&dir.join(file), &value)?;
         }
@@ -125,7 +256,9 @@ fn apply(cgroup: &Cgroup, resources: &Resources, memsw: bool, update: bool) -> R
 
 pub(super) fn update(cgroup: &Cgroup, resources: &Resources) -> Result<(), CgroupError> {
     let memsw = dir_of(cgroup, "memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists());
-    apply(cgroup, resources, memsw, true)
+    let blkio_weight = dir_of(cgroup, "blkio")
+        .and_then(|d| ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| d.join(f).exists()));
+    apply(cgroup, resources, Features { memsw, blkio_weight }, true)
 }
 
 fn read_u64(dir: Option<&PathBuf>, file: &str) -> Option<u64> {
@@ -218,6 +351,7 @@ pub(super) fn kill_all(cgroup: &Cgroup) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{HugetlbLimit, IoThrottle};
 
     #[test]
     fn mountinfo_gives_the_hierarchies() {
@@ -240,20 +374,101 @@ mod tests {
             cpu_period: Some(100_000),
             ..Resources::default()
         };
-        let w = writes(&r, true, false);
-        let files: Vec<_> = w.iter().map(|(_, f, _)| *f).collect();
+        let w = writes(&r, Features { memsw: true, blkio_weight: None }, false);
+        let files: Vec<_> = w.iter().map(|(_, f, _)| f.as_str()).collect();
         let pos = |name| files.iter().position(|f| *f == name).unwrap();
         assert!(pos("memory.limit_in_bytes") < pos("memory.memsw.limit_in_bytes"));
         assert!(pos("cpu.cfs_period_us") < pos("cpu.cfs_quota_us"));
-        assert!(w.contains(&("pids", "pids.max", "10".into())));
-        assert!(w.contains(&("memory", "memory.memsw.limit_in_bytes", (64u64 << 20).to_string())));
+        assert!(w.contains(&("pids", "pids.max".into(), "10".into())));
+        assert!(w.contains(&("memory", "memory.memsw.limit_in_bytes".into(), (64u64 << 20).to_string())));
         let first_device = w.iter().find(|(c, _, _)| *c == "devices").unwrap();
-        assert_eq!(first_device, &("devices", "devices.deny", "a *:* rwm".to_string()));
+        assert_eq!(first_device, &("devices", "devices.deny".into(), "a *:* rwm".to_string()));
     }
 
     #[test]
     fn an_update_writes_only_what_is_set() {
         let r = Resources { pids: Some(100), ..Resources::default() };
-        assert_eq!(writes(&r, true, true), vec![("pids", "pids.max", "100".to_string())]);
+        let features = Features { memsw: true, blkio_weight: None };
+        assert_eq!(writes(&r, features, true), vec![("pids", "pids.max".into(), "100".to_string())]);
+    }
+
+    fn new_resources() -> Resources {
+        Resources {
+            memory: Some(64 << 20),
+            memory_reservation: Some(32 << 20),
+            swappiness: Some(10),
+            cpuset_cpus: Some("0".into()),
+            io_weight: Some(300),
+            io_throttles: vec![
+                IoThrottle { kind: IoRate::ReadBps, major: 8, minor: 0, rate: 1_048_576 },
+                IoThrottle { kind: IoRate::WriteIops, major: 8, minor: 0, rate: 100 },
+            ],
+            hugetlb: vec![HugetlbLimit { page_size: "2MB".into(), limit: 4 << 20 }],
+            ..Resources::default()
+        }
+    }
+
+    #[test]
+    fn the_new_resources_are_written_in_order() {
+        let features = Features { memsw: false, blkio_weight: Some("blkio.bfq.weight") };
+        let w = writes(&new_resources(), features, true);
+        let got: Vec<(&str, &str, &str)> = w.iter().map(|(c, f, v)| (*c, f.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("memory", "memory.limit_in_bytes", "67108864"),
+                ("memory", "memory.soft_limit_in_bytes", "33554432"),
+                ("memory", "memory.swappiness", "10"),
+                ("cpuset", "cpuset.cpus", "0"),
+                ("blkio", "blkio.bfq.weight", "300"),
+                ("blkio", "blkio.throttle.read_bps_device", "8:0 1048576"),
+                ("blkio", "blkio.throttle.write_iops_device", "8:0 100"),
+                ("hugetlb", "hugetlb.2MB.limit_in_bytes", "4194304"),
+            ]
+        );
+    }
+
+    fn hierarchy(root: &Path, name: &str) -> Hierarchy {
+        let mount_point = root.join(name);
+        std::fs::create_dir_all(&mount_point).unwrap();
+        Hierarchy { mount_point, controllers: vec![name.to_string()] }
+    }
+
+    #[test]
+    fn what_v1_cannot_do_is_refused_by_field() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut hs: Vec<Hierarchy> = ["memory", "cpuset", "blkio"].iter().map(|n| hierarchy(tmp.path(), n)).collect();
+        let message = |r: &Resources, hs: &[Hierarchy]| check(hs, r).unwrap_err().to_string();
+        let err = message(&new_resources(), &hs);
+        assert!(err.contains("linux.resources.hugepageLimits") && err.contains("no cgroup v1 hugetlb"), "{err}");
+        let no_huge = Resources { hugetlb: Vec::new(), ..new_resources() };
+        let err = message(&no_huge, &hs);
+        assert!(err.contains("io_weight") && err.contains("neither blkio.weight nor blkio.bfq.weight"), "{err}");
+        std::fs::write(tmp.path().join("blkio/blkio.weight"), "500").unwrap();
+        assert_eq!(check(&hs, &no_huge).unwrap(), Features { memsw: false, blkio_weight: Some("blkio.weight") });
+        hs.push(hierarchy(tmp.path(), "hugetlb"));
+        assert!(check(&hs, &new_resources()).is_ok());
+        let idle = Resources { cpu_idle: Some(true), ..Resources::default() };
+        assert!(message(&idle, &hs).contains("cpu.idle"));
+        assert!(check(&hs, &Resources { cpu_idle: Some(false), ..Resources::default() }).is_ok());
+        let unified = Resources { unified: vec![("memory.high".into(), "1".into())], ..Resources::default() };
+        assert!(message(&unified, &hs).contains("linux.resources.unified"));
+    }
+
+    #[test]
+    fn an_empty_cpuset_is_filled_from_its_parent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("containy/c1")).unwrap();
+        for (dir, cpus, mems) in [("", "0-3", "0"), ("containy", "", ""), ("containy/c1", "", "\n")] {
+            std::fs::write(root.join(dir).join("cpuset.cpus"), cpus).unwrap();
+            std::fs::write(root.join(dir).join("cpuset.mems"), mems).unwrap();
+        }
+        std::fs::write(root.join("containy/cpuset.mems"), "0").unwrap();
+        fill_cpuset(root, Path::new("containy/c1")).unwrap();
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        assert_eq!(read("containy/cpuset.cpus"), "0-3");
+        assert_eq!(read("containy/c1/cpuset.cpus"), "0-3");
+        assert_eq!(read("containy/c1/cpuset.mems"), "0");
     }
 }

@@ -1,11 +1,15 @@
 //! cgroup v2: one unified tree. The container gets one directory; its limits are `memory.max`,
 //! `memory.swap.max`, `pids.max`, `cpu.max` and `cpu.weight`, and `clone3(CLONE_INTO_CGROUP)` places the
 //! process in it at birth. `cgroup.kill` kills everything inside in one write.
+//! The other limits are `memory.low`, `cpu.idle`, `cpuset.cpus`/`cpuset.mems`, `io.weight`, `io.max`,
+//! `hugetlb.<size>.max` and the raw `unified` files (written last). A file exists only once its controller is
+//! enabled in every ancestor's `cgroup.subtree_control`, so the controllers are derived from the writes and
+//! enabled top-down first; what v2 cannot do (swappiness) is refused before any directory is made.
 
 use std::path::Path;
 
 use super::{CGROUP_ROOT, Cgroup, CgroupError, Write, make_dirs, write_file};
-use crate::plan::Resources;
+use crate::plan::{IoRate, IoThrottle, Resources};
 
 /// v1 `cpu.shares` (2..262144, default 1024) to v2 `cpu.weight` (1..10000, default 100), as runc and
 /// crun convert it.
@@ -16,42 +20,151 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
 }
 
+/// v1 `blkio.weight` (10..=1000) to v2 `io.weight` (1..=10000), as runc converts it.
+pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
+    let weight = u64::from(weight.clamp(10, 1000));
+    1 + (weight - 10) * 9999 / 990
+}
+
+/// The controller a v2 interface file belongs to (`io.max` -> `io`): it must be enabled in every
+/// ancestor's `cgroup.subtree_control` before the file exists. `""`: a core `cgroup.*` file.
+fn controller_of(file: &str) -> &'static str {
+    const KNOWN: &[&str] = &["memory", "pids", "cpu", "cpuset", "io", "hugetlb", "rdma", "misc"];
+    let prefix = file.split('.').next().unwrap_or_default();
+    KNOWN.iter().copied().find(|c| *c == prefix).unwrap_or("")
+}
+
+/// `io.max` takes one line per device with every throttled rate of that device: `8:0 rbps=1048576 wiops=100`.
+fn io_max_lines(throttles: &[IoThrottle]) -> Vec<String> {
+    let mut devices: Vec<(u64, u64, String)> = Vec::new();
+    for t in throttles {
+        let key = match t.kind {
+            IoRate::ReadBps => "rbps",
+            IoRate::WriteBps => "wbps",
+            IoRate::ReadIops => "riops",
+            IoRate::WriteIops => "wiops",
+        };
+        let setting = format!(" {key}={}", t.rate);
+        match devices.iter_mut().find(|(major, minor, _)| (*major, *minor) == (t.major, t.minor)) {
+            Some((_, _, line)) => line.push_str(&setting),
+            None => devices.push((t.major, t.minor, setting)),
+        }
+    }
+    devices.into_iter().map(|(major, minor, settings)| format!("{major}:{minor}{settings}")).collect()
+}
+
+/// A `unified` key must name a file directly in the container's cgroup, and not one of the core files
+/// that move processes or change the tree (`cgroup.procs`, `cgroup.subtree_control`, …): only the
+/// `cgroup.max.*` limits are allowed among those.
+pub fn check_unified_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.contains('/') || key.starts_with('.') {
+        return Err(format!("{key:?} is not a file name in the container's cgroup"));
+    }
+    if key.starts_with("cgroup.") && !key.starts_with("cgroup.max.") {
+        return Err(format!("{key:?} is a core cgroup file; of those only cgroup.max.* may be set"));
+    }
+    Ok(())
+}
+
+/// Refused before any directory is created: what v2 has no file for, and unified keys outside the cgroup.
+pub(super) fn check(resources: &Resources) -> Result<(), CgroupError> {
+    if resources.swappiness.is_some() {
+        return Err(CgroupError::Unsupported {
+            field: "swappiness (linux.resources.memory.swappiness / resources.swappiness)",
+            reason: "cgroup v2 has no per-cgroup swappiness (only the global vm.swappiness); remove it".into(),
+        });
+    }
+    for (key, _) in &resources.unified {
+        check_unified_key(key).map_err(|reason| CgroupError::Unsupported {
+            field: "the unified map (linux.resources.unified)",
+            reason,
+        })?;
+    }
+    Ok(())
+}
+
 pub(super) fn writes(resources: &Resources) -> Vec<Write> {
     let mut w: Vec<Write> = Vec::new();
+    let mut push = |controller: &'static str, file: &str, value: String| w.push((controller, file.to_string(), value));
     if let Some(limit) = resources.memory {
-        w.push(("memory", "memory.max", limit.to_string()));
+        push("memory", "memory.max", limit.to_string());
         // v2 counts swap separately: memory_swap is memory+swap, as in v1 and OCI.
         let swap = match resources.memory_swap {
             Some(-1) => "max".to_string(),
             Some(total) => (total - limit as i64).max(0).to_string(),
             None => "0".to_string(),
         };
-        w.push(("memory", "memory.swap.max", swap));
+        push("memory", "memory.swap.max", swap);
+    }
+    if let Some(reservation) = resources.memory_reservation {
+        push("memory", "memory.low", reservation.to_string());
     }
     match resources.pids {
-        Some(max) if max < 0 => w.push(("pids", "pids.max", "max".into())),
-        Some(max) => w.push(("pids", "pids.max", max.to_string())),
+        Some(max) if max < 0 => push("pids", "pids.max", "max".into()),
+        Some(max) => push("pids", "pids.max", max.to_string()),
         None => {}
     }
     if resources.cpu_quota.is_some() || resources.cpu_period.is_some() {
         let quota = resources.cpu_quota.filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
         let period = resources.cpu_period.unwrap_or(100_000);
-        w.push(("cpu", "cpu.max", format!("{quota} {period}")));
+        push("cpu", "cpu.max", format!("{quota} {period}"));
     }
     if let Some(shares) = resources.cpu_shares {
-        w.push(("cpu", "cpu.weight", shares_to_weight(shares).to_string()));
+        push("cpu", "cpu.weight", shares_to_weight(shares).to_string());
+    }
+    if let Some(idle) = resources.cpu_idle {
+        push("cpu", "cpu.idle", u8::from(idle).to_string());
+    }
+    if let Some(mems) = &resources.cpuset_mems {
+        push("cpuset", "cpuset.mems", mems.clone());
+    }
+    if let Some(cpus) = &resources.cpuset_cpus {
+        push("cpuset", "cpuset.cpus", cpus.clone());
+    }
+    if let Some(weight) = resources.io_weight {
+        push("io", "io.weight", blkio_weight_to_io_weight(weight).to_string());
+    }
+    for line in io_max_lines(&resources.io_throttles) {
+        push("io", "io.max", line);
+    }
+    for h in &resources.hugetlb {
+        push("hugetlb", &format!("hugetlb.{}.max", h.page_size), h.limit.to_string());
+    }
+    // Last, so a raw value overrides the same file derived from a field above (as runc does).
+    for (key, value) in &resources.unified {
+        push(controller_of(key), key, value.clone());
     }
     w
 }
 
 pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> Result<(), CgroupError> {
+    check(resources)?;
     let root = Path::new(CGROUP_ROOT);
     // Controllers must be enabled in every ancestor's subtree_control before a child can use them.
     let wanted = writes(resources);
-    let mut enable: Vec<&str> = wanted.iter().map(|(c, _, _)| *c).collect();
-    enable.dedup();
+    let mut enable: Vec<&str> = Vec::new();
+    for (controller, _, _) in &wanted {
+        if !controller.is_empty() && !enable.contains(controller) {
+            enable.push(controller);
+        }
+    }
     let mut dir = root.to_path_buf();
     let available = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    if let Some(missing) =
+        enable.iter().find(|c| !available.is_empty() && !available.split_whitespace().any(|a| a == **c))
+    {
+        return Err(CgroupError::Unsupported {
+            field: match *missing {
+                "hugetlb" => "hugetlb limits (linux.resources.hugepageLimits)",
+                "cpuset" => "cpus/mems (linux.resources.cpu.cpus/mems / resources.cpus/mems)",
+                "io" => "I/O limits (linux.resources.blockIO / resources.io_weight)",
+                _ => "a limit of this container",
+            },
+            reason: format!(
+                "the {missing} controller is not available in this cgroup v2 tree ({CGROUP_ROOT}/cgroup.controllers)"
+            ),
+        });
+    }
     let enable_line: String =
         enable.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c} ")).collect();
     let leaf = make_dirs(root, rel, &mut cgroup.parents)?;
@@ -169,7 +282,65 @@ mod tests {
             ..Resources::default()
         };
         let w = writes(&r);
-        assert!(w.contains(&("memory", "memory.swap.max", "200".into())));
-        assert!(w.contains(&("cpu", "cpu.max", "50000 100000".into())));
+        assert!(w.contains(&("memory", "memory.swap.max".into(), "200".into())));
+        assert!(w.contains(&("cpu", "cpu.max".into(), "50000 100000".into())));
+    }
+
+    fn files(w: &[Write]) -> Vec<(&str, &str, &str)> {
+        w.iter().map(|(c, f, v)| (*c, f.as_str(), v.as_str())).collect()
+    }
+
+    #[test]
+    fn the_new_resources_are_written_in_order() {
+        let r = Resources {
+            memory_reservation: Some(256 << 20),
+            cpu_idle: Some(true),
+            cpuset_cpus: Some("0-1".into()),
+            cpuset_mems: Some("0".into()),
+            io_weight: Some(500),
+            io_throttles: vec![
+                IoThrottle { kind: IoRate::ReadBps, major: 8, minor: 0, rate: 1_048_576 },
+                IoThrottle { kind: IoRate::WriteIops, major: 8, minor: 16, rate: 100 },
+                IoThrottle { kind: IoRate::WriteIops, major: 8, minor: 0, rate: 50 },
+            ],
+            hugetlb: vec![crate::plan::HugetlbLimit { page_size: "2MB".into(), limit: 4 << 20 }],
+            unified: vec![("memory.high".into(), "1G".into()), ("cgroup.max.depth".into(), "3".into())],
+            ..Resources::default()
+        };
+        assert_eq!(
+            files(&writes(&r)),
+            [
+                ("memory", "memory.low", "268435456"),
+                ("cpu", "cpu.idle", "1"),
+                ("cpuset", "cpuset.mems", "0"),
+                ("cpuset", "cpuset.cpus", "0-1"),
+                ("io", "io.weight", "4950"),
+                ("io", "io.max", "8:0 rbps=1048576 wiops=50"),
+                ("io", "io.max", "8:16 wiops=100"),
+                ("hugetlb", "hugetlb.2MB.max", "4194304"),
+                ("memory", "memory.high", "1G"),
+                ("", "cgroup.max.depth", "3"),
+            ]
+        );
+    }
+
+    #[test]
+    fn io_weight_converts_like_runc() {
+        assert_eq!(blkio_weight_to_io_weight(10), 1);
+        assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
+        assert_eq!(blkio_weight_to_io_weight(500), 1 + 490 * 9999 / 990);
+    }
+
+    #[test]
+    fn swappiness_and_bad_unified_keys_are_refused_before_create() {
+        let r = Resources { swappiness: Some(60), ..Resources::default() };
+        let err = check(&r).unwrap_err().to_string();
+        assert!(err.contains("swappiness") && err.contains("no per-cgroup swappiness"), "{err}");
+        for key in ["../x", "a/b", ".hidden", "cgroup.procs", "cgroup.subtree_control", ""] {
+            let r = Resources { unified: vec![(key.into(), "1".into())], ..Resources::default() };
+            assert!(check(&r).is_err(), "{key}");
+        }
+        let r = Resources { unified: vec![("cgroup.max.descendants".into(), "1".into())], ..Resources::default() };
+        assert!(check(&r).is_ok());
     }
 }

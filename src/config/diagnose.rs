@@ -165,6 +165,10 @@ fn hint(field: &str) -> Option<&'static str> {
         "mounts[].source" => "a host path, relative to the bundle or absolute",
         "mounts[].destination" => "an absolute path inside the container, e.g. \"/data\"",
         "resources.cpu_shares" => "2..=262144; 1024 is one CPU's normal share",
+        "resources.swappiness" => "0..=100; 60 is the kernel's default",
+        "resources.io_weight" => "10..=1000; 500 is the default share",
+        "resources.cpus" | "resources.mems" => "a list of numbers and ranges such as \"0-1,3\"",
+        "resources.memory_reservation" => "a size such as \"256M\"",
         _ => return None,
     })
 }

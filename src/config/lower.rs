@@ -299,6 +299,12 @@ fn lower_resources(resources: ResourcesSection) -> Result<Resources, Invalid> {
         cpu_period: cpu_quota.map(|_| CPU_PERIOD_US),
         cpu_shares: resources.cpu_shares.map(|shares| shares.0),
         devices: Vec::new(),
+        memory_reservation: resources.memory_reservation.map(|size| size.0),
+        swappiness: resources.swappiness.map(|s| s.0),
+        cpuset_cpus: resources.cpus.map(|list| list.0),
+        cpuset_mems: resources.mems.map(|list| list.0),
+        io_weight: resources.io_weight.map(|w| w.0),
+        ..Resources::default()
     })
 }
 
@@ -538,5 +544,31 @@ cpu_shares = 512
         );
         let msg = error(&format!("{ARGS}[resources]\nmemory_swap = \"512M\"\n"));
         check(&msg, "bundle/configy.toml:4:1: resources.memory_swap: memory_swap is memory plus swap", &["memory too"]);
+    }
+
+    #[test]
+    fn reservation_swappiness_cpuset_and_io_weight() {
+        let r = plan(&format!(
+            "{ARGS}[resources]\nmemory_reservation = \"256M\"\nswappiness = 60\ncpus = \"0-1\"\nmems = \"0\"\nio_weight = 500\n"
+        ))
+        .resources;
+        assert_eq!((r.memory_reservation, r.swappiness, r.io_weight), (Some(256 << 20), Some(60), Some(500)));
+        assert_eq!((r.cpuset_cpus.as_deref(), r.cpuset_mems.as_deref()), (Some("0-1"), Some("0")));
+        let r = json_plan(r#"{"process": {"args": ["sh"]}, "resources": {"cpus": "0,1", "swappiness": 0}}"#).resources;
+        assert_eq!((r.cpuset_cpus.as_deref(), r.swappiness), (Some("0,1"), Some(0)));
+    }
+
+    #[test]
+    fn bad_reservation_swappiness_cpuset_and_io_weight() {
+        let msg = error(&format!("{ARGS}[resources]\nswappiness = 101\n"));
+        check(&msg, "bundle/configy.toml:4:14: resources.swappiness: 101 is out of range", &["0..=100"]);
+        let msg = error(&format!("{ARGS}[resources]\ncpus = \"0-1;x\"\n"));
+        check(&msg, "bundle/configy.toml:4:8: resources.cpus: \"0-1;x\" is not a CPU or node list", &["0-1,3"]);
+        let msg = error(&format!("{ARGS}[resources]\nmems = \"1-0\"\n"));
+        check(&msg, "bundle/configy.toml:4:8: resources.mems: \"1-0\": the range", &["lower number first"]);
+        let msg = error(&format!("{ARGS}[resources]\nio_weight = 5\n"));
+        check(&msg, "bundle/configy.toml:4:13: resources.io_weight: 5 is out of range", &["10..=1000"]);
+        let msg = error(&format!("{ARGS}[resources]\nmemory_reservation = \"lots\"\n"));
+        check(&msg, "bundle/configy.toml:4:22: resources.memory_reservation: \"lots\" is not a size", &["512M"]);
     }
 }

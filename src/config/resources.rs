@@ -3,6 +3,9 @@
 //! `memory` and `memory_swap` become `memory.max`/`memory.swap.max` (v2) or `memory.limit_in_bytes`/
 //! `memory.memsw.limit_in_bytes` (v1); `pids` becomes `pids.max`; `cpu` becomes a CFS quota per period
 //! (`cpu.max`, or `cpu.cfs_quota_us`/`cpu.cfs_period_us`); `cpu_shares` is `cpu.shares` (v2 derives `cpu.weight`).
+//! `memory_reservation` is the soft limit (`memory.low`, or `memory.soft_limit_in_bytes`), `swappiness` is v1's
+//! `memory.swappiness` (v2 has none: refused at create), `cpus`/`mems` are `cpuset.cpus`/`cpuset.mems`, and
+//! `io_weight` is `blkio.weight` (v2 derives `io.weight`).
 //! Each value checks its own range while it is deserialized, so errors carry their position; `memory_swap`
 //! against `memory` is checked when lowering.
 
@@ -21,6 +24,11 @@ pub(super) struct ResourcesSection {
     pub pids: Option<Pids>,
     pub cpu: Option<Cpu>,
     pub cpu_shares: Option<CpuShares>,
+    pub memory_reservation: Option<Size>,
+    pub swappiness: Option<Swappiness>,
+    pub cpus: Option<CpuList>,
+    pub mems: Option<CpuList>,
+    pub io_weight: Option<IoWeight>,
 }
 
 /// A memory limit: a size of at least 1 MiB (below that the container cannot even start its program).
@@ -115,5 +123,48 @@ impl TryFrom<u64> for CpuShares {
             return Ok(CpuShares(v));
         }
         Err(format!("{v} is out of range: cpu_shares is 2..=262144 (1024 is one CPU's normal share)"))
+    }
+}
+
+/// `memory.swappiness`: 0 (swap only when it must) ..= 100 (swap eagerly).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "u64")]
+pub(super) struct Swappiness(pub u64);
+
+impl TryFrom<u64> for Swappiness {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        if v <= 100 {
+            return Ok(Swappiness(v));
+        }
+        Err(format!("{v} is out of range: swappiness is 0..=100 (60 is the kernel's default)"))
+    }
+}
+
+/// A `cpuset.cpus`/`cpuset.mems` list such as `"0-1,3"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct CpuList(pub String);
+
+impl TryFrom<String> for CpuList {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        crate::cgroups::check_cpu_list(&s)?;
+        Ok(CpuList(s))
+    }
+}
+
+/// `blkio.weight` (cgroup v1 scale; v2's `io.weight` is derived from it).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "u64")]
+pub(super) struct IoWeight(pub u16);
+
+impl TryFrom<u64> for IoWeight {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        match u16::try_from(v) {
+            Ok(w) if (10..=1000).contains(&w) => Ok(IoWeight(w)),
+            _ => Err(format!("{v} is out of range: io_weight is 10..=1000 (500 is the default share)")),
+        }
     }
 }

@@ -177,9 +177,9 @@ mod tests {
             ("linux.personality", Box::new(|v| v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"}))),
             ("linux.foo", Box::new(|v| v["linux"]["foo"] = serde_json::json!("bar"))),
             (
-                "linux.resources.memory.swappiness",
+                "linux.resources.memory.disableOOMKiller",
                 Box::new(|v| {
-                    v["linux"]["resources"]["memory"] = serde_json::json!({"limit": 1048576, "swappiness": 0})
+                    v["linux"]["resources"]["memory"] = serde_json::json!({"limit": 1048576, "disableOOMKiller": true})
                 }),
             ),
             ("process.user.username", Box::new(|v| v["process"]["user"]["username"] = serde_json::json!("root"))),

@@ -8,7 +8,7 @@
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
 
 use super::convert::{Invalid, invalid};
-use crate::plan::{DeviceRule, Resources};
+use crate::plan::{DeviceRule, HugetlbLimit, IoRate, IoThrottle, Resources};
 
 /// `cpu.shares` outside this range is clamped by the kernel; refusing says so instead.
 const SHARES: std::ops::RangeInclusive<u64> = 2..=262_144;
@@ -102,6 +102,8 @@ pub(super) fn lower_resources(resources: Option<&LinuxResources>) -> Result<Reso
         };
     }
 
+    lower_more(resources, &mut lowered)?;
+
     for (i, device) in resources.devices().as_deref().unwrap_or_default().iter().enumerate() {
         let field = |name: &str| format!("linux.resources.devices[{i}].{name}");
         let kind = match device.typ() {
@@ -133,6 +135,99 @@ pub(super) fn lower_resources(resources: Option<&LinuxResources>) -> Result<Reso
         });
     }
     Ok(lowered)
+}
+
+/// `blkio.weight`'s range (v2's `io.weight` is derived from it).
+const IO_WEIGHT: std::ops::RangeInclusive<u16> = 10..=1000;
+
+/// Reservation, swappiness, cpuset, idle, block I/O, huge pages and the raw `unified` map.
+fn lower_more(resources: &LinuxResources, lowered: &mut Resources) -> Result<(), Invalid> {
+    if let Some(memory) = resources.memory() {
+        lowered.memory_reservation = match memory.reservation() {
+            None | Some(0) | Some(-1) => None,
+            Some(bytes) if bytes > 0 => Some(bytes.unsigned_abs()),
+            Some(bytes) => {
+                return Err(invalid(
+                    "linux.resources.memory.reservation",
+                    format!("must be > 0 bytes (or -1 for none), got {bytes}"),
+                ));
+            }
+        };
+        lowered.swappiness = match memory.swappiness() {
+            None => None,
+            Some(v) if v <= 100 => Some(v),
+            Some(v) => {
+                return Err(invalid("linux.resources.memory.swappiness", format!("must be in 0..=100, got {v}")));
+            }
+        };
+    }
+    if let Some(cpu) = resources.cpu() {
+        let list = |name: &str, value: &Option<String>| match value.as_deref() {
+            None | Some("") => Ok(None),
+            Some(list) => crate::cgroups::check_cpu_list(list)
+                .map(|()| Some(list.to_string()))
+                .map_err(|problem| invalid(format!("linux.resources.cpu.{name}"), problem)),
+        };
+        lowered.cpuset_cpus = list("cpus", cpu.cpus())?;
+        lowered.cpuset_mems = list("mems", cpu.mems())?;
+        lowered.cpu_idle = match cpu.idle() {
+            None => None,
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            Some(v) => {
+                return Err(invalid("linux.resources.cpu.idle", format!("must be 0 or 1, got {v}")));
+            }
+        };
+    }
+    if let Some(block_io) = resources.block_io() {
+        lowered.io_weight = match block_io.weight() {
+            None | Some(0) => None,
+            Some(w) if IO_WEIGHT.contains(&w) => Some(w),
+            Some(w) => {
+                return Err(invalid(
+                    "linux.resources.blockIO.weight",
+                    format!("must be in {}..={}, got {w}", IO_WEIGHT.start(), IO_WEIGHT.end()),
+                ));
+            }
+        };
+        let lists = [
+            ("throttleReadBpsDevice", IoRate::ReadBps, block_io.throttle_read_bps_device()),
+            ("throttleWriteBpsDevice", IoRate::WriteBps, block_io.throttle_write_bps_device()),
+            ("throttleReadIOPSDevice", IoRate::ReadIops, block_io.throttle_read_iops_device()),
+            ("throttleWriteIOPSDevice", IoRate::WriteIops, block_io.throttle_write_iops_device()),
+        ];
+        for (name, kind, devices) in lists {
+            for (i, device) in devices.as_deref().unwrap_or_default().iter().enumerate() {
+                let number = |part: &str, n: i64| {
+                    u64::try_from(n).map_err(|_| {
+                        invalid(format!("linux.resources.blockIO.{name}[{i}].{part}"), format!("must be >= 0, got {n}"))
+                    })
+                };
+                lowered.io_throttles.push(IoThrottle {
+                    kind,
+                    major: number("major", device.major())?,
+                    minor: number("minor", device.minor())?,
+                    rate: device.rate(),
+                });
+            }
+        }
+    }
+    for (i, hugepage) in resources.hugepage_limits().as_deref().unwrap_or_default().iter().enumerate() {
+        let field = |part: &str| format!("linux.resources.hugepageLimits[{i}].{part}");
+        crate::cgroups::check_page_size(hugepage.page_size()).map_err(|problem| invalid(field("pageSize"), problem))?;
+        let limit = u64::try_from(hugepage.limit())
+            .map_err(|_| invalid(field("limit"), format!("must be >= 0 bytes, got {}", hugepage.limit())))?;
+        lowered.hugetlb.push(HugetlbLimit { page_size: hugepage.page_size().clone(), limit });
+    }
+    let mut unified: Vec<(String, String)> =
+        resources.unified().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    unified.sort();
+    for (key, _) in &unified {
+        crate::cgroups::check_unified_key(key)
+            .map_err(|problem| invalid(format!("linux.resources.unified.{key}"), problem))?;
+    }
+    lowered.unified = unified;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -169,6 +264,7 @@ mod tests {
                     DeviceRule { allow: false, kind: 'a', major: None, minor: None, access: "rwm".into() },
                     DeviceRule { allow: true, kind: 'c', major: Some(1), minor: Some(3), access: "rw".into() },
                 ],
+                ..Resources::default()
             }
         );
     }
@@ -220,6 +316,66 @@ mod tests {
         );
         assert_eq!(field_of(r#"{"devices": [{"allow": true, "access": ""}]}"#), "linux.resources.devices[0].access");
         assert_eq!(field_of(r#"{"devices": [{"allow": true, "major": -3}]}"#), "linux.resources.devices[0].major");
+    }
+
+    #[test]
+    fn the_remaining_resources_are_lowered() {
+        let r = lower_json(
+            r#"{"memory": {"reservation": 268435456, "swappiness": 60}, "cpu": {"cpus": "0-1", "mems": "0", "idle": 1},
+                "blockIO": {"weight": 500, "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+                    "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 100}]},
+                "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+                "unified": {"memory.high": "1G", "cgroup.max.depth": "3"}}"#,
+        )
+        .unwrap();
+        assert_eq!((r.memory_reservation, r.swappiness), (Some(256 << 20), Some(60)));
+        assert_eq!(
+            (r.cpuset_cpus.as_deref(), r.cpuset_mems.as_deref(), r.cpu_idle),
+            (Some("0-1"), Some("0"), Some(true))
+        );
+        assert_eq!(r.io_weight, Some(500));
+        assert_eq!(
+            r.io_throttles,
+            [
+                IoThrottle { kind: IoRate::ReadBps, major: 8, minor: 0, rate: 1_048_576 },
+                IoThrottle { kind: IoRate::WriteIops, major: 8, minor: 16, rate: 100 },
+            ]
+        );
+        assert_eq!(r.hugetlb, [HugetlbLimit { page_size: "2MB".into(), limit: 4 << 20 }]);
+        assert_eq!(r.unified, [("cgroup.max.depth".into(), "3".into()), ("memory.high".into(), "1G".into())]);
+        let unset =
+            lower_json(r#"{"memory": {"reservation": 0}, "cpu": {"cpus": "", "idle": 0}, "blockIO": {"weight": 0}}"#)
+                .unwrap();
+        assert_eq!((unset.memory_reservation, unset.cpuset_cpus, unset.cpu_idle), (None, None, Some(false)));
+        assert_eq!(unset.io_weight, None);
+    }
+
+    #[test]
+    fn bad_remaining_values_are_refused_by_field() {
+        assert_eq!(field_of(r#"{"memory": {"reservation": -2}}"#), "linux.resources.memory.reservation");
+        assert_eq!(field_of(r#"{"memory": {"swappiness": 101}}"#), "linux.resources.memory.swappiness");
+        assert_eq!(field_of(r#"{"cpu": {"cpus": "0-1;echo"}}"#), "linux.resources.cpu.cpus");
+        assert_eq!(field_of(r#"{"cpu": {"mems": "1-0"}}"#), "linux.resources.cpu.mems");
+        assert_eq!(field_of(r#"{"cpu": {"idle": 2}}"#), "linux.resources.cpu.idle");
+        assert_eq!(field_of(r#"{"blockIO": {"weight": 5}}"#), "linux.resources.blockIO.weight");
+        assert_eq!(
+            field_of(
+                r#"{"blockIO": {"throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 1}, {"major": -1, "minor": 0, "rate": 1}]}}"#
+            ),
+            "linux.resources.blockIO.throttleWriteBpsDevice[1].major"
+        );
+        assert_eq!(
+            field_of(r#"{"hugepageLimits": [{"pageSize": "2M", "limit": 1}]}"#),
+            "linux.resources.hugepageLimits[0].pageSize"
+        );
+        assert_eq!(
+            field_of(r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": -1}]}"#),
+            "linux.resources.hugepageLimits[0].limit"
+        );
+        assert_eq!(field_of(r#"{"unified": {"cgroup.procs": "1"}}"#), "linux.resources.unified.cgroup.procs");
+        assert_eq!(field_of(r#"{"unified": {"../../x": "1"}}"#), "linux.resources.unified.../../x");
+        let err = lower_json(r#"{"unified": {".x": "1"}}"#).unwrap_err();
+        assert!(err.problem.contains("not a file name"), "{}", err.problem);
     }
 
     #[test]

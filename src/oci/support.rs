@@ -66,6 +66,29 @@ pub const SUPPORTED: &[&str] = &[
     "linux.resources.cpu.shares",
     "linux.resources.cpu.quota",
     "linux.resources.cpu.period",
+    "linux.resources.cpu.cpus",
+    "linux.resources.cpu.mems",
+    "linux.resources.cpu.idle",
+    "linux.resources.memory.reservation",
+    "linux.resources.memory.swappiness",
+    // leafWeight and weightDevice stay refused: containy writes no per-device weights.
+    "linux.resources.blockIO.weight",
+    "linux.resources.blockIO.throttleReadBpsDevice[].major",
+    "linux.resources.blockIO.throttleReadBpsDevice[].minor",
+    "linux.resources.blockIO.throttleReadBpsDevice[].rate",
+    "linux.resources.blockIO.throttleWriteBpsDevice[].major",
+    "linux.resources.blockIO.throttleWriteBpsDevice[].minor",
+    "linux.resources.blockIO.throttleWriteBpsDevice[].rate",
+    "linux.resources.blockIO.throttleReadIOPSDevice[].major",
+    "linux.resources.blockIO.throttleReadIOPSDevice[].minor",
+    "linux.resources.blockIO.throttleReadIOPSDevice[].rate",
+    "linux.resources.blockIO.throttleWriteIOPSDevice[].major",
+    "linux.resources.blockIO.throttleWriteIOPSDevice[].minor",
+    "linux.resources.blockIO.throttleWriteIOPSDevice[].rate",
+    "linux.resources.hugepageLimits[].pageSize",
+    "linux.resources.hugepageLimits[].limit",
+    // Free-form by definition (cgroup v2 file -> value); the keys are checked when lowering.
+    "linux.resources.unified",
     "linux.cgroupsPath",
     "linux.sysctl",
     "linux.maskedPaths",
@@ -175,7 +198,8 @@ mod tests {
             "linux": {
                 "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"},
                 "foo": 1,
-                "resources": {"memory": {"limit": 1, "swappiness": 0}, "cpu": {"cpus": "0-1"}}
+                "resources": {"memory": {"limit": 1, "swappiness": 0, "kernel": 1}, "cpu": {"cpus": "0-1", "realtimeRuntime": 5},
+                    "blockIO": {"weight": 500, "leafWeight": 10, "weightDevice": [{"major": 8, "minor": 0, "weight": 10}]}}
             }
         });
         let mut found = unsupported_fields(&config);
@@ -185,8 +209,10 @@ mod tests {
             [
                 "hooks",
                 "linux.foo",
-                "linux.resources.cpu.cpus",
-                "linux.resources.memory.swappiness",
+                "linux.resources.blockIO.leafWeight",
+                "linux.resources.blockIO.weightDevice",
+                "linux.resources.cpu.realtimeRuntime",
+                "linux.resources.memory.kernel",
                 "linux.seccomp.listenerPath",
                 "mounts[1].uidMappings",
                 "process.apparmorProfile",
