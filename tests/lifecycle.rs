@@ -232,3 +232,24 @@ fn create_with_a_terminal_sends_the_pty_to_the_console_socket() {
     assert!(out.status.success(), "{}", stderr(&out));
     bundle.assert_no_leaks();
 }
+
+#[test]
+fn the_state_of_a_container_the_oom_killer_ended_says_so() {
+    require_root!();
+    let script = "x=$(head -c 300000000 /dev/zero | tr '\\0' a)";
+    let bundle = oci_bundle(script, false);
+    let path = bundle.path().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["linux"]["resources"]["memory"] = serde_json::json!({"limit": 64 << 20});
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    assert!(create(&bundle, &[]).status.success());
+    assert!(verb(&bundle, &["start", &bundle.id]).status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status(&bundle)["status"] != "stopped" {
+        assert!(std::time::Instant::now() < deadline, "the memory hog never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(status(&bundle)["oomKilled"], true);
+    assert!(verb(&bundle, &["delete", &bundle.id]).status.success());
+    bundle.assert_no_leaks();
+}

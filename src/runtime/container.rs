@@ -68,7 +68,10 @@ impl Container {
     pub fn oci_state(&self) -> serde_json::Value {
         let status = self.status();
         let pid = if status == Status::Stopped { 0 } else { self.state.pid };
+        // After the end, what ended it: the cgroup's OOM counter survives until `delete`.
+        let oom_killed = status == Status::Stopped && self.cgroup().oom_kills() > 0;
         serde_json::json!({
+            "oomKilled": oom_killed,
             "ociVersion": self.state.oci_version,
             "id": self.state.id,
             "status": status,
