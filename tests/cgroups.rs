@@ -188,7 +188,8 @@ fn is_v2() -> bool {
 fn cpuset_reservation_and_swappiness_are_what_the_container_sees() {
     require_root!();
     let cpus = cgroup_file("cpuset", "cpuset.cpus", "cpuset.cpus");
-    let mems = cgroup_file("cpuset", "cpuset.mems", "cpuset.mems");
+    // On v2 an unset cpuset.mems is empty (inherited): the effective file shows what applies.
+    let mems = cgroup_file("cpuset", "cpuset.mems", "cpuset.mems.effective");
     let low = cgroup_file("memory", "memory.soft_limit_in_bytes", "memory.low");
     // v2 has no per-cgroup swappiness (refused, see below); v1 shows it in the memory hierarchy.
     let (swappiness, read_swappiness) = if is_v2() {
