@@ -6,8 +6,8 @@
 //! `/sys/fs/cgroup/memory/…`), and **v2**, one unified tree (`/sys/fs/cgroup/…`) with `pids.max`,
 //! `memory.max`, `cpu.max`. containy writes these files itself — no library — because that *is* the lesson.
 //! Order: the cgroup is created and its limits written *before* the container is cloned, and the process is
-//! placed in it before it runs a single instruction of user code (v2: `CLONE_INTO_CGROUP`; v1: the parent
-//! writes the pid while the child still waits). At the end every process left in it is killed and the
+//! placed in it before it runs a single instruction of user code (v2: `CLONE_INTO_CGROUP`; v1: the child's
+//! first act is writing `0` to `tasks` files the parent opened for it). At the end every process left in it is killed and the
 //! directories are removed. See `man 7 cgroups`.
 
 mod v1;
@@ -264,12 +264,26 @@ impl Cgroup {
         }
     }
 
-    /// Move `pid` into the cgroup (every v1 hierarchy; on v2 only if it was not cloned into it).
-    pub fn add(&self, pid: Pid) -> Result<(), CgroupError> {
-        for (_, dir) in &self.dirs {
-            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+    /// v1: the `tasks` file of each of the container's hierarchies, opened for writing. The child writes
+    /// `0` to each as its first act: that moves only the calling thread, which spares the kernel the
+    /// global lock and RCU grace period a `cgroup.procs` write of another process waits for (10–15 ms of
+    /// a lone start, measured in BENCHMARKS.md). The files are opened here, by the parent, so the kernel
+    /// checks the parent's rights, whatever namespaces the child is in by then.
+    pub fn open_tasks(&self) -> Result<Vec<File>, CgroupError> {
+        if !matches!(self.layout, Layout::V1 { .. }) {
+            return Ok(Vec::new());
         }
-        Ok(())
+        self.dirs
+            .iter()
+            .map(|(_, dir)| {
+                let path = dir.join("tasks");
+                std::fs::OpenOptions::new().write(true).open(&path).map_err(|source| CgroupError::Write {
+                    path,
+                    value: "0".into(),
+                    source,
+                })
+            })
+            .collect()
     }
 
     /// How many times the kernel's OOM killer killed a process in this cgroup. Read before `remove`.
@@ -338,20 +352,26 @@ fn remove_dir_retrying(dir: &Path) -> Result<(), CgroupError> {
 /// last component must be new: two containers never share a cgroup by accident.
 fn make_dirs(root: &Path, rel: &Path, parents: &mut Vec<PathBuf>) -> Result<PathBuf, CgroupError> {
     let leaf = root.join(rel);
-    let mut dir = root.to_path_buf();
-    for part in rel.parent().into_iter().flat_map(|p| p.components()) {
-        dir.push(part);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => parents.push(dir.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => return Err(CgroupError::Create { path: dir, source }),
+    // Another container may remove an empty shared parent (`containy/`) between our two mkdirs: then the
+    // leaf's mkdir says ENOENT, and making the parents again is the answer.
+    for _ in 0..10 {
+        let mut dir = root.to_path_buf();
+        for part in rel.parent().into_iter().flat_map(|p| p.components()) {
+            dir.push(part);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => parents.push(dir.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(source) => return Err(CgroupError::Create { path: dir, source }),
+            }
+        }
+        match std::fs::create_dir(&leaf) {
+            Ok(()) => return Ok(leaf),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(CgroupError::Exists { path: leaf }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(CgroupError::Create { path: leaf, source }),
         }
     }
-    match std::fs::create_dir(&leaf) {
-        Ok(()) => Ok(leaf),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(CgroupError::Exists { path: leaf }),
-        Err(source) => Err(CgroupError::Create { path: leaf, source }),
-    }
+    Err(CgroupError::Create { path: leaf, source: std::io::Error::from_raw_os_error(libc::ENOENT) })
 }
 
 fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {

@@ -27,7 +27,7 @@ use super::container::Container;
 use super::init::{Failure, become_process, finish, setup_failed};
 use super::sync::{Message, recv_message, send_message};
 use super::{Exit, RuntimeError, io};
-use crate::cgroups::{self, Cgroup, Layout};
+use crate::cgroups::{self, Cgroup};
 use crate::plan::{Namespace, Process};
 use crate::{namespaces, seccomp, sys};
 
@@ -88,6 +88,7 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         .map_err(|e| RuntimeError::sys("socketpair", e))?;
 
     let cgroup_dir = cgroup.open_dir();
+    let cgroup_tasks = cgroup.open_tasks()?;
     crate::explain!(
         "clone the process that joins the container",
         format!("clone3({})", if cgroup_dir.is_some() { "CLONE_INTO_CGROUP" } else { "" }),
@@ -100,23 +101,19 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
             crate::narrate::mark_child();
             drop(parent_sock);
             let sync = child_sock.try_clone().ok();
-            finish(sync, middle_main(&pidfd, join, child_sock, &opts, seccomp_filter.as_ref(), &old_mask))
+            finish(
+                sync,
+                middle_main(&pidfd, join, &cgroup_tasks, child_sock, &opts, seccomp_filter.as_ref(), &old_mask),
+            )
         }
         sys::Forked::Parent(pid) => pid,
     };
     drop(child_sock);
     drop(cgroup_dir);
+    drop(cgroup_tasks);
     let restore = || {
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
     };
-    if matches!(cgroup.layout(), Layout::V1 { .. })
-        && let Err(e) = cgroup.add(middle)
-    {
-        let _ = nix::sys::signal::kill(middle, Signal::SIGKILL);
-        let _ = waitpid(middle, None);
-        restore();
-        return Err(e.into());
-    }
     let result = supervise_exec(middle, &handled, parent_sock, &opts);
     restore();
     result
@@ -165,6 +162,7 @@ fn supervise_exec(middle: Pid, handled: &SigSet, sync: OwnedFd, opts: &ExecOptio
 fn middle_main(
     pidfd: &OwnedFd,
     join: CloneFlags,
+    cgroup_tasks: &[std::fs::File],
     sync: OwnedFd,
     opts: &ExecOptions,
     seccomp_filter: Option<&seccomp::CompiledFilter>,
@@ -173,6 +171,11 @@ fn middle_main(
     match recv_message(&sync).map_err(|e| setup_failed("waiting for the parent", e))? {
         Some(Message::Go) => {}
         other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
+    }
+    // v1: into the container's cgroup first (v2 was cloned into it).
+    for mut tasks in cgroup_tasks {
+        use std::io::Write;
+        tasks.write_all(b"0").map_err(|e| setup_failed("join the cgroup (write 0 to tasks)", e))?;
     }
     nix::sys::prctl::set_dumpable(false).map_err(|e| setup_failed("prctl(PR_SET_DUMPABLE, 0)", e))?;
     crate::explain!(

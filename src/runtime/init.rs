@@ -36,6 +36,8 @@ pub struct ChildContext<'a> {
     pub seccomp: Option<seccomp::CompiledFilter>,
     /// Descriptors 3..3+N stay open across `execve` (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// v1: the `tasks` files of the container's cgroups, opened by the parent; the child joins first thing.
+    pub cgroup_tasks: Vec<File>,
     /// `create`: the exec FIFO (an `O_PATH` fd) to block on until `start`; `run`: `None`.
     pub exec_fifo: Option<OwnedFd>,
 }
@@ -91,6 +93,18 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
     match recv_message(&ctx.sync).map_err(|e| setup_failed("waiting for the parent", e))? {
         Some(Message::Go) => {}
         other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
+    }
+    // v1: step into the cgroup before anything else (v2 did it at clone, CLONE_INTO_CGROUP).
+    if !ctx.cgroup_tasks.is_empty() {
+        crate::explain!(
+            "join the container's cgroup",
+            "write \"0\" to tasks in each v1 hierarchy (files the parent opened)",
+            "from here on every instruction runs inside the container's limits"
+        );
+    }
+    for mut tasks in &ctx.cgroup_tasks {
+        use std::io::Write;
+        tasks.write_all(b"0").map_err(|e| setup_failed("join the cgroup (write 0 to tasks)", e))?;
     }
     if namespaces::creates(&plan.namespaces, Namespace::User) {
         // Become root of the new user namespace (uid 0 is mapped now).

@@ -219,6 +219,10 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     flags.remove(nix::sched::CloneFlags::CLONE_NEWCGROUP);
     debug_assert_eq!(sys::thread_count(), Some(1), "containy must be single-threaded when it clones");
     let cgroup_dir = held.cgroup.as_ref().and_then(Cgroup::open_dir);
+    let cgroup_tasks = match &held.cgroup {
+        Some(cgroup) => cgroup.open_tasks()?,
+        None => Vec::new(),
+    };
     crate::explain!(
         "clone the container process",
         format!(
@@ -243,6 +247,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
                 seccomp: seccomp_filter,
                 exec_fifo,
                 preserve_fds: opts.preserve_fds,
+                cgroup_tasks,
             })
         }
         sys::Forked::Parent(pid) => pid,
@@ -252,21 +257,12 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     drop(joined);
     drop(exec_fifo);
     drop(cgroup_dir);
+    drop(cgroup_tasks);
 
-    // 7. Finish the child's setup from outside: id maps, then (v1) the cgroup.
+    // 7. Finish the child's setup from outside: its id maps.
     if namespaces::creates(&plan.namespaces, Namespace::User) {
         let deny_setgroups = !nix::unistd::geteuid().is_root();
         user_mapping::write_id_maps(child, &plan.uid_mappings, &plan.gid_mappings, deny_setgroups)?;
-    }
-    if let Some(cgroup) = &held.cgroup
-        && matches!(cgroup.layout(), Layout::V1 { .. })
-    {
-        crate::explain!(
-            format!("place pid {child} in its cgroup"),
-            "write cgroup.procs in each v1 hierarchy",
-            "the child still waits, so it runs no code of its own outside its limits"
-        );
-        cgroup.add(child)?;
     }
     send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;
 

@@ -7,8 +7,8 @@
 //! ```text
 //!  parent                                         child
 //!  clone3(CLONE_NEW*) ───────────────────────────▶ (blocks in recv)
-//!  write uid_map/gid_map, v1 cgroup.procs
-//!  send Go ──────────────────────────────────────▶ setsid, setns, cgroup ns, hostname, lo up
+//!  write uid_map/gid_map
+//!  send Go ──────────────────────────────────────▶ v1: write 0 to tasks; setsid, setns, cgroup ns, hostname, lo up
 //!                                                  mounts, pivot_root, masks, rlimits, cwd
 //!            ◀──────────────────────────────────── Pty + SCM_RIGHTS(master)   (with a terminal)
 //!                                                  find the executable, ids, caps, no_new_privs
