@@ -51,6 +51,15 @@ pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> 
     // no stack the child continues on a copy of our stack exactly like fork(2), so Rust's invariants
     // hold on both sides (single-threaded caller, see above).
     let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    let ret = match ret {
+        // clone3 refused as unknown (an old kernel, or a seccomp profile such as Docker's that answers it
+        // with ENOSYS so libc falls back): the classic clone(2) does the same without a cgroup to enter.
+        -1 if cgroup.is_none() && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) => {
+            // SAFETY: as above — clone with no CLONE_VM and no new stack behaves like fork(2).
+            unsafe { libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as u64, 0, 0, 0, 0) }
+        }
+        ret => ret,
+    };
     match ret {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
