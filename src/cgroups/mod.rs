@@ -10,6 +10,7 @@
 //! first act is writing `0` to `tasks` files the parent opened for it). At the end every process left in it is killed and the
 //! directories are removed. See `man 7 cgroups`.
 
+pub mod devices_bpf;
 mod v1;
 mod v2;
 

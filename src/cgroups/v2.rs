@@ -179,7 +179,28 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
     for (_, file, value) in wanted {
         write_file(&leaf.join(file), &value)?;
     }
-    Ok(())
+    attach_device_filter(&leaf, resources)
+}
+
+/// The v2 equivalent of `devices.deny a` + the allow list: an eBPF program built from the same rules.
+fn attach_device_filter(dir: &Path, resources: &Resources) -> Result<(), CgroupError> {
+    let defaults = super::default_device_rules();
+    let rules: Vec<_> =
+        defaults.iter().take(1).chain(&resources.devices).chain(defaults.iter().skip(1)).cloned().collect();
+    let program = super::devices_bpf::program(&rules);
+    crate::explain!(
+        format!("attach the device filter ({} rules, {} eBPF instructions)", rules.len(), program.len()),
+        format!("bpf(BPF_PROG_LOAD, CGROUP_DEVICE); bpf(BPF_PROG_ATTACH, {})", dir.display()),
+        "cgroup v2 has no devices.allow: a program decides every device open and mknod"
+    );
+    let unsupported = |e: std::io::Error| CgroupError::Unsupported {
+        field: "the device filter (linux.resources.devices)",
+        reason: format!("cannot load or attach the cgroup v2 device program: {e}"),
+    };
+    let fd = crate::sys::bpf_load_device_program(&program).map_err(unsupported)?;
+    let cgroup = std::fs::File::open(dir).map_err(|source| CgroupError::Read { path: dir.to_path_buf(), source })?;
+    crate::sys::bpf_attach_device_program(std::os::fd::AsFd::as_fd(&fd), std::os::fd::AsFd::as_fd(&cgroup))
+        .map_err(unsupported)
 }
 
 fn read_u64(cgroup: &Cgroup, file: &str) -> Option<u64> {

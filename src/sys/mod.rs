@@ -192,3 +192,99 @@ pub fn seccomp_set_mode_filter(program: &[libc::sock_filter], flags: u32) -> io:
         _ => Err(io::Error::from_raw_os_error(libc::EAGAIN)),
     }
 }
+
+/// One eBPF instruction (`struct bpf_insn`): opcode, destination and source registers, offset, immediate.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BpfInsn {
+    pub code: u8,
+    /// `dst_reg` in the low nibble, `src_reg` in the high one.
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+/// The `BPF_PROG_LOAD` member of `union bpf_attr` (the fields up to `prog_flags`).
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+}
+
+/// The `BPF_PROG_ATTACH` member of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+struct BpfProgAttach {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// Load `insns` as a `BPF_PROG_TYPE_CGROUP_DEVICE` program; on a verifier error the kernel's log is in
+/// the error message.
+pub fn bpf_load_device_program(insns: &[BpfInsn]) -> io::Result<OwnedFd> {
+    let license = c"Apache-2.0";
+    let mut log = vec![0u8; 64 * 1024];
+    let attr = BpfProgLoad {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        ..BpfProgLoad::default()
+    };
+    // SAFETY: attr points to valid instructions, a NUL-terminated license and a writable log buffer, all
+    // alive for the duration of the call; the size passed is the size of the struct.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, &attr as *const BpfProgLoad, std::mem::size_of::<BpfProgLoad>())
+    };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        let text = String::from_utf8_lossy(&log[..log.iter().position(|b| *b == 0).unwrap_or(0)]).into_owned();
+        return Err(if text.is_empty() { err } else { io::Error::new(err.kind(), format!("{err}: {text}")) });
+    }
+    // SAFETY: a fresh descriptor the kernel returned; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// Attach a device program to the cgroup directory `cgroup` (`BPF_CGROUP_DEVICE`, allowing others).
+pub fn bpf_attach_device_program(program: BorrowedFd<'_>, cgroup: BorrowedFd<'_>) -> io::Result<()> {
+    let attr = BpfProgAttach {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: program.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+        ..BpfProgAttach::default()
+    };
+    // SAFETY: attr is a valid, initialised bpf_attr prefix whose size we pass; no memory is written.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_ATTACH,
+            &attr as *const BpfProgAttach,
+            std::mem::size_of::<BpfProgAttach>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
