@@ -95,6 +95,10 @@ pub fn program(rules: &[DeviceRule]) -> Vec<BpfInsn> {
         }
         p.push(insn(ALU64_MOV_K, 0, 0, 0, rule.allow as i32));
         p.push(insn(EXIT, 0, 0, 0, 0));
+        // A rule that matches everything ends the program: the verifier refuses unreachable code.
+        if block_len == 2 {
+            return p;
+        }
     }
     p.push(insn(ALU64_MOV_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
@@ -140,6 +144,34 @@ mod tests {
         assert_eq!(run(&p, DEV_BLOCK, ACC_MKNOD, 8, 0), 1, "mknod of any node is allowed, opening it is not");
         assert_eq!(run(&p, DEV_CHAR, ACC_READ, 1, 1), 0, "/dev/mem");
         assert_eq!(run(&p, DEV_CHAR, ACC_WRITE, 10, 200), 0, "/dev/net/tun is not in the default list");
+    }
+
+    /// Every instruction reachable from the first, following falls-through and jumps.
+    fn all_reachable(p: &[BpfInsn]) -> bool {
+        let mut seen = vec![false; p.len()];
+        let mut todo = vec![0usize];
+        while let Some(pc) = todo.pop() {
+            if pc >= p.len() || seen[pc] {
+                continue;
+            }
+            seen[pc] = true;
+            match p[pc].code {
+                EXIT => {}
+                JMP_JNE_K | JMP_JEQ_K => todo.extend([pc + 1, (pc as i64 + 1 + p[pc].off as i64) as usize]),
+                _ => todo.push(pc + 1),
+            }
+        }
+        seen.iter().all(|s| *s)
+    }
+
+    #[test]
+    fn no_instruction_is_unreachable() {
+        // The kernel's verifier refuses a program with dead code ("unreachable insn").
+        assert!(all_reachable(&program(&crate::cgroups::default_device_rules())));
+        let everything = DeviceRule { allow: true, kind: 'a', major: None, minor: None, access: "rwm".into() };
+        let mut rules = crate::cgroups::default_device_rules();
+        rules.insert(3, everything);
+        assert!(all_reachable(&program(&rules)));
     }
 
     #[test]
