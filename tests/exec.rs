@@ -146,3 +146,45 @@ fn the_runtime_binary_is_out_of_reach_during_exec() {
     assert_eq!(std::fs::read(&binary).unwrap(), before, "the runtime binary changed");
     bundle.assert_no_leaks();
 }
+
+#[test]
+fn exec_runs_from_a_sealed_copy_of_containy() {
+    require_root!();
+    // CVE-2019-5736 as published: an image's `#!/proc/self/exe` script makes the kernel run the runtime's
+    // own binary inside the container, where a container process can hold it open and write it later. So
+    // `exec` runs from a memfd copy sealed against writes: whatever /proc/<pid>/exe of containy's exec
+    // processes leads to, it is never the host file, and it cannot be written.
+    let bundle = Bundle::friendly(&sh_config("sleep 30", ""));
+    let running = Running::start(&bundle);
+    let mut exec = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["exec", &bundle.id, "sleep", "2"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The exec process re-executes itself from the copy first thing; give it a moment.
+    let exe = format!("/proc/{}/exe", exec.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut target = std::fs::read_link(&exe).unwrap();
+    while !target.to_string_lossy().starts_with("/memfd:containy") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        target = std::fs::read_link(&exe).unwrap();
+    }
+    assert!(target.to_string_lossy().starts_with("/memfd:containy"), "exec runs from {target:?}");
+    let write = std::fs::OpenOptions::new().write(true).open(&exe).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(b"pwned")
+    });
+    assert!(write.is_err(), "the sealed copy was writable");
+    assert!(exec.wait().unwrap().success());
+    let out = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["kill", &bundle.id, "KILL"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    running.wait();
+    bundle.assert_no_leaks();
+}

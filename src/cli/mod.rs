@@ -403,6 +403,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
 }
 
 fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
+    runtime::exec::reexec_sealed()?;
     let container = Container::running(root, &args.id)?;
     let mut process = match &args.process {
         Some(file) => oci::load_process(file)?,

@@ -205,3 +205,44 @@ fn middle_main(
     };
     sys::exit_now(code)
 }
+
+/// Make sure this process runs from a sealed in-memory copy of containy, not from the file on the host.
+///
+/// CVE-2019-5736: a binary in the container replaced by a script starting `#!/proc/self/exe` makes the
+/// kernel execute the *runtime's own binary* inside the container when `exec` runs it; a container process
+/// then holds `/proc/<pid>/exe` — the host file — and writes it once the runtime has exited. Running from a
+/// `memfd` sealed against writes and resizing means that file is never the host's: the worst the trick can
+/// reach is the sealed copy. The copy is made once per `exec` (a few milliseconds for a ~5 MiB binary) and
+/// the process re-executes itself from it with the same arguments; `run` does not enter a running container,
+/// and does not pay for it.
+pub fn reexec_sealed() -> Result<(), RuntimeError> {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+
+    let exe =
+        std::fs::read_link("/proc/self/exe").map_err(|e| RuntimeError::io("readlink", "/proc/self/exe".as_ref(), e))?;
+    if exe.as_os_str().as_bytes().starts_with(b"/memfd:containy") {
+        return Ok(()); // already the sealed copy
+    }
+    crate::explain!(
+        "run from a sealed copy of containy",
+        "memfd_create + copy /proc/self/exe + F_ADD_SEALS(write, grow, shrink, seal) + fexecve",
+        "a container must never reach the runtime's binary on the host (CVE-2019-5736)"
+    );
+    let memfd = memfd_create(c"containy", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+        .map_err(|e| RuntimeError::sys("memfd_create", e))?;
+    let mut copy = std::fs::File::from(memfd);
+    let mut original = std::fs::File::open("/proc/self/exe").map_err(|e| RuntimeError::io("open", &exe, e))?;
+    std::io::copy(&mut original, &mut copy).map_err(|e| RuntimeError::io("copy", &exe, e))?;
+    let seals = SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+    fcntl(&copy, FcntlArg::F_ADD_SEALS(seals)).map_err(|e| RuntimeError::sys("fcntl(F_ADD_SEALS)", e))?;
+    let cstrings = |items: Vec<std::ffi::OsString>| -> Vec<CString> {
+        items.into_iter().filter_map(|s| CString::new(s.as_bytes()).ok()).collect()
+    };
+    let args = cstrings(std::env::args_os().collect());
+    let env = cstrings(std::env::vars_os().map(|(k, v)| [k, "=".into(), v].into_iter().collect()).collect());
+    let err = nix::unistd::fexecve(&copy, &args, &env).unwrap_err();
+    Err(RuntimeError::sys("fexecve of the sealed copy", err))
+}
