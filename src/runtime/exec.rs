@@ -77,13 +77,7 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     let join = namespaces_to_join(container.state.pid);
     let cgroup = Cgroup::reopen(&cgroups::detect(), container.state.cgroups.clone());
 
-    let mut handled = SigSet::empty();
-    for sig in [Signal::SIGCHLD, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGWINCH] {
-        handled.add(sig);
-    }
-    let mut old_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
-        .map_err(|e| RuntimeError::sys("sigprocmask", e))?;
+    let (handled, old_mask) = io::block_handled_signals()?;
     let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(|e| RuntimeError::sys("socketpair", e))?;
 

@@ -21,6 +21,20 @@ use super::RuntimeError;
 use super::sync::{Message, recv_message};
 use crate::sys;
 
+/// Block the signals the supervisor handles (SIGCHLD, the ones it forwards, SIGWINCH) and return them with
+/// the previous mask. Done *before* cloning: a fast child's SIGCHLD must not be lost, and the signalfd of
+/// `supervise` reads what arrived meanwhile.
+pub fn block_handled_signals() -> Result<(SigSet, SigSet), RuntimeError> {
+    let mut handled = SigSet::empty();
+    for sig in [Signal::SIGCHLD, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGWINCH] {
+        handled.add(sig);
+    }
+    let mut old_mask = SigSet::empty();
+    nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
+        .map_err(|e| RuntimeError::sys("sigprocmask", e))?;
+    Ok((handled, old_mask))
+}
+
 /// The container's terminal master, received from the child: give it our window size.
 pub fn adopt_terminal(master: OwnedFd) -> OwnedFd {
     let stdin = std::io::stdin();

@@ -201,13 +201,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     let exec_fifo = if detached { Some(make_exec_fifo(&state_dir)?) } else { None };
 
     // 5. Block the signals we handle *before* cloning: a fast child's SIGCHLD must not be lost.
-    let mut handled = SigSet::empty();
-    for sig in [Signal::SIGCHLD, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGWINCH] {
-        handled.add(sig);
-    }
-    let mut old_mask = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old_mask))
-        .map_err(|e| RuntimeError::sys("sigprocmask", e))?;
+    let (handled, old_mask) = io::block_handled_signals()?;
     let restore = RestoreMask(old_mask);
 
     let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
