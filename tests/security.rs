@@ -158,3 +158,18 @@ fn namespaced_sysctls_are_set_and_host_wide_ones_refused() {
         assert!(stderr(&out).contains(why), "{key}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn an_rlimit_above_containys_own_hard_limit_is_refused_clearly() {
+    require_root!();
+    if caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap_or(false) {
+        eprintln!("skipped: containy holds CAP_SYS_RESOURCE here, so raising hard limits is allowed");
+        return;
+    }
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let above = hard.saturating_add(1000);
+    let out = with(&format!("[[process.rlimits]]\ntype = \"RLIMIT_NOFILE\"\nsoft = {above}\nhard = {above}\n"), "true");
+    assert_eq!(out.status.code(), Some(125));
+    let err = stderr(&out);
+    assert!(err.contains("RLIMIT_NOFILE") && err.contains("CAP_SYS_RESOURCE"), "{err}");
+}
