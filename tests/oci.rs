@@ -94,3 +94,48 @@ fn an_unsupported_oci_field_is_refused_by_name_and_leaves_nothing() {
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("linux.personality"), "{}", stderr(&out));
 }
+
+#[test]
+fn containy_spec_is_accepted_by_runc_and_by_containy() {
+    require_root!();
+    let Ok(runc) = which("runc") else {
+        eprintln!("skipped: runc is not installed (install.sh installs it)");
+        return;
+    };
+    let bundle = Bundle::empty();
+    let out =
+        std::process::Command::new(common::CONTAINY).args(["spec", "--bundle"]).arg(bundle.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again =
+        std::process::Command::new(common::CONTAINY).args(["spec", "--bundle"]).arg(bundle.path()).output().unwrap();
+    assert!(!again.status.success(), "spec must not overwrite a config.json");
+    let path = bundle.path().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = serde_json::json!(["sh", "-c", "echo $(hostname)"]);
+    // runc wants the root as a real path, not through a symlink.
+    spec["root"]["path"] = common::busybox_rootfs().display().to_string().into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+
+    let out = bundle.run();
+    assert_eq!(stdout(&out), "containy\n", "containy: {}", stderr(&out));
+    let runc_root = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(runc)
+        .arg("--root")
+        .arg(runc_root.path())
+        .args(["run", "--bundle"])
+        .arg(bundle.path())
+        .arg(format!("runc-{}", bundle.id))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "containy\n", "runc: {}", stderr(&out));
+}
+
+#[test]
+fn features_describe_the_runtime() {
+    let out = std::process::Command::new(common::CONTAINY).arg("features").output().unwrap();
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+}

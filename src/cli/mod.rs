@@ -29,8 +29,51 @@ pub struct Cli {
     /// Narrate every kernel step: what, which syscall or file, and why.
     #[arg(long, global = true)]
     pub explain: bool,
+    /// Also write errors to this file (engines read it: podman, conmon).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// `text` or `json` (one JSON object per line, as runc writes them).
+    #[arg(long, global = true, default_value = "text", value_name = "FORMAT")]
+    pub log_format: LogFormat,
+    /// Accepted for runc compatibility (containy's `--explain` is its debug output).
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups: not supported (containy writes cgroup files itself).
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A failure with its own exit code (126/127 when the program could not be executed, as engines expect),
+/// reported like any other error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitWith {
+    pub code: i32,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Append one error to the `--log` file in the requested format; the message keeps the phrases engines map
+/// to exit codes ("executable file not found in $PATH", "no such file or directory", "permission denied").
+pub fn log_error(path: &std::path::Path, format: LogFormat, message: &str) {
+    use std::io::Write;
+    let line = match format {
+        LogFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({"level": "error", "msg": message, "time": runtime::state::now_rfc3339()})
+        ),
+        LogFormat::Text => format!("{} error: {message}\n", runtime::state::now_rfc3339()),
+    };
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = file.write_all(line.as_bytes());
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +86,10 @@ pub enum Command {
     Start(IdArg),
     /// Run another process in a running container.
     Exec(ExecArgs),
+    /// Write a default OCI config.json into a bundle (as `runc spec` does).
+    Spec(SpecArgs),
+    /// Print the OCI features document: what this runtime supports.
+    Features,
     /// Print a container's OCI state as JSON.
     State(IdArg),
     /// Send a signal to a container's init process (or, with --all, to all its processes).
@@ -165,6 +212,16 @@ pub struct ExecArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The bundle to write config.json into.
+    #[arg(short, long, default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// For an unprivileged user: a user namespace mapping your ids to root, /sys shared, no cgroup mount.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct IdArg {
     pub id: String,
 }
@@ -238,6 +295,10 @@ pub struct ExtractArgs {
 
 /// Run the parsed command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
+    anyhow::ensure!(
+        !cli.systemd_cgroup,
+        "--systemd-cgroup is not supported: containy writes cgroup files itself (use cgroup_manager = \"cgroupfs\")"
+    );
     if cli.explain {
         crate::narrate::enable();
     }
@@ -261,6 +322,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Exec(args) => exec(&cli.root, args),
+        Command::Spec(args) => {
+            let path = args.bundle.join("config.json");
+            anyhow::ensure!(!path.exists(), "{} already exists: remove it first", path.display());
+            let spec =
+                oci::spec::default_spec(args.rootless, nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+            std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(0)
+        }
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&oci::spec::features())?);
+            Ok(0)
+        }
         Command::State(args) => {
             println!("{}", serde_json::to_string_pretty(&Container::load(&cli.root, &args.id)?.oci_state())?);
             Ok(0)
@@ -394,10 +468,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
             Ok(Exit::OomKilled { limit: None }.code())
         }
         Ok(exit) => Ok(exit.code()),
-        Err(runtime::RuntimeError::Exec { code, text }) => {
-            eprintln!("containy: {text}");
-            Ok(code as i32)
-        }
+        Err(runtime::RuntimeError::Exec { code, text }) => Err(ExitWith { code: code as i32, message: text }.into()),
         Err(e) => Err(e).with_context(|| format!("cannot run container {id}")),
     }
 }
@@ -449,10 +520,7 @@ fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
     };
     match runtime::exec::exec(&container, opts) {
         Ok(exit) => Ok(exit.code()),
-        Err(runtime::RuntimeError::Exec { code, text }) => {
-            eprintln!("containy: {text}");
-            Ok(code as i32)
-        }
+        Err(runtime::RuntimeError::Exec { code, text }) => Err(ExitWith { code: code as i32, message: text }.into()),
         Err(e) => Err(e).with_context(|| format!("cannot exec in container {}", args.id)),
     }
 }

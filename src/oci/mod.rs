@@ -15,6 +15,7 @@ mod mounts;
 mod namespaces;
 mod resources;
 mod seccomp;
+pub mod spec;
 mod support;
 
 use std::path::{Path, PathBuf};
