@@ -398,7 +398,9 @@ pub enum SeccompOp {
 /// (`net.*`) or UTS (`kernel.hostname`, `kernel.domainname`) — anything else would change the host. The key
 /// must be a plain dotted name and the value one line, so neither can smuggle in a path or a second setting.
 pub fn check_sysctl(key: &str, value: &str, namespaces: &[NamespaceSpec]) -> Result<(), String> {
-    let new = |kind| namespaces.iter().any(|n| n.kind == kind && n.path.is_none());
+    // Created for the container, or joined by path (engines such as podman prepare the network namespace
+    // themselves and pass its path).
+    let new = |kind| namespaces.iter().any(|n| n.kind == kind);
     let plain = !key.is_empty()
         && key
             .split('.')

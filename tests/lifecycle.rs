@@ -253,3 +253,19 @@ fn the_state_of_a_container_the_oom_killer_ended_says_so() {
     assert!(verb(&bundle, &["delete", &bundle.id]).status.success());
     bundle.assert_no_leaks();
 }
+
+#[test]
+fn a_created_container_running_as_another_user_starts() {
+    require_root!();
+    let bundle = oci_bundle("id -u > /proc/1/fd/1; sleep 5", false);
+    let path = bundle.path().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000});
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    assert!(create(&bundle, &[]).status.success());
+    let out = verb(&bundle, &["start", &bundle.id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    assert_eq!(status(&bundle)["status"], "running");
+    assert!(verb(&bundle, &["delete", "--force", &bundle.id]).status.success());
+    bundle.assert_no_leaks();
+}

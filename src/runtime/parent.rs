@@ -370,8 +370,14 @@ fn mapped_root(plan: &Plan) -> Option<(u32, u32)> {
 /// from inside the container, which blocks until `start` opens it for reading.
 fn make_exec_fifo(state_dir: &Path) -> Result<OwnedFd, RuntimeError> {
     let path = state_dir.join(super::container::EXEC_FIFO);
-    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(|e| RuntimeError::io("mkfifo", &path, e.into()))?;
+    // The child reopens it after it became the configured user (uid 1000, say): the FIFO must be writable
+    // for anyone (mode 0622, as runc makes it, despite the umask); the state directory stays closed, and
+    // the child reaches the FIFO only through its own descriptor.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o622))
+        .map_err(|e| RuntimeError::io("chmod", &path, e))?;
     nix::fcntl::open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
         .map_err(|e| RuntimeError::io("open", &path, e.into()))
 }
