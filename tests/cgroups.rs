@@ -317,3 +317,16 @@ fn a_cpu_the_machine_lacks_fails_the_create_and_leaves_nothing() {
     assert!(stderr(&out).contains("cpuset.cpus"), "{}", stderr(&out));
     bundle.assert_no_leaks();
 }
+
+#[test]
+fn without_a_cgroup_namespace_the_container_sees_only_its_own_cgroup() {
+    require_root!();
+    // namespaces.cgroup = false: a cgroup mount would show the host's whole tree; containy binds the
+    // container's own directory instead, so its limits are what it reads at /sys/fs/cgroup.
+    let pids = cgroup_file("pids", "pids.max", "pids.max");
+    let cfg = format!(
+        "[process]\nargs = [\"/bin/sh\", \"-c\", \"cat {pids}\"]\n[namespaces]\ncgroup = false\n[rootfs]\npath = \"@ROOTFS@\"\n[resources]\npids = 42\n"
+    );
+    let out = Bundle::friendly(&cfg).run();
+    assert_eq!(stdout(&out), "42\n", "{}", stderr(&out));
+}

@@ -157,6 +157,9 @@ pub struct Context<'a> {
     pub rootfs: &'a Path,
     /// Inside a user namespace `mknod` is not allowed: device nodes are bind-mounted from the host.
     pub user_ns: bool,
+    /// Without a cgroup namespace a cgroup mount would show the host's whole tree: the container's own
+    /// cgroup directories are bind-mounted instead (as runc does).
+    pub cgroup_ns: bool,
 }
 
 /// Execute the mount sequence. Runs in the child, in its new mount namespace.
@@ -213,7 +216,7 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
             }
             MountOp::Cgroup { destination, cgroups, flags } => {
                 let root = root_fd(&mut root, ctx.rootfs)?;
-                mount_cgroup(root, destination, cgroups, *flags, ctx.user_ns)?;
+                mount_cgroup(root, destination, cgroups, *flags, ctx.user_ns || !ctx.cgroup_ns)?;
             }
             MountOp::Devices => {
                 let root = root_fd(&mut root, ctx.rootfs)?;
@@ -322,36 +325,37 @@ fn mount_cgroup(
     destination: &Path,
     cgroups: &CgroupMount,
     flags: u64,
-    user_ns: bool,
+    bind_own: bool,
 ) -> Result<(), RootfsError> {
     let flags = MsFlags::from_bits_retain(flags);
     let target = ensure_in_root(root, destination, Leaf::Directory)?;
     let target_path = fd_path(&target);
     match cgroups {
         CgroupMount::V2 { host_dir } => {
-            crate::explain!(
-                "mount the cgroup2 tree",
-                format!("mount(\"cgroup\", {}, \"cgroup2\")", destination.display()),
-                "in its cgroup namespace the container sees its own cgroup as the root"
-            );
-            match do_mount(Some(Path::new("cgroup")), &target_path, Some("cgroup2"), flags, None, "cgroup2") {
-                // The kernel refuses cgroup2 here when the destination already is the root of a cgroup2
-                // mount (a `/sys` bind-mounted from the host, as rootless specs do, brings the host's along,
-                // and there is only one cgroup2 superblock: EBUSY), or to a user namespace that does not own
-                // the cgroup namespace (EPERM). As runc does, show the container its own cgroup instead.
-                Err(RootfsError::Mount { source: Errno::EPERM | Errno::EBUSY, .. }) => {
-                    let Some(host_dir) = host_dir else { return Ok(()) };
-                    crate::explain!(
-                        "bind the container's own cgroup instead",
-                        format!("mount({}, {}, MS_BIND)", host_dir.display(), destination.display()),
-                        "the kernel refused a new cgroup2 mount here; this shows the same, the container's cgroup"
-                    );
-                    do_mount(Some(host_dir), &target_path, None, MsFlags::MS_BIND, None, "bind")?;
-                    let mounted = ensure_in_root(root, destination, Leaf::Directory)?;
-                    remount_bind(&fd_path(&mounted), flags - MsFlags::MS_RELATIME)
+            if !(bind_own && host_dir.is_some()) {
+                crate::explain!(
+                    "mount the cgroup2 tree",
+                    format!("mount(\"cgroup\", {}, \"cgroup2\")", destination.display()),
+                    "in its cgroup namespace the container sees its own cgroup as the root"
+                );
+                match do_mount(Some(Path::new("cgroup")), &target_path, Some("cgroup2"), flags, None, "cgroup2") {
+                    // The kernel refuses cgroup2 here when the destination already is the root of a cgroup2
+                    // mount (a `/sys` bind-mounted from the host, as rootless specs do, brings the host's
+                    // along, and there is only one cgroup2 superblock: EBUSY), or to a user namespace that
+                    // does not own the cgroup namespace (EPERM). Then, as runc does, bind the container's own.
+                    Err(RootfsError::Mount { source: Errno::EPERM | Errno::EBUSY, .. }) => {}
+                    other => return other,
                 }
-                other => other,
             }
+            let Some(host_dir) = host_dir else { return Ok(()) };
+            crate::explain!(
+                "bind the container's own cgroup",
+                format!("mount({}, {}, MS_BIND)", host_dir.display(), destination.display()),
+                "without a cgroup namespace of its own a cgroup2 mount would show the host's whole tree"
+            );
+            do_mount(Some(host_dir), &target_path, None, MsFlags::MS_BIND, None, "bind")?;
+            let mounted = ensure_in_root(root, destination, Leaf::Directory)?;
+            remount_bind(&fd_path(&mounted), flags - MsFlags::MS_RELATIME)
         }
         CgroupMount::V1(hierarchies) => {
             crate::explain!(
@@ -362,11 +366,11 @@ fn mount_cgroup(
             let rw = flags - MsFlags::MS_RDONLY;
             do_mount(Some(Path::new("tmpfs")), &target_path, Some("tmpfs"), rw, Some("mode=755"), "tmpfs")?;
             for h in hierarchies {
-                if user_ns && h.host_dir.is_none() {
+                if bind_own && h.host_dir.is_none() {
                     continue;
                 }
                 let sub = ensure_in_root(root, &destination.join(&h.name), Leaf::Directory)?;
-                match (&h.host_dir, user_ns) {
+                match (&h.host_dir, bind_own) {
                     (Some(host_dir), true) => {
                         do_mount(Some(host_dir), &fd_path(&sub), None, MsFlags::MS_BIND, None, "bind")?;
                         let mounted = ensure_in_root(root, &destination.join(&h.name), Leaf::Directory)?;

@@ -158,8 +158,11 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
 
     // 5. The root filesystem and pivot_root; then sysctls, while /proc/sys is still writable; then the
     // masked and read-only paths seal it.
-    let mount_ctx =
-        rootfs::Context { rootfs: &ctx.rootfs, user_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::User) };
+    let mount_ctx = rootfs::Context {
+        rootfs: &ctx.rootfs,
+        user_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::User),
+        cgroup_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::Cgroup),
+    };
     let pivot = ctx.mounts.iter().position(|op| *op == rootfs::MountOp::PivotRoot).map_or(ctx.mounts.len(), |i| i + 1);
     rootfs::apply(&ctx.mounts[..pivot], &mount_ctx)?;
     write_sysctls(&plan.sysctl)?;
