@@ -330,3 +330,20 @@ fn without_a_cgroup_namespace_the_container_sees_only_its_own_cgroup() {
     let out = Bundle::friendly(&cfg).run();
     assert_eq!(stdout(&out), "42\n", "{}", stderr(&out));
 }
+
+#[test]
+fn update_takes_oci_resources_as_engines_pass_them() {
+    require_root!();
+    let script = "sh -c 'sleep 0 & wait' 2>/dev/null && echo first-ok || echo first-failed; \
+                  touch /data/started; while [ ! -e /data/go ]; do :; done; \
+                  sh -c 'sleep 0 & wait' && echo second-ok";
+    let (bundle, data, child) = start_with_data(script, "pids = 2");
+    let file = data.path().join("resources.json");
+    std::fs::write(&file, r#"{"pids": {"limit": 20}, "memory": {"limit": 134217728}}"#).unwrap();
+    let out = verb(&bundle, "update", &["--resources", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(data.path().join("go"), "").unwrap();
+    let out = child.wait();
+    assert_eq!(stdout(&out), "first-failed\nsecond-ok\n", "{}", stderr(&out));
+    bundle.assert_no_leaks();
+}

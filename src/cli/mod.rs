@@ -282,6 +282,9 @@ pub struct UpdateArgs {
     /// New CPU quota in CPUs (e.g. 0.5).
     #[arg(long, value_name = "CPUS")]
     pub cpu: Option<f64>,
+    /// New limits as OCI `linux.resources` JSON (what engines pass); `-` reads standard input.
+    #[arg(short, long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
     pub id: String,
 }
 
@@ -537,7 +540,17 @@ fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal> {
 }
 
 fn update_resources(args: &UpdateArgs) -> Result<crate::plan::Resources> {
-    let mut r = crate::plan::Resources::default();
+    let mut r = match &args.resources {
+        Some(path) if path.as_os_str() == "-" => {
+            let tmp = std::env::temp_dir().join(format!("containy-update-{}.json", std::process::id()));
+            std::io::copy(&mut std::io::stdin(), &mut std::fs::File::create(&tmp)?)?;
+            let r = oci::load_resources(&tmp);
+            let _ = std::fs::remove_file(&tmp);
+            r?
+        }
+        Some(path) => oci::load_resources(path)?,
+        None => crate::plan::Resources::default(),
+    };
     if let Some(m) = &args.memory {
         r.memory = Some(config::parse_size(m).map_err(|e| anyhow::anyhow!("--memory: {e}"))?);
     }

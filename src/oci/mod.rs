@@ -102,6 +102,25 @@ pub fn load_process(path: &Path) -> Result<crate::plan::Process, OciError> {
     Ok(parse_str(&config.to_string(), path, Path::new("/"))?.process)
 }
 
+/// An OCI `linux.resources` JSON on its own (`update --resources FILE`, what engines pass), checked and
+/// lowered like the same object inside a config.json.
+pub fn load_resources(path: &Path) -> Result<crate::plan::Resources, OciError> {
+    let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
+    let resources: serde_json::Value = serde_json::from_str(&text).map_err(|source| OciError::Syntax {
+        file: path.to_path_buf(),
+        line: source.line(),
+        column: source.column(),
+        source,
+    })?;
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": {"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+        "linux": {"namespaces": [{"type": "mount"}], "resources": resources},
+    });
+    Ok(parse_str(&config.to_string(), path, Path::new("/"))?.resources)
+}
+
 /// Lower an already-read `config.json` text; `label` names it in messages.
 pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciError> {
     let file = || label.to_path_buf();
