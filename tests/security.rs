@@ -112,8 +112,10 @@ fn root_in_a_user_namespace_cannot_write_host_owned_files() {
 #[test]
 fn fifty_runs_with_one_id_start_exactly_one_container() {
     require_root!();
-    let bundle = Bundle::friendly(&sh_config("sleep 1", ""));
-    let children: Vec<_> = (0..50)
+    // The winner runs until every other attempt has been refused (however slow the machine), then is
+    // stopped by id; a run that ended early would free the id and let a latecomer in legitimately.
+    let bundle = Bundle::friendly(&sh_config("sleep 300", ""));
+    let mut children: Vec<_> = (0..50)
         .map(|_| {
             bundle
                 .command(&[])
@@ -123,10 +125,35 @@ fn fifty_runs_with_one_id_start_exactly_one_container() {
                 .unwrap()
         })
         .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while children.iter_mut().map(|c| c.try_wait().ok().flatten().is_none()).filter(|running| *running).count() > 1 {
+        assert!(std::time::Instant::now() < deadline, "more than one run with the same id is still going");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let state = || {
+        let out = std::process::Command::new(common::CONTAINY)
+            .arg("--root")
+            .arg(&bundle.state_root)
+            .args(["state", &bundle.id])
+            .output()
+            .unwrap();
+        stdout(&out)
+    };
+    while !state().contains("\"running\"") {
+        assert!(std::time::Instant::now() < deadline, "the winner never ran: {}", state());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["kill", &bundle.id, "KILL"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kill: {}", stderr(&out));
     let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
-    let started = outs.iter().filter(|o| o.status.success()).count();
-    assert_eq!(started, 1, "{started} containers started with the same id");
-    for o in outs.iter().filter(|o| !o.status.success()) {
+    let winners = outs.iter().filter(|o| o.status.code() == Some(137)).count();
+    assert_eq!(winners, 1, "{winners} containers started with the same id");
+    for o in outs.iter().filter(|o| o.status.code() != Some(137)) {
         assert!(stderr(o).contains("already exists"), "{}", stderr(o));
     }
     bundle.assert_no_leaks();
