@@ -83,42 +83,43 @@ pub fn load(path: &Path, bundle: &Path) -> Result<Plan, OciError> {
     parse_str(&text, path, bundle)
 }
 
-/// An OCI `process` JSON on its own (`exec --process FILE`, what engines pass): lowered through the same
-/// code as a whole config, so it is checked the same way.
-pub fn load_process(path: &Path) -> Result<crate::plan::Process, OciError> {
+/// A fragment of an OCI config on its own (`exec --process FILE`, `update --resources FILE`: what engines
+/// pass), placed into a minimal config and lowered through the same code, so it is checked the same way.
+fn load_fragment(path: &Path, place: impl FnOnce(serde_json::Value) -> serde_json::Value) -> Result<Plan, OciError> {
     let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
-    let process: serde_json::Value = serde_json::from_str(&text).map_err(|source| OciError::Syntax {
+    let fragment: serde_json::Value = serde_json::from_str(&text).map_err(|source| OciError::Syntax {
         file: path.to_path_buf(),
         line: source.line(),
         column: source.column(),
         source,
     })?;
-    let config = serde_json::json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
-        "process": process,
-        "linux": {"namespaces": [{"type": "mount"}]},
-    });
-    Ok(parse_str(&config.to_string(), path, Path::new("/"))?.process)
+    parse_str(&place(fragment).to_string(), path, Path::new("/"))
 }
 
-/// An OCI `linux.resources` JSON on its own (`update --resources FILE`, what engines pass), checked and
-/// lowered like the same object inside a config.json.
-pub fn load_resources(path: &Path) -> Result<crate::plan::Resources, OciError> {
-    let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
-    let resources: serde_json::Value = serde_json::from_str(&text).map_err(|source| OciError::Syntax {
-        file: path.to_path_buf(),
-        line: source.line(),
-        column: source.column(),
-        source,
+/// An OCI `process` object (`exec --process FILE`).
+pub fn load_process(path: &Path) -> Result<crate::plan::Process, OciError> {
+    let plan = load_fragment(path, |process| {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "process": process,
+            "linux": {"namespaces": [{"type": "mount"}]},
+        })
     })?;
-    let config = serde_json::json!({
-        "ociVersion": "1.0.2",
-        "root": {"path": "rootfs"},
-        "process": {"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
-        "linux": {"namespaces": [{"type": "mount"}], "resources": resources},
-    });
-    Ok(parse_str(&config.to_string(), path, Path::new("/"))?.resources)
+    Ok(plan.process)
+}
+
+/// An OCI `linux.resources` object (`update --resources FILE`).
+pub fn load_resources(path: &Path) -> Result<crate::plan::Resources, OciError> {
+    let plan = load_fragment(path, |resources| {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "process": {"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "linux": {"namespaces": [{"type": "mount"}], "resources": resources},
+        })
+    })?;
+    Ok(plan.resources)
 }
 
 /// Lower an already-read `config.json` text; `label` names it in messages.
