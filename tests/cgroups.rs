@@ -75,14 +75,7 @@ fn devices_are_denied_by_default() {
 
 /// `containy --root <state> VERB <id> [args]` against a running container.
 fn verb(bundle: &Bundle, verb: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(common::CONTAINY)
-        .arg("--root")
-        .arg(&bundle.state_root)
-        .arg(verb)
-        .args(args)
-        .arg(&bundle.id)
-        .output()
-        .unwrap()
+    bundle.containy(&[&[verb], args, &[bundle.id.as_str()]].concat())
 }
 
 /// Start `script` with /data bind-mounted from a host temp dir; wait until it writes /data/started.

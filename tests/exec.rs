@@ -6,14 +6,7 @@ mod common;
 use common::{Bundle, Running, sh_config, stderr, stdout};
 
 fn exec(bundle: &Bundle, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(common::CONTAINY)
-        .arg("--root")
-        .arg(&bundle.state_root)
-        .arg("exec")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
+    bundle.containy(&[&["exec"], args].concat())
 }
 
 #[test]
@@ -78,12 +71,7 @@ fn exec_joins_the_namespaces_cgroup_and_walls_of_the_container() {
     assert!(host_view.contains(&bundle.id), "{host_view}");
     assert!(cgroup.status.success(), "{}", stderr(&cgroup));
 
-    let out = std::process::Command::new(common::CONTAINY)
-        .arg("--root")
-        .arg(&bundle.state_root)
-        .args(["kill", &bundle.id, "KILL"])
-        .output()
-        .unwrap();
+    let out = bundle.containy(&["kill", &bundle.id, "KILL"]);
     assert!(out.status.success());
     running.wait();
     bundle.assert_no_leaks();
@@ -178,12 +166,7 @@ fn exec_runs_from_a_sealed_copy_of_containy() {
     });
     assert!(write.is_err(), "the sealed copy was writable");
     assert!(exec.wait().unwrap().success());
-    let out = std::process::Command::new(common::CONTAINY)
-        .arg("--root")
-        .arg(&bundle.state_root)
-        .args(["kill", &bundle.id, "KILL"])
-        .output()
-        .unwrap();
+    let out = bundle.containy(&["kill", &bundle.id, "KILL"]);
     assert!(out.status.success(), "{}", stderr(&out));
     running.wait();
     bundle.assert_no_leaks();

@@ -6,7 +6,7 @@ mod common;
 use common::{Bundle, Running, sh_config, stderr, stdout};
 
 fn verb(bundle: &Bundle, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(common::CONTAINY).arg("--root").arg(&bundle.state_root).args(args).output().unwrap()
+    bundle.containy(args)
 }
 
 #[test]

@@ -131,24 +131,14 @@ fn fifty_runs_with_one_id_start_exactly_one_container() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let state = || {
-        let out = std::process::Command::new(common::CONTAINY)
-            .arg("--root")
-            .arg(&bundle.state_root)
-            .args(["state", &bundle.id])
-            .output()
-            .unwrap();
+        let out = bundle.containy(&["state", &bundle.id]);
         stdout(&out)
     };
     while !state().contains("\"running\"") {
         assert!(std::time::Instant::now() < deadline, "the winner never ran: {}", state());
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let out = std::process::Command::new(common::CONTAINY)
-        .arg("--root")
-        .arg(&bundle.state_root)
-        .args(["kill", &bundle.id, "KILL"])
-        .output()
-        .unwrap();
+    let out = bundle.containy(&["kill", &bundle.id, "KILL"]);
     assert!(out.status.success(), "kill: {}", stderr(&out));
     let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
     let winners = outs.iter().filter(|o| o.status.code() == Some(137)).count();

@@ -123,6 +123,17 @@ impl Bundle {
         cmd
     }
 
+    /// `containy --root <private> ARGS…` (a verb on this bundle's containers), run to completion.
+    pub fn containy(&self, args: &[&str]) -> Output {
+        Command::new(CONTAINY)
+            .arg("--root")
+            .arg(&self.state_root)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run containy")
+    }
+
     /// Run to completion, then check nothing leaked.
     pub fn run(&self) -> Output {
         let out = self.command(&[]).output().expect("run containy");
