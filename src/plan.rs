@@ -150,6 +150,9 @@ pub struct Mount {
     pub propagation: Vec<u64>,
     /// The filesystem-specific `data` string (`mode=755,size=65536k`).
     pub data: String,
+    /// tmpfs only: fill the new tmpfs with a copy of what the image has at the destination (OCI
+    /// `tmpcopyup`, which podman asks for with `--read-only`), so `/etc`-like directories stay populated.
+    pub copy_up: bool,
 }
 
 impl Mount {
@@ -297,6 +300,7 @@ impl Mount {
             flags,
             propagation: Vec::new(),
             data: data.to_string(),
+            copy_up: false,
         }
     }
 }

@@ -238,6 +238,7 @@ fn lower_mounts(mounts: Vec<MountSection>, bundle: &Path) -> Result<Vec<Mount>, 
                     flags: MS_BIND | MS_REC | readonly,
                     propagation: Vec::new(),
                     data: String::new(),
+                    copy_up: false,
                 }
             }
             MountKind::Tmpfs => {
@@ -255,6 +256,7 @@ fn lower_mounts(mounts: Vec<MountSection>, bundle: &Path) -> Result<Vec<Mount>, 
                     flags: MS_NOSUID | MS_NODEV | readonly,
                     propagation: Vec::new(),
                     data,
+                    copy_up: false,
                 }
             }
         });
