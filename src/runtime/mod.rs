@@ -7,6 +7,7 @@
 
 pub mod container;
 pub mod exec;
+pub mod hooks;
 mod init;
 pub mod inspect;
 mod io;
@@ -78,6 +79,8 @@ pub enum RuntimeError {
     Image(#[from] crate::image::ImageError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]
