@@ -364,3 +364,39 @@ fn a_failing_create_hook_fails_create_cleanly_and_poststop_still_runs() {
     assert!(marker.exists(), "poststop hooks run when a failed create is torn down");
     bundle.assert_no_leaks();
 }
+
+#[test]
+fn events_report_usage_and_end_with_the_container() {
+    require_root!();
+    let bundle = Bundle::friendly(&sh_config("sleep 30", "[resources]\nmemory = \"64M\"\npids = 30"));
+    let running = Running::start(&bundle);
+
+    let out = verb(&bundle, &["events", "--stats", &bundle.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "--stats prints one event: {text}");
+    let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["id"], bundle.id.as_str());
+    assert_eq!(event["data"]["memory"]["usage"]["limit"], 64 * 1024 * 1024);
+    assert_eq!(event["data"]["pids"]["limit"], 30);
+    assert!(event["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{event}");
+
+    // The stream: events at each tick, and it ends by itself when the container does.
+    let mut stream = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["events", "--interval", "100ms", &bundle.id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    assert!(verb(&bundle, &["kill", &bundle.id, "KILL"]).status.success());
+    let out = stream.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let events = stdout(&out);
+    assert!(events.lines().count() >= 2, "several ticks: {events}");
+    assert!(events.lines().all(|l| l.contains("\"type\":\"stats\"")), "{events}");
+    running.wait();
+    bundle.assert_no_leaks();
+}

@@ -6,6 +6,7 @@
 //! reads a running container back from `/proc`.
 
 pub mod container;
+pub mod events;
 pub mod exec;
 pub mod hooks;
 mod init;
