@@ -383,7 +383,7 @@ fn events_report_usage_and_end_with_the_container() {
     assert!(event["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{event}");
 
     // The stream: events at each tick, and it ends by itself when the container does.
-    let mut stream = std::process::Command::new(common::CONTAINY)
+    let stream = std::process::Command::new(common::CONTAINY)
         .arg("--root")
         .arg(&bundle.state_root)
         .args(["events", "--interval", "100ms", &bundle.id])
