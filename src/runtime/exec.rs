@@ -152,7 +152,8 @@ fn supervise_exec(middle: Pid, handled: &SigSet, sync: OwnedFd, opts: &ExecOptio
     })
 }
 
-/// The middle process: join, clone the real process, report its pid, wait for it, exit like it.
+/// The middle process: join, clone the real process, report its pid, then (unless detached) wait for it
+/// and exit like it.
 fn middle_main(
     pidfd: &OwnedFd,
     join: CloneFlags,
@@ -193,6 +194,11 @@ fn middle_main(
     send_message(&sync, &Message::Pid(process.as_raw())).map_err(|e| setup_failed("send the pid", e))?;
     // Our copy of the socket must go: the parent learns that execve succeeded from end-of-file.
     drop(sync);
+    if opts.detach {
+        // Detached, the process must not stay our child: once we are gone it is reparented to the
+        // nearest subreaper (an engine's conmon), which waits for it and reads its exit status.
+        sys::exit_now(0);
+    }
     let code = match waitpid(process, None) {
         Ok(WaitStatus::Exited(_, code)) => code,
         Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
