@@ -6,9 +6,11 @@
 #   debootstrap     makes the Debian minbase tarball for `make run`
 #   libseccomp-dev, pkg-config   seccomp filters (libseccomp crate)
 #   gcc, libc6-dev  `cc -static` for the lessons' small C programs (docs/lessons/: the chroot escape, syscalls)
+#   podman          tests/podman.rs: the engine driving containy through conmon (and runc, the reference)
+#   containerd      tests/containerd.rs: its own daemon, `ctr run --runc-binary containy`
 set -euo pipefail
 
-packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev)
+packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
