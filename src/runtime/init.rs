@@ -289,11 +289,14 @@ pub(super) fn become_process(
 
     // 12. Tell the parent we are ready, restore the signal mask, and become the container's program.
     send_message(sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
-    if let Some(fifo) = exec_fifo {
-        wait_for_start(fifo)?;
-    }
+    let started = exec_fifo.map(wait_for_start).transpose()?;
+    // Between start's open and our byte: `start` (and its poststart hooks) waits for these to finish.
     if !start_hooks.hooks.is_empty() {
         hooks::run("startContainer", start_hooks.hooks, &hook_input(start_hooks.state, Status::Created))?;
+    }
+    if let Some(mut started) = started {
+        use std::io::Write;
+        started.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))?;
     }
     crate::explain!(
         format!("execute {}", process.args.join(" ")),
@@ -305,19 +308,16 @@ pub(super) fn become_process(
 }
 
 /// The create/start split: reopen the exec FIFO for writing — `open(2)` blocks until `containy start` opens
-/// it for reading — then write one byte, which is start's signal that we are about to `execve`. A process
+/// it for reading. The caller then writes one byte, start's signal that we are about to `execve`. A process
 /// waiting here costs nothing: no polling, no timer.
-fn wait_for_start(fifo: &OwnedFd) -> Result<(), Failure> {
-    use std::io::Write;
+fn wait_for_start(fifo: &OwnedFd) -> Result<File, Failure> {
     crate::explain!(
         "wait for `containy start`",
         "open(exec.fifo, O_WRONLY) blocks until a reader opens it",
         "create sets everything up; the program itself runs only when someone asks"
     );
     let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fifo));
-    let mut writer =
-        std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| setup_failed("open the exec FIFO", e))?;
-    writer.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))
+    std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| setup_failed("open the exec FIFO", e))
 }
 
 /// Open a new pty in the container's `/dev/pts` (through `/dev/ptmx`), pass the master to the parent
