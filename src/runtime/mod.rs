@@ -78,6 +78,8 @@ pub enum RuntimeError {
     Image(#[from] crate::image::ImageError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]
