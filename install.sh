@@ -6,9 +6,10 @@
 #   debootstrap     makes the Debian minbase tarball for `make run`
 #   libseccomp-dev, pkg-config   seccomp filters (libseccomp crate)
 #   gcc, libc6-dev  `cc -static` for the lessons' small C programs (docs/lessons/: the chroot escape, syscalls)
+#   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)
 set -euo pipefail
 
-packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev)
+packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev iproute2 nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
