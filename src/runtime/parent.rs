@@ -159,7 +159,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     // 1b. The network's host side: a lease and the container's /etc files (which become mounts), and for
     // `container:ID` the namespace to join.
     let mut adjusted = plan.clone();
-    let attachment = prepare_network(&mut adjusted, opts, &mut held)?;
+    let attachment = prepare_network(&mut adjusted, opts, &base, &mut held)?;
     let plan = &adjusted;
 
     // 2. The root filesystem's host-side directories.
@@ -322,10 +322,11 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
 /// Network steps before clone. Bridge: record + lease + `/etc` files (the attachment is returned for
 /// `connect` after clone). `container:ID`: the namespace to join, found through the other container's state.
 /// Every mode with generated files gets them bind-mounted over the image's `/etc/hosts`, `hostname` and
-/// `resolv.conf`.
+/// `resolv.conf` (where the container has no /etc of its own to make mount points in, only over those the image has).
 fn prepare_network(
     plan: &mut Plan,
     opts: &RunOptions,
+    base: &Path,
     held: &mut Resources,
 ) -> Result<Option<(network::Attachment, Vec<PortMapping>)>, RuntimeError> {
     let hostname = plan.hostname.clone().unwrap_or_else(|| opts.id.clone());
@@ -371,7 +372,21 @@ fn prepare_network(
             plan.etc_files.then_some(files)
         }
     };
+    // A missing file needs a mount point made in the container's /etc. That is only allowed where the write
+    // lands in the container's own copy (overlay upper dir, or an editable /etc in split mode) and root may
+    // write there (in a user namespace host root owns the image's /etc): otherwise only the files the image
+    // already has are covered, and the image is never written.
+    let own_etc = match &plan.rootfs.mode {
+        RootfsMode::Overlay => true,
+        RootfsMode::Split { editable } => editable.iter().any(|e| e == "etc"),
+        RootfsMode::Direct => false,
+    };
+    let may_create = own_etc && mapped_root(plan).is_none();
     for (source, destination) in files.into_iter().flatten() {
+        let in_image = destination.strip_prefix("/").map(|rel| base.join(rel).symlink_metadata().is_ok());
+        if !may_create && in_image != Ok(true) {
+            continue;
+        }
         plan.mounts.push(Mount {
             destination,
             fstype: "bind".into(),
