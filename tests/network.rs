@@ -298,3 +298,28 @@ fn named_networks_have_their_own_subnet_and_outlive_no_container() {
         remove_network(&b, "backend");
     });
 }
+
+#[test]
+fn oci_net_devices_are_moved_in_and_no_etc_files_are_made() {
+    require_root!();
+    in_own_netns(|| {
+        sh("ip link add cyhost0 type veth peer name cyhost1");
+        let b = Bundle::empty();
+        assert!(b.containy(&["spec", "-b", b.path().to_str().unwrap()]).status.success());
+        std::os::unix::fs::symlink(common::busybox_rootfs(), b.path().join("rootfs")).unwrap();
+        let path = b.path().join("config.json");
+        let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        spec["process"]["terminal"] = false.into();
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort; test -e /etc/hostname || echo no-etc-files"
+        ]);
+        spec["linux"]["netDevices"] = serde_json::json!({"cyhost1": {"name": "net1"}});
+        std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+        let out = b.run();
+        assert_eq!(stdout(&out), "lo\nnet1\nno-etc-files\n", "{}", stderr(&out));
+        // The moved end died with the container's namespace, and took its peer along.
+        assert_eq!(veths(), "");
+    });
+}
