@@ -324,3 +324,42 @@ fn oci_net_devices_are_moved_in_and_no_etc_files_are_made() {
         eventually("the moved veth to go", || veths().is_empty());
     });
 }
+
+#[test]
+fn containers_started_together_get_distinct_addresses_and_detached_ones_are_freed_by_delete() {
+    require_root!();
+    in_own_netns(|| {
+        let first = Bundle::friendly(&sh_config("ip -o -4 addr show eth0", "network = \"bridge\""));
+        let others: Vec<Bundle> = (0..3)
+            .map(|_| bundle_in(&first.state_root, &sh_config("ip -o -4 addr show eth0", "network = \"bridge\"")))
+            .collect();
+        let children: Vec<_> = std::iter::once(&first)
+            .chain(&others)
+            .map(|b| b.command(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap())
+            .collect();
+        let mut addresses: Vec<String> = children
+            .into_iter()
+            .map(|c| {
+                let text = stdout(&c.wait_with_output().unwrap());
+                text.split_whitespace().find(|w| w.starts_with("10.88.")).unwrap_or_default().to_string()
+            })
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        assert_eq!(addresses.len(), 4, "four containers, four addresses: {addresses:?}");
+        assert_network_clean(&first.state_root, "containy0");
+
+        // run -d: containy returns, the container keeps its network until `delete`.
+        let detached = bundle_in(&first.state_root, &sh_config("sleep 30", "network = \"bridge\""));
+        let mut cmd = detached.command(&["-d"]);
+        let status = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status().unwrap();
+        assert!(status.success());
+        assert!(veths().contains("master containy0"));
+        assert_eq!(leases(&first.state_root, "containy0").len(), 1);
+        let out = detached.containy(&["delete", "--force", &detached.id]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        detached.assert_no_leaks();
+        assert_network_clean(&first.state_root, "containy0");
+        remove_network(&first, "containy0");
+    });
+}
