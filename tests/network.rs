@@ -173,6 +173,28 @@ fn a_published_port_answers_on_the_hosts_loopback() {
             Command::new("timeout").args(["2", "busybox", "wget", "-q", "-O-", "http://192.0.2.1:18080/"]).output();
         assert!(!other.unwrap().status.success(), "port published on 127.0.0.1 only");
 
+        // Without a host address every local address forwards (`fib daddr type local`).
+        let any = bundle_in(&web.state_root, &sh_config(HTTPD, "hostname = \"any\""));
+        let pid_file = any.path().join("pid");
+        let child = any
+            .command(&["--net", "bridge", "-p", "18082:80", "--pid-file", pid_file.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut any_guard = KillOnDrop(child, pid_file);
+        let get = |url: &str| {
+            Command::new("timeout")
+                .args(["2", "busybox", "wget", "-q", "-O-", url])
+                .output()
+                .is_ok_and(|o| stdout(&o).contains("hello-from-any"))
+        };
+        eventually("port 18082 on 192.0.2.1", || get("http://192.0.2.1:18082/index.html"));
+        assert!(get("http://127.0.0.1:18082/index.html"));
+        assert!(any.containy(&["kill", &any.id, "KILL"]).status.success());
+        assert_eq!(any_guard.0.wait().unwrap().code(), Some(137));
+        any.assert_no_leaks();
+
         assert!(web.containy(&["kill", &web.id, "KILL"]).status.success());
         let status = guard.0.wait().unwrap();
         assert_eq!(status.code(), Some(137));
@@ -329,24 +351,33 @@ fn oci_net_devices_are_moved_in_and_no_etc_files_are_made() {
 fn containers_started_together_get_distinct_addresses_and_detached_ones_are_freed_by_delete() {
     require_root!();
     in_own_netns(|| {
-        let first = Bundle::friendly(&sh_config("ip -o -4 addr show eth0", "network = \"bridge\""));
-        let others: Vec<Bundle> = (0..3)
-            .map(|_| bundle_in(&first.state_root, &sh_config("ip -o -4 addr show eth0", "network = \"bridge\"")))
-            .collect();
-        let children: Vec<_> = std::iter::once(&first)
-            .chain(&others)
-            .map(|b| b.command(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap())
-            .collect();
-        let mut addresses: Vec<String> = children
-            .into_iter()
-            .map(|c| {
-                let text = stdout(&c.wait_with_output().unwrap());
-                text.split_whitespace().find(|w| w.starts_with("10.88.")).unwrap_or_default().to_string()
+        // Four started at once, all alive at the same time: four different addresses.
+        let first = Bundle::friendly(&sh_config("sleep 30", "network = \"bridge\""));
+        let others: Vec<Bundle> =
+            (0..3).map(|_| bundle_in(&first.state_root, &sh_config("sleep 30", "network = \"bridge\""))).collect();
+        let all: Vec<&Bundle> = std::iter::once(&first).chain(&others).collect();
+        let guards: Vec<KillOnDrop> = all
+            .iter()
+            .map(|b| {
+                let pid_file = b.path().join("pid");
+                let child = b
+                    .command(&["--pid-file", pid_file.to_str().unwrap()])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                KillOnDrop(child, pid_file)
             })
             .collect();
+        eventually("four running containers", || guards.iter().all(|g| g.1.exists()));
+        let mut addresses: Vec<String> = all.iter().map(|b| address_of(b)).collect();
         addresses.sort();
         addresses.dedup();
-        assert_eq!(addresses.len(), 4, "four containers, four addresses: {addresses:?}");
+        assert_eq!(addresses.len(), 4, "four live containers, four addresses: {addresses:?}");
+        drop(guards);
+        for b in &all {
+            b.assert_no_leaks();
+        }
         assert_network_clean(&first.state_root, "containy0");
 
         // run -d: containy returns, the container keeps its network until `delete`.

@@ -55,6 +55,11 @@ pub fn write(
     own_namespace: bool,
 ) -> Result<Vec<(PathBuf, PathBuf)>, NetworkError> {
     let dir = state_dir.join("etc");
+    crate::explain!(
+        "generate /etc/hosts, /etc/hostname and /etc/resolv.conf",
+        format!("write {}/{{hosts,hostname,resolv.conf}}, bind-mounted over the image's", dir.display()),
+        "each container gets its own names and name servers, and the image is never written"
+    );
     std::fs::create_dir_all(&dir).map_err(|source| NetworkError::Io { op: "mkdir", path: dir.clone(), source })?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let texts = [hosts(hostname, entries), format!("{hostname}\n"), resolv_conf(&host_resolv, own_namespace)];
