@@ -293,6 +293,27 @@ fn kill_9_of_containy_then_delete_force_leaves_nothing() {
         assert!(out.status.success(), "{}", stderr(&out));
         b.assert_no_leaks();
         assert_network_clean(&b.state_root, "containy0");
+
+        // Killed mid-setup: as soon as the attachment is recorded (before or while the veth and the table
+        // are made, or just after), a few times to land in different steps.
+        for _ in 0..5 {
+            let early =
+                bundle_in(&b.state_root, &sh_config("sleep 60", "network = \"bridge\"\nports = [\"18083:80\"]"));
+            let mut child = early
+                .command(&[])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let record = early.state_root.join(&early.id).join("network.json");
+            eventually("the network record", || record.exists());
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = early.containy(&["delete", "--force", &early.id]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            early.assert_no_leaks();
+            assert_network_clean(&early.state_root, "containy0");
+        }
         remove_network(&b, "containy0");
     });
 }

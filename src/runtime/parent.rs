@@ -156,12 +156,6 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         keep: false,
     };
 
-    // 1b. The network's host side: a lease and the container's /etc files (which become mounts), and for
-    // `container:ID` the namespace to join.
-    let mut adjusted = plan.clone();
-    let attachment = prepare_network(&mut adjusted, opts, &base, &mut held)?;
-    let plan = &adjusted;
-
     // 2. The root filesystem's host-side directories.
     let paths = root_paths(plan, &base, &state_dir)?;
     if let RootfsMode::Split { editable } = &plan.rootfs.mode {
@@ -194,6 +188,13 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     };
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;
+
+    // 3b. The network's host side: a lease and the container's /etc files (which become mounts), and for
+    // `container:ID` the namespace to join. After state.json exists, so `delete --force` finds the container
+    // (and its network.json) whenever containy dies from here on.
+    let mut adjusted = plan.clone();
+    let attachment = prepare_network(&mut adjusted, opts, &base, &mut held)?;
+    let plan = &adjusted;
 
     // 4. The mount sequence, as data, and the namespaces to join, opened while paths are the host's.
     let cgroup_mount = match &layout {
