@@ -80,7 +80,16 @@ pub enum NetworkError {
 
 fn netlink_err(op: impl Into<String>) -> impl FnOnce(Errno) -> NetworkError {
     let op = op.into();
-    move |source| NetworkError::Netlink { op, source }
+    move |source| {
+        let op = if source == Errno::EPERM {
+            format!(
+                "{op} (bridges, veths and NAT rules need CAP_NET_ADMIN on the host: run as root, or use network = \"none\")"
+            )
+        } else {
+            op
+        };
+        NetworkError::Netlink { op, source }
+    }
 }
 
 /// What a container holds on a network, recorded in `<state>/network.json` before it is taken.
