@@ -40,6 +40,48 @@ pub struct Plan {
     /// Host interfaces moved into the container's network namespace (OCI `linux.netDevices`): host name ->
     /// name inside.
     pub net_devices: Vec<(String, String)>,
+    /// Programs run at fixed points of the lifecycle (OCI `hooks`).
+    pub hooks: Hooks,
+    /// Free-form metadata (OCI `annotations`), handed back in the state.
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// OCI hooks, by the lifecycle point they run at (see `runtime/hooks.rs` for where and in which namespace).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hooks {
+    /// Deprecated by the spec but still sent: run with `createRuntime`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prestart: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_runtime: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_container: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_container: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststart: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststop: Vec<Hook>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        *self == Hooks::default()
+    }
+}
+
+/// One hook: `path` is executed with `args` (whose first element is `argv[0]`) and exactly `env`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Hook {
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// Seconds before the hook is killed and counted as failed; `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
 }
 
 /// The command and the identity it runs with.
@@ -157,6 +199,9 @@ pub struct Mount {
     pub propagation: Vec<u64>,
     /// The filesystem-specific `data` string (`mode=755,size=65536k`).
     pub data: String,
+    /// tmpfs only: fill the new tmpfs with a copy of what the image has at the destination (OCI
+    /// `tmpcopyup`, which podman asks for with `--read-only`), so `/etc`-like directories stay populated.
+    pub copy_up: bool,
 }
 
 impl Mount {
@@ -376,6 +421,7 @@ impl Mount {
             flags,
             propagation: Vec::new(),
             data: data.to_string(),
+            copy_up: false,
         }
     }
 }

@@ -270,3 +270,133 @@ fn a_created_container_running_as_another_user_starts() {
     assert!(verb(&bundle, &["delete", "--force", &bundle.id]).status.success());
     bundle.assert_no_leaks();
 }
+
+/// A hook that appends `<name> <state JSON from stdin>` to `log` (a path where it runs).
+fn logging_hook(name: &str, log: &str) -> serde_json::Value {
+    serde_json::json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("read -r state; echo \"{name} $state\" >> {log}")],
+    })
+}
+
+#[test]
+fn hooks_fire_in_lifecycle_order_with_the_state_on_stdin() {
+    require_root!();
+    let bundle = oci_bundle("true", false);
+    let logs = bundle.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let host_log = logs.join("log");
+    let host_log = host_log.to_str().unwrap();
+    let config = bundle.path().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    spec["annotations"] = serde_json::json!({"org.example/key": "value"});
+    spec["hooks"] = serde_json::json!({
+        "prestart": [logging_hook("prestart", host_log)],
+        "createRuntime": [logging_hook("createRuntime", host_log)],
+        // Before pivot_root: a host path still resolves, but the mount namespace is the container's.
+        "createContainer": [logging_hook("createContainer", host_log)],
+        // Inside the container's root: /bin/sh is busybox's and the log is reached through a bind mount.
+        "startContainer": [logging_hook("startContainer", "/logs/log")],
+        "poststart": [logging_hook("poststart", host_log)],
+        "poststop": [logging_hook("poststop", host_log)],
+    });
+    spec["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+        {"destination": "/logs", "type": "bind", "source": logs, "options": ["rbind", "rw"]}));
+    std::fs::write(&config, serde_json::to_vec(&spec).unwrap()).unwrap();
+
+    let out = create(&bundle, &[]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let pid = status(&bundle)["pid"].as_i64().unwrap();
+    let out = verb(&bundle, &["start", &bundle.id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status(&bundle)["status"] != "stopped" {
+        assert!(std::time::Instant::now() < deadline, "never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = verb(&bundle, &["delete", &bundle.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    bundle.assert_no_leaks();
+
+    let text = std::fs::read_to_string(host_log).unwrap();
+    let seen: Vec<(&str, serde_json::Value)> = text
+        .lines()
+        .map(|l| {
+            let (name, json) = l.split_once(' ').unwrap();
+            (name, serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {l}")))
+        })
+        .collect();
+    let names: Vec<&str> = seen.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "{text}"
+    );
+    let statuses: Vec<&str> = seen.iter().map(|(_, s)| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["creating", "creating", "creating", "created", "running", "stopped"]);
+    for (name, state) in &seen {
+        assert_eq!(state["id"], bundle.id.as_str(), "{name}");
+        assert_eq!(state["pid"], pid, "{name}: the container's host pid");
+        assert_eq!(state["bundle"], bundle.path().to_str().unwrap(), "{name}");
+        assert_eq!(state["annotations"]["org.example/key"], "value", "{name}");
+    }
+}
+
+#[test]
+fn a_failing_create_hook_fails_create_cleanly_and_poststop_still_runs() {
+    require_root!();
+    let bundle = oci_bundle("true", false);
+    let marker = bundle.path().join("poststop-ran");
+    let config = bundle.path().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    spec["hooks"] = serde_json::json!({
+        "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no network for you >&2; exit 4"]}],
+        "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", format!("touch {}", marker.display())]}],
+    });
+    std::fs::write(&config, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let out = create(&bundle, &[]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("createRuntime hook /bin/sh failed (exit status: 4): no network for you"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(marker.exists(), "poststop hooks run when a failed create is torn down");
+    bundle.assert_no_leaks();
+}
+
+#[test]
+fn events_report_usage_and_end_with_the_container() {
+    require_root!();
+    let bundle = Bundle::friendly(&sh_config("sleep 30", "[resources]\nmemory = \"64M\"\npids = 30"));
+    let running = Running::start(&bundle);
+
+    let out = verb(&bundle, &["events", "--stats", &bundle.id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "--stats prints one event: {text}");
+    let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["id"], bundle.id.as_str());
+    assert_eq!(event["data"]["memory"]["usage"]["limit"], 64 * 1024 * 1024);
+    assert_eq!(event["data"]["pids"]["limit"], 30);
+    assert!(event["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{event}");
+
+    // The stream: events at each tick, and it ends by itself when the container does.
+    let stream = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["events", "--interval", "100ms", &bundle.id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    assert!(verb(&bundle, &["kill", &bundle.id, "KILL"]).status.success());
+    let out = stream.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let events = stdout(&out);
+    assert!(events.lines().count() >= 2, "several ticks: {events}");
+    assert!(events.lines().all(|l| l.contains("\"type\":\"stats\"")), "{events}");
+    running.wait();
+    bundle.assert_no_leaks();
+}

@@ -63,6 +63,51 @@ fn a_runc_spec_bundle_runs_with_its_args_changed() {
 }
 
 #[test]
+fn tmpcopyup_fills_a_tmpfs_with_the_image_files_it_covers() {
+    require_root!();
+    // What `podman run --read-only` sends: a read-only root with writable tmpfs copies where programs write.
+    let Some(bundle) = runc_spec_bundle(false, |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "cat /etc/base-file; echo new > /etc/new && cat /etc/new; stat -c %a /etc; ls -A /bare | wc -l; \
+             touch /x 2>/dev/null || echo ro; grep ' /etc ' /proc/mounts | cut -d' ' -f3"
+        ]);
+        spec["mounts"].as_array_mut().unwrap().extend([
+            serde_json::json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["rw", "nosuid", "nodev", "tmpcopyup"]}),
+            serde_json::json!({"destination": "/bare", "type": "tmpfs", "source": "tmpfs", "options": ["rw"]}),
+        ]);
+    }) else {
+        return;
+    };
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(common::busybox_rootfs().join("etc")).unwrap();
+        format!("{:o}", meta.permissions().mode() & 0o7777)
+    };
+    let out = bundle.run();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text} {}", stderr(&out));
+    assert_eq!(text, format!("from the base\nnew\n{mode}\n0\nro\ntmpfs\n"));
+    assert!(!common::busybox_rootfs().join("etc/new").exists(), "the write stayed in the tmpfs");
+}
+
+#[test]
+fn tmpcopyup_on_a_bind_mount_is_refused_by_name() {
+    require_root!();
+    let Some(bundle) = runc_spec_bundle(false, |spec| {
+        spec["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "tmpcopyup"]}));
+    }) else {
+        return;
+    };
+    let out = bundle.run();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("tmpcopyup\" only applies to a tmpfs"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_rootless_runc_spec_runs_in_a_user_namespace() {
     require_root!();
     let Some(bundle) = runc_spec_bundle(true, |spec| {

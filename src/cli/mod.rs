@@ -103,6 +103,9 @@ pub enum Command {
     Ps(PsArgs),
     /// Show a running container's resource usage: memory, cpu, pids, OOM kills.
     Stats(StatsArgs),
+    /// Stream a container's events as JSON lines (runc's format): its usage every --interval and an
+    /// `oom` event when the OOM killer strikes, until it stops. With --stats: one usage event, then exit.
+    Events(EventsArgs),
     /// Show what makes a running container one, read from /proc: namespaces next to the host's, cgroup,
     /// mounts and overlay layers, capabilities, seccomp, network. A table on a terminal, JSON otherwise.
     Inspect(StatsArgs),
@@ -305,6 +308,17 @@ pub struct StatsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print one stats event and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Time between stats events (`5s`, `500ms`, `1m`).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// New memory limit (e.g. 256M).
     #[arg(long, value_name = "SIZE")]
@@ -429,6 +443,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             } else {
                 print!("{}", stats_table(&args.id, &stats));
             }
+            Ok(0)
+        }
+        Command::Events(args) => {
+            let Some(interval) = runtime::events::parse_interval(&args.interval) else {
+                anyhow::bail!("--interval {:?}: expected a duration such as 5s, 500ms or 1m", args.interval);
+            };
+            let container = Container::running(&cli.root, &args.id)?;
+            runtime::events::watch(&container, interval, args.stats, &mut std::io::stdout().lock())?;
             Ok(0)
         }
         Command::Inspect(args) => {

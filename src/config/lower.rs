@@ -67,6 +67,8 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         network: isolation.network,
         etc_files: true,
         net_devices: Vec::new(),
+        hooks: Default::default(),
+        annotations: Default::default(),
     })
 }
 
@@ -240,6 +242,7 @@ fn lower_mounts(mounts: Vec<MountSection>, bundle: &Path) -> Result<Vec<Mount>, 
                     flags: MS_BIND | MS_REC | readonly,
                     propagation: Vec::new(),
                     data: String::new(),
+                    copy_up: false,
                 }
             }
             MountKind::Tmpfs => {
@@ -257,6 +260,7 @@ fn lower_mounts(mounts: Vec<MountSection>, bundle: &Path) -> Result<Vec<Mount>, 
                     flags: MS_NOSUID | MS_NODEV | readonly,
                     propagation: Vec::new(),
                     data,
+                    copy_up: false,
                 }
             }
         });

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use oci_spec::runtime::{Capability, Spec};
 use serde_json::Value;
 
+use super::hooks::lower_hooks;
 use super::mounts::lower_mounts;
 use super::namespaces::{lower_id_mappings, lower_namespaces, lower_uts_name, no_mount_namespace};
 use super::resources::lower_resources;
@@ -131,6 +132,8 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         network,
         etc_files: false,
         net_devices,
+        hooks: lower_hooks(spec)?,
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
     })
 }
 

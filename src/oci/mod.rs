@@ -10,6 +10,7 @@
 //! system beyond reading the file.
 
 mod convert;
+mod hooks;
 mod mount_options;
 mod mounts;
 mod namespaces;
@@ -194,7 +195,10 @@ mod tests {
                     v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a"})
                 }),
             ),
-            ("hooks", Box::new(|v| v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]}))),
+            (
+                "hooks.poststop[0].user",
+                Box::new(|v| v["hooks"] = serde_json::json!({"poststop": [{"path": "/x", "user": "u"}]})),
+            ),
             ("linux.personality", Box::new(|v| v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"}))),
             ("linux.foo", Box::new(|v| v["linux"]["foo"] = serde_json::json!("bar"))),
             (
@@ -222,10 +226,13 @@ mod tests {
     fn all_unsupported_fields_are_listed_at_once() {
         let err = lower_edited(|v| {
             v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
-            v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
+            v["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 1}});
         })
         .unwrap_err();
-        assert!(err.to_string().starts_with("config.json: hooks, linux.personality are not supported"), "{err}");
+        assert!(
+            err.to_string().starts_with("config.json: linux.personality, linux.timeOffsets are not supported"),
+            "{err}"
+        );
     }
 
     #[test]

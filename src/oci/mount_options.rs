@@ -26,6 +26,8 @@ pub struct MountOptions {
     pub propagation: Vec<u64>,
     /// Everything else, joined by `,`: the filesystem's own options.
     pub data: String,
+    /// `tmpcopyup`: a tmpfs starts as a copy of what the image has at its destination.
+    pub copy_up: bool,
 }
 
 /// `(option, clears the flag?, flag)`: runc's `mountFlags` table.
@@ -103,7 +105,6 @@ const RUNTIME_EXTENSIONS: &[&str] = &[
     "rsymfollow",
     "idmap",
     "ridmap",
-    "tmpcopyup",
     "copy-symlink",
     "src-nofollow",
     "dest-nofollow",
@@ -125,6 +126,8 @@ pub fn parse_mount_options(options: &[String]) -> MountOptions {
             }
         } else if let Some(&(_, flag)) = PROPAGATION.iter().find(|(name, _)| name == option) {
             parsed.propagation.push(flag);
+        } else if option == "tmpcopyup" {
+            parsed.copy_up = true;
         } else {
             data.push(option);
         }
@@ -252,7 +255,8 @@ mod tests {
     fn extensions_are_recognised() {
         assert!(is_unsupported_extension("rro"));
         assert!(is_unsupported_extension("idmap"));
-        assert!(is_unsupported_extension("tmpcopyup"));
+        assert!(!is_unsupported_extension("tmpcopyup"));
+        assert!(parse_mount_options(&["tmpcopyup".to_string(), "mode=755".to_string()]).copy_up);
         assert!(!is_unsupported_extension("ro"));
         assert!(!is_unsupported_extension("mode=755"));
     }

@@ -50,6 +50,9 @@ pub(super) fn lower_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<Mount>, Inv
             (fstype, source, parsed.flags)
         };
         no_nul(&field("type"), &fstype)?;
+        if parsed.copy_up && fstype != "tmpfs" {
+            return Err(invalid(field("options"), "\"tmpcopyup\" only applies to a tmpfs mount"));
+        }
         lowered.push(Mount {
             destination: destination.clone(),
             fstype,
@@ -57,6 +60,7 @@ pub(super) fn lower_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<Mount>, Inv
             flags,
             propagation: parsed.propagation,
             data: parsed.data,
+            copy_up: parsed.copy_up,
         });
     }
     Ok(lowered)

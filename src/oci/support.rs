@@ -41,6 +41,30 @@ pub const SUPPORTED: &[&str] = &[
     "process.oomScoreAdj",
     "hostname",
     "domainname",
+    "hooks.prestart[].path",
+    "hooks.prestart[].args",
+    "hooks.prestart[].env",
+    "hooks.prestart[].timeout",
+    "hooks.createRuntime[].path",
+    "hooks.createRuntime[].args",
+    "hooks.createRuntime[].env",
+    "hooks.createRuntime[].timeout",
+    "hooks.createContainer[].path",
+    "hooks.createContainer[].args",
+    "hooks.createContainer[].env",
+    "hooks.createContainer[].timeout",
+    "hooks.startContainer[].path",
+    "hooks.startContainer[].args",
+    "hooks.startContainer[].env",
+    "hooks.startContainer[].timeout",
+    "hooks.poststart[].path",
+    "hooks.poststart[].args",
+    "hooks.poststart[].env",
+    "hooks.poststart[].timeout",
+    "hooks.poststop[].path",
+    "hooks.poststop[].args",
+    "hooks.poststop[].env",
+    "hooks.poststop[].timeout",
     "mounts[].destination",
     "mounts[].type",
     "mounts[].source",
@@ -194,7 +218,7 @@ mod tests {
     #[test]
     fn unsupported_fields_are_named_with_their_path() {
         let config = json!({
-            "hooks": {"prestart": [{"path": "/bin/true"}]},
+            "hooks": {"prestart": [{"path": "/bin/true", "user": "x"}], "onReboot": []},
             "process": {"user": {"uid": 0, "username": "root"}, "apparmorProfile": "docker-default"},
             "mounts": [{"destination": "/a"}, {"destination": "/b", "uidMappings": [{"size": 1}]}],
             "linux": {
@@ -209,7 +233,7 @@ mod tests {
         assert_eq!(
             found,
             [
-                "hooks",
+                "hooks.prestart[0].user",
                 "linux.foo",
                 "linux.resources.blockIO.leafWeight",
                 "linux.resources.blockIO.weightDevice",

@@ -11,6 +11,7 @@
 //! The sequence is data — a `Vec<MountOp>` computed by [`plan_mounts`] — and [`apply`] is a plain loop over
 //! it. See `man 7 mount_namespaces`, `man 2 pivot_root`, `Documentation/filesystems/overlayfs.rst`.
 
+mod copyup;
 pub mod devices;
 mod pivot;
 pub mod resolve;
@@ -284,9 +285,18 @@ fn mount_inside(root: &OwnedFd, m: &Mount) -> Result<(), RootfsError> {
         do_mount(Some(&m.source), &target_path, None, flags & (MsFlags::MS_BIND | MsFlags::MS_REC), None, "bind")
             .map_err(|e| rename_target(e, &shown))?;
     } else {
+        let covered = if m.copy_up { Some(copyup::open_covered(&target, &shown)?) } else { None };
         let data = (!m.data.is_empty()).then_some(m.data.as_str());
         do_mount(Some(&m.source), &target_path, Some(&m.fstype), flags, data, "filesystem")
             .map_err(|e| rename_target(e, &shown))?;
+        if let Some(covered) = covered {
+            let mounted = resolve::open_in_root(root, &m.destination).map_err(|source| RootfsError::Resolve {
+                path: shown.clone(),
+                op: "openat2",
+                source,
+            })?;
+            copyup::copy_up(&covered, &mounted, &shown)?;
+        }
     }
     if (m.is_bind() && !extra.is_empty()) || !m.propagation.is_empty() {
         // The fd still names the directory *under* the new mount: open the mount itself.
@@ -508,6 +518,8 @@ mod tests {
             network: crate::plan::Network::None,
             etc_files: false,
             net_devices: vec![],
+            hooks: Default::default(),
+            annotations: Default::default(),
         }
     }
 

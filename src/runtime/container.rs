@@ -117,7 +117,9 @@ impl Container {
             }
         }
         let _ = std::fs::remove_file(&path);
-        State { status: Status::Running, ..self.state.clone() }.write(&self.dir)?;
+        let state = State { status: Status::Running, ..self.state.clone() };
+        state.write(&self.dir)?;
+        super::hooks::run_warning_only("poststart", &state.hooks.poststart, &state.hook_input(Status::Running));
         Ok(())
     }
 
@@ -175,10 +177,13 @@ impl Container {
             "the upper dir and the rootfs mount point go with it; the mounts went with the mount namespace"
         );
         match std::fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(RuntimeError::io("remove", &self.dir, e)),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(RuntimeError::io("remove", &self.dir, e)),
         }
+        let hooks = &self.state.hooks.poststop;
+        super::hooks::run_warning_only("poststop", hooks, &self.state.hook_input(Status::Stopped));
+        Ok(())
     }
 
     pub fn stats(&self) -> Stats {

@@ -24,7 +24,7 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::container::Container;
-use super::init::{Failure, become_process, finish, setup_failed};
+use super::init::{Failure, StartHooks, become_process, finish, setup_failed};
 use super::sync::{Message, recv_message, send_message};
 use super::{Exit, RuntimeError, io};
 use crate::cgroups::{self, Cgroup};
@@ -183,7 +183,8 @@ fn middle_main(
         sys::Forked::Child => {
             let setup = (|| {
                 nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
-                become_process(&opts.process, &sync, seccomp_filter, opts.preserve_fds, None, old_mask)
+                let no_hooks = StartHooks { hooks: &[], state: None };
+                become_process(&opts.process, &sync, seccomp_filter, opts.preserve_fds, None, old_mask, no_hooks)
             })();
             finish(sync.try_clone().ok(), setup)
         }

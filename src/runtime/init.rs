@@ -19,8 +19,10 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::unistd::{Gid, Uid};
 
+use super::hooks;
+use super::state::Status;
 use super::sync::{Message, recv_message, send_message};
-use crate::plan::{Namespace, Plan, Process};
+use crate::plan::{Hook, Namespace, Plan, Process};
 use crate::{capabilities, namespaces, rootfs, seccomp, sys};
 
 /// Everything the child needs, prepared by the parent before `clone3`.
@@ -90,9 +92,13 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
     let plan = ctx.plan;
 
     // 1. Wait for the parent: until it has written our id maps and cgroup, we are nobody, nowhere.
-    match recv_message(&ctx.sync).map_err(|e| setup_failed("waiting for the parent", e))? {
-        Some(Message::Go) => {}
-        other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
+    let mut hook_state = None;
+    loop {
+        match recv_message(&ctx.sync).map_err(|e| setup_failed("waiting for the parent", e))? {
+            Some(Message::State(json)) => hook_state = Some(json),
+            Some(Message::Go) => break,
+            other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
+        }
     }
     // v1: step into the cgroup before anything else (v2 did it at clone, CLONE_INTO_CGROUP).
     if !ctx.cgroup_tasks.is_empty() {
@@ -163,10 +169,13 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         user_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::User),
         cgroup_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::Cgroup),
     };
-    let pivot = ctx.mounts.iter().position(|op| *op == rootfs::MountOp::PivotRoot).map_or(ctx.mounts.len(), |i| i + 1);
+    let pivot = ctx.mounts.iter().position(|op| *op == rootfs::MountOp::PivotRoot).unwrap_or(ctx.mounts.len());
+    let after_pivot = (pivot + 1).min(ctx.mounts.len());
     rootfs::apply(&ctx.mounts[..pivot], &mount_ctx)?;
+    run_create_hooks(plan, &ctx.sync, hook_state.as_deref())?;
+    rootfs::apply(&ctx.mounts[pivot..after_pivot], &mount_ctx)?;
     write_sysctls(&plan.sysctl)?;
-    rootfs::apply(&ctx.mounts[pivot..], &mount_ctx)?;
+    rootfs::apply(&ctx.mounts[after_pivot..], &mount_ctx)?;
 
     // 6. Limits that belong to the container rather than to one process in it.
     if let Some(adj) = plan.process.oom_score_adj {
@@ -180,7 +189,39 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         ctx.preserve_fds,
         ctx.exec_fifo.as_ref(),
         &ctx.old_mask,
+        StartHooks { hooks: &plan.hooks.start_container, state: hook_state.as_deref() },
     )
+}
+
+/// The hooks of the create step, at the one moment the spec gives them: the container's mounts exist,
+/// `pivot_root` has not happened (so host paths still resolve). prestart/createRuntime run in the parent,
+/// in the runtime's namespaces: ask for them and wait. createContainer runs here, in ours.
+fn run_create_hooks(plan: &Plan, sync: &OwnedFd, state: Option<&str>) -> Result<(), Failure> {
+    let hooks = &plan.hooks;
+    if !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty() {
+        send_message(sync, &Message::Hooks).map_err(|e| setup_failed("asking the parent to run hooks", e))?;
+        match recv_message(sync).map_err(|e| setup_failed("waiting for the createRuntime hooks", e))? {
+            Some(Message::Go) => {}
+            other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
+        }
+    }
+    if !hooks.create_container.is_empty() {
+        hooks::run("createContainer", &hooks.create_container, &hook_input(state, Status::Creating))?;
+    }
+    Ok(())
+}
+
+/// The startContainer hooks and the state they read: run after `start`, just before `execve`.
+pub(super) struct StartHooks<'a> {
+    pub hooks: &'a [Hook],
+    pub state: Option<&'a str>,
+}
+
+/// The state JSON the parent sent, with the status of this moment.
+fn hook_input(state: Option<&str>, status: Status) -> serde_json::Value {
+    let mut value = state.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_else(|| serde_json::json!({}));
+    value["status"] = serde_json::json!(status);
+    value
 }
 
 /// Steps 7–13, shared with `exec`: from a process inside the container's namespaces and root to the
@@ -192,6 +233,7 @@ pub(super) fn become_process(
     preserve_fds: u32,
     exec_fifo: Option<&OwnedFd>,
     old_mask: &SigSet,
+    start_hooks: StartHooks,
 ) -> Result<std::convert::Infallible, Failure> {
     for rlimit in &process.rlimits {
         set_rlimit(&rlimit.kind, rlimit.soft, rlimit.hard)?;
@@ -249,6 +291,9 @@ pub(super) fn become_process(
     send_message(sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
     if let Some(fifo) = exec_fifo {
         wait_for_start(fifo)?;
+    }
+    if !start_hooks.hooks.is_empty() {
+        hooks::run("startContainer", start_hooks.hooks, &hook_input(start_hooks.state, Status::Created))?;
     }
     crate::explain!(
         format!("execute {}", process.args.join(" ")),

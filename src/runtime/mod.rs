@@ -6,7 +6,9 @@
 //! reads a running container back from `/proc`.
 
 pub mod container;
+pub mod events;
 pub mod exec;
+pub mod hooks;
 mod init;
 pub mod inspect;
 mod io;
@@ -80,6 +82,8 @@ pub enum RuntimeError {
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
+    Hook(#[from] hooks::HookError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]

@@ -16,10 +16,10 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use super::init::{ChildContext, child_main};
-use super::io;
 use super::state::{self, State, Status};
 use super::sync::{Message, recv_message, send_message};
 use super::{Exit, RunOptions, RuntimeError};
+use super::{hooks, io};
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::network;
 use crate::plan::{Mount, Namespace, Network, Plan, PortMapping, RootfsMode, RootfsSource};
@@ -36,6 +36,8 @@ struct Resources {
     child: Option<Pid>,
     /// Set once `create` has handed the container over: from then on `delete` gives everything back.
     keep: bool,
+    /// The state the poststop hooks read once everything is given back (`None`: no hooks, or not yet).
+    poststop: Option<State>,
 }
 
 impl Drop for Resources {
@@ -74,6 +76,9 @@ impl Drop for Resources {
         {
             eprintln!("containy: warning: cannot remove {}: {e}", self.state_dir.display());
         }
+        if let Some(state) = self.poststop.take() {
+            hooks::run_warning_only("poststop", &state.hooks.poststop, &state.hook_input(Status::Stopped));
+        }
     }
 }
 
@@ -92,7 +97,9 @@ struct Prepared {
 /// Run a container to completion and return how it ended.
 pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     let Prepared { child, mut held, state, sync, pty_master, handled, _restore } = prepare(plan, opts, false)?;
-    State { status: Status::Running, ..state }.write(&held.state_dir)?;
+    let state = State { status: Status::Running, ..state };
+    state.write(&held.state_dir)?;
+    hooks::run_warning_only("poststart", &plan.hooks.poststart, &state.hook_input(Status::Running));
 
     // Supervise: relay the terminal, forward signals, wait.
     let outcome = io::supervise(child, child, &handled, sync, pty_master)?;
@@ -154,6 +161,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         cgroup: None,
         child: None,
         keep: false,
+        poststop: None,
     };
 
     // 2. The root filesystem's host-side directories.
@@ -184,7 +192,8 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         cgroups: cgroup.dirs().to_vec(),
         start_time: 0,
         created: state::now_rfc3339(),
-        annotations: Default::default(),
+        annotations: plan.annotations.clone(),
+        hooks: plan.hooks.clone(),
     };
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;
@@ -288,6 +297,14 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     if !plan.net_devices.is_empty() {
         network::move_devices(&plan.net_devices, child.as_raw())?;
     }
+    let state = State { pid: child.as_raw(), ..state };
+    if !plan.hooks.poststop.is_empty() {
+        held.poststop = Some(state.clone());
+    }
+    if !plan.hooks.create_container.is_empty() || !plan.hooks.start_container.is_empty() {
+        let json = state.hook_input(Status::Creating).to_string();
+        send_message(&parent_sock, &Message::State(json)).map_err(|e| RuntimeError::sys("send the state", e))?;
+    }
     send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;
 
     // 8. Wait for the child to be ready (or to fail); with a terminal, its master side comes first.
@@ -295,6 +312,13 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     loop {
         match recv_message(&parent_sock).map_err(|e| RuntimeError::sys("recv from the child", e))? {
             Some(Message::Ready) => break,
+            Some(Message::Hooks) => {
+                // Mounts are made, pivot_root is next: the runtime-namespace hooks of the create step.
+                let input = state.hook_input(Status::Creating);
+                hooks::run("prestart", &plan.hooks.prestart, &input)?;
+                hooks::run("createRuntime", &plan.hooks.create_runtime, &input)?;
+                send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;
+            }
             Some(Message::Pty(master)) => pty_master = Some(io::adopt_terminal(master)),
             Some(Message::Error(text)) => return Err(RuntimeError::Child(text)),
             Some(Message::Exec(code, text)) => return Err(RuntimeError::Exec { code, text }),
@@ -307,12 +331,8 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
             }
         }
     }
-    let state = State {
-        status: Status::Created,
-        pid: child.as_raw(),
-        start_time: state::process_start_time(child.as_raw()).unwrap_or(0),
-        ..state
-    };
+    let state =
+        State { status: Status::Created, start_time: state::process_start_time(child.as_raw()).unwrap_or(0), ..state };
     state.write(&state_dir)?;
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, child)?;
@@ -395,6 +415,7 @@ fn prepare_network(
             flags: libc::MS_BIND,
             propagation: Vec::new(),
             data: String::new(),
+            copy_up: false,
         });
     }
     Ok(attachment)

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Hooks;
+
 /// `ociVersion`, `id`, `status`, `pid`, `bundle` are the OCI state; the rest is containy's own record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +34,23 @@ pub struct State {
     pub created: String,
     #[serde(default)]
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// The OCI hooks, kept for the verbs that run the later ones (`start`: poststart, `delete`: poststop).
+    #[serde(default, skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
+}
+
+impl State {
+    /// What a hook reads on stdin: the OCI state of the container, with `status` as of the hook's point.
+    pub fn hook_input(&self, status: Status) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "status": status,
+            "pid": self.pid,
+            "bundle": self.bundle,
+            "annotations": self.annotations,
+        })
+    }
 }
 
 /// The current time as RFC 3339 UTC (`2026-11-22T17:20:00.123456789Z`), as the OCI state's `created`.
@@ -200,6 +219,7 @@ mod tests {
             start_time: 0,
             created: String::new(),
             annotations: Default::default(),
+            hooks: Default::default(),
         };
         state.write(&dir).unwrap();
         assert_eq!(State::read(&dir).unwrap(), state);

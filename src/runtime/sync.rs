@@ -8,12 +8,16 @@
 //!  parent                                         child
 //!  clone3(CLONE_NEW*) ───────────────────────────▶ (blocks in recv)
 //!  write uid_map/gid_map
+//!  (send State(json) ───────────────────────────▶ only with createContainer/startContainer hooks)
 //!  send Go ──────────────────────────────────────▶ v1: write 0 to tasks; setsid, setns, cgroup ns, hostname, lo up
-//!                                                  mounts, pivot_root, masks, rlimits, cwd
+//!                                                  mounts
+//!            ◀──────────────────────────────────── (Hooks: only with prestart/createRuntime hooks)
+//!  (run them; send Go) ──────────────────────────▶ (createContainer hooks)
+//!                                                  pivot_root, masks, rlimits, cwd
 //!            ◀──────────────────────────────────── Pty + SCM_RIGHTS(master)   (with a terminal)
 //!                                                  find the executable, ids, caps, no_new_privs
 //!            ◀──────────────────────────────────── Ready            (or Error(text), then exit)
-//!  state.json: running
+//!  state.json: running                             (startContainer hooks, then execve)
 //!            ◀──────────────────────────────────── EOF: execve succeeded
 //!            ◀──────────────────────────────────── Exec(code, text): execve failed
 //! ```
@@ -25,8 +29,13 @@ use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, s
 
 #[derive(Debug)]
 pub enum Message {
-    /// parent → child: ids mapped and cgroup joined; go on.
+    /// parent → child: ids mapped and cgroup joined; go on. Also the answer to [`Message::Hooks`].
     Go,
+    /// parent → child, before `Go`: the state JSON the child's own hooks (createContainer,
+    /// startContainer) read; sent only when there are such hooks.
+    State(String),
+    /// child → parent: mounts are made, `pivot_root` is next: run the prestart/createRuntime hooks now.
+    Hooks,
     /// child → parent: the master side of the terminal the child made in its own devpts, passed as an
     /// fd with `SCM_RIGHTS` (a pty from the host's devpts would not be a terminal inside the container).
     Pty(OwnedFd),
@@ -44,6 +53,8 @@ impl Message {
     fn encode(&self) -> Vec<u8> {
         match self {
             Message::Go => b"G".to_vec(),
+            Message::Hooks => b"H".to_vec(),
+            Message::State(json) => [b"S".as_slice(), json.as_bytes()].concat(),
             Message::Ready => b"R".to_vec(),
             Message::Pty(_) => b"P".to_vec(),
             Message::Pid(pid) => [b"I".as_slice(), &pid.to_le_bytes()].concat(),
@@ -56,6 +67,8 @@ impl Message {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         match bytes.split_first()? {
             (b'G', _) => Some(Message::Go),
+            (b'H', _) => Some(Message::Hooks),
+            (b'S', rest) => Some(Message::State(text(rest))),
             (b'R', _) => Some(Message::Ready),
             (b'P', _) => fd.map(Message::Pty),
             (b'I', rest) => Some(Message::Pid(i32::from_le_bytes(rest.try_into().ok()?))),
@@ -118,6 +131,8 @@ mod tests {
     fn messages_round_trip() {
         for m in [
             Message::Go,
+            Message::Hooks,
+            Message::State("{\"id\":\"c\"}".into()),
             Message::Ready,
             Message::Pid(4242),
             Message::Error("mount proc: EPERM".into()),
