@@ -415,3 +415,44 @@ fn containers_started_together_get_distinct_addresses_and_detached_ones_are_free
         remove_network(&first, "containy0");
     });
 }
+
+#[test]
+fn traffic_leaving_the_subnet_is_masqueraded() {
+    require_root!();
+    in_own_netns(|| {
+        // "Outside": a second namespace of the test's own, reached through a veth, with a web server and
+        // no route back to the containers' subnet — an answer can only come back if containy masqueraded.
+        let mut outside = Command::new("unshare").args(["--net", "sleep", "60"]).spawn().unwrap();
+        let pid = outside.id();
+        eventually("the outside namespace", || {
+            std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()
+                != std::fs::read_link("/proc/thread-self/ns/net").ok()
+        });
+        sh(&format!("ip link add cyout0 type veth peer name cyout1 netns {pid}"));
+        sh("ip addr add 198.51.100.1/24 dev cyout0 && ip link set cyout0 up");
+        let www = tempfile::tempdir().unwrap();
+        std::fs::write(www.path().join("index.html"), "from-outside\n").unwrap();
+        let inside = |cmd: &str| format!("nsenter -t {pid} -n sh -c '{cmd}'");
+        sh(&inside("ip addr add 198.51.100.2/24 dev cyout1 && ip link set cyout1 up && ip link set lo up"));
+        let mut httpd = Command::new("nsenter")
+            .args(["-t", &pid.to_string(), "-n", "busybox", "httpd", "-f", "-p", "198.51.100.2:80", "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap();
+
+        let b = Bundle::friendly(&sh_config(
+            "for i in 1 2 3 4 5 6 7 8 9 10; do timeout 2 wget -q -O- http://198.51.100.2/index.html && exit 0; \
+             sleep 0.3; done; exit 1",
+            "network = \"bridge\"",
+        ));
+        let out = b.run();
+        let _ = httpd.kill();
+        let _ = httpd.wait();
+        let _ = outside.kill();
+        let _ = outside.wait();
+        assert_eq!(stdout(&out), "from-outside\n", "{}", stderr(&out));
+        sh("ip link del cyout0");
+        assert_network_clean(&b.state_root, "containy0");
+        remove_network(&b, "containy0");
+    });
+}
