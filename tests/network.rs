@@ -127,6 +127,11 @@ fn bridge_containers_reach_each_other_by_ip_and_by_name() {
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(0), "{text} {}", stderr(&out));
         assert!(text.contains(&format!("{web_ip}\tweb {}", web.id)), "the other container is in /etc/hosts: {text}");
+        let own = text.split_whitespace().find(|w| w.starts_with("10.88.0.") && w.ends_with("/24")).unwrap_or_default();
+        assert!(
+            text.lines().nth(2).is_some_and(|l| l.starts_with(&format!("{}\t", own.trim_end_matches("/24")))),
+            "its own entry comes first (its hostname resolves to itself): {text}"
+        );
         assert!(text.contains("default via 10.88.0.1 dev eth0"), "{text}");
         assert!(text.contains("ping-ip-ok") && text.contains("ping-name-ok"), "{text}");
         assert!(text.contains("hello-from-web"), "{text}");

@@ -14,14 +14,17 @@ use super::NetworkError;
 /// The generated files, by the path they are mounted on.
 pub const FILES: [&str; 3] = ["hosts", "hostname", "resolv.conf"];
 
-/// `/etc/hosts`: loopback, then one line per container on the network (`address id hostname`).
-pub fn hosts(hostname: &str, entries: &[(Ipv4Addr, Vec<String>)]) -> String {
+/// `/etc/hosts`: loopback, then one line per container on the network (`address hostname id`), the
+/// container's own (`own`) first: containers may share a hostname, and its own must resolve to itself.
+pub fn hosts(hostname: &str, own: Option<Ipv4Addr>, entries: &[(Ipv4Addr, Vec<String>)]) -> String {
     let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     if entries.is_empty() {
         // No address of its own (network none or host): the name still resolves, to loopback.
         text.push_str(&format!("127.0.1.1\t{hostname}\n"));
     }
-    for (address, names) in entries {
+    let mut entries = entries.to_vec();
+    entries.sort_by_key(|(address, _)| (Some(*address) != own, *address));
+    for (address, names) in &entries {
         let mut names = names.clone();
         names.dedup();
         text.push_str(&format!("{address}\t{}\n", names.join(" ")));
@@ -51,6 +54,7 @@ pub fn resolv_conf(host: &str, own_namespace: bool) -> String {
 pub fn write(
     state_dir: &Path,
     hostname: &str,
+    own: Option<Ipv4Addr>,
     entries: &[(Ipv4Addr, Vec<String>)],
     own_namespace: bool,
 ) -> Result<Vec<(PathBuf, PathBuf)>, NetworkError> {
@@ -62,7 +66,7 @@ pub fn write(
     );
     std::fs::create_dir_all(&dir).map_err(|source| NetworkError::Io { op: "mkdir", path: dir.clone(), source })?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let texts = [hosts(hostname, entries), format!("{hostname}\n"), resolv_conf(&host_resolv, own_namespace)];
+    let texts = [hosts(hostname, own, entries), format!("{hostname}\n"), resolv_conf(&host_resolv, own_namespace)];
     let mut out = Vec::new();
     for (name, text) in FILES.iter().zip(texts) {
         let path = dir.join(name);
@@ -83,17 +87,16 @@ mod tests {
 
     #[test]
     fn hosts_lists_every_member() {
-        let text = hosts(
-            "web",
-            &[
-                (Ipv4Addr::new(10, 88, 0, 2), vec!["web".into(), "web".into()]),
-                (Ipv4Addr::new(10, 88, 0, 3), vec!["db".into(), "database".into()]),
-            ],
-        );
+        let entries = [
+            (Ipv4Addr::new(10, 88, 0, 2), vec!["box".into(), "web".into()]),
+            (Ipv4Addr::new(10, 88, 0, 3), vec!["box".into(), "db".into()]),
+            (Ipv4Addr::new(10, 88, 0, 4), vec!["cache".into(), "cache".into()]),
+        ];
+        let text = hosts("box", Some(Ipv4Addr::new(10, 88, 0, 3)), &entries);
         assert!(text.starts_with("127.0.0.1\tlocalhost\n"));
-        assert!(text.contains("10.88.0.2\tweb\n"));
-        assert!(text.contains("10.88.0.3\tdb database\n"));
-        assert!(hosts("solo", &[]).contains("127.0.1.1\tsolo\n"));
+        let lines: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(lines, ["10.88.0.3\tbox db", "10.88.0.2\tbox web", "10.88.0.4\tcache"]);
+        assert!(hosts("solo", None, &[]).contains("127.0.1.1\tsolo\n"));
     }
 
     #[test]

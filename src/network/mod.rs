@@ -242,7 +242,7 @@ pub fn etc_files(
     hostname: &str,
     own_namespace: bool,
 ) -> Result<Vec<(PathBuf, PathBuf)>, NetworkError> {
-    files::write(state_dir, hostname, &[], own_namespace)
+    files::write(state_dir, hostname, None, &[], own_namespace)
 }
 
 /// Step 1, before clone: define the default network on first use, record the attachment, lease an address,
@@ -291,7 +291,7 @@ pub fn prepare_bridge(
     att.address = Some(lease.address);
     ipam::write_atomic(&record, &serde_json::to_vec_pretty(&att).unwrap_or_default())?;
     let members = store.leases(&def.name);
-    let mounts = files::write(state_dir, hostname, &host_entries(&members), true)?;
+    let mounts = files::write(state_dir, hostname, Some(lease.address), &host_entries(&members), true)?;
     update_members(&members, id);
     Ok((att, mounts))
 }
@@ -304,7 +304,8 @@ fn host_entries(members: &[Lease]) -> Vec<(Ipv4Addr, Vec<String>)> {
 fn update_members(members: &[Lease], except: &str) {
     let entries = host_entries(members);
     for member in members.iter().filter(|l| l.id != except && l.hosts_file.exists()) {
-        let _ = files::rewrite(&member.hosts_file, &files::hosts(&member.hostname, &entries));
+        let text = files::hosts(&member.hostname, Some(member.address), &entries);
+        let _ = files::rewrite(&member.hosts_file, &text);
     }
 }
 
