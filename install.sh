@@ -8,9 +8,11 @@
 #   gcc, libc6-dev  `cc -static` for the lessons' small C programs (docs/lessons/: the chroot escape, syscalls)
 #   podman          tests/podman.rs: the engine driving containy through conmon (and runc, the reference)
 #   containerd      tests/containerd.rs: its own daemon, `ctr run --runc-binary containy`
+#   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)
 set -euo pipefail
 
-packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd)
+packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
+    iproute2 nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@ pub mod config; // configy.toml / configy.json -> Plan
 pub mod error; // containy::Error
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
 pub mod namespaces; // clone flags, setns, the order namespaces are entered
+pub mod network; // none / host / bridge: veth, bridge, IPAM, NAT and ports over netlink
 pub mod oci; // OCI config.json -> Plan
 pub mod plan; // Plan: the validated description of one container
 pub mod rootfs; // overlay / split / direct, mounts as data, /dev, pivot_root, masked paths

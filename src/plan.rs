@@ -6,6 +6,7 @@
 //! absolute are absolute, the command is not empty, limits are in range. Lowering is where errors are found;
 //! executing a plan only meets errors the kernel raises.
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 /// A whole container: what to run, where, and inside which walls.
@@ -33,6 +34,12 @@ pub struct Plan {
     /// Kernel parameters written under `/proc/sys` inside the container (validated by [`check_sysctl`]).
     pub sysctl: Vec<(String, String)>,
     pub network: Network,
+    /// Generate `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` for the container and bind-mount them
+    /// over the image's (friendly configs); OCI bundles leave those files to the engine.
+    pub etc_files: bool,
+    /// Host interfaces moved into the container's network namespace (OCI `linux.netDevices`): host name ->
+    /// name inside.
+    pub net_devices: Vec<(String, String)>,
     /// Programs run at fixed points of the lifecycle (OCI `hooks`).
     pub hooks: Hooks,
     /// Free-form metadata (OCI `annotations`), handed back in the state.
@@ -281,6 +288,78 @@ pub enum Network {
     None,
     /// The host's network stack: no network namespace.
     Host,
+    /// A new network namespace joined to a named network: a veth pair into its bridge, an address from its
+    /// IPAM, a default route, masquerading, and published ports.
+    Bridge { network: String, ports: Vec<PortMapping> },
+    /// The network namespace of another container, by id (as the containers of a pod share one).
+    Container(String),
+}
+
+/// A network's name is also its bridge's interface name: 1–15 characters (`IFNAMSIZ`), letters, digits,
+/// `-` and `_`.
+pub fn check_network_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a network name: it names the bridge interface too, so use 1-15 letters, digits, - or _, \
+             starting with a letter"
+        ))
+    }
+}
+
+/// The network `bridge` mode uses when none is named; its bridge and subnet are made on first use.
+pub const DEFAULT_NETWORK: &str = "containy0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// A published port: `[HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]`. Without a host address, every local address
+/// of the host forwards the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortMapping {
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+impl PortMapping {
+    /// Parse `-p` syntax; the error says what was wrong and shows the form.
+    pub fn parse(text: &str) -> Result<PortMapping, String> {
+        let form = "use [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp], e.g. 127.0.0.1:8080:80";
+        let (ports, protocol) = match text.rsplit_once('/') {
+            Some((ports, "tcp")) => (ports, Protocol::Tcp),
+            Some((ports, "udp")) => (ports, Protocol::Udp),
+            Some((_, other)) => return Err(format!("{text:?}: unknown protocol {other:?}: {form}")),
+            None => (text, Protocol::Tcp),
+        };
+        let parts: Vec<&str> = ports.split(':').collect();
+        let (host_ip, host_port, container_port) = match parts[..] {
+            [host, ctr] => (None, host, ctr),
+            [ip, host, ctr] => {
+                let ip =
+                    ip.parse::<Ipv4Addr>().map_err(|_| format!("{text:?}: {ip:?} is not an IPv4 address: {form}"))?;
+                (Some(ip), host, ctr)
+            }
+            _ => return Err(format!("{text:?}: {form}")),
+        };
+        let port = |p: &str| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("{text:?}: {p:?} is not a port (1-65535): {form}"))
+        };
+        let host_ip = host_ip.filter(|ip| !ip.is_unspecified());
+        Ok(PortMapping { host_ip, host_port: port(host_port)?, container_port: port(container_port)?, protocol })
+    }
 }
 
 /// The environment a friendly config gets when it sets none.
@@ -498,5 +577,19 @@ mod tests {
         assert!(check_sysctl("net/../../kernel/x", "1", &all).unwrap_err().contains("not a sysctl name"));
         assert!(check_sysctl("net.ipv4.ip_forward", "1\nkernel.panic=1", &all).unwrap_err().contains("single line"));
         assert!(check_sysctl("net.ipv4.ip_forward", "1", &[]).unwrap_err().contains("network namespace"));
+    }
+
+    #[test]
+    fn port_mappings_parse() {
+        let p = PortMapping::parse("127.0.0.1:18080:80").unwrap();
+        assert_eq!(p.host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!((p.host_port, p.container_port, p.protocol), (18080, 80, Protocol::Tcp));
+        let p = PortMapping::parse("53:53/udp").unwrap();
+        assert_eq!((p.host_ip, p.protocol), (None, Protocol::Udp));
+        assert_eq!(PortMapping::parse("0.0.0.0:1:2").unwrap().host_ip, None);
+        assert!(PortMapping::parse("80").unwrap_err().contains("HOSTPORT:CTRPORT"));
+        assert!(PortMapping::parse("8080:0").unwrap_err().contains("not a port"));
+        assert!(PortMapping::parse("1:2/sctp").unwrap_err().contains("unknown protocol"));
+        assert!(PortMapping::parse("x:1:2").unwrap_err().contains("not an IPv4 address"));
     }
 }

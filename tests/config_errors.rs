@@ -20,7 +20,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("[process]\nargs = [\"sh\"]\n[resources]\npids = -5\n", &["configy.toml:4:8: resources.pids:", "at least 1"]),
     (
         "network = \"bridg\"\n[process]\nargs = [\"sh\"]\n",
-        &["configy.toml:1:11: network:", "expected `none` or `host`"],
+        &["configy.toml:1:11: network:", "unknown network mode \"bridg\"", "\"bridge\""],
     ),
     ("[process]\nargs = [\"sh\"]\ncwd = \"tmp\"\n", &["configy.toml:3:7: process.cwd:", "absolute path"]),
     (

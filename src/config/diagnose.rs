@@ -338,8 +338,12 @@ mod tests {
 
     #[test]
     fn bad_network_value() {
-        let msg = toml_error(&format!("network = \"bridge\"\n{ARGS}"));
-        check(&msg, "bundle/configy.toml:1:11: network: unknown variant `bridge`", &["expected `none` or `host`"]);
+        let msg = toml_error(&format!("network = \"wifi\"\n{ARGS}"));
+        check(
+            &msg,
+            "bundle/configy.toml:1:11: network: unknown network mode \"wifi\"",
+            &["\"bridge\"", "container:ID"],
+        );
     }
 
     #[test]

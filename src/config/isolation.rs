@@ -64,7 +64,7 @@ fn lower_namespaces(config: &Friendly) -> Result<(Vec<NamespaceSpec>, Network), 
              remove this key or set it to true",
         );
     }
-    let (net, network) = match (config.network, &ns.net) {
+    let (net, network) = match (&config.network, &ns.net) {
         (Some(NetworkMode::Host), Some(NsValue::New | NsValue::Join(_))) => {
             return invalid(
                 "namespaces.net",
@@ -79,10 +79,30 @@ fn lower_namespaces(config: &Friendly) -> Result<(Vec<NamespaceSpec>, Network), 
                  shares the host's: for host networking write network = \"host\" and remove namespaces.net",
             );
         }
+        (Some(NetworkMode::Bridge(_) | NetworkMode::Container(_)), Some(_)) => {
+            return invalid(
+                "namespaces.net",
+                "network = \"bridge\" or \"container:ID\" decides the network namespace itself: remove namespaces.net",
+            );
+        }
         (Some(NetworkMode::Host), _) | (None, Some(NsValue::Host)) => (NsValue::Host, Network::Host),
         (_, Some(join @ NsValue::Join(_))) => (join.clone(), Network::None),
+        (Some(NetworkMode::Bridge(name)), _) => {
+            let ports = config.ports.iter().map(|p| p.0).collect();
+            let network = name.clone().unwrap_or_else(|| crate::plan::DEFAULT_NETWORK.to_string());
+            (NsValue::New, Network::Bridge { network, ports })
+        }
+        // The runtime replaces this new namespace by the other container's, found by id when it starts.
+        (Some(NetworkMode::Container(id)), _) => (NsValue::New, Network::Container(id.clone())),
         _ => (NsValue::New, Network::None),
     };
+    if !config.ports.is_empty() && !matches!(network, Network::Bridge { .. }) {
+        return invalid(
+            "ports",
+            "publishing ports needs bridge networking (a host port is forwarded to the container's address): \
+             set network = \"bridge\", or remove ports",
+        );
+    }
     let user = match (&config.user_namespace, &ns.user) {
         (Some(_), Some(NsValue::Host)) => {
             return invalid(
@@ -122,6 +142,45 @@ fn lower_namespaces(config: &Friendly) -> Result<(Vec<NamespaceSpec>, Network), 
         })
         .collect();
     Ok((specs, network))
+}
+
+/// The command line's `--net MODE` and `-p PORT…` over a lowered plan: `none`, `host`, `bridge`,
+/// `container:ID`, or a network's name (bridge networking on that network). Published ports need bridge
+/// networking.
+pub fn override_network(plan: &mut crate::plan::Plan, net: Option<&str>, publish: &[String]) -> Result<(), String> {
+    let mut ports = Vec::new();
+    for text in publish {
+        ports.push(crate::plan::PortMapping::parse(text).map_err(|e| format!("-p {e}"))?);
+    }
+    if let Some(mode) = net {
+        plan.network = match mode {
+            "none" => Network::None,
+            "host" => Network::Host,
+            "bridge" => Network::Bridge { network: crate::plan::DEFAULT_NETWORK.into(), ports: Vec::new() },
+            other => match other.strip_prefix("container:") {
+                Some("") => return Err("--net container: needs a container id, e.g. --net container:web".into()),
+                Some(id) => Network::Container(id.to_string()),
+                None => {
+                    crate::plan::check_network_name(other).map_err(|e| {
+                        format!("--net: {e}; modes are none, host, bridge, container:ID or a network's name")
+                    })?;
+                    Network::Bridge { network: other.to_string(), ports: Vec::new() }
+                }
+            },
+        };
+        plan.namespaces.retain(|ns| ns.kind != Namespace::Network);
+        if plan.network != Network::Host {
+            plan.namespaces.push(NamespaceSpec { kind: Namespace::Network, path: None });
+            plan.namespaces.sort_by_key(|ns| ns.kind);
+        }
+    }
+    if !ports.is_empty() {
+        match &mut plan.network {
+            Network::Bridge { ports: existing, .. } => existing.extend(ports),
+            _ => return Err("-p publishes a port on a bridge network: add --net bridge (or a network's name)".into()),
+        }
+    }
+    Ok(())
 }
 
 /// `[user_namespace]` is one contiguous range: container ids `0..count` are host ids `uid..uid+count`.
@@ -185,6 +244,39 @@ mod tests {
         let none = plan(&format!("network = \"none\"\n{ARGS}[namespaces]\nnet = true\n"));
         assert_eq!(none.network, Network::None);
         assert!(kinds(&none).contains(&Namespace::Network));
+    }
+
+    #[test]
+    fn bridge_and_container_modes() {
+        let bridge = plan(&format!("network = \"bridge\"\nports = [\"127.0.0.1:18080:80\"]\n{ARGS}"));
+        let Network::Bridge { network, ports } = &bridge.network else { panic!("{:?}", bridge.network) };
+        assert_eq!(network, "containy0");
+        assert_eq!(ports[0].host_port, 18080);
+        assert!(kinds(&bridge).contains(&Namespace::Network));
+        let named = plan(&format!("network = {{ mode = \"bridge\", network = \"backend\" }}\n{ARGS}"));
+        assert!(matches!(&named.network, Network::Bridge { network, .. } if network == "backend"));
+        let joined = plan(&format!("network = \"container:web\"\n{ARGS}"));
+        assert_eq!(joined.network, Network::Container("web".into()));
+        let msg = error(&format!("network = \"none\"\nports = [\"1:2\"]\n{ARGS}"));
+        check(&msg, "bundle/configy.toml", &["ports", "network = \"bridge\""]);
+        let msg = error(&format!("network = {{ mode = \"bridge\", network = \"no/slash\" }}\n{ARGS}"));
+        check(&msg, "bundle/configy.toml:1:11: network", &["not a network name"]);
+        let msg = error(&format!("ports = [\"80\"]\nnetwork = \"bridge\"\n{ARGS}"));
+        check(&msg, "bundle/configy.toml:1:10: ports[0]", &["HOSTPORT:CTRPORT"]);
+    }
+
+    #[test]
+    fn command_line_overrides() {
+        use super::override_network;
+        let mut p = plan(ARGS);
+        override_network(&mut p, Some("host"), &[]).unwrap();
+        assert!(!kinds(&p).contains(&Namespace::Network));
+        override_network(&mut p, Some("backend"), &["8080:80".into()]).unwrap();
+        assert!(matches!(&p.network, Network::Bridge { network, ports } if network == "backend" && ports.len() == 1));
+        assert!(kinds(&p).contains(&Namespace::Network));
+        let mut p = plan(ARGS);
+        assert!(override_network(&mut p, None, &["8080:80".into()]).unwrap_err().contains("--net bridge"));
+        assert!(override_network(&mut p, Some("bad/name"), &[]).unwrap_err().contains("modes are"));
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         cgroups_path: None,
         sysctl,
         network: isolation.network,
+        etc_files: true,
+        net_devices: Vec::new(),
         hooks: Default::default(),
         annotations: Default::default(),
     })

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::Plan;
 
+pub use isolation::override_network;
 pub use size::parse_size;
 
 /// The syntax a friendly config is written in. Both map onto the same schema.

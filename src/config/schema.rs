@@ -22,6 +22,9 @@ pub(super) struct Friendly {
     pub hostname: Option<Hostname>,
     pub domainname: Option<Hostname>,
     pub network: Option<NetworkMode>,
+    /// Published ports (bridge networking): `ports = ["127.0.0.1:8080:80", "53:53/udp"]`.
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
     pub process: ProcessSection,
     #[serde(default)]
     pub namespaces: NamespacesSection,
@@ -36,11 +39,79 @@ pub(super) struct Friendly {
     pub sysctl: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// `network = "none" | "host" | "bridge" | "container:ID"`, or `{ mode = "bridge", network = "name" }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum NetworkMode {
     None,
     Host,
+    /// The named network, or the default one.
+    Bridge(Option<String>),
+    /// Another container's network namespace, by id.
+    Container(String),
+}
+
+const NETWORK_MODES: &str =
+    "\"none\", \"host\", \"bridge\", \"container:ID\" or { mode = \"bridge\", network = \"NAME\" }";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkTable {
+    mode: String,
+    network: Option<String>,
+}
+
+impl NetworkMode {
+    fn from_parts(mode: &str, network: Option<String>) -> Result<NetworkMode, String> {
+        if let Some(name) = &network {
+            crate::plan::check_network_name(name)?;
+        }
+        match (mode, network) {
+            ("none", None) => Ok(NetworkMode::None),
+            ("host", None) => Ok(NetworkMode::Host),
+            ("bridge", network) => Ok(NetworkMode::Bridge(network)),
+            ("none" | "host", Some(_)) => Err(format!("network = {mode:?} joins no named network: remove `network`")),
+            (other, None) if other.starts_with("container:") => {
+                let id = &other["container:".len()..];
+                if id.is_empty() {
+                    return Err("\"container:\" needs the id of a running container, e.g. \"container:web\"".into());
+                }
+                Ok(NetworkMode::Container(id.to_string()))
+            }
+            (other, _) => Err(format!("unknown network mode {other:?}: expected {NETWORK_MODES}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+        impl<'de> Visitor<'de> for ModeVisitor {
+            type Value = NetworkMode;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(NETWORK_MODES)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NetworkMode, E> {
+                NetworkMode::from_parts(v, None).map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<NetworkMode, A::Error> {
+                let table = NetworkTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                NetworkMode::from_parts(&table.mode, table.network).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(ModeVisitor)
+    }
+}
+
+/// One published port, checked while it is read.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct PortSpec(pub crate::plan::PortMapping);
+
+impl TryFrom<String> for PortSpec {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        crate::plan::PortMapping::parse(&s).map(PortSpec)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -54,6 +54,23 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     let has = |kind: Namespace| namespaces.iter().find(|ns| ns.kind == kind);
     let network = if has(Namespace::Network).is_some() { Network::None } else { Network::Host };
 
+    // `linux.netDevices`: host interfaces moved into the container's (new) network namespace.
+    let mut net_devices: Vec<(String, String)> = linux
+        .net_devices()
+        .iter()
+        .flatten()
+        .map(|(host, dev)| (host.clone(), dev.name().clone().unwrap_or_else(|| host.clone())))
+        .collect();
+    net_devices.sort();
+    if !net_devices.is_empty() && has(Namespace::Network).is_none_or(|ns| ns.path.is_some()) {
+        return Err(invalid(
+            "linux.netDevices",
+            "devices can only be moved into a network namespace the container creates: add {\"type\": \"network\"} \
+             to linux.namespaces"
+                .to_string(),
+        ));
+    }
+
     let user_ns = has(Namespace::User);
     let uid_mappings = lower_id_mappings("linux.uidMappings", linux.uid_mappings(), user_ns)?;
     let gid_mappings = lower_id_mappings("linux.gidMappings", linux.gid_mappings(), user_ns)?;
@@ -113,6 +130,8 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         cgroups_path,
         sysctl,
         network,
+        etc_files: false,
+        net_devices,
         hooks: lower_hooks(spec)?,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
     })

@@ -91,7 +91,8 @@ pub fn features() -> Value {
             },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
-            "intelRdt": {"enabled": false}
+            "intelRdt": {"enabled": false},
+            "netDevices": {"enabled": true}
         },
         "annotations": {"org.containy.version": env!("CARGO_PKG_VERSION")}
     })

@@ -71,6 +71,8 @@ pub const SUPPORTED: &[&str] = &[
     "mounts[].options",
     // Free-form metadata by definition: nothing in it changes how the container runs.
     "annotations",
+    // A map keyed by host interface names; each value is `{"name": …}`, checked by the typed parse.
+    "linux.netDevices",
     "linux.namespaces[].type",
     "linux.namespaces[].path",
     "linux.uidMappings[].containerID",

@@ -516,6 +516,8 @@ mod tests {
             cgroups_path: None,
             sysctl: vec![],
             network: crate::plan::Network::None,
+            etc_files: false,
+            net_devices: vec![],
             hooks: Default::default(),
             annotations: Default::default(),
         }

@@ -164,6 +164,13 @@ impl Container {
         let mut cgroup = self.cgroup();
         cgroup.kill_all();
         cgroup.remove_with_parents()?;
+        // The network (veth, nf_tables table, lease) as recorded before it was taken: after a crash of
+        // containy this is the only cleanup there is. A failure is reported, and the rest still goes.
+        if let Some(root) = self.dir.parent()
+            && let Err(e) = crate::network::release(root, &self.dir)
+        {
+            eprintln!("containy: warning: {e}");
+        }
         crate::explain!(
             "remove the state directory",
             format!("rm -r {}", self.dir.display()),

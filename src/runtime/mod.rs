@@ -81,6 +81,8 @@ pub enum RuntimeError {
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
     #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
     Hook(#[from] hooks::HookError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },

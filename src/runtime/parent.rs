@@ -21,13 +21,17 @@ use super::sync::{Message, recv_message, send_message};
 use super::{Exit, RunOptions, RuntimeError};
 use super::{hooks, io};
 use crate::cgroups::{self, Cgroup, Layout};
-use crate::plan::{Namespace, Plan, RootfsMode, RootfsSource};
+use crate::network;
+use crate::plan::{Mount, Namespace, Network, Plan, PortMapping, RootfsMode, RootfsSource};
 use crate::rootfs::{self, CgroupMount, RootPaths};
 use crate::{capabilities, image, namespaces, seccomp, sys, user_mapping};
 
 /// What a running container holds on the host; dropping it gives everything back.
 struct Resources {
+    root: PathBuf,
     state_dir: PathBuf,
+    /// The container may hold a network attachment (recorded in the state dir): release it.
+    network: bool,
     cgroup: Option<Cgroup>,
     child: Option<Pid>,
     /// Set once `create` has handed the container over: from then on `delete` gives everything back.
@@ -56,6 +60,11 @@ impl Drop for Resources {
             if let Err(e) = cgroup.remove() {
                 eprintln!("containy: warning: {e}");
             }
+        }
+        if self.network
+            && let Err(e) = crate::network::release(&self.root, &self.state_dir)
+        {
+            eprintln!("containy: warning: {e}");
         }
         crate::explain!(
             "remove the state directory",
@@ -145,7 +154,15 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         format!("mkdir {}", state_dir.display()),
         "one atomic mkdir: of two runs with the same id, exactly one wins"
     );
-    let mut held = Resources { state_dir: state_dir.clone(), cgroup: None, child: None, keep: false, poststop: None };
+    let mut held = Resources {
+        root: opts.root.clone(),
+        state_dir: state_dir.clone(),
+        network: false,
+        cgroup: None,
+        child: None,
+        keep: false,
+        poststop: None,
+    };
 
     // 2. The root filesystem's host-side directories.
     let paths = root_paths(plan, &base, &state_dir)?;
@@ -180,6 +197,13 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     };
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;
+
+    // 3b. The network's host side: a lease and the container's /etc files (which become mounts), and for
+    // `container:ID` the namespace to join. After state.json exists, so `delete --force` finds the container
+    // (and its network.json) whenever containy dies from here on.
+    let mut adjusted = plan.clone();
+    let attachment = prepare_network(&mut adjusted, opts, &base, &mut held)?;
+    let plan = &adjusted;
 
     // 4. The mount sequence, as data, and the namespaces to join, opened while paths are the host's.
     let cgroup_mount = match &layout {
@@ -266,6 +290,13 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         let deny_setgroups = !nix::unistd::geteuid().is_root();
         user_mapping::write_id_maps(child, &plan.uid_mappings, &plan.gid_mappings, deny_setgroups)?;
     }
+    // The child's network namespace exists now; it waits for Go, so it never sees a half-made network.
+    if let Some((attachment, ports)) = &attachment {
+        network::connect(attachment, child.as_raw(), ports)?;
+    }
+    if !plan.net_devices.is_empty() {
+        network::move_devices(&plan.net_devices, child.as_raw())?;
+    }
     let state = State { pid: child.as_raw(), ..state };
     if !plan.hooks.poststop.is_empty() {
         held.poststop = Some(state.clone());
@@ -307,6 +338,87 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         write_pid_file(pid_file, child)?;
     }
     Ok(Prepared { child, held, state, sync: parent_sock, pty_master, handled, _restore: restore })
+}
+
+/// Network steps before clone. Bridge: record + lease + `/etc` files (the attachment is returned for
+/// `connect` after clone). `container:ID`: the namespace to join, found through the other container's state.
+/// Every mode with generated files gets them bind-mounted over the image's `/etc/hosts`, `hostname` and
+/// `resolv.conf` (where the container has no /etc of its own to make mount points in, only over those the image has).
+fn prepare_network(
+    plan: &mut Plan,
+    opts: &RunOptions,
+    base: &Path,
+    held: &mut Resources,
+) -> Result<Option<(network::Attachment, Vec<PortMapping>)>, RuntimeError> {
+    let hostname = plan.hostname.clone().unwrap_or_else(|| opts.id.clone());
+    let mut attachment = None;
+    let files = match plan.network.clone() {
+        Network::Host => {
+            crate::explain!(
+                "share the host's network (network = \"host\")",
+                "no CLONE_NEWNET: the container stays in containy's network namespace",
+                "WARNING: the container sees every host interface, address, route and firewall rule; it can bind \
+                 any free host port, reach every service listening on the host's 127.0.0.1 and abstract Unix \
+                 sockets, and with CAP_NET_ADMIN or CAP_NET_RAW reconfigure or sniff the host's network"
+            );
+            plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, false)).transpose()?
+        }
+        Network::None => plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, true)).transpose()?,
+        Network::Bridge { network: name, ports } => {
+            held.network = true;
+            let (att, files) = network::prepare_bridge(&opts.root, &held.state_dir, &opts.id, &hostname, &name)?;
+            attachment = Some((att, ports));
+            plan.etc_files.then_some(files)
+        }
+        Network::Container(other) => {
+            let target = super::container::Container::running(&opts.root, &other)?;
+            let path = PathBuf::from(format!("/proc/{}/ns/net", target.state.pid));
+            crate::explain!(
+                format!("join the network namespace of container {other}"),
+                format!("setns({}, CLONE_NEWNET)", path.display()),
+                "containers of a pod share one network: the same interfaces, addresses and ports"
+            );
+            plan.namespaces.retain(|ns| ns.kind != Namespace::Network);
+            plan.namespaces.push(crate::plan::NamespaceSpec { kind: Namespace::Network, path: Some(path) });
+            plan.namespaces.sort_by_key(|ns| ns.kind);
+            // Its neighbours and name servers are the other container's.
+            let mut files = network::etc_files(&held.state_dir, &hostname, true)?;
+            for (host, inside) in &mut files {
+                let theirs = target.dir.join("etc").join(host.file_name().unwrap_or_default());
+                if inside.ends_with("hostname") || !theirs.exists() {
+                    continue;
+                }
+                *host = theirs;
+            }
+            plan.etc_files.then_some(files)
+        }
+    };
+    // A missing file needs a mount point made in the container's /etc. That is only allowed where the write
+    // lands in the container's own copy (overlay upper dir, or an editable /etc in split mode) and root may
+    // write there (in a user namespace host root owns the image's /etc): otherwise only the files the image
+    // already has are covered, and the image is never written.
+    let own_etc = match &plan.rootfs.mode {
+        RootfsMode::Overlay => true,
+        RootfsMode::Split { editable } => editable.iter().any(|e| e == "etc"),
+        RootfsMode::Direct => false,
+    };
+    let may_create = own_etc && mapped_root(plan).is_none();
+    for (source, destination) in files.into_iter().flatten() {
+        let in_image = destination.strip_prefix("/").map(|rel| base.join(rel).symlink_metadata().is_ok());
+        if !may_create && in_image != Ok(true) {
+            continue;
+        }
+        plan.mounts.push(Mount {
+            destination,
+            fstype: "bind".into(),
+            source,
+            flags: libc::MS_BIND,
+            propagation: Vec::new(),
+            data: String::new(),
+            copy_up: false,
+        });
+    }
+    Ok(attachment)
 }
 
 struct RestoreMask(SigSet);
