@@ -1,6 +1,7 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
+mod image;
 mod inspect;
 mod lesson;
 
@@ -13,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, ConfigFile};
 use crate::runtime::container::Container;
 use crate::runtime::{self, Exit, RunOptions};
-use crate::{image, oci};
+use crate::{image as images, oci};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -116,6 +117,10 @@ pub enum Command {
     Update(UpdateArgs),
     /// Extract a base tarball into the cache once (what `make extract` calls); prints the rootfs directory.
     Extract(ExtractArgs),
+    /// Images: import, ls, inspect, rm, prune, export.
+    Image(image::ImageArgs),
+    /// Build an image from a Containyfile (FROM, COPY, RUN, ENV, WORKDIR, USER, CMD, ENTRYPOINT, LABEL).
+    Build(image::BuildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -136,7 +141,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
     /// Where base tarballs are extracted.
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value = images::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     /// Create and start the container, then return (it runs on without containy).
     #[arg(short, long)]
@@ -149,6 +154,16 @@ pub struct RunArgs {
     pub preserve_fds: u32,
     /// The container id (default: a random one).
     pub id: Option<String>,
+    /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
+    /// --config gives a process.
+    #[arg(long, value_name = "NAME[:TAG]")]
+    pub image: Option<String>,
+    /// The image store.
+    #[arg(long, default_value = images::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    pub store: PathBuf,
+    /// With --image: the command (after `--`), replacing the image's Cmd.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -171,7 +186,7 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility; containy creates no session keyring.
     #[arg(long)]
     pub no_new_keyring: bool,
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value = images::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     pub id: String,
 }
@@ -292,7 +307,7 @@ pub struct UpdateArgs {
 pub struct ExtractArgs {
     /// The tarball (.tar or .tar.gz).
     pub tarball: PathBuf,
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value = images::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
 }
 
@@ -308,7 +323,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(args) => run(&cli.root, args),
         Command::Create(args) => {
-            let plan = load_plan(&args.bundle, None)?;
+            let mut plan = load_plan(&args.bundle, None)?;
+            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| images::DEFAULT_STORE.into());
+            images::runconf::resolve_rootfs(&mut plan, std::path::Path::new(&store))?;
             let opts = RunOptions {
                 id: args.id,
                 root: cli.root.clone(),
@@ -414,8 +431,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Container::running(&cli.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
+        Command::Image(args) => image::image(args),
+        Command::Build(args) => image::build(&cli.root, args),
         Command::Extract(args) => {
-            let dir = image::ensure_base(&args.tarball, &args.cache)?;
+            let dir = images::ensure_base(&args.tarball, &args.cache)?;
             println!("{}", dir.display());
             Ok(0)
         }
@@ -435,7 +454,25 @@ fn load_plan(bundle: &std::path::Path, config_file: Option<&std::path::Path>) ->
 }
 
 fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
-    let mut plan = load_plan(&args.bundle, args.config.as_deref())?;
+    let mut plan = match &args.image {
+        // An explicit config keeps its process; otherwise the image's config fills in the defaults.
+        Some(name) => {
+            let store = images::Store::open(&args.store)?;
+            let found = store.find(name)?;
+            let mut plan = match &args.config {
+                Some(file) => load_plan(&args.bundle, Some(file))?,
+                None => image::default_plan()?,
+            };
+            let process = plan.process.clone();
+            images::runconf::apply(&store, &found, &mut plan, &args.command)?;
+            if args.config.is_some() {
+                plan.process = process;
+            }
+            plan
+        }
+        None => load_plan(&args.bundle, args.config.as_deref())?,
+    };
+    images::runconf::resolve_rootfs(&mut plan, &args.store)?;
     if args.tty {
         plan.process.terminal = true;
     }

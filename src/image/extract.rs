@@ -45,8 +45,21 @@ impl ExtractStats {
     }
 }
 
+/// How an archive is read: a whole root filesystem, or one layer of an image.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// The archive is an image layer: `.wh.NAME` and `.wh..wh..opq` entries become overlay whiteouts
+    /// (see `whiteout.rs`) instead of files.
+    pub layer: bool,
+}
+
 /// Safely extract a tar stream into `target` (an existing, empty directory). Returns counts.
 pub fn extract<R: Read>(archive: R, target: &Path) -> Result<ExtractStats, ImageError> {
+    extract_with(archive, target, Options::default())
+}
+
+/// [`extract`], for a root filesystem or an image layer.
+pub fn extract_with<R: Read>(archive: R, target: &Path, options: Options) -> Result<ExtractStats, ImageError> {
     let root =
         Root::open(target).map_err(|errno| ImageError::Target { path: target.to_path_buf(), source: errno.into() })?;
     crate::explain!(
@@ -62,6 +75,7 @@ pub fn extract<R: Read>(archive: R, target: &Path) -> Result<ExtractStats, Image
         chown: nix::unistd::geteuid().is_root(),
         dirs: Vec::new(),
         stats: ExtractStats::default(),
+        options,
     };
     let mut archive = tar::Archive::new(archive);
     for entry in archive.entries().map_err(corrupt)? {
@@ -103,6 +117,7 @@ struct Extractor {
     chown: bool,
     dirs: Vec<DirMeta>,
     stats: ExtractStats,
+    options: Options,
 }
 
 impl Extractor {
@@ -111,6 +126,8 @@ impl Extractor {
         if kind.is_pax_global_extensions() {
             return Ok(());
         }
+        let xattrs =
+            if matches!(kind, EntryType::Regular | EntryType::Continuous) { pax_xattrs(entry) } else { Vec::new() };
         let raw = entry.path_bytes();
         let named = normalise(&raw, &mut self.path);
         let failed = |Failed(op, errno): Failed| ImageError::Entry {
@@ -122,12 +139,17 @@ impl Extractor {
             self.stats.skipped += 1;
             return Ok(());
         }
+        if self.options.layer
+            && let Some(result) = super::whiteout::apply(&mut self.root, &self.path, &mut self.stats)
+        {
+            return result.map_err(failed);
+        }
         let meta = header_meta(entry.header());
         let result = match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 // The data is read inside; only its read errors are the archive's fault.
                 let raw_name = String::from_utf8_lossy(&raw).into_owned();
-                return self.file(entry, meta).map_err(|e| match e {
+                return self.file(entry, meta, &xattrs).map_err(|e| match e {
                     FileError::Read(source) => ImageError::Corrupt { source },
                     FileError::Step(f) => ImageError::Entry { entry: raw_name, op: f.0, source: f.1.into() },
                 });
@@ -149,7 +171,7 @@ impl Extractor {
         result.map_err(failed)
     }
 
-    fn file<R: Read>(&mut self, data: &mut R, meta: Meta) -> Result<(), FileError> {
+    fn file<R: Read>(&mut self, data: &mut R, meta: Meta, xattrs: &[(String, Vec<u8>)]) -> Result<(), FileError> {
         let (parent, name) = split_parent(&self.path);
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let private = Mode::from_bits_truncate(0o600);
@@ -182,6 +204,11 @@ impl Extractor {
             }
         }
         fchmod(&file, Mode::from_bits_truncate(meta.mode & 0o7777)).map_err(|errno| Failed("fchmod", errno))?;
+        // After chown (which would clear a file capability) and chmod. Where the kernel or filesystem does not
+        // permit one (EPERM, ENOTSUP), the file is kept without it, as GNU tar does.
+        for (name, value) in xattrs {
+            let _ = crate::sys::fsetxattr(file.as_fd(), name, value);
+        }
         let mtime = TimeSpec::new(meta.mtime as i64, 0);
         futimens(&file, &mtime, &mtime).map_err(|errno| Failed("futimens", errno))?;
         self.stats.files += 1;
@@ -312,6 +339,23 @@ impl From<Failed> for FileError {
     fn from(f: Failed) -> Self {
         FileError::Step(f)
     }
+}
+
+/// The extended attributes a PAX header carries (`SCHILY.xattr.NAME`) that an image may set on a file: `user.*`
+/// and file capabilities. `trusted.*` (overlay's own metadata: an archive must not plant redirects or
+/// opaque marks) and `security.*` labels are never taken from an archive.
+fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
+    let Ok(Some(extensions)) = entry.pax_extensions() else {
+        return Vec::new();
+    };
+    extensions
+        .flatten()
+        .filter_map(|ext| {
+            let name = ext.key().ok()?.strip_prefix("SCHILY.xattr.")?;
+            let allowed = name.starts_with("user.") || name == "security.capability";
+            (allowed && !name.contains('\0')).then(|| (name.to_string(), ext.value_bytes().to_vec()))
+        })
+        .collect()
 }
 
 /// Fields that are empty or garbled (some writers leave them all-NUL) fall back to what GNU tar would use.
