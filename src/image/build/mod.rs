@@ -82,13 +82,19 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<String, ImageError> {
             },
         })?;
     }
-    let record = ImageRecord {
+    let mut record = ImageRecord {
         layers: current.layers,
         config: current.config,
         architecture: "amd64".into(),
         os: "linux".into(),
         created: now_rfc3339(),
     };
+    // An unchanged rebuild is the same image (same id), not a copy that differs only in its date.
+    if let Ok(existing) = store.find(&opts.tag)
+        && (ImageRecord { created: record.created.clone(), ..existing.record.clone() }) == record
+    {
+        record.created = existing.record.created;
+    }
     store.add_image(&record, Some(&opts.tag))
 }
 
