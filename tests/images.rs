@@ -330,3 +330,26 @@ fn an_exported_image_loads_and_runs_in_podman() {
     assert!(!text.lines().any(|l| l == "gone"), "the whiteout was lost: {text}");
     assert!(rmi.status.success(), "podman rmi: {}", stderr(&rmi));
 }
+
+#[test]
+fn a_bundle_config_can_name_an_image_as_its_rootfs() {
+    require_root!();
+    let env = Env::new();
+    let tarball = busybox_tarball(env.dir.path());
+    env.ok(&["image", "import", "debian:bookworm", tarball.to_str().unwrap()]);
+    let bundle = env.dir.path().join("bundle");
+    std::fs::create_dir(&bundle).unwrap();
+    let config = "[process]\nargs = [\"/bin/sh\", \"-c\", \"cat /etc/base-file; hostname\"]\n\
+                  [rootfs]\nimage = \"debian:bookworm\"\n";
+    std::fs::write(bundle.join("configy.toml"), config).unwrap();
+    let out = env.ok(&["run", "--bundle", bundle.to_str().unwrap(), "from-config"]);
+    assert!(out.starts_with("from the base\n"), "{out}");
+
+    // With a config, --image swaps the rootfs and keeps the config's process.
+    let out = env.ok(&["run", "--config", bundle.join("configy.toml").to_str().unwrap(), "--image", "debian:bookworm"]);
+    assert!(out.starts_with("from the base\n"), "{out}");
+
+    std::fs::write(bundle.join("configy.toml"), config.replace("debian:bookworm", "missing:1")).unwrap();
+    let (out, _) = env.run(&["run", "--bundle", bundle.to_str().unwrap()]);
+    assert!(stderr(&out).contains("no image \"missing:1\""), "{}", stderr(&out));
+}

@@ -211,6 +211,19 @@ mod tests {
     }
 
     #[test]
+    fn zstd_is_recognised_by_its_magic() {
+        let dir = tempfile::tempdir().unwrap();
+        let zst = zstd::stream::encode_all(&one_file_tar()[..], 3).unwrap();
+        assert_eq!(&zst[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+        let path = dir.path().join("rootfs.tar.zst");
+        std::fs::write(&path, zst).unwrap();
+        let target = dir.path().join("out");
+        std::fs::create_dir(&target).unwrap();
+        extract(open_tarball(&path).unwrap(), &target).unwrap();
+        assert_eq!(std::fs::read(target.join("hello.txt")).unwrap(), b"hello");
+    }
+
+    #[test]
     fn corrupt_gzip_is_reported_as_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
