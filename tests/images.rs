@@ -353,3 +353,77 @@ fn a_bundle_config_can_name_an_image_as_its_rootfs() {
     let (out, _) = env.run(&["run", "--bundle", bundle.to_str().unwrap()]);
     assert!(stderr(&out).contains("no image \"missing:1\""), "{}", stderr(&out));
 }
+
+#[test]
+fn a_docker_save_archive_imports_under_its_own_name() {
+    require_root!();
+    let env = Env::new();
+    let lower = busybox_layer(env.dir.path(), &[("etc/gone", "old")]);
+    let upper = tar_of(&[("etc/.wh.gone", ""), ("etc/saved", "by docker save\n")]);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": { "Cmd": ["/bin/sh", "-c", "cat /etc/saved; ls /etc/gone 2>/dev/null || echo gone"] },
+        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{}", sha(&lower)), format!("sha256:{}", sha(&upper))] },
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": format!("{}.json", sha(&config)),
+        "RepoTags": ["saved/busybox:1.36"],
+        "Layers": [format!("{}/layer.tar", sha(&lower)), format!("{}/layer.tar", sha(&upper))],
+    }]))
+    .unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add(&format!("{}/layer.tar", sha(&lower)), &lower);
+    add(&format!("{}/layer.tar", sha(&upper)), &upper);
+    add(&format!("{}.json", sha(&config)), &config);
+    add("manifest.json", &manifest);
+    let path = env.dir.path().join("saved.tar");
+    std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+    env.ok(&["image", "import", path.to_str().unwrap()]);
+    assert_eq!(env.ok(&["run", "--image", "saved/busybox:1.36"]), "by docker save\ngone\n");
+}
+
+/// A tmpfs mounted for one test, unmounted whatever happens.
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_import_cleanly_and_the_store_stays_usable() {
+    require_root!();
+    let env = Env::new();
+    let tarball = busybox_tarball(env.dir.path());
+    std::fs::create_dir_all(env.store()).unwrap();
+    nix::mount::mount(Some("tmpfs"), &env.store(), Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=512k"))
+        .unwrap();
+    let _mounted = Tmpfs(env.store());
+    let (out, pid) = env.run(&["image", "import", "bb", tarball.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("No space left on device"), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(env.store().join("tmp")).unwrap().collect();
+    assert!(left.is_empty(), "tmp dirs left after ENOSPC: {left:?}");
+    assert!(env.layers().is_empty());
+    env.assert_consistent();
+
+    let small = tar_of(&[("etc/", ""), ("etc/small", "fits\n")]);
+    let path = env.dir.path().join("small.tar");
+    std::fs::write(&path, small).unwrap();
+    // (env.ok's leak check would see this test's own tmpfs.)
+    let (out, _) = env.run(&["image", "import", "small", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (out, _) = env.run(&["image", "ls", "--json"]);
+    assert!(stdout(&out).contains("small:latest"), "{}", stdout(&out));
+    assert_eq!(std::fs::read_dir(env.store().join("tmp")).unwrap().count(), 0);
+    env.assert_consistent();
+    let _ = pid;
+}
