@@ -12,19 +12,17 @@ use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-/// A source that is not usable: the message names it.
-#[derive(Debug)]
-pub struct CopyError(pub String);
+use crate::image::ImageError;
 
 /// `<context>/<source>`, refusing anything that leaves the context.
-pub fn confine(context: &Path, source: &str) -> Result<PathBuf, CopyError> {
+pub fn confine(context: &Path, source: &str) -> Result<PathBuf, ImageError> {
     let mut clean = PathBuf::new();
     for component in Path::new(source).components() {
         match component {
             Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
             Component::ParentDir => {
                 if !clean.pop() {
-                    return Err(CopyError(format!(
+                    return Err(ImageError::Usage(format!(
                         "source {source:?} is outside the build context {}: COPY takes files from the context only",
                         context.display()
                     )));
@@ -35,12 +33,12 @@ pub fn confine(context: &Path, source: &str) -> Result<PathBuf, CopyError> {
     }
     let path = context.join(&clean);
     let real_context = fs::canonicalize(context)
-        .map_err(|e| CopyError(format!("cannot open the build context {}: {e}", context.display())))?;
+        .map_err(|e| ImageError::Usage(format!("cannot open the build context {}: {e}", context.display())))?;
     let real = fs::canonicalize(&path).map_err(|e| {
-        CopyError(format!("source {source:?} not found in the build context {}: {e}", context.display()))
+        ImageError::Usage(format!("source {source:?} not found in the build context {}: {e}", context.display()))
     })?;
     if !real.starts_with(&real_context) {
-        return Err(CopyError(format!(
+        return Err(ImageError::Usage(format!(
             "source {source:?} is outside the build context {} (through a symlink, to {})",
             context.display(),
             real.display()
@@ -51,12 +49,12 @@ pub fn confine(context: &Path, source: &str) -> Result<PathBuf, CopyError> {
 
 /// Where the sources go inside the image: `dest` (relative to `workdir` unless absolute), as a directory when
 /// it ends with `/`, when there are several sources or when the source is a directory.
-pub fn pack<W: Write>(context: &Path, sources: &[String], dest: &str, workdir: &str, out: W) -> Result<W, CopyError> {
+pub fn pack<W: Write>(context: &Path, sources: &[String], dest: &str, workdir: &str, out: W) -> Result<W, ImageError> {
     let dest_path = if dest.starts_with('/') { PathBuf::from(dest) } else { Path::new(workdir).join(dest) };
     let dest_rel = dest_path.strip_prefix("/").unwrap_or(&dest_path).to_path_buf();
     let into_dir = dest.ends_with('/') || sources.len() > 1;
     let mut b = tar::Builder::new(out);
-    let io_err = |e: io::Error| CopyError(format!("cannot pack the COPY sources: {e}"));
+    let io_err = |e: io::Error| ImageError::Usage(format!("cannot pack the COPY sources: {e}"));
     for source in sources {
         let path = confine(context, source)?;
         let meta = fs::symlink_metadata(&path).map_err(io_err)?;
@@ -130,10 +128,10 @@ mod tests {
         assert_eq!(confine(&ctx, "sub/a").unwrap(), ctx.join("sub/a"));
         assert_eq!(confine(&ctx, "/sub/../sub/a").unwrap(), ctx.join("sub/a"));
         for bad in ["../secret", "sub/../../secret", "out/secret", "out"] {
-            let err = confine(&ctx, bad).unwrap_err().0;
+            let err = confine(&ctx, bad).unwrap_err().to_string();
             assert!(err.contains("outside the build context"), "{bad}: {err}");
         }
-        assert!(confine(&ctx, "missing").unwrap_err().0.contains("not found"));
+        assert!(confine(&ctx, "missing").unwrap_err().to_string().contains("not found"));
     }
 
     #[test]

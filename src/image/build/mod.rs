@@ -158,8 +158,7 @@ fn run_step(
                 .open(&packed)
                 .map_err(store_error(&packed, "create"))?;
             let workdir = cur.config.working_dir.clone().unwrap_or_else(|| "/".into());
-            let mut file =
-                copy::pack(&opts.context, sources, dest, &workdir, file).map_err(|e| ImageError::Usage(e.0))?;
+            let mut file = copy::pack(&opts.context, sources, dest, &workdir, file)?;
             file.seek(SeekFrom::Start(0)).map_err(store_error(&packed, "seek"))?;
             let mut hashing = Hashing::new(&file);
             std::io::copy(&mut hashing, &mut std::io::sink()).map_err(store_error(&packed, "read"))?;
