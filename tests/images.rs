@@ -427,3 +427,36 @@ fn a_full_disk_fails_the_import_cleanly_and_the_store_stays_usable() {
     env.assert_consistent();
     let _ = pid;
 }
+
+#[test]
+fn prune_keeps_the_layers_of_a_running_container() {
+    require_root!();
+    let env = Env::new();
+    let tarball = busybox_tarball(env.dir.path());
+    env.ok(&["image", "import", "bb", tarball.to_str().unwrap()]);
+    let pid_file = env.dir.path().join("pid");
+    let mut child = env
+        .cmd(&["run", "--pid-file", pid_file.to_str().unwrap(), "--image", "bb", "--", "/bin/sleep", "60"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let pid: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|t| t.trim().parse().ok()) {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(), "no container");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    // (run, not ok: ok's leak check would see the running container.)
+    let (rm, _) = env.run(&["image", "rm", "bb"]);
+    assert!(rm.status.success(), "{}", stderr(&rm));
+    let (out, _) = env.run(&["image", "prune"]);
+    let kept = env.layers().len();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    assert_eq!(stdout(&out).trim(), "removed 0 images and 0 layers", "{}", stderr(&out));
+    assert_eq!(kept, 1, "the running container's layer was pruned");
+    assert_eq!(env.ok(&["image", "prune"]).trim(), "removed 0 images and 1 layer");
+}

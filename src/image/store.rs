@@ -305,6 +305,8 @@ impl Store {
                 images += 1;
             }
         }
+        // Layers a running container has mounted stay, even when no image names them any more.
+        used.extend(self.layers_mounted());
         let mut layers = 0;
         let dir = self.root.join("layers");
         for entry in fs::read_dir(&dir).map_err(store_error(&dir, "read_dir"))?.flatten() {
@@ -318,6 +320,28 @@ impl Store {
             }
         }
         Ok((images, layers))
+    }
+
+    /// Layers some overlay mount uses as a lower dir, in any mount namespace on the machine: each
+    /// namespace's `/proc/<pid>/mountinfo` is read once.
+    fn layers_mounted(&self) -> std::collections::HashSet<String> {
+        use std::os::unix::fs::MetadataExt;
+        let mut seen = std::collections::HashSet::new();
+        let mut found = std::collections::HashSet::new();
+        let layers = self.root.join("layers");
+        let Ok(procs) = fs::read_dir("/proc") else {
+            return found;
+        };
+        for p in procs.flatten() {
+            let Ok(ns) = fs::metadata(p.path().join("ns/mnt")) else { continue };
+            if !seen.insert(ns.ino()) {
+                continue;
+            }
+            if let Ok(text) = fs::read_to_string(p.path().join("mountinfo")) {
+                found.extend(layers_in_mountinfo(&text, &layers));
+            }
+        }
+        found
     }
 
     /// A tmp dir belongs to a dead writer when the pid in its name no longer runs.
@@ -352,6 +376,29 @@ pub fn normalise_name(name: &str) -> Result<String, ImageError> {
         return Err(ImageError::BadName { name: name.to_string() });
     }
     Ok(full)
+}
+
+/// The ids of layers under `layers` named in the `lowerdir=` option of an overlay mount in `mountinfo`. A
+/// lowerdir named relative to the store (many layers, see `rootfs::overlay_data`) is `<id>/diff`.
+pub(crate) fn layers_in_mountinfo(mountinfo: &str, layers: &Path) -> Vec<String> {
+    let prefix = format!("{}/", layers.display());
+    let mut ids = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((_, after)) = line.split_once(" - ") else { continue };
+        let mut fields = after.split(' ');
+        if fields.next() != Some("overlay") {
+            continue;
+        }
+        let options = fields.nth(1).unwrap_or("");
+        let Some(lower) = options.split(',').find_map(|o| o.strip_prefix("lowerdir=")) else { continue };
+        for dir in lower.split(':') {
+            let rel = dir.strip_prefix(&prefix).unwrap_or(dir);
+            if let Some(id) = rel.strip_suffix("/diff").filter(|id| !id.contains('/')) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids
 }
 
 /// Create `dir` if missing and make sure it is 0700.
@@ -455,6 +502,15 @@ mod tests {
         assert_eq!(store.prune().unwrap(), (0, 2), "b2 and c3 are unused; a1 is two's");
         assert!(store.has_layer("a1") && !store.has_layer("b2"));
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn layers_of_mounted_overlays_are_found_in_mountinfo() {
+        let text = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n\
+                    2 1 0:50 / /run/c/x/rootfs rw - overlay overlay rw,lowerdir=/s/layers/aa/diff:/s/layers/bb/diff,\
+                    upperdir=/run/c/x/upper,workdir=/run/c/x/work\n\
+                    3 1 0:51 / /other rw - overlay overlay rw,lowerdir=cc/diff:/elsewhere/dd,upperdir=/u,workdir=/w\n";
+        assert_eq!(layers_in_mountinfo(text, Path::new("/s/layers")), ["aa", "bb", "cc"]);
     }
 
     #[test]
