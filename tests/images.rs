@@ -460,3 +460,33 @@ fn prune_keeps_the_layers_of_a_running_container() {
     assert_eq!(kept, 1, "the running container's layer was pruned");
     assert_eq!(env.ok(&["image", "prune"]).trim(), "removed 0 images and 1 layer");
 }
+
+#[test]
+fn concurrent_imports_of_one_tarball_all_succeed_and_store_one_layer() {
+    require_root!();
+    let env = Env::new();
+    let tarball = busybox_tarball(env.dir.path());
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            env.cmd(&["image", "import", &format!("bb{i}"), tarball.to_str().unwrap()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(env.layers().len(), 1);
+    let list = env.ok(&["image", "ls", "--json"]);
+    assert_eq!(list.matches(":latest").count(), 4, "{list}");
+    // The store keeps setuid files and whiteouts: nothing in it is reachable by other users of the host.
+    use std::os::unix::fs::PermissionsExt;
+    for dir in ["layers", "images", "tmp"] {
+        let mode = std::fs::metadata(env.store().join(dir)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{dir}");
+    }
+    env.assert_consistent();
+}
