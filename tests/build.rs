@@ -45,6 +45,11 @@ fn a_build_runs_as_the_file_says_and_an_unchanged_rebuild_runs_no_step() {
     assert!(first.contains("STEP 1/8: FROM busybox") && ran(&first), "{first}");
     let out = env.ok(&["run", "--image", "app:1"]);
     assert_eq!(out, "hello from the context\nbuilt by RUN\nanswer=42\nhi there\n/srv\n1\n");
+    // The command line overrides the image's config.
+    let script = "echo $GREETING $OTHER; pwd; id -u; id -g";
+    let args = ["run", "--image", "app:1", "--env", "GREETING=over", "--workdir", "/etc", "--user", "1000:7"];
+    let out = env.ok(&[&args[..], &["--", "/bin/sh", "-c", script]].concat());
+    assert_eq!(out, "over 2\n/etc\n1000\n7\n");
     let inspect: serde_json::Value = serde_json::from_str(&env.ok(&["image", "inspect", "app:1"])).unwrap();
     assert_eq!(inspect["config"]["Labels"]["purpose"], "test");
     assert_eq!(inspect["layers"].as_array().unwrap().len(), 4, "busybox + 2 COPY + 1 RUN");

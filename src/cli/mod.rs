@@ -161,6 +161,15 @@ pub struct RunArgs {
     /// The image store.
     #[arg(long, default_value = images::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
+    /// With --image: set an environment variable (KEY=VALUE) over the image's.
+    #[arg(long, value_name = "KEY=VALUE", requires = "image")]
+    pub env: Vec<String>,
+    /// With --image: the working directory, over the image's WorkingDir.
+    #[arg(long, value_name = "DIR", requires = "image")]
+    pub workdir: Option<PathBuf>,
+    /// With --image: UID[:GID] or NAME[:GROUP] (looked up in the image), over the image's User.
+    #[arg(long, value_name = "USER", requires = "image")]
+    pub user: Option<String>,
     /// With --image: the command (after `--`), replacing the image's Cmd.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -464,7 +473,13 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
                 None => image::default_plan()?,
             };
             let process = plan.process.clone();
-            images::runconf::apply(&store, &found, &mut plan, &args.command)?;
+            let overrides = images::runconf::Overrides {
+                command: args.command.clone(),
+                env: args.env.clone(),
+                workdir: args.workdir.clone(),
+                user: args.user.clone(),
+            };
+            images::runconf::apply(&store, &found, &mut plan, &overrides)?;
             if args.config.is_some() {
                 plan.process = process;
             }

@@ -16,9 +16,21 @@ use super::store::{Image, Store};
 use super::{ImageError, whiteout};
 use crate::plan::{Plan, RootfsMode, RootfsSource};
 
-/// Make `plan` run `image`: its layers as the root, its config as the process; `command` (if not empty)
-/// replaces the image's `Cmd`.
-pub fn apply(store: &Store, image: &Image, plan: &mut Plan, command: &[String]) -> Result<(), ImageError> {
+/// What the command line says over the image's config (`run --image NAME --env K=V --workdir D --user U -- CMD`).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Replaces the image's `Cmd` when not empty.
+    pub command: Vec<String>,
+    /// `KEY=VALUE`, replacing the image's variable of the same name.
+    pub env: Vec<String>,
+    pub workdir: Option<PathBuf>,
+    /// `uid[:gid]` or `name[:group]`, looked up in the image.
+    pub user: Option<String>,
+}
+
+/// Make `plan` run `image`: its layers as the root, its config as the process, then the overrides.
+pub fn apply(store: &Store, image: &Image, plan: &mut Plan, overrides: &Overrides) -> Result<(), ImageError> {
+    let command = &overrides.command;
     plan.rootfs.source = RootfsSource::Layers(store.lowerdirs(image));
     plan.rootfs.mode = RootfsMode::Overlay;
     let config = &image.record.config;
@@ -47,7 +59,20 @@ pub fn apply(store: &Store, image: &Image, plan: &mut Plan, command: &[String]) 
         }
         plan.process.cwd = PathBuf::from(dir);
     }
-    if let Some(user) = config.user.as_deref().filter(|u| !u.is_empty()) {
+    for var in &overrides.env {
+        if !var.contains('=') {
+            return Err(ImageError::Usage(format!("--env {var:?}: use KEY=VALUE")));
+        }
+        set_env(&mut plan.process.env, var);
+    }
+    if let Some(dir) = &overrides.workdir {
+        if !dir.is_absolute() {
+            return Err(ImageError::Usage(format!("--workdir {}: give an absolute path", dir.display())));
+        }
+        plan.process.cwd = dir.clone();
+    }
+    let user = overrides.user.as_deref().or(config.user.as_deref());
+    if let Some(user) = user.filter(|u| !u.is_empty()) {
         let layers = store.lowerdirs(image);
         let (uid, gid) = resolve_user(user, &|path| read_in_layers(&layers, path))?;
         plan.process.uid = uid;
