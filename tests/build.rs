@@ -128,4 +128,13 @@ fn from_scratch_with_copy_makes_an_image_of_just_those_files() {
     assert_eq!(env.ok(&["run", "--image", "tiny"]), "scratch ok\n");
     // The command after -- replaces CMD; the ENTRYPOINT stays.
     assert_eq!(env.ok(&["run", "--image", "tiny", "--", "echo", "replaced"]), "replaced\n");
+
+    // A destination that is a directory in the image (here through a symlink of the image) is copied into.
+    std::fs::write(
+        ctx.join("Containyfile"),
+        "FROM tiny\nRUN [\"/bin/busybox\", \"ln\", \"-s\", \"bin\", \"/b\"]\nCOPY hello.txt /b\n",
+    )
+    .unwrap();
+    env.ok(&["build", "-t", "tiny2", ctx.to_str().unwrap()]);
+    assert_eq!(env.ok(&["run", "--image", "tiny2", "--", "cat", "/bin/hello.txt"]), "hello from the context\n");
 }

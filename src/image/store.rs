@@ -86,6 +86,12 @@ impl TmpDir {
     pub fn keep(mut self) {
         self.published = true;
     }
+
+    /// Move the directory's ownership out of `self` (which then removes nothing when dropped).
+    pub fn take(&mut self) -> TmpDir {
+        let published = std::mem::replace(&mut self.published, true);
+        TmpDir { path: self.path.clone(), published }
+    }
 }
 
 impl Drop for TmpDir {

@@ -48,11 +48,19 @@ pub fn confine(context: &Path, source: &str) -> Result<PathBuf, ImageError> {
 }
 
 /// Where the sources go inside the image: `dest` (relative to `workdir` unless absolute), as a directory when
-/// it ends with `/`, when there are several sources or when the source is a directory.
-pub fn pack<W: Write>(context: &Path, sources: &[String], dest: &str, workdir: &str, out: W) -> Result<W, ImageError> {
+/// it ends with `/`, when there are several sources, when it is a directory in the image already
+/// (`dest_is_dir`) or when the source is a directory.
+pub fn pack<W: Write>(
+    context: &Path,
+    sources: &[String],
+    dest: &str,
+    workdir: &str,
+    dest_is_dir: bool,
+    out: W,
+) -> Result<W, ImageError> {
     let dest_path = if dest.starts_with('/') { PathBuf::from(dest) } else { Path::new(workdir).join(dest) };
     let dest_rel = dest_path.strip_prefix("/").unwrap_or(&dest_path).to_path_buf();
-    let into_dir = dest.ends_with('/') || sources.len() > 1;
+    let into_dir = dest.ends_with('/') || sources.len() > 1 || dest_is_dir;
     let mut b = tar::Builder::new(out);
     let io_err = |e: io::Error| ImageError::Usage(format!("cannot pack the COPY sources: {e}"));
     for source in sources {
@@ -148,11 +156,13 @@ mod tests {
                 .map(|e| e.unwrap().path().unwrap().display().to_string())
                 .collect()
         };
-        let a = pack(ctx.path(), &["one".into()], "app/x", "/srv", Vec::new()).unwrap();
+        let a = pack(ctx.path(), &["one".into()], "app/x", "/srv", false, Vec::new()).unwrap();
         assert_eq!(names(a), ["srv/app/x"]);
-        let b = pack(ctx.path(), &["one".into(), "dir".into()], "/opt/", "/", Vec::new()).unwrap();
+        let b = pack(ctx.path(), &["one".into(), "dir".into()], "/opt/", "/", false, Vec::new()).unwrap();
         assert_eq!(names(b.clone()), ["opt/one", "opt", "opt/in", "opt/in/f", "opt/link"]);
-        let again = pack(ctx.path(), &["one".into(), "dir".into()], "/opt/", "/", Vec::new()).unwrap();
+        let again = pack(ctx.path(), &["one".into(), "dir".into()], "/opt/", "/", false, Vec::new()).unwrap();
         assert_eq!(b, again, "same content, same bytes");
+        let into = pack(ctx.path(), &["one".into()], "/bin", "/", true, Vec::new()).unwrap();
+        assert_eq!(names(into), ["bin/one"], "a directory in the image is copied into");
     }
 }

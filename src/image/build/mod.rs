@@ -25,10 +25,12 @@ use nix::mount::{MntFlags, MsFlags};
 use sha2::{Digest, Sha256};
 
 use super::extract::{Options, extract_with};
+use super::resolve::Root;
 use super::runconf::{read_in_layers, resolve_user, set_env};
 use super::store::{ImageConfig, ImageRecord, Store, TmpDir, now_rfc3339, store_error, unique};
 use super::{Hashing, ImageError, hex};
 use crate::plan::{Namespace, Network, Plan, Rootfs, RootfsMode, RootfsSource};
+use nix::fcntl::OFlag;
 use parse::{Instruction, Kind};
 
 /// What `containy build` was asked.
@@ -149,16 +151,19 @@ fn run_step(
             cur.key = next("");
         }
         Kind::Copy { sources, dest } => {
-            let tmp = store.tmp_dir()?;
-            let packed = tmp.path.join("copy.tar");
+            let workdir = cur.config.working_dir.clone().unwrap_or_else(|| "/".into());
+            // Mounted first: whether the destination is a directory is a question about the image.
+            let view = MergedView::mount(store, &lowerdirs(store, &cur.layers))?;
+            let dest_path = Path::new(&workdir).join(dest);
+            let dest_is_dir = view.is_dir(&dest_path);
+            let packed = view.tmp.path.join("copy.tar");
             let file = std::fs::File::options()
                 .create_new(true)
                 .read(true)
                 .write(true)
                 .open(&packed)
                 .map_err(store_error(&packed, "create"))?;
-            let workdir = cur.config.working_dir.clone().unwrap_or_else(|| "/".into());
-            let mut file = copy::pack(&opts.context, sources, dest, &workdir, file)?;
+            let mut file = copy::pack(&opts.context, sources, dest, &workdir, dest_is_dir, file)?;
             file.seek(SeekFrom::Start(0)).map_err(store_error(&packed, "seek"))?;
             let mut hashing = Hashing::new(&file);
             std::io::copy(&mut hashing, &mut std::io::sink()).map_err(store_error(&packed, "read"))?;
@@ -169,8 +174,10 @@ fn run_step(
                 return Ok(());
             }
             file.seek(SeekFrom::Start(0)).map_err(store_error(&packed, "seek"))?;
-            let layer = copy_into_image(store, &lowerdirs(store, &cur.layers), &file)?;
-            store.publish_layer(layer, &id)?;
+            extract_with(&file, &view.merged, Options::default())?;
+            drop(file);
+            let _ = std::fs::remove_file(&packed);
+            store.publish_layer(view.finish()?, &id)?;
             cur.layers.push(id.clone());
             cur.key = id;
         }
@@ -219,33 +226,62 @@ fn private_mount_namespace() -> Result<(), ImageError> {
         .map_err(failed("make mounts private"))
 }
 
-/// Mount the image's overlay with a fresh upper dir, extract the packed sources into it (resolved inside
-/// the image), unmount: the upper dir is the layer.
-fn copy_into_image(store: &Store, lower: &[PathBuf], packed: &std::fs::File) -> Result<TmpDir, ImageError> {
-    let tmp = store.tmp_dir()?;
-    let (upper, work, merged) = (tmp.path.join("diff"), tmp.path.join("work"), tmp.path.join("merged"));
-    for dir in [&upper, &work, &merged] {
-        std::fs::create_dir(dir).map_err(store_error(dir, "mkdir"))?;
+/// The image so far, mounted as an overlay with a fresh upper dir (`<tmp>/diff`) at `<tmp>/merged`: what
+/// is written there lands in the upper dir, which becomes the COPY's layer. Unmounted when dropped.
+struct MergedView {
+    tmp: TmpDir,
+    merged: PathBuf,
+    mounted: bool,
+}
+
+impl MergedView {
+    fn mount(store: &Store, lower: &[PathBuf]) -> Result<MergedView, ImageError> {
+        let tmp = store.tmp_dir()?;
+        let (upper, work, merged) = (tmp.path.join("diff"), tmp.path.join("work"), tmp.path.join("merged"));
+        for dir in [&upper, &work, &merged] {
+            std::fs::create_dir(dir).map_err(store_error(dir, "mkdir"))?;
+        }
+        let (data, cwd) =
+            crate::rootfs::overlay_data(lower, &upper, &work).map_err(|e| ImageError::Usage(e.to_string()))?;
+        if let Some(dir) = &cwd {
+            std::env::set_current_dir(dir).map_err(store_error(dir, "chdir"))?;
+        }
+        crate::explain!(
+            "mount the image for COPY",
+            format!("mount(\"overlay\", {}, \"overlay\", {data})", merged.display()),
+            "the destination is resolved in the image's merged view; what is written lands in the new upper dir"
+        );
+        nix::mount::mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
+            .map_err(|e| store_error(&merged, "mount overlay")(e.into()))?;
+        Ok(MergedView { tmp, merged, mounted: true })
     }
-    let (data, cwd) =
-        crate::rootfs::overlay_data(lower, &upper, &work).map_err(|e| ImageError::Usage(e.to_string()))?;
-    if let Some(dir) = &cwd {
-        std::env::set_current_dir(dir).map_err(store_error(dir, "chdir"))?;
+
+    /// Is `path` (absolute in the image) a directory there, symlinks followed inside the image?
+    fn is_dir(&self, path: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        Root::open(&self.merged)
+            .is_ok_and(|root| root.open_in_root(rel.as_os_str().as_bytes(), OFlag::O_PATH | OFlag::O_DIRECTORY).is_ok())
     }
-    crate::explain!(
-        "mount the image for COPY",
-        format!("mount(\"overlay\", {}, \"overlay\", {data})", merged.display()),
-        "the destination is resolved in the image's merged view; what is written lands in the new upper dir"
-    );
-    nix::mount::mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-        .map_err(|e| store_error(&merged, "mount overlay")(e.into()))?;
-    let result = extract_with(packed, &merged, Options::default());
-    let unmounted = nix::mount::umount2(&merged, MntFlags::MNT_DETACH);
-    result?;
-    unmounted.map_err(|e| store_error(&merged, "umount")(e.into()))?;
-    let _ = std::fs::remove_dir_all(&work);
-    let _ = std::fs::remove_dir(&merged);
-    Ok(tmp)
+
+    /// Unmount and keep only the upper dir: the layer, ready to publish.
+    fn finish(mut self) -> Result<TmpDir, ImageError> {
+        self.mounted = false;
+        nix::mount::umount2(&self.merged, MntFlags::MNT_DETACH)
+            .map_err(|e| store_error(&self.merged, "umount")(e.into()))?;
+        let _ = std::fs::remove_dir_all(self.tmp.path.join("work"));
+        let _ = std::fs::remove_dir(&self.merged);
+        let tmp = self.tmp.take();
+        Ok(tmp)
+    }
+}
+
+impl Drop for MergedView {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = nix::mount::umount2(&self.merged, MntFlags::MNT_DETACH);
+        }
+    }
 }
 
 /// Run `argv` in a container on the image so far; its overlay upper dir becomes the new layer.
