@@ -1,7 +1,7 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
-mod image;
+mod images;
 mod inspect;
 mod lesson;
 
@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, ConfigFile};
 use crate::runtime::container::Container;
 use crate::runtime::{self, Exit, RunOptions};
-use crate::{image as images, oci};
+use crate::{image, oci};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -118,9 +118,9 @@ pub enum Command {
     /// Extract a base tarball into the cache once (what `make extract` calls); prints the rootfs directory.
     Extract(ExtractArgs),
     /// Images: import, ls, inspect, rm, prune, export.
-    Image(image::ImageArgs),
+    Image(images::ImageArgs),
     /// Build an image from a Containyfile (FROM, COPY, RUN, ENV, WORKDIR, USER, CMD, ENTRYPOINT, LABEL).
-    Build(image::BuildArgs),
+    Build(images::BuildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -141,7 +141,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
     /// Where base tarballs are extracted.
-    #[arg(long, default_value = images::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     /// Create and start the container, then return (it runs on without containy).
     #[arg(short, long)]
@@ -159,7 +159,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME[:TAG]")]
     pub image: Option<String>,
     /// The image store.
-    #[arg(long, default_value = images::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
     /// With --image: set an environment variable (KEY=VALUE) over the image's.
     #[arg(long, value_name = "KEY=VALUE", requires = "image")]
@@ -195,7 +195,7 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility; containy creates no session keyring.
     #[arg(long)]
     pub no_new_keyring: bool,
-    #[arg(long, default_value = images::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     pub id: String,
 }
@@ -316,7 +316,7 @@ pub struct UpdateArgs {
 pub struct ExtractArgs {
     /// The tarball (.tar or .tar.gz).
     pub tarball: PathBuf,
-    #[arg(long, default_value = images::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
 }
 
@@ -333,8 +333,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run(&cli.root, args),
         Command::Create(args) => {
             let mut plan = load_plan(&args.bundle, None)?;
-            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| images::DEFAULT_STORE.into());
-            images::runconf::resolve_rootfs(&mut plan, std::path::Path::new(&store))?;
+            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
+            image::runconf::resolve_rootfs(&mut plan, std::path::Path::new(&store))?;
             let opts = RunOptions {
                 id: args.id,
                 root: cli.root.clone(),
@@ -440,10 +440,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Container::running(&cli.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
-        Command::Image(args) => image::image(args),
-        Command::Build(args) => image::build(&cli.root, args),
+        Command::Image(args) => images::image(args),
+        Command::Build(args) => images::build(&cli.root, args),
         Command::Extract(args) => {
-            let dir = images::ensure_base(&args.tarball, &args.cache)?;
+            let dir = image::ensure_base(&args.tarball, &args.cache)?;
             println!("{}", dir.display());
             Ok(0)
         }
@@ -464,30 +464,10 @@ fn load_plan(bundle: &std::path::Path, config_file: Option<&std::path::Path>) ->
 
 fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
     let mut plan = match &args.image {
-        // An explicit config keeps its process; otherwise the image's config fills in the defaults.
-        Some(name) => {
-            let store = images::Store::open(&args.store)?;
-            let found = store.find(name)?;
-            let mut plan = match &args.config {
-                Some(file) => load_plan(&args.bundle, Some(file))?,
-                None => image::default_plan()?,
-            };
-            let process = plan.process.clone();
-            let overrides = images::runconf::Overrides {
-                command: args.command.clone(),
-                env: args.env.clone(),
-                workdir: args.workdir.clone(),
-                user: args.user.clone(),
-            };
-            images::runconf::apply(&store, &found, &mut plan, &overrides)?;
-            if args.config.is_some() {
-                plan.process = process;
-            }
-            plan
-        }
+        Some(name) => images::image_plan(name, &args)?,
         None => load_plan(&args.bundle, args.config.as_deref())?,
     };
-    images::runconf::resolve_rootfs(&mut plan, &args.store)?;
+    image::runconf::resolve_rootfs(&mut plan, &args.store)?;
     if args.tty {
         plan.process.terminal = true;
     }

@@ -165,6 +165,29 @@ pub fn default_plan() -> Result<crate::plan::Plan> {
     )?)
 }
 
+/// `run --image NAME`: an explicit `--config` keeps its process (only the rootfs is the image's); otherwise the
+/// defaults, then the image's config, then the command line.
+pub fn image_plan(name: &str, args: &super::RunArgs) -> Result<crate::plan::Plan> {
+    let store = Store::open(&args.store)?;
+    let found = store.find(name)?;
+    let mut plan = match &args.config {
+        Some(file) => super::load_plan(&args.bundle, Some(file))?,
+        None => default_plan()?,
+    };
+    let process = plan.process.clone();
+    let overrides = image::runconf::Overrides {
+        command: args.command.clone(),
+        env: args.env.clone(),
+        workdir: args.workdir.clone(),
+        user: args.user.clone(),
+    };
+    image::runconf::apply(&store, &found, &mut plan, &overrides)?;
+    if args.config.is_some() {
+        plan.process = process;
+    }
+    Ok(plan)
+}
+
 pub fn build(root: &std::path::Path, args: BuildArgs) -> Result<i32> {
     let store = Store::open(&args.store)?;
     let file = args.file.clone().unwrap_or_else(|| args.context.join("Containyfile"));
