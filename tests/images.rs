@@ -360,16 +360,21 @@ fn a_docker_save_archive_imports_under_its_own_name() {
     let env = Env::new();
     let lower = busybox_layer(env.dir.path(), &[("etc/gone", "old")]);
     let upper = tar_of(&[("etc/.wh.gone", ""), ("etc/saved", "by docker save\n")]);
+    // docker images repeat the empty layer (ENV, CMD … steps): one directory, listed twice.
+    let empty = tar_of(&[]);
+    let order = [lower.as_slice(), &empty, &upper, &empty];
+    let diff_ids: Vec<String> = order.iter().map(|l| format!("sha256:{}", sha(l))).collect();
+    let layer_paths: Vec<String> = order.iter().map(|l| format!("{}/layer.tar", sha(l))).collect();
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64", "os": "linux",
         "config": { "Cmd": ["/bin/sh", "-c", "cat /etc/saved; ls /etc/gone 2>/dev/null || echo gone"] },
-        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{}", sha(&lower)), format!("sha256:{}", sha(&upper))] },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
     }))
     .unwrap();
     let manifest = serde_json::to_vec(&serde_json::json!([{
         "Config": format!("{}.json", sha(&config)),
         "RepoTags": ["saved/busybox:1.36"],
-        "Layers": [format!("{}/layer.tar", sha(&lower)), format!("{}/layer.tar", sha(&upper))],
+        "Layers": layer_paths,
     }]))
     .unwrap();
     let mut b = tar::Builder::new(Vec::new());
@@ -381,12 +386,14 @@ fn a_docker_save_archive_imports_under_its_own_name() {
     };
     add(&format!("{}/layer.tar", sha(&lower)), &lower);
     add(&format!("{}/layer.tar", sha(&upper)), &upper);
+    add(&format!("{}/layer.tar", sha(&empty)), &empty);
     add(&format!("{}.json", sha(&config)), &config);
     add("manifest.json", &manifest);
     let path = env.dir.path().join("saved.tar");
     std::fs::write(&path, b.into_inner().unwrap()).unwrap();
     env.ok(&["image", "import", path.to_str().unwrap()]);
     assert_eq!(env.ok(&["run", "--image", "saved/busybox:1.36"]), "by docker save\ngone\n");
+    assert_eq!(env.layers().len(), 3);
 }
 
 /// A tmpfs mounted for one test, unmounted whatever happens.

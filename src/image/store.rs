@@ -264,10 +264,18 @@ impl Store {
 
     /// The overlay lower dirs of an image, top first (an image without layers gets the empty dir).
     pub fn lowerdirs(&self, image: &Image) -> Vec<PathBuf> {
-        if image.record.layers.is_empty() {
+        self.lowerdirs_of(&image.record.layers)
+    }
+
+    /// Layer ids (bottom first) as overlay lower dirs (top first). A layer listed twice (docker images repeat
+    /// the empty layer) is kept only where it is topmost: overlay refuses a directory twice, and applying
+    /// a layer again on top makes its lower occurrence invisible anyway.
+    pub fn lowerdirs_of(&self, layers: &[String]) -> Vec<PathBuf> {
+        if layers.is_empty() {
             return vec![self.root.join("empty")];
         }
-        image.record.layers.iter().rev().map(|id| self.layer_dir(id)).collect()
+        let mut seen = std::collections::HashSet::new();
+        layers.iter().rev().filter(|id| seen.insert(id.as_str())).map(|id| self.layer_dir(id)).collect()
     }
 
     /// Untag `reference`; the image record goes when no other name points at it (its layers stay for
@@ -500,6 +508,8 @@ mod tests {
         assert_eq!(store.find(&two[..12]).unwrap().record.layers, vec!["a1"]);
         assert!(store.find("three").unwrap_err().to_string().contains("three"));
         assert_eq!(store.lowerdirs(&store.find("one").unwrap())[0], store.layer_dir("b2"));
+        let twice = store.lowerdirs_of(&["a1".into(), "b2".into(), "a1".into()]);
+        assert_eq!(twice, [store.layer_dir("a1"), store.layer_dir("b2")]);
         // A missing layer cannot be referenced.
         assert!(store.add_image(&record(&["zz"]), Some("bad")).is_err());
 

@@ -153,7 +153,7 @@ fn run_step(
         Kind::Copy { sources, dest } => {
             let workdir = cur.config.working_dir.clone().unwrap_or_else(|| "/".into());
             // Mounted first: whether the destination is a directory is a question about the image.
-            let view = MergedView::mount(store, &lowerdirs(store, &cur.layers))?;
+            let view = MergedView::mount(store, &store.lowerdirs_of(&cur.layers))?;
             let dest_path = Path::new(&workdir).join(dest);
             let dest_is_dir = view.is_dir(&dest_path);
             let packed = view.tmp.path.join("copy.tar");
@@ -204,13 +204,6 @@ fn cached(store: &Store, opts: &BuildOptions, id: &str) -> bool {
         println!("{}", if opts.color { line.green().to_string() } else { line });
     }
     hit
-}
-
-fn lowerdirs(store: &Store, layers: &[String]) -> Vec<PathBuf> {
-    if layers.is_empty() {
-        return vec![store.root.join("empty")];
-    }
-    layers.iter().rev().map(|id| store.layer_dir(id)).collect()
 }
 
 /// From here on, mounts made by this process are its own and vanish with it, whatever happens.
@@ -292,7 +285,7 @@ fn run_in_container(
     argv: Vec<String>,
 ) -> Result<TmpDir, ImageError> {
     let work = store.tmp_dir()?;
-    let lower = lowerdirs(store, &cur.layers);
+    let lower = store.lowerdirs_of(&cur.layers);
     let mut plan = opts.base_plan.clone();
     plan.bundle = work.path.clone();
     plan.rootfs = Rootfs {
