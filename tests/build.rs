@@ -138,3 +138,22 @@ fn from_scratch_with_copy_makes_an_image_of_just_those_files() {
     env.ok(&["build", "-t", "tiny2", ctx.to_str().unwrap()]);
     assert_eq!(env.ok(&["run", "--image", "tiny2", "--", "cat", "/bin/hello.txt"]), "hello from the context\n");
 }
+
+#[test]
+fn an_image_with_more_layers_than_a_page_of_mount_options_holds_still_runs() {
+    require_root!();
+    // ~100 bytes per layer path in a temp dir store: 48 layers overflow overlay's one-page option string, so
+    // the layers are named relative to the store (for RUN's container and for COPY's mount alike).
+    let mut file = String::from("FROM busybox\n");
+    for i in 0..47 {
+        file.push_str(&format!("RUN echo {i} > /layer{i}\n"));
+    }
+    file.push_str("COPY hello.txt /\nCMD [\"/bin/sh\", \"-c\", \"cat /layer0 /layer46 /hello.txt\"]\n");
+    let (env, ctx) = setup(&file);
+    env.ok(&["build", "-t", "tall", ctx.to_str().unwrap()]);
+    assert_eq!(env.ok(&["run", "--image", "tall"]), "0\n46\nhello from the context\n");
+    let inspect: serde_json::Value = serde_json::from_str(&env.ok(&["image", "inspect", "tall"])).unwrap();
+    let lowers = inspect["lowerdirs"].as_array().unwrap();
+    let joined: usize = lowers.iter().map(|l| l.as_str().unwrap().len() + 1).sum();
+    assert!(lowers.len() == 49 && joined > 4096, "{} layers, {joined} bytes", lowers.len());
+}

@@ -190,7 +190,12 @@ pub fn image_plan(name: &str, args: &super::RunArgs) -> Result<crate::plan::Plan
 
 pub fn build(root: &std::path::Path, args: BuildArgs) -> Result<i32> {
     let store = Store::open(&args.store)?;
-    let file = args.file.clone().unwrap_or_else(|| args.context.join("Containyfile"));
+    // Absolute: a build may chdir (to mount many layers by short names).
+    let context = std::path::absolute(&args.context).with_context(|| format!("{}", args.context.display()))?;
+    let file = match &args.file {
+        Some(file) => std::path::absolute(file).with_context(|| format!("{}", file.display()))?,
+        None => context.join("Containyfile"),
+    };
     let network = match args.network.as_str() {
         "none" => crate::plan::Network::None,
         "host" => crate::plan::Network::Host,
@@ -199,7 +204,7 @@ pub fn build(root: &std::path::Path, args: BuildArgs) -> Result<i32> {
     let opts = image::build::BuildOptions {
         tag: args.tag,
         file,
-        context: args.context,
+        context,
         no_cache: args.no_cache,
         network,
         state_root: root.to_path_buf(),

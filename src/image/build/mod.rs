@@ -236,6 +236,8 @@ impl MergedView {
         }
         let (data, cwd) =
             crate::rootfs::overlay_data(lower, &upper, &work).map_err(|e| ImageError::Usage(e.to_string()))?;
+        // Relative lowerdirs are resolved against the cwd at mount time only: go back right after.
+        let previous = std::env::current_dir().ok();
         if let Some(dir) = &cwd {
             std::env::set_current_dir(dir).map_err(store_error(dir, "chdir"))?;
         }
@@ -244,8 +246,12 @@ impl MergedView {
             format!("mount(\"overlay\", {}, \"overlay\", {data})", merged.display()),
             "the destination is resolved in the image's merged view; what is written lands in the new upper dir"
         );
-        nix::mount::mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-            .map_err(|e| store_error(&merged, "mount overlay")(e.into()))?;
+        let mounted =
+            nix::mount::mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()));
+        if let (Some(_), Some(previous)) = (&cwd, &previous) {
+            std::env::set_current_dir(previous).map_err(store_error(previous, "chdir"))?;
+        }
+        mounted.map_err(|e| store_error(&merged, "mount overlay")(e.into()))?;
         Ok(MergedView { tmp, merged, mounted: true })
     }
 
