@@ -68,8 +68,11 @@ impl Env {
             let left: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
             assert!(left.is_empty(), "container state left: {left:?}");
         }
-        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-            if let Ok(entries) = std::fs::read_dir(hierarchy.path().join("containy")) {
+        // v2: /sys/fs/cgroup/containy; v1: /sys/fs/cgroup/<hierarchy>/containy.
+        let mut hierarchies = vec![PathBuf::from("/sys/fs/cgroup")];
+        hierarchies.extend(std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten().map(|e| e.path()));
+        for hierarchy in hierarchies {
+            if let Ok(entries) = std::fs::read_dir(hierarchy.join("containy")) {
                 for e in entries.flatten() {
                     let name = e.file_name().to_string_lossy().into_owned();
                     assert!(!name.starts_with(&format!("build-{pid}-")), "leaked cgroup {}", e.path().display());
