@@ -8,8 +8,10 @@
 //! Order: a file's owner is set before its mode, because `chown` clears setuid/setgid. Directories are created
 //! `0700` and get their real owner, mode and mtime only at the end, children first — so a read-only directory in
 //! the archive does not block its own contents, and creating those contents does not bump its mtime. Device
-//! nodes and fifos are skipped (the container gets its own `/dev`), and xattrs (e.g. `security.capability`) are
-//! not restored.
+//! nodes and fifos are skipped (the container gets its own `/dev`). A regular file's PAX xattrs are restored
+//! when they are `user.*` or `security.capability` (after chown, which would clear a capability); overlay's
+//! `trusted.*` and security labels never come from an archive. With [`Options::layer`], `.wh.` entries become
+//! overlay whiteouts (`whiteout.rs`).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -473,6 +475,28 @@ mod tests {
         let stats = run(&mut a, &t).unwrap();
         assert_eq!(stats.skipped, 4);
         assert_eq!(std::fs::read_dir(&t).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn user_xattrs_are_restored_and_overlay_ones_never() {
+        let (_base, t) = setup();
+        let mut a = Archive::new();
+        a.0.append_pax_extensions([
+            ("SCHILY.xattr.user.origin", &b"image"[..]),
+            ("SCHILY.xattr.trusted.overlay.redirect", &b"/etc"[..]),
+            ("SCHILY.xattr.security.selinux", &b"system_u:object_r:shadow_t"[..]),
+        ])
+        .unwrap();
+        a.file("f", "x");
+        run(&mut a, &t).unwrap();
+        let get = |name| crate::sys::lgetxattr(&t.join("f"), name).unwrap();
+        if get("user.origin").is_none() {
+            eprintln!("skipped: {} has no user xattrs", t.display());
+            return;
+        }
+        assert_eq!(get("user.origin").as_deref(), Some(&b"image"[..]));
+        assert_eq!(get("trusted.overlay.redirect"), None);
+        assert_ne!(get("security.selinux").as_deref(), Some(&b"system_u:object_r:shadow_t"[..]));
     }
 
     #[test]

@@ -134,6 +134,10 @@ fn append_tree<W: Write>(
                 }
                 links.insert((meta.dev(), meta.ino()), name.clone());
             }
+            // A file capability (`ping`'s cap_net_raw) is part of the file: PAX carries it as tar does.
+            if let Some(cap) = crate::sys::lgetxattr(&path, "security.capability")? {
+                b.append_pax_extensions([("SCHILY.xattr.security.capability", cap.as_slice())])?;
+            }
             b.append_data(&mut h, &name, std::fs::File::open(&path)?)?;
         }
         // Sockets, fifos and other devices do not belong in a layer: left out.
