@@ -5,7 +5,8 @@
 #   runc            `runc spec` writes the OCI bundles the tests run (and the benchmark's reference)
 #   debootstrap     makes the Debian minbase tarball for `make run`
 #   libseccomp-dev, pkg-config   seccomp filters (libseccomp crate)
-#   gcc, libc6-dev  `cc -static` for the lessons' small C programs (docs/lessons/: the chroot escape, syscalls)
+#   gcc, libc6-dev  `cc -static` for the lessons' small C programs (docs/lessons/: the chroot escape, syscalls),
+#                   and the zstd crate's bundled C library (image import of .tar.zst)
 #   podman          tests/podman.rs: the engine driving containy through conmon (and runc, the reference)
 #   containerd      tests/containerd.rs: its own daemon, `ctr run --runc-binary containy`
 #   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)

@@ -8,7 +8,8 @@
 #   B. 50 containers, 8 at a time (xargs -P 8): total wall and CPU, paired rounds;
 #   C. containy's start latency vs the size of its base (overlay mode): busybox, busybox ×10, Debian,
 #      Debian ×10, and Debian named as a tarball (the extracted-cache hot path);
-#   D. importing the Debian tarball: `containy extract` (fresh cache) vs `tar -xzf`;
+#   D. importing the Debian tarball: `containy extract` (fresh cache) and `containy image import` (fresh store)
+#      vs `tar -xzf`;
 #   E. exec of /bin/true into a running container (containy create+start, runc/crun run -d), default
 #      seccomp vs unconfined, a fully cached rebuild — each only where containy can do it (otherwise
 #      "not measured: containy has no exec/seccomp/build yet"; runc/crun exec is still recorded);
@@ -281,7 +282,7 @@ section_sizes() {
 }
 
 section_extract() {
-    say "D. importing the Debian tarball: containy extract vs tar -xzf, $EXTRACT_ROUNDS paired rounds"
+    say "D. importing the Debian tarball: containy extract and image import vs tar -xzf, $EXTRACT_ROUNDS paired rounds"
     if [ ! -f "$DEBIAN_TARBALL" ]; then
         note "not measured: $DEBIAN_TARBALL does not exist (make bundle/debian.tar.gz)"
         echo "not measured: no bundle/debian.tar.gz" >"$RAW/extract.skipped"
@@ -292,6 +293,7 @@ section_extract() {
     cat "$DEBIAN_TARBALL" >/dev/null # both start from a warm page cache
     "${MEASURE[@]}" --rounds "$EXTRACT_ROUNDS" --warmup 0 --between "sync" --out "$RAW/extract.tsv" \
         "containy extract" "$CONTAINY extract --cache $WORK/extract/c{n} $DEBIAN_TARBALL" \
+        "containy image import" "$CONTAINY image --store $WORK/extract/s{n} import debian $DEBIAN_TARBALL" \
         "tar -xzf" "sh -c 'mkdir $WORK/extract/t{n} && exec tar -xzf $DEBIAN_TARBALL -C $WORK/extract/t{n}'"
     rm -rf "$WORK/extract"
     sync

@@ -172,6 +172,10 @@ pub enum RootfsSource {
     Directory(PathBuf),
     /// A (gzip-compressed) tarball, extracted once into containy's cache and used from there.
     Tarball(PathBuf),
+    /// An image in containy's store, by `name[:tag]`; resolved to its [`RootfsSource::Layers`] before running.
+    Image(String),
+    /// Unpacked image layers, **top first**: overlay's `lowerdir` order. Only with [`RootfsMode::Overlay`].
+    Layers(Vec<PathBuf>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,7 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
+mod images;
 mod inspect;
 mod lesson;
 
@@ -119,6 +120,10 @@ pub enum Command {
     Update(UpdateArgs),
     /// Extract a base tarball into the cache once (what `make extract` calls); prints the rootfs directory.
     Extract(ExtractArgs),
+    /// Images: import, ls, inspect, rm, prune, export.
+    Image(images::ImageArgs),
+    /// Build an image from a Containyfile (FROM, COPY, RUN, ENV, WORKDIR, USER, CMD, ENTRYPOINT, LABEL).
+    Build(images::BuildArgs),
     /// Bridge networks: list, create and remove them (a network is a bridge, a subnet and its leases).
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -183,6 +188,25 @@ pub struct RunArgs {
     pub network: NetArgs,
     /// The container id (default: a random one).
     pub id: Option<String>,
+    /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
+    /// --config gives a process.
+    #[arg(long, value_name = "NAME[:TAG]")]
+    pub image: Option<String>,
+    /// The image store.
+    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    pub store: PathBuf,
+    /// With --image: set an environment variable (KEY=VALUE) over the image's.
+    #[arg(long, value_name = "KEY=VALUE", requires = "image")]
+    pub env: Vec<String>,
+    /// With --image: the working directory, over the image's WorkingDir.
+    #[arg(long, value_name = "DIR", requires = "image")]
+    pub workdir: Option<PathBuf>,
+    /// With --image: UID[:GID] or NAME[:GROUP] (looked up in the image), over the image's User.
+    #[arg(long, value_name = "USER", requires = "image")]
+    pub user: Option<String>,
+    /// With --image: the command (after `--`), replacing the image's Cmd.
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +381,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Create(args) => {
             let mut plan = load_plan(&args.bundle, None)?;
             apply_net_args(&mut plan, &args.network)?;
+            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
+            image::runconf::resolve_rootfs(&mut plan, std::path::Path::new(&store))?;
             let opts = RunOptions {
                 id: args.id,
                 root: cli.root.clone(),
@@ -470,6 +496,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Container::running(&cli.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
+        Command::Image(args) => images::image(args),
+        Command::Build(args) => images::build(&cli.root, args),
         Command::Extract(args) => {
             let dir = image::ensure_base(&args.tarball, &args.cache)?;
             println!("{}", dir.display());
@@ -517,7 +545,11 @@ fn load_plan(bundle: &std::path::Path, config_file: Option<&std::path::Path>) ->
 }
 
 fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
-    let mut plan = load_plan(&args.bundle, args.config.as_deref())?;
+    let mut plan = match &args.image {
+        Some(name) => images::image_plan(name, &args)?,
+        None => load_plan(&args.bundle, args.config.as_deref())?,
+    };
+    image::runconf::resolve_rootfs(&mut plan, &args.store)?;
     apply_net_args(&mut plan, &args.network)?;
     if args.tty {
         plan.process.terminal = true;

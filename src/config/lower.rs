@@ -160,6 +160,27 @@ fn lower_rootfs(section: Option<RootfsSection>, bundle: &Path) -> Result<Rootfs,
             keep_changes: false,
         });
     };
+    if let Some(image) = rootfs.image {
+        if rootfs.path.is_some() || rootfs.tarball.is_some() {
+            return invalid(
+                "rootfs.image",
+                "`image` is set with `path` or `tarball`: give exactly one of path, tarball and image",
+            );
+        }
+        if rootfs.mode != RootfsModeName::Overlay || rootfs.editable.is_some() {
+            return invalid(
+                "rootfs.mode",
+                "an image's layers are shared read-only by every container: use mode = \"overlay\" with `image`",
+            );
+        }
+        let source = RootfsSource::Image(image);
+        return Ok(Rootfs {
+            source,
+            mode: RootfsMode::Overlay,
+            readonly: rootfs.readonly,
+            keep_changes: rootfs.keep_changes,
+        });
+    }
     let source = match (rootfs.path, rootfs.tarball) {
         (Some(_), Some(_)) => {
             return invalid(
@@ -171,8 +192,8 @@ fn lower_rootfs(section: Option<RootfsSection>, bundle: &Path) -> Result<Rootfs,
         (None, None) => {
             return invalid(
                 "rootfs",
-                "neither `path` nor `tarball` is set: give exactly one, e.g. path = \"rootfs\" or \
-                 tarball = \"debian.tar.gz\"",
+                "none of `path`, `tarball` and `image` is set: give exactly one, e.g. path = \"rootfs\", \
+                 tarball = \"debian.tar.gz\" or image = \"debian:bookworm\"",
             );
         }
         (Some(dir), None) => RootfsSource::Directory(host_path(bundle, &dir.0)),
@@ -489,7 +510,7 @@ cpu_shares = 512
         let msg = error(&format!("{ARGS}[rootfs]\npath = \"rootfs\"\ntarball = \"debian.tar.gz\"\n"));
         check(&msg, "bundle/configy.toml:5:1: rootfs.tarball: both `path` and `tarball` are set", &["exactly one"]);
         let msg = error(&format!("{ARGS}[rootfs]\nmode = \"split\"\n"));
-        check(&msg, "bundle/configy.toml:3:2: rootfs: neither `path` nor `tarball`", &["path = \"rootfs\""]);
+        check(&msg, "bundle/configy.toml:3:2: rootfs: none of `path`, `tarball` and `image`", &["path = \"rootfs\""]);
         let msg = error(&format!("{ARGS}[rootfs]\ntarball = \"debian.zip\"\n"));
         check(&msg, "bundle/configy.toml:4:1: rootfs.tarball: \"debian.zip\" is not a tarball", &[".tar.gz"]);
         let msg = error(&format!("{ARGS}[rootfs]\ntarball = \"d.tar\"\nmode = \"direct\"\n"));

@@ -200,6 +200,8 @@ fn default_id_count() -> u32 {
 pub(super) struct RootfsSection {
     pub path: Option<HostPath>,
     pub tarball: Option<HostPath>,
+    /// An image in containy's store, `name[:tag]` (checked when the store is read).
+    pub image: Option<String>,
     #[serde(default)]
     pub mode: RootfsModeName,
     pub editable: Option<Vec<TopLevelName>>,

@@ -8,8 +8,10 @@
 //! Order: a file's owner is set before its mode, because `chown` clears setuid/setgid. Directories are created
 //! `0700` and get their real owner, mode and mtime only at the end, children first — so a read-only directory in
 //! the archive does not block its own contents, and creating those contents does not bump its mtime. Device
-//! nodes and fifos are skipped (the container gets its own `/dev`), and xattrs (e.g. `security.capability`) are
-//! not restored.
+//! nodes and fifos are skipped (the container gets its own `/dev`). A regular file's PAX xattrs are restored
+//! when they are `user.*` or `security.capability` (after chown, which would clear a capability); overlay's
+//! `trusted.*` and security labels never come from an archive. With [`Options::layer`], `.wh.` entries become
+//! overlay whiteouts (`whiteout.rs`).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -45,8 +47,21 @@ impl ExtractStats {
     }
 }
 
+/// How an archive is read: a whole root filesystem, or one layer of an image.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// The archive is an image layer: `.wh.NAME` and `.wh..wh..opq` entries become overlay whiteouts
+    /// (see `whiteout.rs`) instead of files.
+    pub layer: bool,
+}
+
 /// Safely extract a tar stream into `target` (an existing, empty directory). Returns counts.
 pub fn extract<R: Read>(archive: R, target: &Path) -> Result<ExtractStats, ImageError> {
+    extract_with(archive, target, Options::default())
+}
+
+/// [`extract`], for a root filesystem or an image layer.
+pub fn extract_with<R: Read>(archive: R, target: &Path, options: Options) -> Result<ExtractStats, ImageError> {
     let root =
         Root::open(target).map_err(|errno| ImageError::Target { path: target.to_path_buf(), source: errno.into() })?;
     crate::explain!(
@@ -62,6 +77,7 @@ pub fn extract<R: Read>(archive: R, target: &Path) -> Result<ExtractStats, Image
         chown: nix::unistd::geteuid().is_root(),
         dirs: Vec::new(),
         stats: ExtractStats::default(),
+        options,
     };
     let mut archive = tar::Archive::new(archive);
     for entry in archive.entries().map_err(corrupt)? {
@@ -103,6 +119,7 @@ struct Extractor {
     chown: bool,
     dirs: Vec<DirMeta>,
     stats: ExtractStats,
+    options: Options,
 }
 
 impl Extractor {
@@ -111,6 +128,8 @@ impl Extractor {
         if kind.is_pax_global_extensions() {
             return Ok(());
         }
+        let xattrs =
+            if matches!(kind, EntryType::Regular | EntryType::Continuous) { pax_xattrs(entry) } else { Vec::new() };
         let raw = entry.path_bytes();
         let named = normalise(&raw, &mut self.path);
         let failed = |Failed(op, errno): Failed| ImageError::Entry {
@@ -122,12 +141,17 @@ impl Extractor {
             self.stats.skipped += 1;
             return Ok(());
         }
+        if self.options.layer
+            && let Some(result) = super::whiteout::apply(&mut self.root, &self.path, &mut self.stats)
+        {
+            return result.map_err(failed);
+        }
         let meta = header_meta(entry.header());
         let result = match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 // The data is read inside; only its read errors are the archive's fault.
                 let raw_name = String::from_utf8_lossy(&raw).into_owned();
-                return self.file(entry, meta).map_err(|e| match e {
+                return self.file(entry, meta, &xattrs).map_err(|e| match e {
                     FileError::Read(source) => ImageError::Corrupt { source },
                     FileError::Step(f) => ImageError::Entry { entry: raw_name, op: f.0, source: f.1.into() },
                 });
@@ -149,7 +173,7 @@ impl Extractor {
         result.map_err(failed)
     }
 
-    fn file<R: Read>(&mut self, data: &mut R, meta: Meta) -> Result<(), FileError> {
+    fn file<R: Read>(&mut self, data: &mut R, meta: Meta, xattrs: &[(String, Vec<u8>)]) -> Result<(), FileError> {
         let (parent, name) = split_parent(&self.path);
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let private = Mode::from_bits_truncate(0o600);
@@ -182,6 +206,11 @@ impl Extractor {
             }
         }
         fchmod(&file, Mode::from_bits_truncate(meta.mode & 0o7777)).map_err(|errno| Failed("fchmod", errno))?;
+        // After chown (which would clear a file capability) and chmod. Where the kernel or filesystem does not
+        // permit one (EPERM, ENOTSUP), the file is kept without it, as GNU tar does.
+        for (name, value) in xattrs {
+            let _ = crate::sys::fsetxattr(file.as_fd(), name, value);
+        }
         let mtime = TimeSpec::new(meta.mtime as i64, 0);
         futimens(&file, &mtime, &mtime).map_err(|errno| Failed("futimens", errno))?;
         self.stats.files += 1;
@@ -314,6 +343,23 @@ impl From<Failed> for FileError {
     }
 }
 
+/// The extended attributes a PAX header carries (`SCHILY.xattr.NAME`) that an image may set on a file: `user.*`
+/// and file capabilities. `trusted.*` (overlay's own metadata: an archive must not plant redirects or
+/// opaque marks) and `security.*` labels are never taken from an archive.
+fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
+    let Ok(Some(extensions)) = entry.pax_extensions() else {
+        return Vec::new();
+    };
+    extensions
+        .flatten()
+        .filter_map(|ext| {
+            let name = ext.key().ok()?.strip_prefix("SCHILY.xattr.")?;
+            let allowed = name.starts_with("user.") || name == "security.capability";
+            (allowed && !name.contains('\0')).then(|| (name.to_string(), ext.value_bytes().to_vec()))
+        })
+        .collect()
+}
+
 /// Fields that are empty or garbled (some writers leave them all-NUL) fall back to what GNU tar would use.
 fn header_meta(header: &tar::Header) -> Meta {
     let default_mode = if header.entry_type().is_dir() { 0o755 } else { 0o644 };
@@ -429,6 +475,28 @@ mod tests {
         let stats = run(&mut a, &t).unwrap();
         assert_eq!(stats.skipped, 4);
         assert_eq!(std::fs::read_dir(&t).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn user_xattrs_are_restored_and_overlay_ones_never() {
+        let (_base, t) = setup();
+        let mut a = Archive::new();
+        a.0.append_pax_extensions([
+            ("SCHILY.xattr.user.origin", &b"image"[..]),
+            ("SCHILY.xattr.trusted.overlay.redirect", &b"/etc"[..]),
+            ("SCHILY.xattr.security.selinux", &b"system_u:object_r:shadow_t"[..]),
+        ])
+        .unwrap();
+        a.file("f", "x");
+        run(&mut a, &t).unwrap();
+        let get = |name| crate::sys::lgetxattr(&t.join("f"), name).unwrap();
+        if get("user.origin").is_none() {
+            eprintln!("skipped: {} has no user xattrs", t.display());
+            return;
+        }
+        assert_eq!(get("user.origin").as_deref(), Some(&b"image"[..]));
+        assert_eq!(get("trusted.overlay.redirect"), None);
+        assert_ne!(get("security.selinux").as_deref(), Some(&b"system_u:object_r:shadow_t"[..]));
     }
 
     #[test]

@@ -13,17 +13,28 @@
 //! `tmp-*` directory, which is then `rename`d to `<cache>/<sha256>` — atomic, so a crash or a concurrent containy
 //! never leaves a half-extracted base where a container could use it.
 
+mod archive;
 mod base;
+pub mod build;
+mod export;
 mod extract;
+mod import;
+mod progress;
 mod resolve;
+pub mod runconf;
 #[cfg(test)]
 mod slip_tests;
+pub mod store;
+pub mod whiteout;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use base::{DEFAULT_CACHE, ensure_base};
-pub use extract::{ExtractStats, extract};
+pub use export::export;
+pub use extract::{ExtractStats, Options, extract, extract_with};
+pub use import::{Imported, import};
+pub use store::{DEFAULT_STORE, Image, ImageConfig, ImageRecord, Store};
 
 /// Large reads keep the syscall count low; the gzip decoder inflates straight out of this buffer.
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
@@ -66,6 +77,39 @@ pub enum ImageError {
         source: Box<ImageError>,
     },
 
+    #[error("image store: cannot {op} {}: {source}", path.display())]
+    Store {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("no image {name:?} in the store {}: import it with 'containy image import {name} FILE', or see \
+             'containy image ls'", store.display())]
+    NoImage { name: String, store: PathBuf },
+
+    #[error(
+        "{name:?} is not an image name: use lowercase letters, digits and ._-/ with an optional :tag, e.g. \
+             debian:bookworm"
+    )]
+    BadName { name: String },
+
+    #[error("the store is damaged: {what} is missing; import the image again")]
+    Missing { what: String },
+
+    #[error("{what}: {message}")]
+    Format { what: String, message: String },
+
+    #[error("{what}: digest mismatch: expected sha256:{expected}, the content is sha256:{actual}")]
+    Digest { what: String, expected: String, actual: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{}:{line}: {instruction}: {message}", file.display())]
+    Build { file: PathBuf, line: usize, instruction: String, message: String },
+
     #[error("base image cache: cannot {op} {}: {source}", path.display())]
     Cache {
         path: PathBuf,
@@ -82,14 +126,51 @@ pub fn open_tarball(path: &Path) -> Result<Box<dyn Read>, ImageError> {
     decompressed(BufReader::with_capacity(BUF_SIZE, file)).map_err(open_error)
 }
 
-/// Wrap `input` in a gzip decoder if it starts with the gzip magic. `MultiGzDecoder`, because `gzip -d` (what
-/// `tar -xzf` runs) accepts concatenated members too.
+/// Wrap `input` in a gzip or zstd decoder if it starts with that format's magic. `MultiGzDecoder`, because
+/// `gzip -d` (what `tar -xzf` runs) accepts concatenated members too.
 pub(crate) fn decompressed<'a, R: BufRead + 'a>(mut input: R) -> std::io::Result<Box<dyn Read + 'a>> {
     let head = input.fill_buf()?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(input)))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Box::new(zstd::stream::read::Decoder::with_buffer(input)?))
     } else {
         Ok(Box::new(input))
+    }
+}
+
+/// Lowercase hex of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// A Read adapter feeding every byte it passes on into sha256.
+pub(crate) struct Hashing<R> {
+    pub inner: R,
+    pub hasher: sha2::Sha256,
+}
+
+impl<R: Read> Hashing<R> {
+    pub fn new(inner: R) -> Self {
+        use sha2::Digest;
+        Hashing { inner, hasher: sha2::Sha256::new() }
+    }
+    pub fn hex(&self) -> String {
+        use sha2::Digest;
+        hex(&self.hasher.clone().finalize())
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -127,6 +208,19 @@ mod tests {
             assert_eq!(stats.files, 1);
             assert_eq!(std::fs::read(target.join("hello.txt")).unwrap(), b"hello");
         }
+    }
+
+    #[test]
+    fn zstd_is_recognised_by_its_magic() {
+        let dir = tempfile::tempdir().unwrap();
+        let zst = zstd::stream::encode_all(&one_file_tar()[..], 3).unwrap();
+        assert_eq!(&zst[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+        let path = dir.path().join("rootfs.tar.zst");
+        std::fs::write(&path, zst).unwrap();
+        let target = dir.path().join("out");
+        std::fs::create_dir(&target).unwrap();
+        extract(open_tarball(&path).unwrap(), &target).unwrap();
+        assert_eq!(std::fs::read(target.join("hello.txt")).unwrap(), b"hello");
     }
 
     #[test]

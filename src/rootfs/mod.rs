@@ -45,6 +45,11 @@ pub enum RootfsError {
     },
     #[error("{op} {path}: {source}")]
     Sys { op: &'static str, path: PathBuf, source: Errno },
+    #[error(
+        "{count} image layers do not fit in overlay's mount options ({bytes} bytes, one page at most): squash the \
+         image into fewer layers"
+    )]
+    TooManyLayers { count: usize, bytes: usize },
 }
 
 /// The host-side directories one container's root is built from.
@@ -53,6 +58,8 @@ pub struct RootPaths {
     /// The directory the base image lives in (the overlay's lowerdir, the split's read-only part, or the
     /// directory used as is).
     pub base: PathBuf,
+    /// overlay only: the read-only layers, top first; empty means `[base]`.
+    pub layers: Vec<PathBuf>,
     /// The mount point that becomes `/` (under the state dir, or `base` itself in direct mode).
     pub rootfs: PathBuf,
     /// overlay only: where writes go, and overlay's scratch dir (same filesystem as upper).
@@ -89,7 +96,8 @@ pub enum MountOp {
     /// `mount("", "/", MS_REC|MS_PRIVATE)`: cut propagation to the host.
     MakePrivate,
     /// Mount the overlay at the rootfs mount point.
-    Overlay { lower: PathBuf, upper: PathBuf, work: PathBuf, target: PathBuf },
+    /// Mount the overlay at the rootfs mount point; `lower` is top first (overlay's own order).
+    Overlay { lower: Vec<PathBuf>, upper: PathBuf, work: PathBuf, target: PathBuf },
     /// Bind a directory (recursively) at a host path; optionally read-only.
     BindHost { source: PathBuf, target: PathBuf, readonly: bool },
     /// A mount inside the new root (destination resolved inside it).
@@ -114,7 +122,7 @@ pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec
     let mut ops = vec![MountOp::MakePrivate];
     match &plan.rootfs.mode {
         RootfsMode::Overlay => ops.push(MountOp::Overlay {
-            lower: paths.base.clone(),
+            lower: if paths.layers.is_empty() { vec![paths.base.clone()] } else { paths.layers.clone() },
             upper: paths.upper.clone(),
             work: paths.work.clone(),
             target: paths.rootfs.clone(),
@@ -178,13 +186,20 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
                 do_mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None, "propagation")?;
             }
             MountOp::Overlay { lower, upper, work, target } => {
-                let data =
-                    format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
+                let (data, cwd) = overlay_data(lower, upper, work)?;
                 crate::explain!(
                     "stack the root filesystem",
                     format!("mount(\"overlay\", {}, \"overlay\", {data})", target.display()),
-                    "reads come from the shared base; writes land in this container's upper dir only"
+                    "reads come from the shared base layers (top first); writes land in this container's upper dir only"
                 );
+                if let Some(dir) = &cwd {
+                    // Relative lowerdirs are resolved by the kernel against the caller's cwd.
+                    std::env::set_current_dir(dir).map_err(|source| RootfsError::Io {
+                        op: "chdir",
+                        path: dir.clone(),
+                        source,
+                    })?;
+                }
                 do_mount(Some(Path::new("overlay")), target, Some("overlay"), MsFlags::empty(), Some(&data), "overlay")
                     .map_err(|e| {
                         with_hint(
@@ -247,6 +262,30 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
         }
     }
     Ok(())
+}
+
+/// The mount data must fit in one page (the kernel copies at most `PAGE_SIZE` bytes of it). With many
+/// layers the absolute paths may not: when they all sit in one directory (the image store's `layers/`), name
+/// them relative to it and return that directory to `chdir` into first, as podman does with its `l/` links.
+pub fn overlay_data(lower: &[PathBuf], upper: &Path, work: &Path) -> Result<(String, Option<PathBuf>), RootfsError> {
+    const LIMIT: usize = 4095;
+    let join = |paths: &mut dyn Iterator<Item = String>| paths.collect::<Vec<_>>().join(":");
+    let tail = format!(",upperdir={},workdir={}", upper.display(), work.display());
+    let data = format!("lowerdir={}{tail}", join(&mut lower.iter().map(|p| p.display().to_string())));
+    if data.len() <= LIMIT {
+        return Ok((data, None));
+    }
+    let common = lower.first().and_then(|p| p.parent()).and_then(|p| p.parent()).map(Path::to_path_buf);
+    if let Some(common) = common
+        && lower.iter().all(|p| p.starts_with(&common))
+    {
+        let rel = join(&mut lower.iter().filter_map(|p| p.strip_prefix(&common).ok()).map(|p| p.display().to_string()));
+        let data = format!("lowerdir={rel}{tail}");
+        if data.len() <= LIMIT {
+            return Ok((data, Some(common)));
+        }
+    }
+    Err(RootfsError::TooManyLayers { count: lower.len(), bytes: data.len() })
 }
 
 fn root_fd<'a>(root: &'a mut Option<OwnedFd>, path: &Path) -> Result<&'a OwnedFd, RootfsError> {
@@ -479,6 +518,7 @@ mod tests {
     fn paths() -> RootPaths {
         RootPaths {
             base: "/base".into(),
+            layers: vec![],
             rootfs: "/state/rootfs".into(),
             upper: "/state/upper".into(),
             work: "/state/work".into(),
@@ -527,7 +567,7 @@ mod tests {
     fn overlay_sequence_is_private_then_root_then_mounts_then_pivot_then_masks() {
         let ops = plan_mounts(&plan_with(RootfsMode::Overlay, true), &paths(), &CgroupMount::V2 { host_dir: None });
         assert_eq!(ops[0], MountOp::MakePrivate);
-        assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == Path::new("/base")));
+        assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == &[PathBuf::from("/base")]));
         let pos = |pred: &dyn Fn(&MountOp) -> bool| ops.iter().position(pred).unwrap();
         let dev = pos(&|o| matches!(o, MountOp::Inside(m) if m.destination == Path::new("/dev")));
         assert_eq!(ops[dev + 1], MountOp::Devices);
@@ -542,5 +582,20 @@ mod tests {
         let ops = plan_mounts(&plan_with(RootfsMode::Direct, false), &paths(), &CgroupMount::V2 { host_dir: None });
         assert!(matches!(&ops[1], MountOp::BindHost { source, readonly: false, .. } if source == Path::new("/base")));
         assert!(!ops.contains(&MountOp::ReadOnlyRoot));
+    }
+
+    #[test]
+    fn many_layers_are_named_relative_to_the_store_when_absolute_paths_overflow_a_page() {
+        let few: Vec<PathBuf> = (0..3).map(|i| PathBuf::from(format!("/store/layers/{i:064x}/diff"))).collect();
+        let (data, cwd) = overlay_data(&few, Path::new("/s/upper"), Path::new("/s/work")).unwrap();
+        assert!(data.starts_with(&format!("lowerdir=/store/layers/{:064x}/diff:", 0)), "{data}");
+        assert_eq!(cwd, None);
+        let many: Vec<PathBuf> = (0..50).map(|i| PathBuf::from(format!("/store/layers/{i:064x}/diff"))).collect();
+        let (data, cwd) = overlay_data(&many, Path::new("/s/upper"), Path::new("/s/work")).unwrap();
+        assert_eq!(cwd, Some(PathBuf::from("/store/layers")));
+        assert!(data.starts_with(&format!("lowerdir={:064x}/diff:", 0)) && data.len() < 4096, "{data}");
+        let too_many: Vec<PathBuf> = (0..80).map(|i| PathBuf::from(format!("/x{i}/{i:064x}/diff"))).collect();
+        let err = overlay_data(&too_many, Path::new("/u"), Path::new("/w")).unwrap_err();
+        assert!(err.to_string().contains("80 image layers"), "{err}");
     }
 }

@@ -146,7 +146,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
-    let base = resolve_base(plan, opts)?;
+    let (base, layers) = resolve_base(plan, opts)?;
 
     let state_dir = state::create_dir(&opts.root, &opts.id)?;
     crate::explain!(
@@ -165,7 +165,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     };
 
     // 2. The root filesystem's host-side directories.
-    let paths = root_paths(plan, &base, &state_dir)?;
+    let paths = root_paths(plan, &base, layers, &state_dir)?;
     if let RootfsMode::Split { editable } = &plan.rootfs.mode {
         rootfs::split::prepare(&base, &paths.rootfs, editable)?;
     }
@@ -429,10 +429,34 @@ impl Drop for RestoreMask {
     }
 }
 
-/// The directory holding the base root filesystem: a directory as is, or a tarball extracted once.
-fn resolve_base(plan: &Plan, opts: &RunOptions) -> Result<PathBuf, RuntimeError> {
+/// The directory holding the base root filesystem: a directory as is, or a tarball extracted once; for an
+/// image, its layers (top first) too.
+fn resolve_base(plan: &Plan, opts: &RunOptions) -> Result<(PathBuf, Vec<PathBuf>), RuntimeError> {
     let base = match &plan.rootfs.source {
         RootfsSource::Directory(dir) => dir.clone(),
+        RootfsSource::Image(name) => {
+            return Err(RuntimeError::NoRootfs {
+                path: PathBuf::from(name),
+                hint: "the image was not looked up in the store (containy resolves rootfs.image before running)",
+            });
+        }
+        RootfsSource::Layers(layers) => {
+            if plan.rootfs.mode != RootfsMode::Overlay {
+                return Err(RuntimeError::Usage("an image's layers can only be used with rootfs mode = \"overlay\""));
+            }
+            if let Some(missing) = layers.iter().find(|l| !l.is_dir()) {
+                return Err(RuntimeError::NoRootfs {
+                    path: missing.clone(),
+                    hint: "an image layer is missing from the store: import the image again",
+                });
+            }
+            let Some(top) = layers.first() else {
+                return Err(RuntimeError::Usage(
+                    "an image's rootfs needs at least one layer (the store gives an empty one)",
+                ));
+            };
+            return Ok((top.clone(), layers.clone()));
+        }
         RootfsSource::Tarball(tarball) => {
             if !tarball.exists() {
                 return Err(RuntimeError::NoRootfs {
@@ -449,12 +473,12 @@ fn resolve_base(plan: &Plan, opts: &RunOptions) -> Result<PathBuf, RuntimeError>
             hint: "the rootfs must be a directory holding a root filesystem (run 'make extract' for the default bundle)",
         });
     }
-    Ok(base)
+    Ok((base, Vec::new()))
 }
 
 /// Where the root is assembled. Overlay writes go to the state dir (gone after exit) or, to keep them,
 /// to `<bundle>/changes/`.
-fn root_paths(plan: &Plan, base: &Path, state_dir: &Path) -> Result<RootPaths, RuntimeError> {
+fn root_paths(plan: &Plan, base: &Path, layers: Vec<PathBuf>, state_dir: &Path) -> Result<RootPaths, RuntimeError> {
     let changes = if plan.rootfs.keep_changes && plan.rootfs.mode == RootfsMode::Overlay {
         plan.bundle.join("changes")
     } else {
@@ -462,6 +486,7 @@ fn root_paths(plan: &Plan, base: &Path, state_dir: &Path) -> Result<RootPaths, R
     };
     let paths = RootPaths {
         base: base.to_path_buf(),
+        layers,
         rootfs: state_dir.join("rootfs"),
         upper: changes.join("upper"),
         work: changes.join("work"),

@@ -151,6 +151,39 @@ pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
 }
 
+/// `fsetxattr(2)`: set the extended attribute `name` of the open file `fd` (image layers: overlay's
+/// `trusted.overlay.opaque`, a file's `security.capability`).
+pub fn fsetxattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()> {
+    let name = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: name is NUL-terminated, value points to value.len() readable bytes; the kernel copies both.
+    let ret = unsafe { libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `lgetxattr(2)`: the value of extended attribute `name` of `path` (not following a final symlink), or
+/// `None` when the file has no such attribute. Values longer than 4 KiB are reported as `ERANGE`.
+pub fn lgetxattr(path: &std::path::Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let path =
+        std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let name = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: both strings are NUL-terminated; buf has buf.len() writable bytes, the kernel writes at most that.
+    let ret = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if ret == -1 {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::ENODATA) | Some(libc::ENOTSUP) => Ok(None),
+            _ => Err(err),
+        };
+    }
+    buf.truncate(ret as usize);
+    Ok(Some(buf))
+}
+
 /// Number of threads in this process, from `/proc/self/status`. containy must be single-threaded when
 /// it clones (see ARCHITECTURE.md): debug builds assert it.
 pub fn thread_count() -> Option<usize> {

@@ -1,0 +1,217 @@
+//! `containy image …` and `containy build`: clap structures and one function per verb; the work is in
+//! `crate::image`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::image::{self, Store};
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// The image store (layers, images, the name index).
+    #[arg(long, global = true, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    pub store: PathBuf,
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Import a root filesystem tarball (.tar, .tar.gz, .tar.zst), a `docker save` archive or an OCI
+    /// image-layout archive; `-` reads standard input.
+    Import {
+        /// NAME[:TAG] (default: the name the archive gives, or the file's name).
+        #[arg(value_name = "NAME[:TAG]")]
+        name_or_file: String,
+        #[arg(value_name = "FILE|-")]
+        file: Option<PathBuf>,
+    },
+    /// List images.
+    #[command(alias = "list")]
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an image's record (layers and config) as JSON.
+    Inspect { name: String },
+    /// Remove image names (the image goes with its last name; layers stay until `prune`).
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove unnamed images, unused layers and leftovers of interrupted imports.
+    Prune,
+    /// Write an image as an OCI image-layout tar archive (`podman load -i FILE` reads it); `-`: stdout.
+    Export {
+        name: String,
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The name (NAME[:TAG]) the built image gets.
+    #[arg(short, long, value_name = "NAME[:TAG]")]
+    pub tag: String,
+    /// The build file (default: CONTEXT/Containyfile).
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Run every step, ignoring cached layers.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// `none` (default: RUN steps have only a loopback) or `host`.
+    #[arg(long, default_value = "none", value_name = "MODE")]
+    pub network: String,
+    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    pub store: PathBuf,
+    /// The build context: COPY sources are taken from (and confined to) this directory.
+    pub context: PathBuf,
+}
+
+pub fn image(args: ImageArgs) -> Result<i32> {
+    let store = Store::open(&args.store)?;
+    match args.command {
+        ImageCommand::Import { name_or_file, file } => {
+            let (name, file) = match file {
+                Some(file) => (Some(name_or_file), file),
+                None => (None, PathBuf::from(name_or_file)),
+            };
+            let started = std::time::Instant::now();
+            let done = image::import(&store, name.as_deref(), &file)?;
+            eprintln!(
+                "imported {} ({} layer{}, {} new; {} files, {} MiB) in {:.1} s",
+                done.name,
+                done.layers,
+                if done.layers == 1 { "" } else { "s" },
+                done.new_layers,
+                done.stats.files,
+                done.stats.bytes >> 20,
+                started.elapsed().as_secs_f64()
+            );
+            println!("sha256:{}", done.id);
+        }
+        ImageCommand::Ls { json } => {
+            let index = store.index()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&index)?);
+            } else {
+                println!("{:<40} {:<14} {:<7} CREATED", "NAME", "ID", "LAYERS");
+                for (name, id) in &index {
+                    let record = store.record(id)?;
+                    println!("{name:<40} {:<14} {:<7} {}", &id[..12], record.layers.len(), record.created);
+                }
+            }
+        }
+        ImageCommand::Inspect { name } => {
+            let image = store.find(&name)?;
+            let value = serde_json::json!({
+                "id": format!("sha256:{}", image.id),
+                "layers": image.record.layers,
+                "lowerdirs": store.lowerdirs(&image),
+                "config": image.record.config,
+                "architecture": image.record.architecture,
+                "os": image.record.os,
+                "created": image.record.created,
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        ImageCommand::Rm { names } => {
+            for name in names {
+                for removed in store.remove(&name)? {
+                    println!("untagged {removed}");
+                }
+            }
+        }
+        ImageCommand::Prune => {
+            let (images, layers) = store.prune()?;
+            println!("removed {images} image{} and {layers} layer{}", plural(images), plural(layers));
+        }
+        ImageCommand::Export { name, file } => {
+            if file.as_os_str() == "-" {
+                image::export(&store, &name, std::io::stdout().lock())?;
+            } else {
+                let tmp = file.with_extension("containy-tmp");
+                let out = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+                let result = image::export(&store, &name, std::io::BufWriter::new(out));
+                if result.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                result?;
+                std::fs::rename(&tmp, &file).with_context(|| format!("cannot write {}", file.display()))?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The process a container gets when no config is given: the friendly config's defaults (new namespaces,
+/// the default seccomp profile and capabilities, no network), with the command filled in from the image.
+pub fn default_plan() -> Result<crate::plan::Plan> {
+    let cwd = std::env::current_dir().context("cannot find the current directory")?;
+    Ok(crate::config::parse_str(
+        "[process]\nargs = [\"/bin/sh\"]\n",
+        crate::config::Format::Toml,
+        std::path::Path::new("<defaults>"),
+        &cwd,
+    )?)
+}
+
+/// `run --image NAME`: an explicit `--config` keeps its process (only the rootfs is the image's); otherwise the
+/// defaults, then the image's config, then the command line.
+pub fn image_plan(name: &str, args: &super::RunArgs) -> Result<crate::plan::Plan> {
+    let store = Store::open(&args.store)?;
+    let found = store.find(name)?;
+    let mut plan = match &args.config {
+        Some(file) => super::load_plan(&args.bundle, Some(file))?,
+        None => default_plan()?,
+    };
+    let process = plan.process.clone();
+    let overrides = image::runconf::Overrides {
+        command: args.command.clone(),
+        env: args.env.clone(),
+        workdir: args.workdir.clone(),
+        user: args.user.clone(),
+    };
+    image::runconf::apply(&store, &found, &mut plan, &overrides)?;
+    if args.config.is_some() {
+        plan.process = process;
+    }
+    Ok(plan)
+}
+
+pub fn build(root: &std::path::Path, args: BuildArgs) -> Result<i32> {
+    let store = Store::open(&args.store)?;
+    // Absolute: a build may chdir (to mount many layers by short names).
+    let context = std::path::absolute(&args.context).with_context(|| format!("{}", args.context.display()))?;
+    let file = match &args.file {
+        Some(file) => std::path::absolute(file).with_context(|| format!("{}", file.display()))?,
+        None => context.join("Containyfile"),
+    };
+    let network = match args.network.as_str() {
+        "none" => crate::plan::Network::None,
+        "host" => crate::plan::Network::Host,
+        other => anyhow::bail!("--network {other:?}: use none or host"),
+    };
+    let opts = image::build::BuildOptions {
+        tag: args.tag,
+        file,
+        context,
+        no_cache: args.no_cache,
+        network,
+        state_root: root.to_path_buf(),
+        color: std::io::stdout().is_terminal(),
+        base_plan: default_plan()?,
+    };
+    let id = image::build::build(&store, &opts)?;
+    println!("sha256:{id}");
+    Ok(0)
+}
