@@ -11,6 +11,7 @@ pub mod cli; // clap structs, one fn per verb
 pub mod config; // configy.toml / configy.json -> Plan
 pub mod error; // containy::Error
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
+pub mod lsm; // AppArmor profile / SELinux label for the program's execve
 pub mod namespaces; // clone flags, setns, the order namespaces are entered
 pub mod network; // none / host / bridge: veth, bridge, IPAM, NAT and ports over netlink
 pub mod oci; // OCI config.json -> Plan

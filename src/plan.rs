@@ -105,6 +105,9 @@ pub struct Process {
     pub oom_score_adj: Option<i32>,
     /// The seccomp filter the process runs under; `None`: unconfined (every syscall allowed).
     pub seccomp: Option<Seccomp>,
+    /// The AppArmor profile and SELinux label for `execve` (applied where that LSM is enabled).
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<String>,
 }
 
 /// The five capability sets, as capability names (`CAP_CHOWN`, …).

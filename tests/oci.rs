@@ -184,3 +184,21 @@ fn features_describe_the_runtime() {
     assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
 }
+
+#[test]
+fn an_lsm_profile_runs_unconfined_where_that_lsm_is_not_enabled() {
+    require_root!();
+    if containy::lsm::apparmor_enabled() {
+        eprintln!("skipped: AppArmor is enabled here, so the profile would have to exist");
+        return;
+    }
+    let Some(bundle) = runc_spec_bundle(false, |spec| {
+        spec["process"]["args"] = serde_json::json!(["sh", "-c", "echo ran"]);
+        spec["process"]["apparmorProfile"] = "containy-test-profile".into();
+    }) else {
+        return;
+    };
+    let out = bundle.run();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "ran\n");
+}

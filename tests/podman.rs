@@ -325,7 +325,7 @@ fn interactive_terminal(runtime: &'static str) {
     let mut line = vec![podman.to_string_lossy().into_owned()];
     let base = world().command(&["--runtime", runtime, "run", "-it", "--rm", "--name", &c.name, "--network", "none"]);
     line.extend(base.get_args().map(|a| a.to_string_lossy().into_owned()));
-    line.extend([IMAGE.to_string(), "sh".into(), "-c".into(), "tty; stty size; echo done".into()]);
+    line.extend([IMAGE.to_string(), "sh".into(), "-c".into(), "sleep 1; tty; echo done".into()]);
     let out = Command::new("script")
         .args(["-qec", &line.join(" "), "/dev/null"])
         .env("CONTAINERS_CONF", world().dir.join("containers.conf"))

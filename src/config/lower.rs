@@ -117,6 +117,8 @@ fn lower_process(process: ProcessSection, bundle: &Path) -> Result<Process, Inva
         rlimits,
         oom_score_adj: None,
         seccomp,
+        apparmor_profile: None,
+        selinux_label: None,
     })
 }
 

@@ -212,6 +212,8 @@ fn lower_process(spec: &Spec, raw: &Value) -> Result<Process, Invalid> {
         rlimits: lower_rlimits(process.rlimits().as_deref().unwrap_or_default())?,
         oom_score_adj: process.oom_score_adj(),
         seccomp: None,
+        apparmor_profile: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
+        selinux_label: process.selinux_label().clone().filter(|l| !l.is_empty()),
     })
 }
 

@@ -39,6 +39,9 @@ pub const SUPPORTED: &[&str] = &[
     "process.rlimits[].soft",
     "process.noNewPrivileges",
     "process.oomScoreAdj",
+    // Applied where the LSM is enabled; elsewhere there is nothing to confine with (see lsm.rs).
+    "process.apparmorProfile",
+    "process.selinuxLabel",
     "hostname",
     "domainname",
     "hooks.prestart[].path",
@@ -219,7 +222,7 @@ mod tests {
     fn unsupported_fields_are_named_with_their_path() {
         let config = json!({
             "hooks": {"prestart": [{"path": "/bin/true", "user": "x"}], "onReboot": []},
-            "process": {"user": {"uid": 0, "username": "root"}, "apparmorProfile": "docker-default"},
+            "process": {"user": {"uid": 0, "username": "root"}, "ioPriority": {"class": "IOPRIO_CLASS_RT"}},
             "mounts": [{"destination": "/a"}, {"destination": "/b", "uidMappings": [{"size": 1}]}],
             "linux": {
                 "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"},
@@ -241,7 +244,7 @@ mod tests {
                 "linux.resources.memory.kernel",
                 "linux.seccomp.listenerPath",
                 "mounts[1].uidMappings",
-                "process.apparmorProfile",
+                "process.ioPriority",
                 "process.user.username",
             ]
         );

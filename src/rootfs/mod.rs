@@ -542,6 +542,8 @@ mod tests {
                 rlimits: vec![],
                 oom_score_adj: None,
                 seccomp: None,
+                apparmor_profile: None,
+                selinux_label: None,
             },
             hostname: None,
             domainname: None,

@@ -23,7 +23,7 @@ use super::hooks;
 use super::state::Status;
 use super::sync::{Message, recv_message, send_message};
 use crate::plan::{Hook, Namespace, Plan, Process};
-use crate::{capabilities, namespaces, rootfs, seccomp, sys};
+use crate::{capabilities, lsm, namespaces, rootfs, seccomp, sys};
 
 /// Everything the child needs, prepared by the parent before `clone3`.
 pub struct ChildContext<'a> {
@@ -259,6 +259,7 @@ pub(super) fn become_process(
     if let Some(filter) = seccomp_filter.filter(|_| !nnp) {
         seccomp::load(filter)?;
     }
+    lsm::set_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())?;
     capabilities::drop_bounding(&process.capabilities)?;
     set_identity(process)?;
     if let Some(mask) = process.umask {
