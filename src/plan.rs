@@ -44,6 +44,22 @@ pub struct Plan {
     pub hooks: Hooks,
     /// Free-form metadata (OCI `annotations`), handed back in the state.
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// The execution domain for `personality(2)`: `PER_LINUX32` makes `uname -m` say i686 (OCI `personality`).
+    pub personality: Option<u64>,
+    /// Clock offsets of a new time namespace (OCI `timeOffsets`): what CLOCK_MONOTONIC/BOOTTIME read inside.
+    pub time_offsets: Vec<TimeOffset>,
+}
+
+/// `personality(2)`'s 32-bit Linux execution domain (`<linux/personality.h>`).
+pub const PER_LINUX32: u64 = 0x0008;
+
+/// One clock's offset in a new time namespace, as `/proc/<pid>/timens_offsets` takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeOffset {
+    /// `monotonic` or `boottime` (the clocks a time namespace can shift).
+    pub clock: String,
+    pub secs: i64,
+    pub nanos: u32,
 }
 
 /// OCI hooks, by the lifecycle point they run at (see `runtime/hooks.rs` for where and in which namespace).

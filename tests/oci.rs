@@ -131,13 +131,13 @@ fn a_rootless_runc_spec_runs_in_a_user_namespace() {
 fn an_unsupported_oci_field_is_refused_by_name_and_leaves_nothing() {
     require_root!();
     let Some(bundle) = runc_spec_bundle(false, |spec| {
-        spec["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
+        spec["linux"]["intelRdt"] = serde_json::json!({"closID": "x"});
     }) else {
         return;
     };
     let out = bundle.run();
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("linux.personality"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("linux.intelRdt"), "{}", stderr(&out));
 }
 
 #[test]
@@ -201,4 +201,26 @@ fn an_lsm_profile_runs_unconfined_where_that_lsm_is_not_enabled() {
     let out = bundle.run();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "ran\n");
+}
+
+#[test]
+fn personality_and_time_offsets_change_what_the_container_reads() {
+    require_root!();
+    let Some(bundle) = runc_spec_bundle(false, |spec| {
+        spec["process"]["args"] = serde_json::json!(["sh", "-c", "uname -m; cut -d. -f1 /proc/uptime"]);
+        spec["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
+        spec["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "time"}));
+        // A year of extra uptime: CLOCK_BOOTTIME inside = the host's + 31536000 s.
+        spec["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 31_536_000, "nanosecs": 0}});
+    }) else {
+        return;
+    };
+    let host_uptime: u64 = std::fs::read_to_string("/proc/uptime").unwrap().split('.').next().unwrap().parse().unwrap();
+    let out = bundle.run();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text} {}", stderr(&out));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("i686"), "PER_LINUX32: {text}");
+    let uptime: u64 = lines.next().unwrap().parse().unwrap();
+    assert!((31_536_000 + host_uptime..31_536_000 + host_uptime + 60).contains(&uptime), "{uptime} vs {host_uptime}");
 }

@@ -69,6 +69,8 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         net_devices: Vec::new(),
         hooks: Default::default(),
         annotations: Default::default(),
+        personality: None,
+        time_offsets: Vec::new(),
     })
 }
 

@@ -18,7 +18,9 @@ use super::mounts::lower_mounts;
 use super::namespaces::{lower_id_mappings, lower_namespaces, lower_uts_name, no_mount_namespace};
 use super::resources::lower_resources;
 use super::seccomp::lower_seccomp;
-use crate::plan::{Capabilities, Namespace, Network, Plan, Process, Rlimit, Rootfs, RootfsMode, RootfsSource};
+use crate::plan::{
+    Capabilities, Namespace, Network, Plan, Process, Rlimit, Rootfs, RootfsMode, RootfsSource, TimeOffset,
+};
 
 /// A value the spec's types accept but containy cannot run: which field, and what is wrong with it
 /// (a phrase that follows the field name: "must be an absolute path, got …").
@@ -114,6 +116,7 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         crate::plan::check_sysctl(key, value, &namespaces).map_err(|e| invalid(format!("linux.sysctl.{key}"), e))?;
     }
 
+    let time_offsets = lower_time_offsets(linux, &namespaces)?;
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         process,
@@ -134,7 +137,50 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         net_devices,
         hooks: lower_hooks(spec)?,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        personality: lower_personality(linux)?,
+        time_offsets,
     })
+}
+
+/// `linux.personality`: the domain only; flags (`ADDR_NO_RANDOMIZE`, …) are refused rather than dropped.
+fn lower_personality(linux: &oci_spec::runtime::Linux) -> Result<Option<u64>, Invalid> {
+    use oci_spec::runtime::LinuxPersonalityDomain;
+    let Some(personality) = linux.personality() else { return Ok(None) };
+    if personality.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(invalid("linux.personality.flags", "are not supported by containy yet: remove them"));
+    }
+    Ok(Some(match personality.domain() {
+        LinuxPersonalityDomain::PerLinux => 0,
+        LinuxPersonalityDomain::PerLinux32 => crate::plan::PER_LINUX32,
+    }))
+}
+
+/// `linux.timeOffsets`: only the two clocks a time namespace shifts, and only for a namespace made here.
+fn lower_time_offsets(
+    linux: &oci_spec::runtime::Linux,
+    namespaces: &[crate::plan::NamespaceSpec],
+) -> Result<Vec<TimeOffset>, Invalid> {
+    let mut offsets: Vec<TimeOffset> = Vec::new();
+    for (clock, offset) in linux.time_offsets().iter().flatten() {
+        let field = format!("linux.timeOffsets.{clock}");
+        if !matches!(clock.as_str(), "monotonic" | "boottime") {
+            return Err(invalid(field, "names no clock a time namespace can shift: use monotonic or boottime"));
+        }
+        let nanos = offset.nanosecs().unwrap_or(0);
+        if nanos >= 1_000_000_000 {
+            return Err(invalid(format!("{field}.nanosecs"), format!("must be below 1000000000, got {nanos}")));
+        }
+        offsets.push(TimeOffset { clock: clock.clone(), secs: offset.secs().unwrap_or(0), nanos });
+    }
+    offsets.sort_by(|a, b| a.clock.cmp(&b.clock));
+    let new_time_ns = namespaces.iter().any(|n| n.kind == Namespace::Time && n.path.is_none());
+    if !offsets.is_empty() && !new_time_ns {
+        return Err(invalid(
+            "linux.timeOffsets",
+            "need a new time namespace: add {\"type\": \"time\"} to linux.namespaces",
+        ));
+    }
+    Ok(offsets)
 }
 
 /// An absolute path inside the container without `..`: the rootfs code resolves paths inside the root,
@@ -303,6 +349,30 @@ pub(super) mod tests {
 
     pub fn field_of(edit: impl FnOnce(&mut Value)) -> String {
         lower_with(edit).unwrap_err().field
+    }
+
+    #[test]
+    fn personality_and_time_offsets_are_lowered_and_checked() {
+        let plan = lower_with(|v| {
+            v["linux"]["personality"] = json!({"domain": "LINUX32"});
+            v["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "time"}]);
+            v["linux"]["timeOffsets"] = json!({"monotonic": {"secs": -5}, "boottime": {"secs": 10, "nanosecs": 7}});
+        })
+        .unwrap();
+        assert_eq!(plan.personality, Some(crate::plan::PER_LINUX32));
+        let clocks: Vec<_> = plan.time_offsets.iter().map(|o| (o.clock.as_str(), o.secs, o.nanos)).collect();
+        assert_eq!(clocks, [("boottime", 10, 7), ("monotonic", -5, 0)]);
+
+        let flags =
+            field_of(|v| v["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}));
+        assert_eq!(flags, "linux.personality.flags");
+        let no_ns = field_of(|v| v["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1}}));
+        assert_eq!(no_ns, "linux.timeOffsets");
+        let realtime = field_of(|v| {
+            v["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "time"}]);
+            v["linux"]["timeOffsets"] = json!({"realtime": {"secs": 1}});
+        });
+        assert_eq!(realtime, "linux.timeOffsets.realtime");
     }
 
     #[test]

@@ -199,7 +199,7 @@ mod tests {
                 "hooks.poststop[0].user",
                 Box::new(|v| v["hooks"] = serde_json::json!({"poststop": [{"path": "/x", "user": "u"}]})),
             ),
-            ("linux.personality", Box::new(|v| v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"}))),
+            ("linux.intelRdt", Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"}))),
             ("linux.foo", Box::new(|v| v["linux"]["foo"] = serde_json::json!("bar"))),
             (
                 "linux.resources.memory.disableOOMKiller",
@@ -225,12 +225,12 @@ mod tests {
     #[test]
     fn all_unsupported_fields_are_listed_at_once() {
         let err = lower_edited(|v| {
-            v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
-            v["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 1}});
+            v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"});
+            v["process"]["ioPriority"] = serde_json::json!({"class": "IOPRIO_CLASS_RT"});
         })
         .unwrap_err();
         assert!(
-            err.to_string().starts_with("config.json: linux.personality, linux.timeOffsets are not supported"),
+            err.to_string().starts_with("config.json: linux.intelRdt, process.ioPriority are not supported"),
             "{err}"
         );
     }

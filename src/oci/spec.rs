@@ -72,13 +72,13 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::runtime::OCI_VERSION,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
             "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
             "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable",
-            "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"],
+            "rw", "shared", "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable"],
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": capabilities,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {
@@ -89,8 +89,9 @@ pub fn features() -> Value {
                     "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
                 "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // Applied where the host has the LSM enabled (see lsm.rs).
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "netDevices": {"enabled": true}
         },
@@ -116,7 +117,8 @@ mod tests {
     #[test]
     fn features_name_the_supported_namespaces() {
         let f = features();
-        assert_eq!(f["linux"]["namespaces"].as_array().unwrap().len(), 7);
+        assert_eq!(f["linux"]["namespaces"].as_array().unwrap().len(), 8);
+        assert_eq!(f["hooks"].as_array().unwrap().len(), 6);
         assert_eq!(f["linux"]["cgroup"]["systemd"], false);
     }
 }

@@ -123,6 +123,9 @@ pub const SUPPORTED: &[&str] = &[
     "linux.maskedPaths",
     "linux.readonlyPaths",
     "linux.rootfsPropagation",
+    "linux.personality.domain",
+    "linux.personality.flags",
+    "linux.timeOffsets",
     // Everything but listenerPath/listenerMetadata: SCMP_ACT_NOTIFY needs an agent containy does not run.
     "linux.seccomp.defaultAction",
     "linux.seccomp.defaultErrnoRet",

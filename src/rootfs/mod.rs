@@ -562,6 +562,8 @@ mod tests {
             net_devices: vec![],
             hooks: Default::default(),
             annotations: Default::default(),
+            personality: None,
+            time_offsets: Vec::new(),
         }
     }
 

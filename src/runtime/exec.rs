@@ -51,6 +51,7 @@ fn namespaces_to_join(pid: i32) -> CloneFlags {
         Namespace::Uts,
         Namespace::Cgroup,
         Namespace::Mount,
+        Namespace::Time,
     ];
     kinds
         .into_iter()

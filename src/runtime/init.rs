@@ -139,6 +139,10 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| setup_failed("unshare(CLONE_NEWCGROUP)", e))?;
     }
 
+    if !plan.time_offsets.is_empty() {
+        enter_time_namespace(&plan.time_offsets)?;
+    }
+
     // 4. Names and network.
     if namespaces::creates(&plan.namespaces, Namespace::Uts) {
         if let Some(hostname) = &plan.hostname {
@@ -178,6 +182,15 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
     rootfs::apply(&ctx.mounts[after_pivot..], &mount_ctx)?;
 
     // 6. Limits that belong to the container rather than to one process in it.
+    if let Some(domain) = plan.personality {
+        crate::explain!(
+            format!("set the execution domain to {domain:#x}"),
+            "personality(2)",
+            "it survives execve: a PER_LINUX32 container sees a 32-bit machine in uname"
+        );
+        let persona = nix::sys::personality::Persona::from_bits_retain(domain as libc::c_int);
+        nix::sys::personality::set(persona).map_err(|e| setup_failed("personality", e))?;
+    }
     if let Some(adj) = plan.process.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| setup_failed("write /proc/self/oom_score_adj", e))?;
@@ -347,6 +360,20 @@ fn attach_terminal(sync: &OwnedFd) -> Result<(), Failure> {
     nix::unistd::dup2_stdout(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
     nix::unistd::dup2_stderr(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
     sys::set_controlling_terminal(slave.as_fd()).map_err(|e| setup_failed("TIOCSCTTY", e))
+}
+
+/// A time namespace with shifted clocks: `unshare(CLONE_NEWTIME)` makes one for our *children* (and for us
+/// at our next execve), and its offsets can be written only until a process is in it — so now.
+fn enter_time_namespace(offsets: &[crate::plan::TimeOffset]) -> Result<(), Failure> {
+    let text: String = offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect();
+    crate::explain!(
+        "create the time namespace and shift its clocks",
+        format!("unshare(CLONE_NEWTIME); write {:?} to /proc/self/timens_offsets", text.trim_end()),
+        "CLOCK_MONOTONIC and CLOCK_BOOTTIME read differently inside; the program enters it at execve"
+    );
+    nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+        .map_err(|e| setup_failed("unshare(CLONE_NEWTIME)", e))?;
+    std::fs::write("/proc/self/timens_offsets", text).map_err(|e| setup_failed("write /proc/self/timens_offsets", e))
 }
 
 /// `net.ipv4.ip_forward = 1` is a write of `1` to `/proc/sys/net/ipv4/ip_forward` — of the container's own

@@ -243,6 +243,11 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     // it after the clone), so it is not among the clone flags.
     let mut flags = namespaces::clone_flags(&plan.namespaces);
     flags.remove(nix::sched::CloneFlags::CLONE_NEWCGROUP);
+    if !plan.time_offsets.is_empty() {
+        // A time namespace's clocks can be shifted only before a process is in it: the child unshares it
+        // and writes the offsets itself, and enters it at execve.
+        flags.remove(nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
+    }
     debug_assert_eq!(sys::thread_count(), Some(1), "containy must be single-threaded when it clones");
     let cgroup_dir = held.cgroup.as_ref().and_then(Cgroup::open_dir);
     let cgroup_tasks = match &held.cgroup {
