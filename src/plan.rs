@@ -48,6 +48,23 @@ pub struct Plan {
     pub personality: Option<u64>,
     /// Clock offsets of a new time namespace (OCI `timeOffsets`): what CLOCK_MONOTONIC/BOOTTIME read inside.
     pub time_offsets: Vec<TimeOffset>,
+    /// Device nodes made in the container besides the standard ones (OCI `linux.devices`, podman `--device`).
+    pub devices: Vec<Device>,
+}
+
+/// One device node to create inside the container, as `mknod(2)` takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    /// Absolute path inside the container.
+    pub path: PathBuf,
+    /// `c` (character), `b` (block) or `p` (FIFO); OCI's `u` (unbuffered character) is `c`.
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    /// Permission bits of the node (default 0666).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// `personality(2)`'s 32-bit Linux execution domain (`<linux/personality.h>`).

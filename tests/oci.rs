@@ -224,3 +224,26 @@ fn personality_and_time_offsets_change_what_the_container_reads() {
     let uptime: u64 = lines.next().unwrap().parse().unwrap();
     assert!((31_536_000 + host_uptime..31_536_000 + host_uptime + 60).contains(&uptime), "{uptime} vs {host_uptime}");
 }
+
+#[test]
+fn linux_devices_are_created_and_allowed() {
+    require_root!();
+    let Some(bundle) = runc_spec_bundle(false, |spec| {
+        spec["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "stat -c '%F %t:%T %a %u' /dev/mine /dev/sub/zero2; echo written > /dev/mine && echo ok; head -c 3 /dev/sub/zero2 | wc -c"
+        ]);
+        // /dev/mine is a second name for 1:3 (null), /dev/sub/zero2 one for 1:5 (zero), owned by uid 7.
+        spec["linux"]["devices"] = serde_json::json!([
+            {"path": "/dev/mine", "type": "c", "major": 1, "minor": 3, "fileMode": 0o620},
+            {"path": "/dev/sub/zero2", "type": "c", "major": 1, "minor": 5, "uid": 7, "gid": 7},
+        ]);
+    }) else {
+        return;
+    };
+    let out = bundle.run();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text} {}", stderr(&out));
+    assert_eq!(text, "character special file 1:3 620 0\ncharacter special file 1:5 666 7\nok\n3\n");
+}

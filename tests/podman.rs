@@ -199,6 +199,7 @@ scenarios!(
     ps_top_and_stats,
     hostname,
     update_changes_limits,
+    device,
 );
 
 fn run_rm_echo(runtime: &'static str) {
@@ -379,4 +380,12 @@ fn hostname(runtime: &'static str) {
     let out = c.run(&["--rm", "--hostname", "box"], &["hostname"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "box\n");
+}
+
+fn device(runtime: &'static str) {
+    let c = Ctr::new(runtime, "device");
+    let script = "stat -c %t:%T /dev/myzero; head -c 4 /dev/myzero | wc -c";
+    let out = c.run(&["--rm", "--device", "/dev/zero:/dev/myzero"], &["sh", "-c", script]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1:5\n4\n");
 }

@@ -70,6 +70,7 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         hooks: Default::default(),
         annotations: Default::default(),
         personality: None,
+        devices: Vec::new(),
         time_offsets: Vec::new(),
     })
 }

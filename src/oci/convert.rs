@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use oci_spec::runtime::{Capability, Spec};
 use serde_json::Value;
 
+use super::devices::lower_devices;
 use super::hooks::lower_hooks;
 use super::mounts::lower_mounts;
 use super::namespaces::{lower_id_mappings, lower_namespaces, lower_uts_name, no_mount_namespace};
@@ -117,6 +118,8 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     }
 
     let time_offsets = lower_time_offsets(linux, &namespaces)?;
+    let mut resources = lower_resources(linux.resources().as_ref())?;
+    let devices = lower_devices(linux.devices().as_deref().unwrap_or_default(), &mut resources.devices)?;
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         process,
@@ -129,7 +132,7 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         mounts: lower_mounts(spec, bundle)?,
         masked_paths: container_paths("linux.maskedPaths", linux.masked_paths())?,
         readonly_paths: container_paths("linux.readonlyPaths", linux.readonly_paths())?,
-        resources: lower_resources(linux.resources().as_ref())?,
+        resources,
         cgroups_path,
         sysctl,
         network,
@@ -139,6 +142,7 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         personality: lower_personality(linux)?,
         time_offsets,
+        devices,
     })
 }
 

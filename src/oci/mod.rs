@@ -10,6 +10,7 @@
 //! system beyond reading the file.
 
 mod convert;
+mod devices;
 mod hooks;
 mod mount_options;
 mod mounts;

@@ -75,3 +75,57 @@ pub(super) fn populate(root: &OwnedFd, user_ns: bool) -> Result<(), RootfsError>
     }
     Ok(())
 }
+
+/// One device node the config asked for, at its path inside the root. Inside a user namespace `mknod` of
+/// a device is forbidden, so the host's node at the same path is bind-mounted instead (as runc does).
+pub(super) fn create(root: &OwnedFd, device: &crate::plan::Device, user_ns: bool) -> Result<(), RootfsError> {
+    let name = device.path.file_name().ok_or_else(|| RootfsError::Sys {
+        op: "mknod",
+        path: device.path.clone(),
+        source: Errno::EINVAL,
+    })?;
+    let parent = device.path.parent().unwrap_or(Path::new("/"));
+    let dir = ensure_in_root(root, parent, Leaf::Directory)?;
+    let sys = |op: &'static str| {
+        let path = device.path.clone();
+        move |source: Errno| RootfsError::Sys { op, path, source }
+    };
+    let kind = match device.kind {
+        'b' => SFlag::S_IFBLK,
+        'p' => SFlag::S_IFIFO,
+        _ => SFlag::S_IFCHR,
+    };
+    if user_ns && device.kind != 'p' {
+        crate::explain!(
+            format!("bind {} from the host", device.path.display()),
+            format!("mount({0}, {0}, MS_BIND)", device.path.display()),
+            "mknod of a device is not allowed in a user namespace"
+        );
+        let target = ensure_in_root(root, &device.path, Leaf::File)?;
+        return nix::mount::mount(Some(&device.path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(sys("bind"));
+    }
+    crate::explain!(
+        format!("create the device {}", device.path.display()),
+        format!("mknod({}, {:?}|{:o}, {}:{})", device.path.display(), kind, device.mode, device.major, device.minor),
+        "the config asked for it; the devices cgroup was told to allow it"
+    );
+    match nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(sys("unlinkat")(e)),
+    }
+    let mode = Mode::from_bits_truncate(device.mode);
+    mknodat(&dir, name, kind, mode, makedev(device.major, device.minor)).map_err(sys("mknodat"))?;
+    // mknod applied the umask: set the exact mode, then the owner the config gave.
+    // (The name was made a moment ago by us, in a container with no process running yet: not a symlink.)
+    nix::sys::stat::fchmodat(&dir, name, mode, nix::sys::stat::FchmodatFlags::FollowSymlink)
+        .map_err(sys("fchmodat"))?;
+    nix::unistd::fchownat(
+        &dir,
+        name,
+        Some(nix::unistd::Uid::from_raw(device.uid)),
+        Some(nix::unistd::Gid::from_raw(device.gid)),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(sys("fchownat"))
+}

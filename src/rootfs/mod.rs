@@ -106,6 +106,8 @@ pub enum MountOp {
     Cgroup { destination: PathBuf, cgroups: CgroupMount, flags: u64 },
     /// Populate the tmpfs at `/dev`: device nodes and the standard symlinks.
     Devices,
+    /// A device node the config asked for (`linux.devices`), made after every mount is in place.
+    Device(crate::plan::Device),
     /// `pivot_root` into the rootfs and detach the old root.
     PivotRoot,
     /// After the pivot: hide a path (`/dev/null` over files, an empty read-only tmpfs over directories).
@@ -152,6 +154,7 @@ pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec
             ops.push(MountOp::Devices);
         }
     }
+    ops.extend(plan.devices.iter().cloned().map(MountOp::Device));
     ops.push(MountOp::PivotRoot);
     ops.extend(plan.masked_paths.iter().cloned().map(MountOp::Mask));
     ops.extend(plan.readonly_paths.iter().cloned().map(MountOp::ReadOnly));
@@ -237,6 +240,10 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
             MountOp::Devices => {
                 let root = root_fd(&mut root, ctx.rootfs)?;
                 devices::populate(root, ctx.user_ns)?;
+            }
+            MountOp::Device(device) => {
+                let root = root_fd(&mut root, ctx.rootfs)?;
+                devices::create(root, device, ctx.user_ns)?;
             }
             MountOp::PivotRoot => {
                 root = None;
@@ -563,6 +570,7 @@ mod tests {
             hooks: Default::default(),
             annotations: Default::default(),
             personality: None,
+            devices: Vec::new(),
             time_offsets: Vec::new(),
         }
     }
