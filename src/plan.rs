@@ -50,6 +50,9 @@ pub struct Plan {
     pub time_offsets: Vec<TimeOffset>,
     /// Device nodes made in the container besides the standard ones (OCI `linux.devices`, podman `--device`).
     pub devices: Vec<Device>,
+    /// How `/` is re-marked before anything is mounted: `MS_REC|MS_PRIVATE` (the default) or
+    /// `MS_REC|MS_SLAVE` (host mounts still propagate in, nothing propagates out; OCI `rootfsPropagation`).
+    pub root_propagation: u64,
 }
 
 /// One device node to create inside the container, as `mknod(2)` takes it.

@@ -247,3 +247,30 @@ fn linux_devices_are_created_and_allowed() {
     assert!(out.status.success(), "{text} {}", stderr(&out));
     assert_eq!(text, "character special file 1:3 620 0\ncharacter special file 1:5 666 7\nok\n3\n");
 }
+
+#[test]
+fn rootfs_propagation_slave_lets_host_mounts_in_and_private_does_not() {
+    require_root!();
+    for (propagation, expect_master) in [("rslave", true), ("rprivate", false)] {
+        let Some(bundle) = runc_spec_bundle(false, |spec| {
+            // The first line is the container's root mount.
+            spec["process"]["args"] = serde_json::json!(["head", "-1", "/proc/self/mountinfo"]);
+            spec["linux"]["rootfsPropagation"] = propagation.into();
+        }) else {
+            return;
+        };
+        // This machine's / is private: run in a mount namespace whose mounts are shared, as on systemd hosts.
+        let out = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "shared", common::CONTAINY, "--root"])
+            .arg(&bundle.state_root)
+            .args(["run", "--bundle"])
+            .arg(bundle.path())
+            .arg(&bundle.id)
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(out.status.success(), "{propagation}: {text} {}", stderr(&out));
+        assert_eq!(text.contains("master:"), expect_master, "{propagation}: {text}");
+        bundle.assert_no_leaks();
+    }
+}

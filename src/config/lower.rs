@@ -71,6 +71,7 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         annotations: Default::default(),
         personality: None,
         devices: Vec::new(),
+        root_propagation: libc::MS_REC | libc::MS_PRIVATE,
         time_offsets: Vec::new(),
     })
 }

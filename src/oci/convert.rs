@@ -82,15 +82,16 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     let hostname = lower_uts_name("hostname", spec.hostname(), uts)?;
     let domainname = lower_uts_name("domainname", spec.domainname(), uts)?;
 
-    if let Some(propagation) = linux.rootfs_propagation()
-        && !propagation.is_empty()
-        && !ROOTFS_PROPAGATIONS.contains(&propagation.as_str())
-    {
-        return Err(invalid(
-            "linux.rootfsPropagation",
-            format!("is {propagation:?}; containy supports {}", ROOTFS_PROPAGATIONS.join(", ")),
-        ));
-    }
+    let root_propagation = match linux.rootfs_propagation().as_deref().unwrap_or_default() {
+        "" | "private" | "rprivate" => libc::MS_REC | libc::MS_PRIVATE,
+        "slave" | "rslave" => libc::MS_REC | libc::MS_SLAVE,
+        other => {
+            return Err(invalid(
+                "linux.rootfsPropagation",
+                format!("is {other:?}; containy supports {}", ROOTFS_PROPAGATIONS.join(", ")),
+            ));
+        }
+    };
 
     let cgroups_path = match linux.cgroups_path() {
         Some(path) if !path.as_os_str().is_empty() => {
@@ -143,6 +144,7 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         personality: lower_personality(linux)?,
         time_offsets,
         devices,
+        root_propagation,
     })
 }
 
@@ -353,6 +355,15 @@ pub(super) mod tests {
 
     pub fn field_of(edit: impl FnOnce(&mut Value)) -> String {
         lower_with(edit).unwrap_err().field
+    }
+
+    #[test]
+    fn rootfs_propagation_picks_private_or_slave() {
+        let default = lower_with(|_| {}).unwrap();
+        assert_eq!(default.root_propagation, libc::MS_REC | libc::MS_PRIVATE);
+        let slave = lower_with(|v| v["linux"]["rootfsPropagation"] = json!("rslave")).unwrap();
+        assert_eq!(slave.root_propagation, libc::MS_REC | libc::MS_SLAVE);
+        assert_eq!(field_of(|v| v["linux"]["rootfsPropagation"] = json!("rshared")), "linux.rootfsPropagation");
     }
 
     #[test]

@@ -93,8 +93,8 @@ pub struct V1Hierarchy {
 /// One step of building the container's filesystem.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MountOp {
-    /// `mount("", "/", MS_REC|MS_PRIVATE)`: cut propagation to the host.
-    MakePrivate,
+    /// `mount("", "/", MS_REC|MS_PRIVATE)` (or `MS_SLAVE`): cut propagation to the host.
+    RootPropagation(u64),
     /// Mount the overlay at the rootfs mount point.
     /// Mount the overlay at the rootfs mount point; `lower` is top first (overlay's own order).
     Overlay { lower: Vec<PathBuf>, upper: PathBuf, work: PathBuf, target: PathBuf },
@@ -121,7 +121,7 @@ pub enum MountOp {
 /// The whole mount sequence for a plan, as data. `user_ns`: inside a user namespace devices can't be
 /// created with `mknod` and are bind-mounted instead.
 pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec<MountOp> {
-    let mut ops = vec![MountOp::MakePrivate];
+    let mut ops = vec![MountOp::RootPropagation(plan.root_propagation)];
     match &plan.rootfs.mode {
         RootfsMode::Overlay => ops.push(MountOp::Overlay {
             lower: if paths.layers.is_empty() { vec![paths.base.clone()] } else { paths.layers.clone() },
@@ -180,13 +180,14 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
     let mut null: Option<OwnedFd> = None;
     for op in ops {
         match op {
-            MountOp::MakePrivate => {
+            MountOp::RootPropagation(flags) => {
+                let slave = flags & libc::MS_SLAVE != 0;
                 crate::explain!(
-                    "make every mount private",
-                    "mount(\"\", \"/\", MS_REC|MS_PRIVATE)",
+                    if slave { "make every mount a slave of the host's" } else { "make every mount private" },
+                    if slave { "mount(\"\", \"/\", MS_REC|MS_SLAVE)" } else { "mount(\"\", \"/\", MS_REC|MS_PRIVATE)" },
                     "mounts made from now on must not propagate to the host's mount table"
                 );
-                do_mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None, "propagation")?;
+                do_mount(None, Path::new("/"), None, MsFlags::from_bits_retain(*flags), None, "propagation")?;
             }
             MountOp::Overlay { lower, upper, work, target } => {
                 let (data, cwd) = overlay_data(lower, upper, work)?;
@@ -571,6 +572,7 @@ mod tests {
             annotations: Default::default(),
             personality: None,
             devices: Vec::new(),
+            root_propagation: libc::MS_REC | libc::MS_PRIVATE,
             time_offsets: Vec::new(),
         }
     }
@@ -578,7 +580,7 @@ mod tests {
     #[test]
     fn overlay_sequence_is_private_then_root_then_mounts_then_pivot_then_masks() {
         let ops = plan_mounts(&plan_with(RootfsMode::Overlay, true), &paths(), &CgroupMount::V2 { host_dir: None });
-        assert_eq!(ops[0], MountOp::MakePrivate);
+        assert_eq!(ops[0], MountOp::RootPropagation(libc::MS_REC | libc::MS_PRIVATE));
         assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == &[PathBuf::from("/base")]));
         let pos = |pred: &dyn Fn(&MountOp) -> bool| ops.iter().position(pred).unwrap();
         let dev = pos(&|o| matches!(o, MountOp::Inside(m) if m.destination == Path::new("/dev")));
