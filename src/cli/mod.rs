@@ -4,6 +4,7 @@
 mod images;
 mod inspect;
 mod lesson;
+mod network;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -126,33 +127,7 @@ pub enum Command {
     Build(images::BuildArgs),
     /// Bridge networks: list, create and remove them (a network is a bridge, a subnet and its leases).
     #[command(subcommand)]
-    Network(NetworkCommand),
-}
-
-/// Networking flags shared by `run` and `create`.
-#[derive(Debug, Args)]
-pub struct NetArgs {
-    /// Network mode: none, host, bridge, container:ID, or a network's name (overrides the config).
-    #[arg(long, value_name = "MODE")]
-    pub net: Option<String>,
-    /// Publish a container port on the host: [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp] (bridge networking).
-    #[arg(short = 'p', long = "publish", value_name = "PORT")]
-    pub publish: Vec<String>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum NetworkCommand {
-    /// List networks, their subnets and the containers holding addresses on them.
-    #[command(alias = "list")]
-    Ls,
-    /// Define a network and create its bridge (subnet: the next free 10.N.0.0/24 unless given).
-    Create {
-        name: String,
-        #[arg(long, value_name = "CIDR")]
-        subnet: Option<String>,
-    },
-    /// Remove a network and its bridge (no container may hold an address on it).
-    Rm { name: String },
+    Network(network::NetworkCommand),
 }
 
 #[derive(Debug, Args)]
@@ -185,7 +160,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
     #[command(flatten)]
-    pub network: NetArgs,
+    pub network: network::NetArgs,
     /// The container id (default: a random one).
     pub id: Option<String>,
     /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
@@ -232,7 +207,7 @@ pub struct CreateArgs {
     #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     #[command(flatten)]
-    pub network: NetArgs,
+    pub network: network::NetArgs,
     pub id: String,
 }
 
@@ -380,7 +355,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run(&cli.root, args),
         Command::Create(args) => {
             let mut plan = load_plan(&args.bundle, None)?;
-            apply_net_args(&mut plan, &args.network)?;
+            network::apply_net_args(&mut plan, &args.network)?;
             let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
             image::runconf::resolve_rootfs(&mut plan, std::path::Path::new(&store))?;
             let opts = RunOptions {
@@ -503,33 +478,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             println!("{}", dir.display());
             Ok(0)
         }
-        Command::Network(command) => network(&cli.root, command),
+        Command::Network(command) => network::network(&cli.root, command),
     }
-}
-
-fn apply_net_args(plan: &mut crate::plan::Plan, args: &NetArgs) -> Result<()> {
-    config::override_network(plan, args.net.as_deref(), &args.publish).map_err(anyhow::Error::msg)
-}
-
-fn network(root: &std::path::Path, command: NetworkCommand) -> Result<i32> {
-    use crate::network as net;
-    match command {
-        NetworkCommand::Ls => {
-            println!("{:<16} {:<18} {:<15} CONTAINERS", "NAME", "SUBNET", "GATEWAY");
-            for (def, members) in net::list_networks(root) {
-                let members: Vec<String> = members.iter().map(|(id, addr)| format!("{id} ({addr})")).collect();
-                let subnet = format!("{}/{}", def.subnet, def.prefix);
-                println!("{:<16} {subnet:<18} {:<15} {}", def.name, def.gateway.to_string(), members.join(", "));
-            }
-        }
-        NetworkCommand::Create { name, subnet } => {
-            let subnet = subnet.as_deref().map(net::parse_subnet).transpose().map_err(anyhow::Error::msg)?;
-            let def = net::create_network(root, &name, subnet)?;
-            println!("{} {}/{}", def.name, def.subnet, def.prefix);
-        }
-        NetworkCommand::Rm { name } => net::remove_network(root, &name)?,
-    }
-    Ok(0)
 }
 
 /// Find the bundle's config (or take `--config`) and lower it to a Plan.
@@ -550,7 +500,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         None => load_plan(&args.bundle, args.config.as_deref())?,
     };
     image::runconf::resolve_rootfs(&mut plan, &args.store)?;
-    apply_net_args(&mut plan, &args.network)?;
+    network::apply_net_args(&mut plan, &args.network)?;
     if args.tty {
         plan.process.terminal = true;
     }

@@ -1,0 +1,57 @@
+//! `containy network ls | create | rm`, and the `--net`/`-p` flags `run` and `create` share.
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use crate::config;
+
+/// Networking flags shared by `run` and `create`.
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// Network mode: none, host, bridge, container:ID, or a network's name (overrides the config).
+    #[arg(long, value_name = "MODE")]
+    pub net: Option<String>,
+    /// Publish a container port on the host: [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp] (bridge networking).
+    #[arg(short = 'p', long = "publish", value_name = "PORT")]
+    pub publish: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// List networks, their subnets and the containers holding addresses on them.
+    #[command(alias = "list")]
+    Ls,
+    /// Define a network and create its bridge (subnet: the next free 10.N.0.0/24 unless given).
+    Create {
+        name: String,
+        #[arg(long, value_name = "CIDR")]
+        subnet: Option<String>,
+    },
+    /// Remove a network and its bridge (no container may hold an address on it).
+    Rm { name: String },
+}
+
+pub(super) fn apply_net_args(plan: &mut crate::plan::Plan, args: &NetArgs) -> Result<()> {
+    config::override_network(plan, args.net.as_deref(), &args.publish).map_err(anyhow::Error::msg)
+}
+
+pub(super) fn network(root: &std::path::Path, command: NetworkCommand) -> Result<i32> {
+    use crate::network as net;
+    match command {
+        NetworkCommand::Ls => {
+            println!("{:<16} {:<18} {:<15} CONTAINERS", "NAME", "SUBNET", "GATEWAY");
+            for (def, members) in net::list_networks(root) {
+                let members: Vec<String> = members.iter().map(|(id, addr)| format!("{id} ({addr})")).collect();
+                let subnet = format!("{}/{}", def.subnet, def.prefix);
+                println!("{:<16} {subnet:<18} {:<15} {}", def.name, def.gateway.to_string(), members.join(", "));
+            }
+        }
+        NetworkCommand::Create { name, subnet } => {
+            let subnet = subnet.as_deref().map(net::parse_subnet).transpose().map_err(anyhow::Error::msg)?;
+            let def = net::create_network(root, &name, subnet)?;
+            println!("{} {}/{}", def.name, def.subnet, def.prefix);
+        }
+        NetworkCommand::Rm { name } => net::remove_network(root, &name)?,
+    }
+    Ok(0)
+}
