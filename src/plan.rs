@@ -245,6 +245,15 @@ pub struct Mount {
     /// tmpfs only: fill the new tmpfs with a copy of what the image has at the destination (OCI
     /// `tmpcopyup`, which podman asks for with `--read-only`), so `/etc`-like directories stay populated.
     pub copy_up: bool,
+    /// `MOUNT_ATTR_*` bits set and cleared on this mount *and every mount below it* (OCI `rro`, `rnosuid`, …).
+    pub recursive: RecursiveAttr,
+}
+
+/// What `mount_setattr(2)` with `AT_RECURSIVE` changes: `MOUNT_ATTR_*` bits to set and to clear.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecursiveAttr {
+    pub set: u64,
+    pub clear: u64,
 }
 
 impl Mount {
@@ -465,6 +474,7 @@ impl Mount {
             propagation: Vec::new(),
             data: data.to_string(),
             copy_up: false,
+            recursive: RecursiveAttr::default(),
         }
     }
 }

@@ -274,3 +274,39 @@ fn rootfs_propagation_slave_lets_host_mounts_in_and_private_does_not() {
         bundle.assert_no_leaks();
     }
 }
+
+#[test]
+fn rro_makes_every_submount_of_an_rbind_read_only() {
+    require_root!();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host.path().join("sub")).unwrap();
+    for (option, expect) in [("ro", "top:ro sub:rw\n"), ("rro", "top:ro sub:ro\n")] {
+        let Some(bundle) = runc_spec_bundle(false, |spec| {
+            spec["process"]["args"] = serde_json::json!([
+                "sh",
+                "-c",
+                "for d in top:/data sub:/data/sub; do touch ${d#*:}/f 2>/dev/null && w=rw || w=ro; printf '%s ' ${d%%:*}:$w; done | sed 's/ $//'; echo"
+            ]);
+            spec["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+                {"destination": "/data", "type": "bind", "source": host.path(), "options": ["rbind", option]}));
+        }) else {
+            return;
+        };
+        // A submount under the bind's source, in a mount namespace of the test's own (the host is untouched).
+        let script = format!(
+            "mount -t tmpfs sub {}/sub && exec {} --root {} run --bundle {} {}",
+            host.path().display(),
+            common::CONTAINY,
+            bundle.state_root.display(),
+            bundle.path().display(),
+            bundle.id
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{option}: {} {}", stdout(&out), stderr(&out));
+        assert_eq!(stdout(&out), expect, "{option}");
+        bundle.assert_no_leaks();
+    }
+}

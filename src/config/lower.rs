@@ -270,6 +270,7 @@ fn lower_mounts(mounts: Vec<MountSection>, bundle: &Path) -> Result<Vec<Mount>, 
                     propagation: Vec::new(),
                     data: String::new(),
                     copy_up: false,
+                    recursive: Default::default(),
                 }
             }
             MountKind::Tmpfs => {
@@ -288,6 +289,7 @@ fn lower_mounts(mounts: Vec<MountSection>, bundle: &Path) -> Result<Vec<Mount>, 
                     propagation: Vec::new(),
                     data,
                     copy_up: false,
+                    recursive: Default::default(),
                 }
             }
         });

@@ -9,10 +9,13 @@
 //! away and are remembered in [`MountOptions::clear`], because on a bind remount "rw" must be said
 //! explicitly rather than inherited.
 
+use crate::plan::RecursiveAttr;
 use libc::{
-    MS_BIND, MS_DIRSYNC, MS_I_VERSION, MS_LAZYTIME, MS_MANDLOCK, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC,
-    MS_NOSUID, MS_NOSYMFOLLOW, MS_POSIXACL, MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED,
-    MS_SILENT, MS_SLAVE, MS_STRICTATIME, MS_SYNCHRONOUS, MS_UNBINDABLE,
+    MOUNT_ATTR__ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME, MS_BIND,
+    MS_DIRSYNC, MS_I_VERSION, MS_LAZYTIME, MS_MANDLOCK, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID,
+    MS_NOSYMFOLLOW, MS_POSIXACL, MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME, MS_REMOUNT, MS_SHARED, MS_SILENT,
+    MS_SLAVE, MS_STRICTATIME, MS_SYNCHRONOUS, MS_UNBINDABLE,
 };
 
 /// What one OCI `options` list means to `mount(2)`.
@@ -28,7 +31,29 @@ pub struct MountOptions {
     pub data: String,
     /// `tmpcopyup`: a tmpfs starts as a copy of what the image has at its destination.
     pub copy_up: bool,
+    /// `rro`, `rnosuid`, …: attributes for the mount and every mount below it (`mount_setattr(2)`).
+    pub recursive: RecursiveAttr,
 }
+
+/// `(option, clears?, MOUNT_ATTR_*)`: runc's recursive options. The atime ones pick one mode of a 3-bit field,
+/// so setting one also clears the field (`MOUNT_ATTR__ATIME`).
+const RECURSIVE: &[(&str, bool, u64)] = &[
+    ("rro", false, MOUNT_ATTR_RDONLY),
+    ("rrw", true, MOUNT_ATTR_RDONLY),
+    ("rnosuid", false, MOUNT_ATTR_NOSUID),
+    ("rsuid", true, MOUNT_ATTR_NOSUID),
+    ("rnodev", false, MOUNT_ATTR_NODEV),
+    ("rdev", true, MOUNT_ATTR_NODEV),
+    ("rnoexec", false, MOUNT_ATTR_NOEXEC),
+    ("rexec", true, MOUNT_ATTR_NOEXEC),
+    ("rnodiratime", false, MOUNT_ATTR_NODIRATIME),
+    ("rdiratime", true, MOUNT_ATTR_NODIRATIME),
+    ("rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW),
+    ("rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW),
+    ("rrelatime", false, MOUNT_ATTR_RELATIME),
+    ("rnoatime", false, MOUNT_ATTR_NOATIME),
+    ("rstrictatime", false, MOUNT_ATTR_STRICTATIME),
+];
 
 /// `(option, clears the flag?, flag)`: runc's `mountFlags` table.
 const FLAGS: &[(&str, bool, u64)] = &[
@@ -84,31 +109,8 @@ const PROPAGATION: &[(&str, u64)] = &[
 /// Options runc and crun implement themselves rather than pass to the kernel: recursive mount attributes
 /// (`mount_setattr(2)`), idmapped mounts, copy-up into a tmpfs. Passed on as `data` they would reach the
 /// filesystem as an option it does not know, or be silently dropped by one that ignores unknown options.
-const RUNTIME_EXTENSIONS: &[&str] = &[
-    "rro",
-    "rrw",
-    "rnosuid",
-    "rsuid",
-    "rnodev",
-    "rdev",
-    "rnoexec",
-    "rexec",
-    "rnodiratime",
-    "rdiratime",
-    "rrelatime",
-    "rnorelatime",
-    "rnoatime",
-    "ratime",
-    "rstrictatime",
-    "rnostrictatime",
-    "rnosymfollow",
-    "rsymfollow",
-    "idmap",
-    "ridmap",
-    "copy-symlink",
-    "src-nofollow",
-    "dest-nofollow",
-];
+const RUNTIME_EXTENSIONS: &[&str] =
+    &["rnorelatime", "ratime", "rnostrictatime", "idmap", "ridmap", "copy-symlink", "src-nofollow", "dest-nofollow"];
 
 /// Translate an OCI `options` list, left to right. Never fails: what is not a flag or a propagation type is
 /// filesystem data, and the kernel judges it at mount time.
@@ -128,6 +130,18 @@ pub fn parse_mount_options(options: &[String]) -> MountOptions {
             parsed.propagation.push(flag);
         } else if option == "tmpcopyup" {
             parsed.copy_up = true;
+        } else if let Some(&(name, clears, attr)) = RECURSIVE.iter().find(|(name, _, _)| name == option) {
+            let r = &mut parsed.recursive;
+            if name.ends_with("atime") && !clears {
+                r.clear |= MOUNT_ATTR__ATIME;
+                r.set = (r.set & !MOUNT_ATTR__ATIME) | attr;
+            } else if clears {
+                r.set &= !attr;
+                r.clear |= attr;
+            } else {
+                r.set |= attr;
+                r.clear &= !attr;
+            }
         } else {
             data.push(option);
         }
@@ -253,7 +267,12 @@ mod tests {
 
     #[test]
     fn extensions_are_recognised() {
-        assert!(is_unsupported_extension("rro"));
+        assert!(is_unsupported_extension("ratime"));
+        let rro = parse_mount_options(&["rbind".to_string(), "rro".to_string(), "rnoatime".to_string()]);
+        assert_eq!(rro.recursive.set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME);
+        assert_eq!(rro.recursive.clear, MOUNT_ATTR__ATIME);
+        let undone = parse_mount_options(&["rro".to_string(), "rrw".to_string()]);
+        assert_eq!((undone.recursive.set, undone.recursive.clear), (0, MOUNT_ATTR_RDONLY));
         assert!(is_unsupported_extension("idmap"));
         assert!(!is_unsupported_extension("tmpcopyup"));
         assert!(parse_mount_options(&["tmpcopyup".to_string(), "mode=755".to_string()]).copy_up);

@@ -61,6 +61,7 @@ pub(super) fn lower_mounts(spec: &Spec, bundle: &Path) -> Result<Vec<Mount>, Inv
             propagation: parsed.propagation,
             data: parsed.data,
             copy_up: parsed.copy_up,
+            recursive: parsed.recursive,
         });
     }
     Ok(lowered)

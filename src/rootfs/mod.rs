@@ -345,7 +345,8 @@ fn mount_inside(root: &OwnedFd, m: &Mount) -> Result<(), RootfsError> {
             copyup::copy_up(&covered, &mounted, &shown)?;
         }
     }
-    if (m.is_bind() && !extra.is_empty()) || !m.propagation.is_empty() {
+    let recursive = m.recursive != crate::plan::RecursiveAttr::default();
+    if (m.is_bind() && !extra.is_empty()) || !m.propagation.is_empty() || recursive {
         // The fd still names the directory *under* the new mount: open the mount itself.
         let mounted = resolve::open_in_root(root, &m.destination).map_err(|source| RootfsError::Resolve {
             path: shown.clone(),
@@ -359,6 +360,19 @@ fn mount_inside(root: &OwnedFd, m: &Mount) -> Result<(), RootfsError> {
         for p in &m.propagation {
             do_mount(None, &mounted_path, None, MsFlags::from_bits_retain(*p), None, "propagation")
                 .map_err(|e| rename_target(e, &shown))?;
+        }
+        if recursive {
+            crate::explain!(
+                format!("set attributes on {} and every mount below it", shown.display()),
+                format!("mount_setattr(AT_RECURSIVE, set={:#x}, clear={:#x})", m.recursive.set, m.recursive.clear),
+                "a remount changes one mount; rro & co. must reach the submounts of an rbind too"
+            );
+            crate::sys::mount_setattr_recursive(std::os::fd::AsFd::as_fd(&mounted), m.recursive.set, m.recursive.clear)
+                .map_err(|e| RootfsError::Sys {
+                    op: "mount_setattr",
+                    path: shown.clone(),
+                    source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)),
+                })?;
         }
     }
     Ok(())

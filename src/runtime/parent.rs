@@ -421,6 +421,7 @@ fn prepare_network(
             propagation: Vec::new(),
             data: String::new(),
             copy_up: false,
+            recursive: Default::default(),
         });
     }
     Ok(attachment)
