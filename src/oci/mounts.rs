@@ -114,10 +114,10 @@ mod tests {
         assert_eq!(field_of(mount(json!({"destination": "x", "type": "tmpfs"}))), "mounts[1].destination");
         assert_eq!(field_of(mount(json!({"destination": "/a/../../x", "type": "tmpfs"}))), "mounts[1].destination");
         let err = lower_with(mount(
-            json!({"destination": "/x", "type": "bind", "source": "/x", "options": ["rbind", "rro"]}),
+            json!({"destination": "/x", "type": "bind", "source": "/x", "options": ["rbind", "idmap"]}),
         ))
         .unwrap_err();
         assert_eq!(err.field, "mounts[1].options[1]");
-        assert!(err.problem.contains("\"rro\" is not supported"), "{}", err.problem);
+        assert!(err.problem.contains("\"idmap\" is not supported"), "{}", err.problem);
     }
 }
