@@ -8,6 +8,7 @@ pub mod narrate;
 pub mod capabilities; // the five capability sets
 pub mod cgroups; // cgroup v1 / v2 files, written directly
 pub mod cli; // clap structs, one fn per verb
+pub mod clock; // RFC 3339 timestamps for state files and image configs
 pub mod config; // configy.toml / configy.json -> Plan
 pub mod error; // containy::Error
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
