@@ -362,18 +362,23 @@ fn attach_terminal(sync: &OwnedFd) -> Result<(), Failure> {
     sys::set_controlling_terminal(slave.as_fd()).map_err(|e| setup_failed("TIOCSCTTY", e))
 }
 
-/// A time namespace with shifted clocks: `unshare(CLONE_NEWTIME)` makes one for our *children* (and for us
-/// at our next execve), and its offsets can be written only until a process is in it — so now.
+/// A time namespace with shifted clocks: `unshare(CLONE_NEWTIME)` makes one for our *children*, its offsets can
+/// be written only until a process is in it — so now — and then we step into it ourselves with `setns`.
 fn enter_time_namespace(offsets: &[crate::plan::TimeOffset]) -> Result<(), Failure> {
     let text: String = offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect();
     crate::explain!(
         "create the time namespace and shift its clocks",
         format!("unshare(CLONE_NEWTIME); write {:?} to /proc/self/timens_offsets", text.trim_end()),
-        "CLOCK_MONOTONIC and CLOCK_BOOTTIME read differently inside; the program enters it at execve"
+        "CLOCK_MONOTONIC and CLOCK_BOOTTIME read differently inside; then setns(time_for_children) steps in"
     );
-    nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
-        .map_err(|e| setup_failed("unshare(CLONE_NEWTIME)", e))?;
-    std::fs::write("/proc/self/timens_offsets", text).map_err(|e| setup_failed("write /proc/self/timens_offsets", e))
+    let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    nix::sched::unshare(time).map_err(|e| setup_failed("unshare(CLONE_NEWTIME)", e))?;
+    std::fs::write("/proc/self/timens_offsets", text)
+        .map_err(|e| setup_failed("write /proc/self/timens_offsets", e))?;
+    // Not every kernel moves an execve into time_for_children (Debian's 6.1 does not): enter it now.
+    let ns = File::open("/proc/self/ns/time_for_children")
+        .map_err(|e| setup_failed("open /proc/self/ns/time_for_children", e))?;
+    nix::sched::setns(ns, time).map_err(|e| setup_failed("setns(time_for_children)", e))
 }
 
 /// `net.ipv4.ip_forward = 1` is a write of `1` to `/proc/sys/net/ipv4/ip_forward` — of the container's own

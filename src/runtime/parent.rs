@@ -245,7 +245,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     flags.remove(nix::sched::CloneFlags::CLONE_NEWCGROUP);
     if !plan.time_offsets.is_empty() {
         // A time namespace's clocks can be shifted only before a process is in it: the child unshares it
-        // and writes the offsets itself, and enters it at execve.
+        // and writes the offsets itself, then steps into it with setns.
         flags.remove(nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     }
     debug_assert_eq!(sys::thread_count(), Some(1), "containy must be single-threaded when it clones");
