@@ -97,6 +97,8 @@ fn run_one(kind: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErro
     let deadline = hook.timeout.map(|secs| Instant::now() + Duration::from_secs(secs.into()));
     let mut output = Vec::new();
     let mut pipe = std::fs::File::from(out_read);
+    // Once the hook closed its output (a hook may redirect it and go on), only its exit is waited for.
+    let mut pipe_open = true;
     loop {
         let timeout = match deadline {
             Some(deadline) => {
@@ -113,12 +115,15 @@ fn run_one(kind: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErro
             None => PollTimeout::NONE,
         };
         let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN), PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
+        let watched = if pipe_open { &mut fds[..] } else { &mut fds[..1] };
+        match poll(watched, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(wait_err("poll")(e.into())),
         }
         let exited = fds[0].any().unwrap_or(false);
-        drain(&mut pipe, &mut output);
+        if pipe_open {
+            pipe_open = drain(&mut pipe, &mut output);
+        }
         if exited {
             break;
         }
@@ -131,12 +136,20 @@ fn run_one(kind: &'static str, hook: &Hook, input: &[u8]) -> Result<(), HookErro
     }
 }
 
-/// Read what the pipe holds now (it is non-blocking), keeping at most [`OUTPUT_LIMIT`] bytes.
-fn drain(pipe: &mut std::fs::File, output: &mut Vec<u8>) {
+/// Read what the pipe holds now (it is non-blocking), keeping at most [`OUTPUT_LIMIT`] bytes. `false` once
+/// every writer has closed it.
+fn drain(pipe: &mut std::fs::File, output: &mut Vec<u8>) -> bool {
     let mut buf = [0u8; 4096];
-    while let Ok(n @ 1..) = pipe.read(&mut buf) {
-        let room = OUTPUT_LIMIT.saturating_sub(output.len());
-        output.extend_from_slice(&buf[..n.min(room)]);
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                let room = OUTPUT_LIMIT.saturating_sub(output.len());
+                output.extend_from_slice(&buf[..n.min(room)]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
     }
 }
 
@@ -191,6 +204,22 @@ mod tests {
         assert!(matches!(err, HookError::Timeout { secs: 1, .. }), "{err}");
         assert!(err.to_string().ends_with(": waiting"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_hook_that_closes_its_output_is_waited_for_without_spinning() {
+        // CPU time of this test's own thread, user and system: a poll loop on a closed pipe would burn it.
+        let cpu_us = || {
+            let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_THREAD).unwrap();
+            let us = |t: nix::sys::time::TimeVal| t.tv_sec() * 1_000_000 + t.tv_usec();
+            us(usage.user_time()) + us(usage.system_time())
+        };
+        let started = Instant::now();
+        let before = cpu_us();
+        run("poststart", &[hook("exec >/dev/null 2>&1; sleep 0.5; exit 0", None)], &serde_json::json!({})).unwrap();
+        let after = cpu_us();
+        assert!(started.elapsed() >= Duration::from_millis(450));
+        assert!(after - before < 200_000, "spent {} µs of CPU waiting", after - before);
     }
 
     #[test]
