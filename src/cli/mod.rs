@@ -222,8 +222,10 @@ pub struct ExecArgs {
     /// Return once the process runs.
     #[arg(short, long)]
     pub detach: bool,
+    /// Write the new process's pid (as seen from the host) here once it exists.
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
+    /// With --detach and a terminal: a Unix socket to send the pty's master side to.
     #[arg(long, value_name = "PATH")]
     pub console_socket: Option<PathBuf>,
     /// Set an environment variable (KEY=VALUE), replacing one of the same name.
@@ -238,6 +240,7 @@ pub struct ExecArgs {
     /// Add a capability (e.g. CAP_NET_ADMIN).
     #[arg(long, value_name = "CAP")]
     pub cap: Vec<String>,
+    /// Pass this many extra fds (3, 4, …) to the process.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
     pub id: String,
