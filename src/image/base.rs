@@ -40,8 +40,12 @@ pub fn ensure_base(tarball: &Path, cache: &Path) -> Result<PathBuf, ImageError> 
         return Ok(rootfs);
     }
 
-    private_dir(cache)?;
-    private_dir(&cache.join("by-stat"))?;
+    if let Some(parent) = cache.parent() {
+        fs::create_dir_all(parent).map_err(cache_error(parent, "mkdir"))?;
+    }
+    for dir in [cache.to_path_buf(), cache.join("by-stat")] {
+        super::private_dir(&dir).map_err(|(op, e)| cache_error(&dir, op)(e))?;
+    }
     let digest = populate(tarball, cache)?;
     crate::explain!(
         "remember the digest",
@@ -191,22 +195,6 @@ fn hex(bytes: &[u8]) -> String {
 fn unique() -> String {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{}-{nanos}", std::process::id())
-}
-
-/// Create `dir` (and missing parents) and make sure it is 0700.
-fn private_dir(dir: &Path) -> Result<(), ImageError> {
-    if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent).map_err(cache_error(parent, "mkdir"))?;
-    }
-    match DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        other => other.map_err(cache_error(dir, "mkdir"))?,
-    }
-    let meta = fs::metadata(dir).map_err(cache_error(dir, "stat"))?;
-    if meta.permissions().mode() & 0o7777 != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(cache_error(dir, "chmod 0700"))?;
-    }
-    Ok(())
 }
 
 fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {

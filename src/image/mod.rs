@@ -39,6 +39,21 @@ pub use store::{DEFAULT_STORE, Image, ImageConfig, ImageRecord, Store};
 /// Large reads keep the syscall count low; the gzip decoder inflates straight out of this buffer.
 pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
+/// Create `dir` if missing and make sure it is 0700: the base cache and the store are root's alone. On
+/// failure, the operation that failed, for the caller's own error.
+pub(crate) fn private_dir(dir: &Path) -> Result<(), (&'static str, std::io::Error)> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        other => other.map_err(|e| ("mkdir", e))?,
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| ("stat", e))?;
+    if meta.permissions().mode() & 0o7777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| ("chmod 0700", e))?;
+    }
+    Ok(())
+}
+
 /// What can go wrong while opening, hashing, extracting or caching a base image.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {

@@ -114,7 +114,8 @@ impl Store {
         fs::create_dir_all(&root).map_err(store_error(&root, "mkdir"))?;
         let store = Store { root };
         for dir in ["layers", "images", "tmp"] {
-            private_dir(&store.root.join(dir))?;
+            let dir = store.root.join(dir);
+            super::private_dir(&dir).map_err(|(op, e)| store_error(&dir, op)(e))?;
         }
         let empty = store.root.join("empty");
         match DirBuilder::new().mode(0o755).create(&empty) {
@@ -413,20 +414,6 @@ pub(crate) fn layers_in_mountinfo(mountinfo: &str, layers: &Path) -> Vec<String>
         }
     }
     ids
-}
-
-/// Create `dir` if missing and make sure it is 0700.
-fn private_dir(dir: &Path) -> Result<(), ImageError> {
-    use std::os::unix::fs::PermissionsExt;
-    match DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        other => other.map_err(store_error(dir, "mkdir"))?,
-    }
-    let meta = fs::metadata(dir).map_err(store_error(dir, "stat"))?;
-    if meta.permissions().mode() & 0o7777 != 0o700 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(store_error(dir, "chmod 0700"))?;
-    }
-    Ok(())
 }
 
 /// temp + `fsync` + `rename` + `fsync` of the directory: after a crash the file is the old one or the new one.
