@@ -66,21 +66,25 @@ fn oci_archive(layers: &[Vec<u8>], ref_name: &str, cmd: &[&str]) -> Vec<u8> {
                         "size": manifest.len(), "annotations": { "org.opencontainers.image.ref.name": ref_name } }],
     }))
     .unwrap();
+    // Layers first, index last: the importer must not depend on the order.
+    let mut entries: Vec<(String, &[u8])> =
+        blobs.iter().map(|b| (format!("blobs/sha256/{}", sha(b)), &b[..])).collect();
+    entries.push((format!("blobs/sha256/{}", sha(&config)), &config));
+    entries.push((format!("blobs/sha256/{}", sha(&manifest)), &manifest));
+    entries.push(("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#));
+    entries.push(("index.json".into(), &index));
+    blob_archive(&entries)
+}
+
+/// An archive of `(name, bytes)` files, in order: how image archives carry their blobs.
+fn blob_archive(entries: &[(String, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
+    for (name, data) in entries {
         let mut h = tar::Header::new_ustar();
         h.set_mode(0o644);
         h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    // Layers first, index last: the importer must not depend on the order.
-    for blob in &blobs {
-        add(&format!("blobs/sha256/{}", sha(blob)), blob);
+        b.append_data(&mut h, name, *data).unwrap();
     }
-    add(&format!("blobs/sha256/{}", sha(&config)), &config);
-    add(&format!("blobs/sha256/{}", sha(&manifest)), &manifest);
-    add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
-    add("index.json", &index);
     b.into_inner().unwrap()
 }
 
@@ -377,20 +381,15 @@ fn a_docker_save_archive_imports_under_its_own_name() {
         "Layers": layer_paths,
     }]))
     .unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_ustar();
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add(&format!("{}/layer.tar", sha(&lower)), &lower);
-    add(&format!("{}/layer.tar", sha(&upper)), &upper);
-    add(&format!("{}/layer.tar", sha(&empty)), &empty);
-    add(&format!("{}.json", sha(&config)), &config);
-    add("manifest.json", &manifest);
+    let archive = blob_archive(&[
+        (format!("{}/layer.tar", sha(&lower)), &lower),
+        (format!("{}/layer.tar", sha(&upper)), &upper),
+        (format!("{}/layer.tar", sha(&empty)), &empty),
+        (format!("{}.json", sha(&config)), &config),
+        ("manifest.json".into(), &manifest),
+    ]);
     let path = env.dir.path().join("saved.tar");
-    std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+    std::fs::write(&path, archive).unwrap();
     env.ok(&["image", "import", path.to_str().unwrap()]);
     assert_eq!(env.ok(&["run", "--image", "saved/busybox:1.36"]), "by docker save\ngone\n");
     assert_eq!(env.layers().len(), 3);
