@@ -16,6 +16,11 @@ use crate::plan::Capabilities;
 pub enum CapabilityError {
     #[error("unknown capability {name:?}: see `man 7 capabilities` for the names (e.g. CAP_NET_ADMIN)")]
     Unknown { name: String },
+    #[error("prctl(PR_SET_NO_NEW_PRIVS, 1): {source}")]
+    NoNewPrivs {
+        #[source]
+        source: nix::Error,
+    },
     #[error("cannot set the {set} capability set: {source}")]
     Set {
         set: &'static str,
@@ -100,6 +105,17 @@ pub fn set_sets(plan: &Capabilities) -> Result<(), CapabilityError> {
         caps::raise(None, CapSet::Ambient, *cap).map_err(|source| CapabilityError::Set { set: "ambient", source })?;
     }
     Ok(())
+}
+
+/// `PR_SET_NO_NEW_PRIVS`: from now on `execve` can never raise privileges (setuid bits and file
+/// capabilities are ignored), and any process may load a seccomp filter.
+pub fn set_no_new_privs() -> Result<(), CapabilityError> {
+    crate::explain!(
+        "forbid gaining privileges",
+        "prctl(PR_SET_NO_NEW_PRIVS, 1)",
+        "setuid binaries and file capabilities can no longer raise privileges after execve"
+    );
+    nix::sys::prctl::set_no_new_privs().map_err(|source| CapabilityError::NoNewPrivs { source })
 }
 
 #[cfg(test)]

@@ -17,10 +17,13 @@ pub mod namespaces; // clone flags, setns, the order namespaces are entered
 pub mod network; // none / host / bridge: veth, bridge, IPAM, NAT and ports over netlink
 pub mod oci; // OCI config.json -> Plan
 pub mod plan; // Plan: the validated description of one container
+pub mod process; // what the program carries across execve: rlimits, ids, terminal; then execve
+pub mod request; // what is asked for (config, image, flags) -> the one finished, validated Plan
 pub mod rootfs; // overlay / split / direct, mounts as data, /dev, pivot_root, masked paths
 pub mod runtime; // the only module that calls every mechanism
 pub mod seccomp; // syscall filters: profiles -> BPF (libseccomp), the shipped default profile
 pub mod sys; // the only `unsafe`: raw syscalls and fd helpers
+pub mod sysctl; // kernel parameters of the container's own namespaces
 pub mod user_mapping; // uid/gid maps
 
 pub use error::{Error, Result};

@@ -30,6 +30,70 @@ pub enum NamespaceError {
         #[source]
         source: nix::Error,
     },
+    /// Creating or configuring a namespace of the container's own failed; `op` names the call.
+    #[error("{op}: {source}")]
+    Setup {
+        op: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn setup(op: impl Into<String>) -> impl FnOnce(nix::Error) -> NamespaceError {
+    let op = op.into();
+    move |e| NamespaceError::Setup { op, source: e.into() }
+}
+
+/// The cgroup namespace is made by the child itself once it sits in its cgroup (v1 can place it only after
+/// `clone3`), so that cgroup becomes the container's `/`.
+pub fn create_cgroup_namespace() -> Result<(), NamespaceError> {
+    crate::explain!(
+        "create the cgroup namespace",
+        "unshare(CLONE_NEWCGROUP)",
+        "done after the parent placed us in our cgroup, so that cgroup becomes the container's '/'"
+    );
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(setup("unshare(CLONE_NEWCGROUP)"))
+}
+
+/// A time namespace with shifted clocks: `unshare(CLONE_NEWTIME)` makes one for our *children*, its offsets can
+/// be written only until a process is in it — so now — and then we step into it ourselves with `setns`.
+pub fn enter_time_namespace(offsets: &[crate::plan::TimeOffset]) -> Result<(), NamespaceError> {
+    let text: String = offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect();
+    crate::explain!(
+        "create the time namespace and shift its clocks",
+        format!("unshare(CLONE_NEWTIME); write {:?} to /proc/self/timens_offsets", text.trim_end()),
+        "CLOCK_MONOTONIC and CLOCK_BOOTTIME read differently inside; then setns(time_for_children) steps in"
+    );
+    let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    nix::sched::unshare(time).map_err(setup("unshare(CLONE_NEWTIME)"))?;
+    std::fs::write("/proc/self/timens_offsets", text)
+        .map_err(|source| NamespaceError::Setup { op: "write /proc/self/timens_offsets".into(), source })?;
+    // Not every kernel moves an execve into time_for_children (Debian's 6.1 does not): enter it now.
+    let ns = File::open("/proc/self/ns/time_for_children")
+        .map_err(|source| NamespaceError::Setup { op: "open /proc/self/ns/time_for_children".into(), source })?;
+    nix::sched::setns(ns, time).map_err(setup("setns(time_for_children)"))
+}
+
+/// The names of the container's own UTS namespace (the Plan was validated to have one when it sets them).
+pub fn set_names(hostname: Option<&str>, domainname: Option<&str>) -> Result<(), NamespaceError> {
+    if let Some(hostname) = hostname {
+        crate::explain!(
+            format!("set the hostname to {hostname:?}"),
+            "sethostname(2)",
+            "the new UTS namespace has its own hostname; the host's is untouched"
+        );
+        nix::unistd::sethostname(hostname).map_err(setup(format!("sethostname({hostname:?})")))?;
+    }
+    if let Some(domain) = domainname {
+        crate::explain!(
+            format!("set the NIS domain name to {domain:?}"),
+            "write /proc/sys/kernel/domainname",
+            "the domain name lives in the UTS namespace too"
+        );
+        std::fs::write("/proc/sys/kernel/domainname", domain)
+            .map_err(|source| NamespaceError::Setup { op: format!("setdomainname({domain:?})"), source })?;
+    }
+    Ok(())
 }
 
 impl Namespace {

@@ -5,7 +5,8 @@
 //! `file:line` that does it, so the narration doubles as a guided tour of the source.
 //!
 //! The two processes take turns (the child waits for the parent's go-ahead; the parent waits for the child
-//! to exec), so one numbering runs through both: the counter lives in an unnamed temporary file opened
+//! to exec), so one numbering runs through both — the step numbers of `runtime::steps` (the same as in the
+//! code's comments and docs/architecture.md), each line numbered within its step (`12.3`): the counter lives in an unnamed temporary file opened
 //! before `clone`, whose open file both sides share. (A counter in memory would be copied by `clone`, and
 //! parent and child would then both number on from the same step.) The file is close-on-exec: nothing of it
 //! reaches the container's program. Output goes to stderr, colored only on a TTY.
@@ -21,6 +22,7 @@ use colored::Colorize;
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static COLOR: AtomicBool = AtomicBool::new(false);
 static STEP: AtomicU32 = AtomicU32::new(0);
+static LINE: AtomicU32 = AtomicU32::new(0);
 static SHARED_STEP: OnceLock<File> = OnceLock::new();
 
 /// Switch narration on (colors only when stderr is a terminal).
@@ -39,22 +41,42 @@ pub fn enable() {
     }
 }
 
-/// The next step number, from the shared file when there is one.
-fn next_step() -> u32 {
+/// The current step of the setup sequence and the line within it, from the shared file when there is one:
+/// `(step, line)`. `begin` starts a step; `step` numbers its lines `step.line`.
+fn counter() -> (u32, u32) {
     if let Some(file) = SHARED_STEP.get() {
-        let mut bytes = [0u8; 4];
-        let current = match file.read_at(&mut bytes, 0) {
-            Ok(4) => Some(u32::from_le_bytes(bytes)),
-            Ok(0) => Some(0),
-            _ => None,
-        };
-        if let Some(n) = current.map(|n| n + 1)
-            && file.write_at(&n.to_le_bytes(), 0).is_ok_and(|w| w == 4)
-        {
-            return n;
+        let mut bytes = [0u8; 8];
+        if let Ok(n) = file.read_at(&mut bytes, 0) {
+            let word = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+            return if n == 8 { (word(0), word(4)) } else { (0, 0) };
         }
     }
-    STEP.fetch_add(1, Ordering::Relaxed) + 1
+    (STEP.load(Ordering::Relaxed), LINE.load(Ordering::Relaxed))
+}
+
+fn set_counter(step: u32, line: u32) {
+    STEP.store(step, Ordering::Relaxed);
+    LINE.store(line, Ordering::Relaxed);
+    if let Some(file) = SHARED_STEP.get() {
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&step.to_le_bytes());
+        bytes[4..].copy_from_slice(&line.to_le_bytes());
+        let _ = file.write_at(&bytes, 0);
+    }
+}
+
+/// Start step `n` of the setup sequence (numbered once, in `runtime::steps`): print its heading.
+pub fn begin(n: u32, side: &str, title: &str) {
+    if !enabled() {
+        return;
+    }
+    set_counter(n, 0);
+    let line = if COLOR.load(Ordering::Relaxed) {
+        format!("{} {}\n", format!("step {n}").bold().green(), format!("[{side}] {title}").bold())
+    } else {
+        format!("step {n} [{side}] {title}\n")
+    };
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 pub fn enabled() -> bool {
@@ -78,11 +100,13 @@ pub fn step(source: &str, what: &str, how: &str, why: &str) {
     if !enabled() {
         return;
     }
-    let n = next_step();
+    let (step, line) = counter();
+    set_counter(step, line + 1);
+    let n = format!("{step}.{}", line + 1);
     let line = if COLOR.load(Ordering::Relaxed) {
         format!(
             "{} {} {}  {}\n      {} {}\n",
-            format!("{n:>3}.").bold(),
+            format!("{n:>5}").bold(),
             format!("[{}]", who()).cyan(),
             what.bold(),
             how.yellow(),
@@ -90,7 +114,7 @@ pub fn step(source: &str, what: &str, how: &str, why: &str) {
             format!("({source})").blue()
         )
     } else {
-        format!("{n:>3}. [{}] {what}  {how}\n      {why} ({source})\n", who())
+        format!("{n:>5} [{}] {what}  {how}\n      {why} ({source})\n", who())
     };
     // A failed write to stderr is not worth failing a container for.
     let _ = std::io::stderr().lock().write_all(line.as_bytes());

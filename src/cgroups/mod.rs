@@ -455,6 +455,28 @@ pub fn device_rule_text(rule: &DeviceRule) -> String {
     format!("{} {}:{} {}", rule.kind, num(rule.major), num(rule.minor), rule.access)
 }
 
+/// v1: move the calling process into the container's cgroups by writing `0` to each `tasks` file the parent
+/// opened for it (v2 placed it at `clone3` with `CLONE_INTO_CGROUP`; then there are no files). First thing
+/// the child does: from here on every instruction runs inside the container's limits.
+pub fn enter_tasks(tasks: &[File]) -> Result<(), CgroupError> {
+    if !tasks.is_empty() {
+        crate::explain!(
+            "join the container's cgroup",
+            "write \"0\" to tasks in each v1 hierarchy (files the parent opened)",
+            "from here on every instruction runs inside the container's limits"
+        );
+    }
+    for mut file in tasks {
+        use std::io::Write;
+        file.write_all(b"0").map_err(|source| CgroupError::Write {
+            path: "tasks".into(),
+            value: "0".into(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,41 +153,6 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// The process a container gets when no config is given: the friendly config's defaults (new namespaces,
-/// the default seccomp profile and capabilities, no network), with the command filled in from the image.
-pub fn default_plan() -> Result<crate::plan::Plan> {
-    let cwd = std::env::current_dir().context("cannot find the current directory")?;
-    Ok(crate::config::parse_str(
-        "[process]\nargs = [\"/bin/sh\"]\n",
-        crate::config::Format::Toml,
-        std::path::Path::new("<defaults>"),
-        &cwd,
-    )?)
-}
-
-/// `run --image NAME`: an explicit `--config` keeps its process (only the rootfs is the image's); otherwise the
-/// defaults, then the image's config, then the command line.
-pub fn image_plan(name: &str, args: &super::RunArgs) -> Result<crate::plan::Plan> {
-    let store = Store::open(&args.store)?;
-    let found = store.find(name)?;
-    let mut plan = match &args.config {
-        Some(file) => super::load_plan(&args.bundle, Some(file))?,
-        None => default_plan()?,
-    };
-    let process = plan.process.clone();
-    let overrides = image::runconf::Overrides {
-        command: args.command.clone(),
-        env: args.env.clone(),
-        workdir: args.workdir.clone(),
-        user: args.user.clone(),
-    };
-    image::runconf::apply(&store, &found, &mut plan, &overrides)?;
-    if args.config.is_some() {
-        plan.process = process;
-    }
-    Ok(plan)
-}
-
 pub fn build(root: &std::path::Path, args: BuildArgs) -> Result<i32> {
     let store = Store::open(&args.store)?;
     // Absolute: a build may chdir (to mount many layers by short names).
@@ -209,7 +174,7 @@ pub fn build(root: &std::path::Path, args: BuildArgs) -> Result<i32> {
         network,
         state_root: root.to_path_buf(),
         color: std::io::stdout().is_terminal(),
-        base_plan: default_plan()?,
+        base_plan: crate::request::default_plan(&std::env::current_dir()?)?,
     };
     let id = image::build::build(&store, &opts)?;
     println!("sha256:{id}");

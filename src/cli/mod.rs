@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, ConfigFile};
+use crate::request::{self, Overrides, Request, Source};
 use crate::runtime::container::Container;
 use crate::runtime::{self, Exit, RunOptions};
 use crate::{image, oci};
@@ -170,16 +170,16 @@ pub struct RunArgs {
     /// The image store.
     #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
-    /// With --image: set an environment variable (KEY=VALUE) over the image's.
-    #[arg(long, value_name = "KEY=VALUE", requires = "image")]
+    /// Set an environment variable (KEY=VALUE), over the config's and the image's.
+    #[arg(short, long, value_name = "KEY=VALUE")]
     pub env: Vec<String>,
-    /// With --image: the working directory, over the image's WorkingDir.
-    #[arg(long, value_name = "DIR", requires = "image")]
+    /// The working directory inside the container, over the config's (or the image's WorkingDir).
+    #[arg(short, long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
-    /// With --image: UID[:GID] or NAME[:GROUP] (looked up in the image), over the image's User.
-    #[arg(long, value_name = "USER", requires = "image")]
+    /// UID[:GID] or NAME[:GROUP] (names looked up in the container's /etc/passwd and /etc/group).
+    #[arg(short, long, value_name = "USER")]
     pub user: Option<String>,
-    /// With --image: the command (after `--`), replacing the image's Cmd.
+    /// The command (after `--`): replaces the config's process.args, or the image's Cmd.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
@@ -234,8 +234,8 @@ pub struct ExecArgs {
     /// Working directory inside the container.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
-    /// UID[:GID] to run as.
-    #[arg(short, long, value_name = "UID[:GID]")]
+    /// UID[:GID] or NAME[:GROUP] to run as (names looked up in the container's /etc/passwd and /etc/group).
+    #[arg(short, long, value_name = "USER")]
     pub user: Option<String>,
     /// Add a capability (e.g. CAP_NET_ADMIN).
     #[arg(long, value_name = "CAP")]
@@ -357,17 +357,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(args) => run(&cli.root, args),
         Command::Create(args) => {
-            let mut plan = load_plan(&args.bundle, None)?;
-            network::apply_net_args(&mut plan, &args.network)?;
             let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
-            image::runconf::resolve_rootfs(&mut plan, std::path::Path::new(&store))?;
+            let plan = request::plan(&Request {
+                source: Source::Bundle { dir: args.bundle, config: None },
+                overrides: Overrides { net: args.network.net, publish: args.network.publish, ..Default::default() },
+                store: store.into(),
+            })?;
             let opts = RunOptions {
-                id: args.id,
-                root: cli.root.clone(),
-                base_cache: args.cache,
                 pid_file: args.pid_file,
-                seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
                 preserve_fds: args.preserve_fds,
+                ..RunOptions::new(args.id, &cli.root, args.cache)
             };
             runtime::create(&plan, &opts, args.console_socket.as_deref())?;
             Ok(0)
@@ -470,7 +469,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(args) => Container::running(&cli.root, &args.id)?.pause().map(|_| 0).map_err(Into::into),
         Command::Resume(args) => Container::running(&cli.root, &args.id)?.resume().map(|_| 0).map_err(Into::into),
         Command::Update(args) => {
-            let resources = update_resources(&args)?;
+            let update = request::ResourceUpdate {
+                resources_file: args.resources,
+                memory: args.memory,
+                pids: args.pids,
+                cpus: args.cpu,
+            };
+            let resources = request::resources(&update, &mut std::io::stdin().lock())?;
             Container::running(&cli.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
@@ -485,47 +490,27 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// Find the bundle's config (or take `--config`) and lower it to a Plan.
-fn load_plan(bundle: &std::path::Path, config_file: Option<&std::path::Path>) -> Result<crate::plan::Plan> {
-    let file = match config_file {
-        Some(path) => classify(path),
-        None => config::locate(bundle)?,
-    };
-    Ok(match file {
-        ConfigFile::Friendly(path, format) => config::load(&path, format, bundle)?,
-        ConfigFile::Oci(path) => oci::load(&path, bundle)?,
-    })
-}
-
 fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
-    let mut plan = match &args.image {
-        Some(name) => images::image_plan(name, &args)?,
-        None => load_plan(&args.bundle, args.config.as_deref())?,
+    let source = match args.image {
+        Some(name) => Source::Image { name, config: args.config, dir: args.bundle },
+        None => Source::Bundle { dir: args.bundle, config: args.config },
     };
-    image::runconf::resolve_rootfs(&mut plan, &args.store)?;
-    network::apply_net_args(&mut plan, &args.network)?;
-    if args.tty {
-        plan.process.terminal = true;
-    }
-    if let Some(rootfs) = &args.rootfs {
-        let path = std::path::absolute(rootfs).with_context(|| format!("--rootfs {}", rootfs.display()))?;
-        plan.rootfs.source = if path.is_dir() {
-            crate::plan::RootfsSource::Directory(path)
-        } else {
-            crate::plan::RootfsSource::Tarball(path)
-        };
-    }
-    let id = match args.id {
-        Some(id) => id,
-        None => runtime::state::generate_id(),
+    let overrides = Overrides {
+        args: args.command,
+        env: args.env,
+        cwd: args.workdir,
+        user: args.user,
+        tty: args.tty,
+        rootfs: args.rootfs,
+        net: args.network.net,
+        publish: args.network.publish,
     };
+    let plan = request::plan(&Request { source, overrides, store: args.store })?;
+    let id = args.id.unwrap_or_else(runtime::state::generate_id);
     let opts = RunOptions {
-        id: id.clone(),
-        root: root.to_path_buf(),
-        base_cache: args.cache,
         pid_file: args.pid_file,
-        seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
         preserve_fds: args.preserve_fds,
+        ..RunOptions::new(id.clone(), root, args.cache)
     };
     if args.detach {
         runtime::create(&plan, &opts, args.console_socket.as_deref())?;
@@ -547,40 +532,16 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
 fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
     runtime::exec::reexec_sealed()?;
     let container = Container::running(root, &args.id)?;
-    let mut process = match &args.process {
-        Some(file) => oci::load_process(file)?,
-        None => {
-            anyhow::ensure!(!args.command.is_empty(), "exec: give a command after the container id, or --process FILE");
-            let mut p = load_plan(&container.state.bundle, None)?.process;
-            p.args = args.command.clone();
-            p.terminal = false;
-            p
-        }
+    let overrides = request::ExecOverrides {
+        process_file: args.process,
+        args: args.command,
+        env: args.env,
+        cwd: args.cwd,
+        user: args.user,
+        caps: args.cap,
+        tty: args.tty,
     };
-    process.terminal |= args.tty;
-    for kv in &args.env {
-        let key = kv.split_once('=').map(|(k, _)| k).ok_or_else(|| anyhow::anyhow!("--env {kv:?}: use KEY=VALUE"))?;
-        process.env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
-        process.env.push(kv.clone());
-    }
-    if let Some(cwd) = &args.cwd {
-        process.cwd = cwd.clone();
-    }
-    if let Some(user) = &args.user {
-        let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
-        process.uid = uid.parse().map_err(|_| anyhow::anyhow!("--user {user:?}: use UID[:GID] (numbers)"))?;
-        process.gid = gid.parse().map_err(|_| anyhow::anyhow!("--user {user:?}: use UID[:GID] (numbers)"))?;
-    }
-    for cap in &args.cap {
-        let cap = cap.to_ascii_uppercase();
-        let cap = if cap.starts_with("CAP_") { cap } else { format!("CAP_{cap}") };
-        let caps = &mut process.capabilities;
-        for set in [&mut caps.bounding, &mut caps.effective, &mut caps.permitted] {
-            if !set.contains(&cap) {
-                set.push(cap.clone());
-            }
-        }
-    }
+    let process = request::exec_process(&container.plan()?, &overrides, &container.root_dir())?;
     let opts = runtime::exec::ExecOptions {
         process,
         detach: args.detach,
@@ -607,37 +568,6 @@ fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal> {
     name.parse().map_err(|_| anyhow::anyhow!("unknown signal {text:?}: use a name like TERM or KILL, or a number"))
 }
 
-fn update_resources(args: &UpdateArgs) -> Result<crate::plan::Resources> {
-    let mut r = match &args.resources {
-        Some(path) if path.as_os_str() == "-" => {
-            let tmp = std::env::temp_dir().join(format!("containy-update-{}.json", std::process::id()));
-            std::io::copy(&mut std::io::stdin(), &mut std::fs::File::create(&tmp)?)?;
-            let r = oci::load_resources(&tmp);
-            let _ = std::fs::remove_file(&tmp);
-            r?
-        }
-        Some(path) => oci::load_resources(path)?,
-        None => crate::plan::Resources::default(),
-    };
-    if let Some(m) = &args.memory {
-        r.memory = Some(config::parse_size(m).map_err(|e| anyhow::anyhow!("--memory: {e}"))?);
-    }
-    if let Some(p) = &args.pids {
-        r.pids = Some(match p.as_str() {
-            "max" => -1,
-            n => n.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                anyhow::anyhow!("--pids: {n:?} is not a process limit: use a number, at least 1, or \"max\"")
-            })?,
-        });
-    }
-    if let Some(cpu) = args.cpu {
-        anyhow::ensure!(cpu > 0.0 && cpu <= 1024.0, "--cpu: {cpu} is not a number of CPUs: use e.g. 0.5 or 2");
-        r.cpu_quota = Some((cpu * 100_000.0).round() as i64);
-        r.cpu_period = Some(100_000);
-    }
-    Ok(r)
-}
-
 fn stats_table(id: &str, s: &crate::cgroups::Stats) -> String {
     let size = |v: Option<u64>| v.map_or("-".to_string(), human_size);
     let pids_max = s.pids_max.map_or("max".to_string(), |m| m.to_string());
@@ -656,18 +586,6 @@ fn stats_table(id: &str, s: &crate::cgroups::Stats) -> String {
         s.pids_current.map_or("-".to_string(), |p| p.to_string()),
         s.oom_kills,
     )
-}
-
-/// `--config FILE`: `*.toml` is friendly TOML, `config.json` is OCI, any other `*.json` friendly JSON.
-fn classify(path: &std::path::Path) -> ConfigFile {
-    let is = |ext: &str| path.extension().is_some_and(|e| e == ext);
-    if is("toml") {
-        ConfigFile::Friendly(path.to_path_buf(), config::Format::Toml)
-    } else if path.file_name().is_some_and(|n| n == "config.json") {
-        ConfigFile::Oci(path.to_path_buf())
-    } else {
-        ConfigFile::Friendly(path.to_path_buf(), config::Format::Json)
-    }
 }
 
 /// `64 MiB` for exact sizes, `12.3 MiB` otherwise.

@@ -3,8 +3,6 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use crate::config;
-
 /// Networking flags shared by `run` and `create`.
 #[derive(Debug, Args)]
 pub struct NetArgs {
@@ -29,10 +27,6 @@ pub enum NetworkCommand {
     },
     /// Remove a network and its bridge (no container may hold an address on it).
     Rm { name: String },
-}
-
-pub(super) fn apply_net_args(plan: &mut crate::plan::Plan, args: &NetArgs) -> Result<()> {
-    config::override_network(plan, args.net.as_deref(), &args.publish).map_err(anyhow::Error::msg)
 }
 
 pub(super) fn network(root: &std::path::Path, command: NetworkCommand) -> Result<i32> {

@@ -160,7 +160,7 @@ fn deserialize(text: &str, format: Format) -> Result<schema::Friendly, diagnose:
 
 /// Helpers shared by the test modules of this directory.
 #[cfg(test)]
-mod test_support {
+pub(crate) mod test_support {
     use std::path::Path;
 
     use super::{ConfigError, Format, parse_str};

@@ -16,21 +16,9 @@ use super::store::{Image, Store};
 use super::{ImageError, whiteout};
 use crate::plan::{Plan, RootfsMode, RootfsSource};
 
-/// What the command line says over the image's config (`run --image NAME --env K=V --workdir D --user U -- CMD`).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    /// Replaces the image's `Cmd` when not empty.
-    pub command: Vec<String>,
-    /// `KEY=VALUE`, replacing the image's variable of the same name.
-    pub env: Vec<String>,
-    pub workdir: Option<PathBuf>,
-    /// `uid[:gid]` or `name[:group]`, looked up in the image.
-    pub user: Option<String>,
-}
-
-/// Make `plan` run `image`: its layers as the root, its config as the process, then the overrides.
-pub fn apply(store: &Store, image: &Image, plan: &mut Plan, overrides: &Overrides) -> Result<(), ImageError> {
-    let command = &overrides.command;
+/// Make `plan` run `image`: its layers as the root, its config as the process. `command`, when not empty,
+/// replaces the image's `Cmd` (the command line's and the API's overrides are applied by `crate::request`).
+pub fn apply(store: &Store, image: &Image, plan: &mut Plan, command: &[String]) -> Result<(), ImageError> {
     plan.rootfs.source = RootfsSource::Layers(store.lowerdirs(image));
     plan.rootfs.mode = RootfsMode::Overlay;
     let config = &image.record.config;
@@ -59,20 +47,7 @@ pub fn apply(store: &Store, image: &Image, plan: &mut Plan, overrides: &Override
         }
         plan.process.cwd = PathBuf::from(dir);
     }
-    for var in &overrides.env {
-        if !var.contains('=') {
-            return Err(ImageError::Usage(format!("--env {var:?}: use KEY=VALUE")));
-        }
-        set_env(&mut plan.process.env, var);
-    }
-    if let Some(dir) = &overrides.workdir {
-        if !dir.is_absolute() {
-            return Err(ImageError::Usage(format!("--workdir {}: give an absolute path", dir.display())));
-        }
-        plan.process.cwd = dir.clone();
-    }
-    let user = overrides.user.as_deref().or(config.user.as_deref());
-    if let Some(user) = user.filter(|u| !u.is_empty()) {
+    if let Some(user) = config.user.as_deref().filter(|u| !u.is_empty()) {
         let layers = store.lowerdirs(image);
         let (uid, gid) = resolve_user(user, &|path| read_in_layers(&layers, path))?;
         plan.process.uid = uid;
@@ -80,21 +55,6 @@ pub fn apply(store: &Store, image: &Image, plan: &mut Plan, overrides: &Override
         if uid != 0 {
             set_env(&mut plan.process.env, "HOME=/");
         }
-    }
-    Ok(())
-}
-
-/// A config whose `rootfs.image` names an image: look it up and use its layers (the process stays the config's).
-pub fn resolve_rootfs(plan: &mut Plan, store_dir: &std::path::Path) -> Result<(), ImageError> {
-    if let RootfsSource::Image(name) = &plan.rootfs.source {
-        let store = Store::open(store_dir)?;
-        let image = store.find(name)?;
-        crate::explain!(
-            format!("use image {name}"),
-            format!("read {}/images/{}.json", store.root.display(), &image.id[..12]),
-            "its layers, top first, become the overlay's lower dirs"
-        );
-        plan.rootfs.source = RootfsSource::Layers(store.lowerdirs(&image));
     }
     Ok(())
 }

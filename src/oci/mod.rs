@@ -89,7 +89,15 @@ pub fn load(path: &Path, bundle: &Path) -> Result<Plan, OciError> {
 /// pass), placed into a minimal config and lowered through the same code, so it is checked the same way.
 fn load_fragment(path: &Path, place: impl FnOnce(serde_json::Value) -> serde_json::Value) -> Result<Plan, OciError> {
     let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
-    let fragment: serde_json::Value = serde_json::from_str(&text).map_err(|source| OciError::Syntax {
+    parse_fragment(&text, path, place)
+}
+
+fn parse_fragment(
+    text: &str,
+    path: &Path,
+    place: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) -> Result<Plan, OciError> {
+    let fragment: serde_json::Value = serde_json::from_str(text).map_err(|source| OciError::Syntax {
         file: path.to_path_buf(),
         line: source.line(),
         column: source.column(),
@@ -113,7 +121,14 @@ pub fn load_process(path: &Path) -> Result<crate::plan::Process, OciError> {
 
 /// An OCI `linux.resources` object (`update --resources FILE`).
 pub fn load_resources(path: &Path) -> Result<crate::plan::Resources, OciError> {
-    let plan = load_fragment(path, |resources| {
+    let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
+    parse_resources(&text, path)
+}
+
+/// An OCI `linux.resources` object given as text (`update --resources -` reads it from stdin); `label` names
+/// it in messages.
+pub fn parse_resources(text: &str, label: &Path) -> Result<crate::plan::Resources, OciError> {
+    let plan = parse_fragment(text, label, |resources| {
         serde_json::json!({
             "ociVersion": "1.0.2",
             "root": {"path": "rootfs"},

@@ -8,12 +8,13 @@
 //! swaps the root and the old one is detached: unlike `chroot`, nothing of the host stays reachable. Only
 //! after the pivot are paths container paths, so masking and read-only remounts come last.
 //!
-//! The sequence is data — a `Vec<MountOp>` computed by [`plan_mounts`] — and [`apply`] is a plain loop over
-//! it. See `man 7 mount_namespaces`, `man 2 pivot_root`, `Documentation/filesystems/overlayfs.rst`.
+//! The sequence is data — a [`MountPlan`] computed by [`plan_mounts`], in two parts, before and after the
+//! pivot — and [`apply`] is a plain loop over either part; [`pivot_root`] is the step between them. See `man 7 mount_namespaces`, `man 2 pivot_root`, `Documentation/filesystems/overlayfs.rst`.
 
 mod copyup;
 pub mod devices;
 mod pivot;
+pub use pivot::{enter_cwd, pivot_root};
 pub mod resolve;
 pub mod split;
 
@@ -50,6 +51,8 @@ pub enum RootfsError {
          image into fewer layers"
     )]
     TooManyLayers { count: usize, bytes: usize },
+    #[error("cwd {} is outside the container's root filesystem", path.display())]
+    CwdOutside { path: PathBuf },
 }
 
 /// The host-side directories one container's root is built from.
@@ -108,8 +111,6 @@ pub enum MountOp {
     Devices,
     /// A device node the config asked for (`linux.devices`), made after every mount is in place.
     Device(crate::plan::Device),
-    /// `pivot_root` into the rootfs and detach the old root.
-    PivotRoot,
     /// After the pivot: hide a path (`/dev/null` over files, an empty read-only tmpfs over directories).
     Mask(PathBuf),
     /// After the pivot: bind a path onto itself read-only.
@@ -120,7 +121,7 @@ pub enum MountOp {
 
 /// The whole mount sequence for a plan, as data. `user_ns`: inside a user namespace devices can't be
 /// created with `mknod` and are bind-mounted instead.
-pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec<MountOp> {
+pub fn plan_mounts(plan: &Plan, host_mounts: &[Mount], paths: &RootPaths, cgroups: &CgroupMount) -> MountPlan {
     let mut ops = vec![MountOp::RootPropagation(plan.root_propagation)];
     match &plan.rootfs.mode {
         RootfsMode::Overlay => ops.push(MountOp::Overlay {
@@ -144,7 +145,7 @@ pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec
             }
         }
     }
-    for m in &plan.mounts {
+    for m in plan.mounts.iter().chain(host_mounts) {
         if m.fstype == "cgroup" || m.fstype == "cgroup2" {
             ops.push(MountOp::Cgroup { destination: m.destination.clone(), cgroups: cgroups.clone(), flags: m.flags });
             continue;
@@ -155,13 +156,20 @@ pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec
         }
     }
     ops.extend(plan.devices.iter().cloned().map(MountOp::Device));
-    ops.push(MountOp::PivotRoot);
-    ops.extend(plan.masked_paths.iter().cloned().map(MountOp::Mask));
-    ops.extend(plan.readonly_paths.iter().cloned().map(MountOp::ReadOnly));
+    let mut after_pivot: Vec<MountOp> = plan.masked_paths.iter().cloned().map(MountOp::Mask).collect();
+    after_pivot.extend(plan.readonly_paths.iter().cloned().map(MountOp::ReadOnly));
     if plan.rootfs.readonly {
-        ops.push(MountOp::ReadOnlyRoot);
+        after_pivot.push(MountOp::ReadOnlyRoot);
     }
-    ops
+    MountPlan { before_pivot: ops, after_pivot }
+}
+
+/// The mount sequence in its two parts: what is built under the new root while host paths still resolve, and
+/// what seals it once `pivot_root` made it `/` (masks and read-only remounts name container paths).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountPlan {
+    pub before_pivot: Vec<MountOp>,
+    pub after_pivot: Vec<MountOp>,
 }
 
 /// What the mount loop needs besides the ops themselves.
@@ -245,10 +253,6 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
             MountOp::Device(device) => {
                 let root = root_fd(&mut root, ctx.rootfs)?;
                 devices::create(root, device, ctx.user_ns)?;
-            }
-            MountOp::PivotRoot => {
-                root = None;
-                pivot::pivot_root(ctx.rootfs)?;
             }
             MountOp::Mask(path) => {
                 if null.is_none() {
@@ -593,23 +597,26 @@ mod tests {
 
     #[test]
     fn overlay_sequence_is_private_then_root_then_mounts_then_pivot_then_masks() {
-        let ops = plan_mounts(&plan_with(RootfsMode::Overlay, true), &paths(), &CgroupMount::V2 { host_dir: None });
+        let MountPlan { before_pivot: ops, after_pivot } =
+            plan_mounts(&plan_with(RootfsMode::Overlay, true), &[], &paths(), &CgroupMount::V2 { host_dir: None });
         assert_eq!(ops[0], MountOp::RootPropagation(libc::MS_REC | libc::MS_PRIVATE));
         assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == &[PathBuf::from("/base")]));
         let pos = |pred: &dyn Fn(&MountOp) -> bool| ops.iter().position(pred).unwrap();
         let dev = pos(&|o| matches!(o, MountOp::Inside(m) if m.destination == Path::new("/dev")));
         assert_eq!(ops[dev + 1], MountOp::Devices);
-        let pivot = pos(&|o| *o == MountOp::PivotRoot);
-        assert!(pos(&|o| matches!(o, MountOp::Cgroup { .. })) < pivot);
-        assert!(pivot < pos(&|o| matches!(o, MountOp::Mask(_))));
-        assert_eq!(ops.last(), Some(&MountOp::ReadOnlyRoot));
+        assert!(ops.iter().any(|o| matches!(o, MountOp::Cgroup { .. })));
+        assert!(!ops.iter().any(|o| matches!(o, MountOp::Mask(_) | MountOp::ReadOnly(_) | MountOp::ReadOnlyRoot)));
+        assert!(matches!(after_pivot[0], MountOp::Mask(_)));
+        assert_eq!(after_pivot.last(), Some(&MountOp::ReadOnlyRoot));
     }
 
     #[test]
     fn direct_mode_binds_the_directory_onto_the_mount_point() {
-        let ops = plan_mounts(&plan_with(RootfsMode::Direct, false), &paths(), &CgroupMount::V2 { host_dir: None });
+        let mounts =
+            plan_mounts(&plan_with(RootfsMode::Direct, false), &[], &paths(), &CgroupMount::V2 { host_dir: None });
+        let ops = &mounts.before_pivot;
         assert!(matches!(&ops[1], MountOp::BindHost { source, readonly: false, .. } if source == Path::new("/base")));
-        assert!(!ops.contains(&MountOp::ReadOnlyRoot));
+        assert!(!mounts.after_pivot.contains(&MountOp::ReadOnlyRoot));
     }
 
     #[test]

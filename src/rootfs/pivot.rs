@@ -17,7 +17,7 @@ fn sys<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> RootfsErro
     move |source| RootfsError::Sys { op, path: path.to_path_buf(), source }
 }
 
-pub(super) fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
+pub fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
     crate::explain!(
         "switch the root filesystem",
         format!("chdir({}); pivot_root(\".\", \".\"); umount2(\".\", MNT_DETACH)", rootfs.display()),
@@ -105,4 +105,27 @@ pub(super) fn readonly(path: &Path) -> Result<(), RootfsError> {
         &fd_path(&again),
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
     )
+}
+
+/// `chdir` into the working directory (creating it, as runc does) and make sure it is inside the root:
+/// `getcwd` reports `(unreachable)` for a directory outside it (e.g. through a leaked fd).
+pub fn enter_cwd(cwd: &Path) -> Result<(), RootfsError> {
+    crate::explain!(
+        format!("change to {}", cwd.display()),
+        "chdir(2), then getcwd(2) to verify",
+        "the working directory must be inside the new root, never a leaked host directory"
+    );
+    if let Err(Errno::ENOENT) = nix::unistd::chdir(cwd) {
+        std::fs::create_dir_all(cwd).map_err(|source| RootfsError::Io {
+            op: "mkdir (the working directory)",
+            path: cwd.to_path_buf(),
+            source,
+        })?;
+    }
+    nix::unistd::chdir(cwd).map_err(sys("chdir (the working directory)", cwd))?;
+    let now = nix::unistd::getcwd().map_err(sys("getcwd", cwd))?;
+    if !now.is_absolute() {
+        return Err(RootfsError::CwdOutside { path: cwd.to_path_buf() });
+    }
+    Ok(())
 }

@@ -44,6 +44,17 @@ impl Container {
         }
     }
 
+    /// The finished Plan the container was created with (stored next to its state).
+    pub fn plan(&self) -> Result<crate::plan::ValidPlan, RuntimeError> {
+        Ok(super::state::read_plan(&self.dir)?)
+    }
+
+    /// The container's root filesystem as the host reaches it: through its init process, so a path read
+    /// there resolves in the container's own mount namespace.
+    pub fn root_dir(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root", self.state.pid))
+    }
+
     /// Is the recorded process still the container's, and not a zombie waiting to be reaped?
     pub fn alive(&self) -> bool {
         self.state.pid > 0

@@ -18,14 +18,14 @@
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
+use nix::sys::wait::waitpid;
 
 use super::container::Container;
-use super::init::{Failure, StartHooks, become_process, finish, setup_failed};
-use super::sync::{Message, recv_message, send_message};
+use super::init::{Failure, StartHooks, become_process, finish, setup_failed, wait_for_go};
+use super::spawn::{self, ChildEnd, Spawned};
+use super::steps::begin;
+use super::sync::{Message, send_message};
 use super::{Exit, RuntimeError, io};
 use crate::cgroups::{self, Cgroup};
 use crate::plan::{Namespace, Process};
@@ -68,89 +68,55 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     if opts.process.terminal && opts.detach && opts.console_socket.is_none() {
         return Err(RuntimeError::Usage("a detached exec with a terminal needs --console-socket"));
     }
+    crate::plan::check_process(&opts.process, "process").map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    begin(1);
     let seccomp_filter =
         opts.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, opts.seccomp_cache)).transpose()?;
-    let pidfd = sys::pidfd_open(Pid::from_raw(container.state.pid)).map_err(|e| RuntimeError::Io {
+    let pid = container.state.pid;
+    let pidfd = sys::pidfd_open(nix::unistd::Pid::from_raw(pid)).map_err(|source| RuntimeError::Io {
         op: "pidfd_open",
-        path: format!("/proc/{}", container.state.pid).into(),
-        source: e,
+        path: format!("/proc/{pid}").into(),
+        source,
     })?;
-    let join = namespaces_to_join(container.state.pid);
+    let join = namespaces_to_join(pid);
     let cgroup = Cgroup::reopen(&cgroups::detect(), container.state.cgroups.clone());
-
-    let (handled, old_mask) = io::block_handled_signals()?;
-    let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| RuntimeError::sys("socketpair", e))?;
-
     let cgroup_dir = cgroup.open_dir();
     let cgroup_tasks = cgroup.open_tasks()?;
-    crate::explain!(
-        "clone the process that joins the container",
-        format!("clone3({})", if cgroup_dir.is_some() { "CLONE_INTO_CGROUP" } else { "" }),
-        "it must sit in the container's cgroup before it runs anything there"
-    );
-    let middle = match sys::clone3(0, cgroup_dir.as_ref().map(|f| f.as_fd()))
-        .map_err(|e| RuntimeError::Clone { flags: "0".into(), source: e })?
-    {
-        sys::Forked::Child => {
-            crate::narrate::mark_child();
-            drop(parent_sock);
-            let sync = child_sock.try_clone().ok();
-            finish(
-                sync,
-                middle_main(&pidfd, join, &cgroup_tasks, child_sock, &opts, seccomp_filter.as_ref(), &old_mask),
-            )
-        }
-        sys::Forked::Parent(pid) => pid,
-    };
-    drop(child_sock);
+
+    begin(7);
+    let spawned = spawn::spawn(CloneFlags::empty(), cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
+        let sync = end.sync.try_clone().ok();
+        finish(sync, middle_main(&pidfd, join, &cgroup_tasks, end, &opts, seccomp_filter.as_ref()))
+    })?;
     drop(cgroup_dir);
     drop(cgroup_tasks);
-    let restore = || {
-        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-    };
-    let result = supervise_exec(middle, &handled, parent_sock, &opts);
-    restore();
-    result
-}
-
-fn supervise_exec(middle: Pid, handled: &SigSet, sync: OwnedFd, opts: &ExecOptions) -> Result<Exit, RuntimeError> {
-    let fail = |e: RuntimeError| {
+    let middle = spawned.pid;
+    let kill_middle = |e: RuntimeError| {
         let _ = nix::sys::signal::kill(middle, Signal::SIGKILL);
         let _ = waitpid(middle, None);
         e
     };
-    send_message(&sync, &Message::Go).map_err(|e| fail(RuntimeError::sys("send Go", e)))?;
-    let mut target = middle;
-    let mut pty_master = None;
-    loop {
-        match recv_message(&sync).map_err(|e| fail(RuntimeError::sys("recv from the exec process", e)))? {
-            Some(Message::Pid(pid)) => target = Pid::from_raw(pid),
-            Some(Message::Pty(master)) => pty_master = Some(io::adopt_terminal(master)),
-            Some(Message::Ready) => break,
-            Some(Message::Error(text)) => return Err(fail(RuntimeError::Child(text))),
-            Some(Message::Exec(code, text)) => return Err(fail(RuntimeError::Exec { code, text })),
-            other => return Err(fail(RuntimeError::Child(format!("the exec process ended early ({other:?})")))),
-        }
-    }
+    spawn::go(&spawned.sync).map_err(kill_middle)?;
+    let ready = spawn::await_ready(&spawned.sync, || Ok(())).map_err(kill_middle)?;
+    let target = ready.pid.unwrap_or(middle);
+
+    begin(26);
     if let Some(pid_file) = opts.pid_file {
-        std::fs::write(pid_file, target.to_string()).map_err(|e| fail(RuntimeError::io("write", pid_file, e)))?;
+        std::fs::write(pid_file, target.to_string())
+            .map_err(|e| kill_middle(RuntimeError::io("write", pid_file, e)))?;
     }
     if opts.detach {
-        if let (Some(master), Some(socket)) = (pty_master, opts.console_socket) {
+        if let (Some(master), Some(socket)) = (ready.pty_master, opts.console_socket) {
             io::send_console(socket, master)?;
         }
         return Ok(Exit::Code(0));
     }
-    let outcome = io::supervise(middle, target, handled, sync, pty_master)?;
+    let Spawned { sync, handled, mask: _restore, .. } = spawned;
+    let outcome = io::supervise(middle, target, &handled, sync, ready.pty_master)?;
     if let Some((code, text)) = outcome.exec_error {
         return Err(RuntimeError::Exec { code, text });
     }
-    Ok(match outcome.status {
-        WaitStatus::Exited(_, code) => Exit::Code(code),
-        WaitStatus::Signaled(_, sig, _) => Exit::Signal(sig as i32),
-        _ => Exit::Code(1),
-    })
+    Ok(Exit::from_wait(outcome.status, None))
 }
 
 /// The middle process: join, clone the real process, report its pid, then (unless detached) wait for it
@@ -159,21 +125,17 @@ fn middle_main(
     pidfd: &OwnedFd,
     join: CloneFlags,
     cgroup_tasks: &[std::fs::File],
-    sync: OwnedFd,
+    end: ChildEnd,
     opts: &ExecOptions,
     seccomp_filter: Option<&seccomp::CompiledFilter>,
-    old_mask: &SigSet,
 ) -> Result<std::convert::Infallible, Failure> {
-    match recv_message(&sync).map_err(|e| setup_failed("waiting for the parent", e))? {
-        Some(Message::Go) => {}
-        other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
-    }
-    // v1: into the container's cgroup first (v2 was cloned into it).
-    for mut tasks in cgroup_tasks {
-        use std::io::Write;
-        tasks.write_all(b"0").map_err(|e| setup_failed("join the cgroup (write 0 to tasks)", e))?;
-    }
+    let ChildEnd { sync, old_mask } = end;
+    wait_for_go(&sync)?;
+    begin(9);
+    cgroups::enter_tasks(cgroup_tasks)?;
     nix::sys::prctl::set_dumpable(false).map_err(|e| setup_failed("prctl(PR_SET_DUMPABLE, 0)", e))?;
+
+    begin(10);
     crate::explain!(
         "join the container's namespaces",
         format!("setns(pidfd, {join:?})"),
@@ -181,12 +143,13 @@ fn middle_main(
     );
     nix::sched::setns(pidfd, join).map_err(|e| setup_failed(&format!("setns(pidfd, {join:?})"), e))?;
     nix::unistd::chdir("/").map_err(|e| setup_failed("chdir /", e))?;
+    // Entering a PID namespace moves only our children: the process itself is one.
     let process = match sys::clone3(0, None).map_err(|e| setup_failed("clone3", e))? {
         sys::Forked::Child => {
             let setup = (|| {
                 nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
                 let no_hooks = StartHooks { hooks: &[], state: None };
-                become_process(&opts.process, &sync, seccomp_filter, opts.preserve_fds, None, old_mask, no_hooks)
+                become_process(&opts.process, &sync, seccomp_filter, opts.preserve_fds, None, &old_mask, no_hooks)
             })();
             finish(sync.try_clone().ok(), setup)
         }
@@ -201,9 +164,8 @@ fn middle_main(
         sys::exit_now(0);
     }
     let code = match waitpid(process, None) {
-        Ok(WaitStatus::Exited(_, code)) => code,
-        Ok(WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
-        _ => 1,
+        Ok(status) => Exit::from_wait(status, None).code(),
+        Err(_) => 1,
     };
     sys::exit_now(code)
 }

@@ -1,39 +1,37 @@
 //! The container's side: everything between `clone3` and `execve`, in order. Start reading here.
 //!
 //! This code runs in the cloned child, already inside its new namespaces, as a copy of the parent's memory
-//! (no re-exec). It waits until the parent has mapped its ids and placed it in its cgroup, then builds the
-//! container from the inside: session and terminal, namespaces to join, hostname, loopback, the root
-//! filesystem and `pivot_root`, limits, working directory, identity, capabilities, the seccomp filter — and
-//! finally `execve`. Each step needs the ones before it: mounts need the mount namespace, masking needs the
-//! pivot, dropping capabilities must wait until everything that needs them (mounts, `setgroups`, `setuid`) is
-//! done, and the seccomp filter comes last of all, or just before the capabilities go when it needs them.
+//! (no re-exec). It waits until the parent has mapped its ids, then builds the container from the inside.
+//! Each step is one call into the module of its mechanism, numbered as in `steps.rs` (and `--explain`, and
+//! docs/architecture.md), and each needs the ones before it: mounts need the mount namespace, masking needs the
+//! pivot, sysctls need the container's `/proc` and must come before `/proc/sys` is sealed, dropping capabilities
+//! waits until everything that needs them (mounts, `setgroups`, `setuid`) is done, and the seccomp filter comes
+//! last of all — or, without `no_new_privs`, just before the capabilities go, since loading it then needs them.
 //! Any error is sent to the parent as text and the child exits; the parent prints it and cleans up.
 
-use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
-use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
-use nix::unistd::{Gid, Uid};
 
 use super::hooks;
+use super::spawn::ChildEnd;
 use super::state::Status;
+use super::steps::begin;
 use super::sync::{Message, recv_message, send_message};
-use crate::plan::{Hook, Namespace, Plan, Process};
-use crate::{capabilities, lsm, namespaces, rootfs, seccomp, sys};
+use crate::plan::{Hook, Namespace, NamespaceSpec, Plan, Process};
+use crate::{capabilities, cgroups, lsm, namespaces, process, rootfs, seccomp, sys, sysctl};
 
 /// Everything the child needs, prepared by the parent before `clone3`.
 pub struct ChildContext<'a> {
     pub plan: &'a Plan,
-    pub sync: OwnedFd,
-    pub mounts: Vec<rootfs::MountOp>,
+    /// The namespaces as they are entered: the Plan's, with `container:ID` networking resolved to the other
+    /// container's namespace (a host-side fact the Plan itself never holds).
+    pub namespaces: Vec<NamespaceSpec>,
+    pub mounts: rootfs::MountPlan,
     pub rootfs: PathBuf,
     pub joined: Vec<(Namespace, PathBuf, File)>,
-    /// The signal mask to restore right before `execve` (the parent blocked signals before cloning).
-    pub old_mask: SigSet,
     /// The seccomp filter, compiled by the parent; `None`: unconfined.
     pub seccomp: Option<seccomp::CompiledFilter>,
     /// Descriptors 3..3+N stay open across `execve` (`--preserve-fds`).
@@ -45,22 +43,21 @@ pub struct ChildContext<'a> {
 }
 
 /// Run the child to its `execve`; never returns.
-pub fn child_main(ctx: ChildContext) -> ! {
-    crate::narrate::mark_child();
-    let sync = ctx.sync.try_clone();
-    finish(sync.ok(), setup_and_exec(ctx))
+pub fn child_main(ctx: ChildContext, end: ChildEnd) -> ! {
+    let sync = end.sync.try_clone();
+    finish(sync.ok(), setup_and_exec(ctx, end))
 }
 
 /// Only reached when setup or `execve` failed: tell the parent why, and exit.
 pub(super) fn finish(sync: Option<OwnedFd>, result: Result<std::convert::Infallible, Failure>) -> ! {
-    let message = match result {
+    let (message, code) = match result {
         Err(Failure::Setup(text)) => (Message::Error(text), 1),
-        Err(Failure::Exec(code, text)) => (Message::Exec(code, text.clone()), code as i32),
+        Err(Failure::Exec(code, text)) => (Message::Exec(code, text), code as i32),
     };
     if let Some(sync) = sync {
-        let _ = send_message(&sync, &message.0);
+        let _ = send_message(&sync, &message);
     }
-    sys::exit_now(message.1)
+    sys::exit_now(code)
 }
 
 pub(super) enum Failure {
@@ -84,43 +81,30 @@ impl<E: std::error::Error> From<E> for Failure {
     }
 }
 
+/// A program that cannot be executed keeps its exit code (126/127) on the way to the parent.
+fn from_process(e: process::ProcessError) -> Failure {
+    match e {
+        process::ProcessError::NotExecutable { code, message } => Failure::Exec(code, message),
+        other => Failure::from(other),
+    }
+}
+
 pub(super) fn setup_failed(what: &str, e: impl std::fmt::Display) -> Failure {
     Failure::Setup(format!("{what}: {e}"))
 }
 
-fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure> {
+fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infallible, Failure> {
     let plan = ctx.plan;
+    let sync = &end.sync;
 
-    // 1. Wait for the parent: until it has written our id maps and cgroup, we are nobody, nowhere.
-    let mut hook_state = None;
-    loop {
-        match recv_message(&ctx.sync).map_err(|e| setup_failed("waiting for the parent", e))? {
-            Some(Message::State(json)) => hook_state = Some(json),
-            Some(Message::Go) => break,
-            other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
-        }
-    }
-    // v1: step into the cgroup before anything else (v2 did it at clone, CLONE_INTO_CGROUP).
-    if !ctx.cgroup_tasks.is_empty() {
-        crate::explain!(
-            "join the container's cgroup",
-            "write \"0\" to tasks in each v1 hierarchy (files the parent opened)",
-            "from here on every instruction runs inside the container's limits"
-        );
-    }
-    for mut tasks in &ctx.cgroup_tasks {
-        use std::io::Write;
-        tasks.write_all(b"0").map_err(|e| setup_failed("join the cgroup (write 0 to tasks)", e))?;
-    }
-    if namespaces::creates(&plan.namespaces, Namespace::User) {
-        // Become root of the new user namespace (uid 0 is mapped now).
-        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .map_err(|e| setup_failed("setresgid(0) in the user namespace", e))?;
-        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .map_err(|e| setup_failed("setresuid(0) in the user namespace", e))?;
-    }
+    // Until the parent has written our id maps we are nobody: wait for Go (and the state our hooks read).
+    let hook_state = wait_for_go(sync)?;
 
-    // 2. A new session: the container's processes are not in containy's process group or terminal.
+    begin(9);
+    cgroups::enter_tasks(&ctx.cgroup_tasks)?;
+    if namespaces::creates(&ctx.namespaces, Namespace::User) {
+        process::become_namespace_root().map_err(from_process)?;
+    }
     crate::explain!(
         "start a new session",
         "setsid()",
@@ -128,82 +112,75 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
     );
     nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
 
-    // 3. Namespaces given by path are joined; the cgroup namespace is made now that we sit in our cgroup.
+    begin(10);
     namespaces::join(ctx.joined)?;
-    if namespaces::creates(&plan.namespaces, Namespace::Cgroup) {
-        crate::explain!(
-            "create the cgroup namespace",
-            "unshare(CLONE_NEWCGROUP)",
-            "done after the parent placed us in our cgroup, so that cgroup becomes the container's '/'"
-        );
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| setup_failed("unshare(CLONE_NEWCGROUP)", e))?;
+    if namespaces::creates(&ctx.namespaces, Namespace::Cgroup) {
+        namespaces::create_cgroup_namespace()?;
     }
-
     if !plan.time_offsets.is_empty() {
-        enter_time_namespace(&plan.time_offsets)?;
+        namespaces::enter_time_namespace(&plan.time_offsets)?;
     }
 
-    // 4. Names and network.
-    if namespaces::creates(&plan.namespaces, Namespace::Uts) {
-        if let Some(hostname) = &plan.hostname {
-            crate::explain!(
-                format!("set the hostname to {hostname:?}"),
-                "sethostname(2)",
-                "the new UTS namespace has its own hostname; the host's is untouched"
-            );
-            nix::unistd::sethostname(hostname).map_err(|e| setup_failed("sethostname", e))?;
-        }
-        if let Some(domain) = &plan.domainname {
-            set_domainname(domain)?;
-        }
-    }
-    if namespaces::creates(&plan.namespaces, Namespace::Network) {
+    begin(11);
+    namespaces::set_names(plan.hostname.as_deref(), plan.domainname.as_deref())?;
+    if namespaces::creates(&ctx.namespaces, Namespace::Network) {
         crate::explain!(
             "bring up the loopback interface",
             "ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP)",
             "a new network namespace has only `lo`, and it starts down"
         );
-        sys::loopback_up().map_err(|e| setup_failed("bringing lo up", e))?;
+        sys::loopback_up().map_err(|e| setup_failed("bring lo up (ioctl SIOCSIFFLAGS)", e))?;
     }
 
-    // 5. The root filesystem and pivot_root; then sysctls, while /proc/sys is still writable; then the
-    // masked and read-only paths seal it.
+    begin(12);
     let mount_ctx = rootfs::Context {
         rootfs: &ctx.rootfs,
-        user_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::User),
-        cgroup_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::Cgroup),
+        user_ns: ctx.namespaces.iter().any(|n| n.kind == Namespace::User),
+        cgroup_ns: ctx.namespaces.iter().any(|n| n.kind == Namespace::Cgroup),
     };
-    let pivot = ctx.mounts.iter().position(|op| *op == rootfs::MountOp::PivotRoot).unwrap_or(ctx.mounts.len());
-    let after_pivot = (pivot + 1).min(ctx.mounts.len());
-    rootfs::apply(&ctx.mounts[..pivot], &mount_ctx)?;
-    run_create_hooks(plan, &ctx.sync, hook_state.as_deref())?;
-    rootfs::apply(&ctx.mounts[pivot..after_pivot], &mount_ctx)?;
-    write_sysctls(&plan.sysctl)?;
-    rootfs::apply(&ctx.mounts[after_pivot..], &mount_ctx)?;
+    rootfs::apply(&ctx.mounts.before_pivot, &mount_ctx)?;
 
-    // 6. Limits that belong to the container rather than to one process in it.
+    begin(13);
+    run_create_hooks(plan, sync, hook_state.as_deref())?;
+
+    begin(14);
+    rootfs::pivot_root(&ctx.rootfs)?;
+
+    begin(15);
+    sysctl::write_all(&plan.sysctl)?;
+
+    begin(16);
+    rootfs::apply(&ctx.mounts.after_pivot, &mount_ctx)?;
+
+    begin(17);
     if let Some(domain) = plan.personality {
-        crate::explain!(
-            format!("set the execution domain to {domain:#x}"),
-            "personality(2)",
-            "it survives execve: a PER_LINUX32 container sees a 32-bit machine in uname"
-        );
-        let persona = nix::sys::personality::Persona::from_bits_retain(domain as libc::c_int);
-        nix::sys::personality::set(persona).map_err(|e| setup_failed("personality", e))?;
+        process::set_personality(domain).map_err(from_process)?;
     }
     if let Some(adj) = plan.process.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| setup_failed("write /proc/self/oom_score_adj", e))?;
+        process::set_oom_score_adj(adj).map_err(from_process)?;
     }
+    let start_hooks = StartHooks { hooks: &plan.hooks.start_container, state: hook_state.as_deref() };
     become_process(
         &plan.process,
-        &ctx.sync,
+        sync,
         ctx.seccomp.as_ref(),
         ctx.preserve_fds,
         ctx.exec_fifo.as_ref(),
-        &ctx.old_mask,
-        StartHooks { hooks: &plan.hooks.start_container, state: hook_state.as_deref() },
+        &end.old_mask,
+        start_hooks,
     )
+}
+
+/// Block until the parent says Go; before it, it may send the state JSON the container's own hooks read.
+pub(super) fn wait_for_go(sync: &OwnedFd) -> Result<Option<String>, Failure> {
+    let mut hook_state = None;
+    loop {
+        match recv_message(sync).map_err(|e| setup_failed("waiting for the parent", e))? {
+            Some(Message::State(json)) => hook_state = Some(json),
+            Some(Message::Go) => return Ok(hook_state),
+            other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
+        }
+    }
 }
 
 /// The hooks of the create step, at the one moment the spec gives them: the container's mounts exist,
@@ -213,10 +190,7 @@ fn run_create_hooks(plan: &Plan, sync: &OwnedFd, state: Option<&str>) -> Result<
     let hooks = &plan.hooks;
     if !hooks.prestart.is_empty() || !hooks.create_runtime.is_empty() {
         send_message(sync, &Message::Hooks).map_err(|e| setup_failed("asking the parent to run hooks", e))?;
-        match recv_message(sync).map_err(|e| setup_failed("waiting for the createRuntime hooks", e))? {
-            Some(Message::Go) => {}
-            other => return Err(Failure::Setup(format!("unexpected message from the parent: {other:?}"))),
-        }
+        wait_for_go(sync)?;
     }
     if !hooks.create_container.is_empty() {
         hooks::run("createContainer", &hooks.create_container, &hook_input(state, Status::Creating))?;
@@ -237,10 +211,10 @@ fn hook_input(state: Option<&str>, status: Status) -> serde_json::Value {
     value
 }
 
-/// Steps 7–13, shared with `exec`: from a process inside the container's namespaces and root to the
-/// configured program — rlimits, cwd, terminal, identity, capabilities, no_new_privs, seccomp, fds, execve.
+/// Steps 17–25, shared with `exec`: from a process inside the container's namespaces and root to the
+/// configured program.
 pub(super) fn become_process(
-    process: &Process,
+    p: &Process,
     sync: &OwnedFd,
     seccomp_filter: Option<&seccomp::CompiledFilter>,
     preserve_fds: u32,
@@ -248,61 +222,54 @@ pub(super) fn become_process(
     old_mask: &SigSet,
     start_hooks: StartHooks,
 ) -> Result<std::convert::Infallible, Failure> {
-    for rlimit in &process.rlimits {
-        set_rlimit(&rlimit.kind, rlimit.soft, rlimit.hard)?;
+    begin(17);
+    process::set_rlimits(&p.rlimits).map_err(from_process)?;
+
+    begin(18);
+    rootfs::enter_cwd(&p.cwd)?;
+
+    if p.terminal {
+        begin(19);
+        let master = process::open_terminal().map_err(from_process)?;
+        send_message(sync, &Message::Pty(master)).map_err(|e| setup_failed("send the terminal to the parent", e))?;
     }
 
-    // 7. Working directory, checked to be inside the new root.
-    enter_cwd(&process.cwd)?;
+    begin(20);
+    let program = process::find_executable(&p.args[0], &p.env).map_err(from_process)?;
 
-    // 8. The terminal, if any: made in the container's own devpts, its master side sent to the parent.
-    if process.terminal {
-        attach_terminal(sync)?;
-    }
-
-    // 9. Find the program now, inside the container, so a typo is reported as such.
-    let program = find_executable(&process.args[0], &process.env)?;
-
-    // 10. Identity: bounding set first (needs CAP_SETPCAP), then groups and ids (keeping capabilities
-    // across setuid), then the remaining capability sets, then no_new_privs. Without no_new_privs the
-    // kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so then the filter goes first,
-    // while we still hold every capability — and must allow the calls below (prctl, capset, setgroups,
-    // setresuid/gid, close_range), as it must allow what follows the very end (sendmsg, rt_sigprocmask, execve).
-    let nnp = process.no_new_privileges;
+    // Without no_new_privs the kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so the
+    // filter goes first, while every capability is still held — and must allow the calls below (prctl, capset,
+    // setgroups, setresuid/gid, close_range) as it must allow what follows the very end (sendmsg,
+    // rt_sigprocmask, execve).
+    begin(21);
+    let nnp = p.no_new_privileges;
     if let Some(filter) = seccomp_filter.filter(|_| !nnp) {
         seccomp::load(filter)?;
     }
-    lsm::set_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())?;
-    capabilities::drop_bounding(&process.capabilities)?;
-    set_identity(process)?;
-    if let Some(mask) = process.umask {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
-    }
-    capabilities::set_sets(&process.capabilities)?;
+    lsm::set_exec_labels(p.apparmor_profile.as_deref(), p.selinux_label.as_deref())?;
+    capabilities::drop_bounding(&p.capabilities)?;
+    process::set_identity(p).map_err(from_process)?;
+    capabilities::set_sets(&p.capabilities)?;
     if nnp {
-        crate::explain!(
-            "forbid gaining privileges",
-            "prctl(PR_SET_NO_NEW_PRIVS, 1)",
-            "setuid binaries and file capabilities can no longer raise privileges after execve"
-        );
-        nix::sys::prctl::set_no_new_privs().map_err(|e| setup_failed("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
+        capabilities::set_no_new_privs()?;
     }
 
-    // 11. Only stdio survives execve: everything else is marked close-on-exec.
+    begin(22);
     crate::explain!(
         "close inherited file descriptors",
         "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)",
         "a leaked host fd is a way out of the container (CVE-2024-21626)"
     );
-    sys::cloexec_from(3 + preserve_fds as i32).map_err(|e| setup_failed("close_range", e))?;
+    sys::cloexec_from(3 + preserve_fds as i32).map_err(|e| setup_failed("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
 
     // With no_new_privs any process may install a filter: the later, the fewer of our own calls it sees.
     if let Some(filter) = seccomp_filter.filter(|_| nnp) {
+        begin(23);
         seccomp::load(filter)?;
     }
 
-    // 12. Tell the parent we are ready, restore the signal mask, and become the container's program.
-    send_message(sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
+    begin(24);
+    send_message(sync, &Message::Ready).map_err(|e| setup_failed("tell the parent we are ready", e))?;
     let started = exec_fifo.map(wait_for_start).transpose()?;
     // Between start's open and our byte: `start` (and its poststart hooks) waits for these to finish.
     if !start_hooks.hooks.is_empty() {
@@ -312,13 +279,15 @@ pub(super) fn become_process(
         use std::io::Write;
         started.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))?;
     }
+
+    begin(25);
     crate::explain!(
-        format!("execute {}", process.args.join(" ")),
+        format!("execute {}", p.args.join(" ")),
         format!("execve({})", program.display()),
         "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
     );
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
-    exec(&program, &process.args, &process.env)
+    Err(from_process(process::execute(&program, &p.args, &p.env)))
 }
 
 /// The create/start split: reopen the exec FIFO for writing — `open(2)` blocks until `containy start` opens
@@ -332,188 +301,4 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<File, Failure> {
     );
     let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fifo));
     std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| setup_failed("open the exec FIFO", e))
-}
-
-/// Open a new pty in the container's `/dev/pts` (through `/dev/ptmx`), pass the master to the parent
-/// with `SCM_RIGHTS`, and make the subordinate side our stdin/stdout/stderr and controlling terminal.
-fn attach_terminal(sync: &OwnedFd) -> Result<(), Failure> {
-    use nix::fcntl::OFlag;
-    crate::explain!(
-        "create the container's terminal",
-        "open(/dev/ptmx) in its devpts; sendmsg(SCM_RIGHTS, master); dup2(pty, 0/1/2); ioctl(TIOCSCTTY)",
-        "the shell gets a real terminal (job control, line editing) that exists inside the container; containy relays it"
-    );
-    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .map_err(|e| setup_failed("open /dev/ptmx", e))?;
-    nix::pty::grantpt(&master).map_err(|e| setup_failed("grantpt", e))?;
-    nix::pty::unlockpt(&master).map_err(|e| setup_failed("unlockpt", e))?;
-    let name = nix::pty::ptsname_r(&master).map_err(|e| setup_failed("ptsname", e))?;
-    let slave = nix::fcntl::open(
-        name.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| setup_failed(&format!("open {name}"), e))?;
-    let master: OwnedFd = master.into();
-    send_message(sync, &Message::Pty(master)).map_err(|e| setup_failed("sending the terminal to the parent", e))?;
-    nix::unistd::dup2_stdin(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
-    nix::unistd::dup2_stdout(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
-    nix::unistd::dup2_stderr(&slave).map_err(|e| setup_failed("dup2 of the terminal", e))?;
-    sys::set_controlling_terminal(slave.as_fd()).map_err(|e| setup_failed("TIOCSCTTY", e))
-}
-
-/// A time namespace with shifted clocks: `unshare(CLONE_NEWTIME)` makes one for our *children*, its offsets can
-/// be written only until a process is in it — so now — and then we step into it ourselves with `setns`.
-fn enter_time_namespace(offsets: &[crate::plan::TimeOffset]) -> Result<(), Failure> {
-    let text: String = offsets.iter().map(|o| format!("{} {} {}\n", o.clock, o.secs, o.nanos)).collect();
-    crate::explain!(
-        "create the time namespace and shift its clocks",
-        format!("unshare(CLONE_NEWTIME); write {:?} to /proc/self/timens_offsets", text.trim_end()),
-        "CLOCK_MONOTONIC and CLOCK_BOOTTIME read differently inside; then setns(time_for_children) steps in"
-    );
-    let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
-    nix::sched::unshare(time).map_err(|e| setup_failed("unshare(CLONE_NEWTIME)", e))?;
-    std::fs::write("/proc/self/timens_offsets", text)
-        .map_err(|e| setup_failed("write /proc/self/timens_offsets", e))?;
-    // Not every kernel moves an execve into time_for_children (Debian's 6.1 does not): enter it now.
-    let ns = File::open("/proc/self/ns/time_for_children")
-        .map_err(|e| setup_failed("open /proc/self/ns/time_for_children", e))?;
-    nix::sched::setns(ns, time).map_err(|e| setup_failed("setns(time_for_children)", e))
-}
-
-/// `net.ipv4.ip_forward = 1` is a write of `1` to `/proc/sys/net/ipv4/ip_forward` — of the container's own
-/// namespace, since the plan only holds namespaced keys.
-fn write_sysctls(sysctl: &[(String, String)]) -> Result<(), Failure> {
-    for (key, value) in sysctl {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        crate::explain!(
-            format!("sysctl {key} = {value}"),
-            format!("write {path}"),
-            "a kernel parameter of one of the container's own namespaces"
-        );
-        std::fs::write(&path, value).map_err(|e| setup_failed(&format!("sysctl {key} (write {path})"), e))?;
-    }
-    Ok(())
-}
-
-fn set_domainname(domain: &str) -> Result<(), Failure> {
-    crate::explain!(
-        format!("set the NIS domain name to {domain:?}"),
-        "write /proc/sys/kernel/domainname",
-        "the domain name lives in the UTS namespace too"
-    );
-    std::fs::write("/proc/sys/kernel/domainname", domain).map_err(|e| setup_failed("setdomainname", e))
-}
-
-fn set_rlimit(kind: &str, soft: u64, hard: u64) -> Result<(), Failure> {
-    use nix::sys::resource::{Resource, setrlimit};
-    let resource = match kind {
-        "RLIMIT_AS" => Resource::RLIMIT_AS,
-        "RLIMIT_CORE" => Resource::RLIMIT_CORE,
-        "RLIMIT_CPU" => Resource::RLIMIT_CPU,
-        "RLIMIT_DATA" => Resource::RLIMIT_DATA,
-        "RLIMIT_FSIZE" => Resource::RLIMIT_FSIZE,
-        "RLIMIT_LOCKS" => Resource::RLIMIT_LOCKS,
-        "RLIMIT_MEMLOCK" => Resource::RLIMIT_MEMLOCK,
-        "RLIMIT_MSGQUEUE" => Resource::RLIMIT_MSGQUEUE,
-        "RLIMIT_NICE" => Resource::RLIMIT_NICE,
-        "RLIMIT_NOFILE" => Resource::RLIMIT_NOFILE,
-        "RLIMIT_NPROC" => Resource::RLIMIT_NPROC,
-        "RLIMIT_RSS" => Resource::RLIMIT_RSS,
-        "RLIMIT_RTPRIO" => Resource::RLIMIT_RTPRIO,
-        "RLIMIT_RTTIME" => Resource::RLIMIT_RTTIME,
-        "RLIMIT_SIGPENDING" => Resource::RLIMIT_SIGPENDING,
-        "RLIMIT_STACK" => Resource::RLIMIT_STACK,
-        other => return Err(Failure::Setup(format!("unknown rlimit {other}"))),
-    };
-    crate::explain!(
-        format!("{kind} = {soft}/{hard}"),
-        "setrlimit(2)",
-        "a per-process limit, inherited by everything the container starts"
-    );
-    setrlimit(resource, soft, hard).map_err(|e| {
-        let hint = if e == nix::errno::Errno::EPERM {
-            " (raising a hard limit above containy's own needs CAP_SYS_RESOURCE)"
-        } else {
-            ""
-        };
-        Failure::Setup(format!("setrlimit({kind}, {soft}, {hard}): {e}{hint}"))
-    })
-}
-
-/// `chdir` into the configured directory (creating it, as runc does) and make sure it is inside the root:
-/// `getcwd` reports `(unreachable)` for a directory outside it (e.g. through a leaked fd).
-fn enter_cwd(cwd: &Path) -> Result<(), Failure> {
-    crate::explain!(
-        format!("change to {}", cwd.display()),
-        "chdir(2), then getcwd(2) to verify",
-        "the working directory must be inside the new root, never a leaked host directory"
-    );
-    if let Err(nix::errno::Errno::ENOENT) = nix::unistd::chdir(cwd) {
-        std::fs::create_dir_all(cwd).map_err(|e| setup_failed(&format!("mkdir cwd {}", cwd.display()), e))?;
-    }
-    nix::unistd::chdir(cwd).map_err(|e| setup_failed(&format!("chdir to cwd {}", cwd.display()), e))?;
-    let now = nix::unistd::getcwd().map_err(|e| setup_failed(&format!("cwd {}", cwd.display()), e))?;
-    if !now.is_absolute() {
-        return Err(Failure::Setup(format!("cwd {} is outside the container's root filesystem", cwd.display())));
-    }
-    Ok(())
-}
-
-fn set_identity(p: &Process) -> Result<(), Failure> {
-    crate::explain!(
-        format!("become uid {} gid {} (groups {:?})", p.uid, p.gid, p.additional_gids),
-        "setgroups(2), setresgid(2), setresuid(2) with PR_SET_KEEPCAPS",
-        "ids change before the capability sets are final, keeping the permitted set across setuid"
-    );
-    nix::sys::prctl::set_keepcaps(true).map_err(|e| setup_failed("prctl(PR_SET_KEEPCAPS)", e))?;
-    let groups: Vec<Gid> = p.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
-    // Inside a user namespace with setgroups denied this fails; then there are no groups to drop anyway.
-    if let Err(e) = nix::unistd::setgroups(&groups)
-        && !(e == nix::errno::Errno::EPERM && groups.is_empty())
-    {
-        return Err(setup_failed("setgroups", e));
-    }
-    let gid = Gid::from_raw(p.gid);
-    nix::unistd::setresgid(gid, gid, gid).map_err(|e| setup_failed(&format!("setresgid({})", p.gid), e))?;
-    let uid = Uid::from_raw(p.uid);
-    nix::unistd::setresuid(uid, uid, uid).map_err(|e| setup_failed(&format!("setresuid({})", p.uid), e))?;
-    nix::sys::prctl::set_keepcaps(false).map_err(|e| setup_failed("prctl(PR_SET_KEEPCAPS)", e))?;
-    Ok(())
-}
-
-/// `PATH` lookup the way `execvp` does it, but with the container's environment and reported errors.
-fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, Failure> {
-    let is_exec = |p: &Path| {
-        nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && p.metadata().is_ok_and(|m| m.is_file())
-    };
-    if name.contains('/') {
-        let path = PathBuf::from(name);
-        return match path.metadata() {
-            Err(_) => Err(Failure::Exec(127, format!("exec {name:?}: no such file or directory"))),
-            Ok(m) if m.is_dir() => Err(Failure::Exec(126, format!("exec {name:?}: is a directory"))),
-            Ok(_) if !is_exec(&path) => Err(Failure::Exec(126, format!("exec {name:?}: permission denied"))),
-            Ok(_) => Ok(path),
-        };
-    }
-    let path_var = env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    path_var
-        .split(':')
-        .filter(|dir| !dir.is_empty())
-        .map(|dir| Path::new(dir).join(name))
-        .find(|p| is_exec(p))
-        .ok_or_else(|| Failure::Exec(127, format!("exec {name:?}: executable file not found in $PATH")))
-}
-
-fn exec(program: &Path, args: &[String], env: &[String]) -> Result<std::convert::Infallible, Failure> {
-    let cstr = |s: &[u8]| CString::new(s).map_err(|_| Failure::Setup("argument contains a NUL byte".into()));
-    let path = cstr(program.as_os_str().as_bytes())?;
-    let argv = args.iter().map(|a| cstr(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
-    let envp = env.iter().map(|e| cstr(e.as_bytes())).collect::<Result<Vec<_>, _>>()?;
-    let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
-    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
-    Err(Failure::Exec(code, format!("exec {:?}: {}", program, err.desc().to_lowercase())))
 }

@@ -13,7 +13,9 @@ mod init;
 pub mod inspect;
 mod io;
 mod parent;
+mod spawn;
 pub mod state;
+pub mod steps;
 pub mod sync;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +42,20 @@ pub struct RunOptions {
     pub preserve_fds: u32,
 }
 
+impl RunOptions {
+    /// The options every container needs; `pid_file` and `preserve_fds` are what engines add.
+    pub fn new(id: String, root: &Path, base_cache: PathBuf) -> RunOptions {
+        RunOptions {
+            id,
+            root: root.to_path_buf(),
+            base_cache,
+            pid_file: None,
+            seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
+            preserve_fds: 0,
+        }
+    }
+}
+
 /// How a container ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exit {
@@ -52,6 +68,18 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// How a wait status reads as a container's end. `oom`: the cgroup's OOM-kill count went up, with the
+    /// memory limit that was hit (a SIGKILL is then the OOM killer's).
+    pub fn from_wait(status: nix::sys::wait::WaitStatus, oom: Option<Option<u64>>) -> Exit {
+        use nix::sys::wait::WaitStatus;
+        match (status, oom) {
+            (WaitStatus::Exited(_, code), _) => Exit::Code(code),
+            (WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGKILL, _), Some(limit)) => Exit::OomKilled { limit },
+            (WaitStatus::Signaled(_, sig, _), _) => Exit::Signal(sig as i32),
+            _ => Exit::Code(1),
+        }
+    }
+
     /// The shell convention: the exit code, or 128 + the signal number.
     pub fn code(&self) -> i32 {
         match self {
@@ -115,6 +143,9 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    /// A Plan (or exec's process) failed validation.
+    #[error("{0}")]
+    Invalid(String),
     /// Setup failed inside the container process; the text came over the sync socket.
     #[error("container setup failed: {0}")]
     Child(String),

@@ -10,21 +10,21 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-use nix::sys::wait::WaitStatus;
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::init::{ChildContext, child_main};
+use super::spawn::{self, Spawned};
 use super::state::{self, State, Status};
-use super::sync::{Message, recv_message, send_message};
+use super::steps::begin;
+use super::sync::{Message, send_message};
 use super::{Exit, RunOptions, RuntimeError};
 use super::{hooks, io};
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::network;
-use crate::plan::{Mount, Namespace, Network, Plan, PortMapping, RootfsMode, RootfsSource};
+use crate::plan::{Mount, Namespace, NamespaceSpec, Network, Plan, PortMapping, RootfsMode, RootfsSource, ValidPlan};
 use crate::rootfs::{self, CgroupMount, RootPaths};
-use crate::{capabilities, image, namespaces, seccomp, sys, user_mapping};
+use crate::{capabilities, image, namespaces, seccomp, user_mapping};
 
 /// What a running container holds on the host; dropping it gives everything back.
 struct Resources {
@@ -85,52 +85,41 @@ impl Drop for Resources {
 /// A container whose process exists, sits in its cgroup, is fully set up and waits: either to `execve`
 /// at once (`run`) or on its exec FIFO until `start` (`create`).
 struct Prepared {
-    child: Pid,
+    spawned: Spawned,
     held: Resources,
     state: State,
-    sync: OwnedFd,
     pty_master: Option<OwnedFd>,
-    handled: SigSet,
-    _restore: RestoreMask,
 }
 
 /// Run a container to completion and return how it ended.
-pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
-    let Prepared { child, mut held, state, sync, pty_master, handled, _restore } = prepare(plan, opts, false)?;
+pub fn run(plan: &ValidPlan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
+    let Prepared { spawned, mut held, state, pty_master } = prepare(plan, opts, false)?;
+    // 26. Running: record it, run the poststart hooks, supervise (terminal, signals) until the end.
     let state = State { status: Status::Running, ..state };
     state.write(&held.state_dir)?;
     hooks::run_warning_only("poststart", &plan.hooks.poststart, &state.hook_input(Status::Running));
-
-    // Supervise: relay the terminal, forward signals, wait.
+    let Spawned { pid: child, sync, handled, mask: _restore } = spawned;
     let outcome = io::supervise(child, child, &handled, sync, pty_master)?;
     held.child = None;
-    let oom_kills = held.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
-    let memory_limit = held.cgroup.as_ref().and_then(Cgroup::memory_limit);
+    let oom = held.cgroup.as_ref().filter(|c| c.oom_kills() > 0).map(Cgroup::memory_limit);
     drop(held);
-
     if let Some((code, text)) = outcome.exec_error {
         return Err(RuntimeError::Exec { code, text });
     }
-    Ok(match outcome.status {
-        WaitStatus::Exited(_, code) => Exit::Code(code),
-        WaitStatus::Signaled(_, sig, _) if sig == Signal::SIGKILL && oom_kills > 0 => {
-            Exit::OomKilled { limit: memory_limit }
-        }
-        WaitStatus::Signaled(_, sig, _) => Exit::Signal(sig as i32),
-        _ => Exit::Code(1),
-    })
+    Ok(Exit::from_wait(outcome.status, oom))
 }
 
 /// `create`: set the container up and leave its process waiting on the exec FIFO; containy exits and the
 /// process lives on (an engine's subreaper, such as conmon, becomes its parent). With a terminal the pty's
 /// master side is sent to `console_socket`.
-pub fn create(plan: &Plan, opts: &RunOptions, console_socket: Option<&Path>) -> Result<(), RuntimeError> {
+pub fn create(plan: &ValidPlan, opts: &RunOptions, console_socket: Option<&Path>) -> Result<(), RuntimeError> {
     if plan.process.terminal && console_socket.is_none() {
         return Err(RuntimeError::Usage(
             "the container has a terminal but nobody to hand it to: pass --console-socket, or set terminal to false",
         ));
     }
     let Prepared { mut held, state, pty_master, .. } = prepare(plan, opts, true)?;
+    // 26. Created: the process waits on its exec FIFO; `start` lets it go.
     if let (Some(master), Some(socket)) = (pty_master, console_socket) {
         io::send_console(socket, master)?;
     }
@@ -139,15 +128,17 @@ pub fn create(plan: &Plan, opts: &RunOptions, console_socket: Option<&Path>) -> 
     Ok(())
 }
 
-/// Steps 1–8: everything up to a container process that is ready, with its state written.
-fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
-    // 1. Everything that can be checked before any resource is taken.
+/// Steps 1–8 and the parent's side of 9–25: everything up to a container process that is ready, with its
+/// state (and its Plan) written.
+fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
+    begin(1);
     capabilities::validate(&plan.process.capabilities)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
     let (base, layers) = resolve_base(plan, opts)?;
 
+    begin(2);
     let state_dir = state::create_dir(&opts.root, &opts.id)?;
     crate::explain!(
         format!("create the state directory for {:?}", opts.id),
@@ -163,14 +154,15 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         keep: false,
         poststop: None,
     };
+    state::write_plan(&state_dir, plan)?;
 
-    // 2. The root filesystem's host-side directories.
+    begin(3);
     let paths = root_paths(plan, &base, layers, &state_dir)?;
     if let RootfsMode::Split { editable } = &plan.rootfs.mode {
         rootfs::split::prepare(&base, &paths.rootfs, editable)?;
     }
 
-    // 3. The cgroup, with every limit written before the container exists.
+    begin(4);
     let layout = cgroups::detect();
     let rel = cgroups::relative_path(plan.cgroups_path.as_deref(), &opts.id)?;
     crate::explain!(
@@ -198,105 +190,52 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;
 
-    // 3b. The network's host side: a lease and the container's /etc files (which become mounts), and for
-    // `container:ID` the namespace to join. After state.json exists, so `delete --force` finds the container
-    // (and its network.json) whenever containy dies from here on.
-    let mut adjusted = plan.clone();
-    let attachment = prepare_network(&mut adjusted, opts, &base, &mut held)?;
-    let plan = &adjusted;
+    // After state.json exists, so `delete --force` finds the container (and its network.json) whenever
+    // containy dies from here on.
+    begin(5);
+    let host = prepare_network(plan, opts, &base, &mut held)?;
 
-    // 4. The mount sequence, as data, and the namespaces to join, opened while paths are the host's.
-    let cgroup_mount = match &layout {
-        Layout::V2 => {
-            CgroupMount::V2 { host_dir: held.cgroup.as_ref().and_then(|c| c.dirs().first()).map(|(_, d)| d.clone()) }
-        }
-        Layout::V1 { hierarchies } => CgroupMount::V1(
-            hierarchies
-                .iter()
-                .filter_map(|h| {
-                    let host_dir = held
-                        .cgroup
-                        .as_ref()
-                        .and_then(|c| c.dirs().iter().find(|(_, d)| d.starts_with(&h.mount_point)))
-                        .map(|(_, d)| d.clone());
-                    Some(rootfs::V1Hierarchy {
-                        name: h.mount_point.file_name()?.to_string_lossy().into_owned(),
-                        controllers: h.controllers.join(","),
-                        host_dir,
-                    })
-                })
-                .collect(),
-        ),
-    };
-    let mounts = rootfs::plan_mounts(plan, &paths, &cgroup_mount);
-    let joined = namespaces::open_joined(&plan.namespaces)?;
+    begin(6);
+    let cgroup_mount = cgroup_mount(&layout, held.cgroup.as_ref());
+    let mounts = rootfs::plan_mounts(plan, &host.etc_mounts, &paths, &cgroup_mount);
+    let joined = namespaces::open_joined(&host.namespaces)?;
     let exec_fifo = if detached { Some(make_exec_fifo(&state_dir)?) } else { None };
 
-    // 5. Block the signals we handle *before* cloning: a fast child's SIGCHLD must not be lost.
-    let (handled, old_mask) = io::block_handled_signals()?;
-    let restore = RestoreMask(old_mask);
-
-    let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| RuntimeError::sys("socketpair", e))?;
-
-    // 6. Clone. The cgroup namespace is created by the child once it is in its cgroup (v1 can only place
-    // it after the clone), so it is not among the clone flags.
-    let mut flags = namespaces::clone_flags(&plan.namespaces);
+    begin(7);
+    // The cgroup namespace is created by the child once it is in its cgroup (v1 can only place it after the
+    // clone); a time namespace's clocks can be shifted only before a process is in it, so the child unshares
+    // it and writes the offsets itself. Neither is among the clone flags.
+    let mut flags = namespaces::clone_flags(&host.namespaces);
     flags.remove(nix::sched::CloneFlags::CLONE_NEWCGROUP);
-    if !plan.time_offsets.is_empty() {
-        // A time namespace's clocks can be shifted only before a process is in it: the child unshares it
-        // and writes the offsets itself, then steps into it with setns.
-        flags.remove(nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
-    }
-    debug_assert_eq!(sys::thread_count(), Some(1), "containy must be single-threaded when it clones");
+    flags.remove(nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME));
     let cgroup_dir = held.cgroup.as_ref().and_then(Cgroup::open_dir);
     let cgroup_tasks = match &held.cgroup {
         Some(cgroup) => cgroup.open_tasks()?,
         None => Vec::new(),
     };
-    crate::explain!(
-        "clone the container process",
-        format!(
-            "clone3({}{})",
-            flags.iter_names().map(|(name, _)| name).collect::<Vec<_>>().join(" | "),
-            if cgroup_dir.is_some() { " | CLONE_INTO_CGROUP" } else { "" }
-        ),
-        "one syscall creates the process and all its new namespaces at once"
-    );
-    let forked = sys::clone3(flags.bits() as u64, cgroup_dir.as_ref().map(|f| f.as_fd()))
-        .map_err(|e| RuntimeError::Clone { flags: format!("{flags:?}"), source: e })?;
-    let child = match forked {
-        sys::Forked::Child => {
-            drop(parent_sock);
-            child_main(ChildContext {
-                plan,
-                sync: child_sock,
-                mounts,
-                rootfs: paths.rootfs.clone(),
-                joined,
-                old_mask,
-                seccomp: seccomp_filter,
-                exec_fifo,
-                preserve_fds: opts.preserve_fds,
-                cgroup_tasks,
-            })
-        }
-        sys::Forked::Parent(pid) => pid,
+    let context = ChildContext {
+        plan,
+        namespaces: host.namespaces.clone(),
+        mounts,
+        rootfs: paths.rootfs.clone(),
+        joined,
+        seccomp: seccomp_filter,
+        exec_fifo,
+        preserve_fds: opts.preserve_fds,
+        cgroup_tasks,
     };
+    let spawned = spawn::spawn(flags, cgroup_dir.as_ref().map(|f| f.as_fd()), |end| child_main(context, end))?;
+    let child = spawned.pid;
     held.child = Some(child);
-    drop(child_sock);
-    drop(joined);
-    drop(exec_fifo);
     drop(cgroup_dir);
-    drop(cgroup_tasks);
 
-    // 7. Finish the child's setup from outside: its id maps.
-    if namespaces::creates(&plan.namespaces, Namespace::User) {
+    begin(8);
+    if namespaces::creates(&host.namespaces, Namespace::User) {
         let deny_setgroups = !nix::unistd::geteuid().is_root();
         user_mapping::write_id_maps(child, &plan.uid_mappings, &plan.gid_mappings, deny_setgroups)?;
     }
     // The child's network namespace exists now; it waits for Go, so it never sees a half-made network.
-    if let Some((attachment, ports)) = &attachment {
+    if let Some((attachment, ports)) = &host.attachment {
         network::connect(attachment, child.as_raw(), ports)?;
     }
     if !plan.net_devices.is_empty() {
@@ -308,41 +247,57 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     }
     if !plan.hooks.create_container.is_empty() || !plan.hooks.start_container.is_empty() {
         let json = state.hook_input(Status::Creating).to_string();
-        send_message(&parent_sock, &Message::State(json)).map_err(|e| RuntimeError::sys("send the state", e))?;
+        send_message(&spawned.sync, &Message::State(json)).map_err(|e| RuntimeError::sys("send the state", e))?;
     }
-    send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;
+    spawn::go(&spawned.sync)?;
 
-    // 8. Wait for the child to be ready (or to fail); with a terminal, its master side comes first.
-    let mut pty_master = None;
-    loop {
-        match recv_message(&parent_sock).map_err(|e| RuntimeError::sys("recv from the child", e))? {
-            Some(Message::Ready) => break,
-            Some(Message::Hooks) => {
-                // Mounts are made, pivot_root is next: the runtime-namespace hooks of the create step.
-                let input = state.hook_input(Status::Creating);
-                hooks::run("prestart", &plan.hooks.prestart, &input)?;
-                hooks::run("createRuntime", &plan.hooks.create_runtime, &input)?;
-                send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;
-            }
-            Some(Message::Pty(master)) => pty_master = Some(io::adopt_terminal(master)),
-            Some(Message::Error(text)) => return Err(RuntimeError::Child(text)),
-            Some(Message::Exec(code, text)) => return Err(RuntimeError::Exec { code, text }),
-            other => {
-                let status = nix::sys::wait::waitpid(child, None).ok();
-                held.child = None;
-                return Err(RuntimeError::Child(format!(
-                    "the container process ended during setup ({status:?}, {other:?})"
-                )));
-            }
-        }
-    }
+    // 9–24 happen in the child; the parent answers its requests (13: the runtime-namespace hooks) until Ready.
+    let ready = spawn::await_ready(&spawned.sync, || {
+        let input = state.hook_input(Status::Creating);
+        hooks::run("prestart", &plan.hooks.prestart, &input)?;
+        hooks::run("createRuntime", &plan.hooks.create_runtime, &input)?;
+        Ok(())
+    })?;
+
+    begin(26);
     let state =
         State { status: Status::Created, start_time: state::process_start_time(child.as_raw()).unwrap_or(0), ..state };
     state.write(&state_dir)?;
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, child)?;
     }
-    Ok(Prepared { child, held, state, sync: parent_sock, pty_master, handled, _restore: restore })
+    Ok(Prepared { spawned, held, state, pty_master: ready.pty_master })
+}
+
+/// How the cgroup filesystem appears inside: the v2 tree, or each v1 hierarchy with the container's dir in it.
+fn cgroup_mount(layout: &Layout, cgroup: Option<&Cgroup>) -> CgroupMount {
+    let dirs = cgroup.map(Cgroup::dirs).unwrap_or_default();
+    match layout {
+        Layout::V2 => CgroupMount::V2 { host_dir: dirs.first().map(|(_, d)| d.clone()) },
+        Layout::V1 { hierarchies } => CgroupMount::V1(
+            hierarchies
+                .iter()
+                .filter_map(|h| {
+                    let host_dir = dirs.iter().find(|(_, d)| d.starts_with(&h.mount_point)).map(|(_, d)| d.clone());
+                    Some(rootfs::V1Hierarchy {
+                        name: h.mount_point.file_name()?.to_string_lossy().into_owned(),
+                        controllers: h.controllers.join(","),
+                        host_dir,
+                    })
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// What the host adds for one container, learned while it is set up — never written back into its Plan.
+struct HostSetup {
+    /// The namespaces as entered: the Plan's, with `container:ID` resolved to the other container's netns.
+    namespaces: Vec<NamespaceSpec>,
+    /// Bind mounts of the generated `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`.
+    etc_mounts: Vec<Mount>,
+    /// Bridge networking: the attachment to connect after clone, and the ports to publish.
+    attachment: Option<(network::Attachment, Vec<PortMapping>)>,
 }
 
 /// Network steps before clone. Bridge: record + lease + `/etc` files (the attachment is returned for
@@ -350,13 +305,14 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
 /// Every mode with generated files gets them bind-mounted over the image's `/etc/hosts`, `hostname` and
 /// `resolv.conf` (where the container has no /etc of its own to make mount points in, only over those the image has).
 fn prepare_network(
-    plan: &mut Plan,
+    plan: &Plan,
     opts: &RunOptions,
     base: &Path,
     held: &mut Resources,
-) -> Result<Option<(network::Attachment, Vec<PortMapping>)>, RuntimeError> {
+) -> Result<HostSetup, RuntimeError> {
     let hostname = plan.hostname.clone().unwrap_or_else(|| opts.id.clone());
     let mut attachment = None;
+    let mut namespaces = plan.namespaces.clone();
     let files = match plan.network.clone() {
         Network::Host => {
             crate::explain!(
@@ -383,9 +339,9 @@ fn prepare_network(
                 format!("setns({}, CLONE_NEWNET)", path.display()),
                 "containers of a pod share one network: the same interfaces, addresses and ports"
             );
-            plan.namespaces.retain(|ns| ns.kind != Namespace::Network);
-            plan.namespaces.push(crate::plan::NamespaceSpec { kind: Namespace::Network, path: Some(path) });
-            plan.namespaces.sort_by_key(|ns| ns.kind);
+            namespaces.retain(|ns| ns.kind != Namespace::Network);
+            namespaces.push(NamespaceSpec { kind: Namespace::Network, path: Some(path) });
+            namespaces.sort_by_key(|ns| ns.kind);
             // Its neighbours and name servers are the other container's.
             let mut files = network::etc_files(&held.state_dir, &hostname, true)?;
             for (host, inside) in &mut files {
@@ -408,12 +364,13 @@ fn prepare_network(
         RootfsMode::Direct => false,
     };
     let may_create = own_etc && mapped_root(plan).is_none();
+    let mut etc_mounts = Vec::new();
     for (source, destination) in files.into_iter().flatten() {
         let in_image = destination.strip_prefix("/").map(|rel| base.join(rel).symlink_metadata().is_ok());
         if !may_create && in_image != Ok(true) {
             continue;
         }
-        plan.mounts.push(Mount {
+        etc_mounts.push(Mount {
             destination,
             fstype: "bind".into(),
             source,
@@ -424,15 +381,7 @@ fn prepare_network(
             recursive: Default::default(),
         });
     }
-    Ok(attachment)
-}
-
-struct RestoreMask(SigSet);
-
-impl Drop for RestoreMask {
-    fn drop(&mut self) {
-        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.0), None);
-    }
+    Ok(HostSetup { namespaces, etc_mounts, attachment })
 }
 
 /// The directory holding the base root filesystem: a directory as is, or a tarball extracted once; for an
@@ -447,9 +396,6 @@ fn resolve_base(plan: &Plan, opts: &RunOptions) -> Result<(PathBuf, Vec<PathBuf>
             });
         }
         RootfsSource::Layers(layers) => {
-            if plan.rootfs.mode != RootfsMode::Overlay {
-                return Err(RuntimeError::Usage("an image's layers can only be used with rootfs mode = \"overlay\""));
-            }
             if let Some(missing) = layers.iter().find(|l| !l.is_dir()) {
                 return Err(RuntimeError::NoRootfs {
                     path: missing.clone(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Hooks;
+use crate::plan::{Hooks, ValidPlan};
 
 /// `ociVersion`, `id`, `status`, `pid`, `bundle` are the OCI state; the rest is containy's own record.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -144,10 +144,31 @@ impl State {
     }
 
     pub fn read(dir: &Path) -> Result<State, StateError> {
-        let path = dir.join("state.json");
-        let text = std::fs::read(&path).map_err(io("read", &path))?;
-        serde_json::from_slice(&text).map_err(|e| io("parse", &path)(e.into()))
+        read_json(&dir.join("state.json"))
     }
+}
+
+/// The finished Plan the container was created with, kept next to its state: `exec`, `inspect` and `update`
+/// read it instead of the bundle (which may have changed, or — for `run --image` — never existed).
+pub fn write_plan(dir: &Path, plan: &ValidPlan) -> Result<(), StateError> {
+    let path = dir.join(PLAN_FILE);
+    let tmp = dir.join(".plan.json.tmp");
+    let json = serde_json::to_vec(plan).map_err(|e| io("serialize", &path)(e.into()))?;
+    std::fs::write(&tmp, json).map_err(io("write", &tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io("rename", &path))
+}
+
+/// Read the stored Plan back (it is validated again on the way in).
+pub fn read_plan(dir: &Path) -> Result<ValidPlan, StateError> {
+    read_json(&dir.join(PLAN_FILE))
+}
+
+/// Where the finished Plan is kept in the state directory.
+pub const PLAN_FILE: &str = "plan.json";
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StateError> {
+    let text = std::fs::read(path).map_err(io("read", path))?;
+    serde_json::from_slice(&text).map_err(|e| io("parse", path)(e.into()))
 }
 
 #[cfg(test)]

@@ -5,22 +5,27 @@
 //! "the container's program is running" signal, with no extra message and no race.
 //!
 //! ```text
-//!  parent                                         child
-//!  clone3(CLONE_NEW*) ───────────────────────────▶ (blocks in recv)
-//!  write uid_map/gid_map
+//!  parent                                         child           (step numbers: runtime/steps.rs)
+//!  1-6 checks, state dir, cgroup, network, mount plan
+//!  7 clone3(CLONE_NEW*) ─────────────────────────▶ (blocks in recv)
+//!  8 write uid_map/gid_map, connect the network
 //!  (send State(json) ───────────────────────────▶ only with createContainer/startContainer hooks)
-//!  send Go ──────────────────────────────────────▶ v1: write 0 to tasks; setsid, setns, cgroup ns, hostname, lo up
-//!                                                  mounts
-//!            ◀──────────────────────────────────── (Hooks: only with prestart/createRuntime hooks)
-//!  (run them; send Go) ──────────────────────────▶ (createContainer hooks)
-//!                                                  pivot_root, masks, rlimits, cwd
-//!            ◀──────────────────────────────────── Pty + SCM_RIGHTS(master)   (with a terminal)
-//!                                                  find the executable, ids, caps, no_new_privs
-//!            ◀──────────────────────────────────── Ready            (or Error(text), then exit)
-//!  state.json: running                             (startContainer hooks, then execve)
+//!  send Go ──────────────────────────────────────▶ 9 cgroup (v1), user-ns root, setsid
+//!                                                  10 setns, cgroup/time ns  11 hostname, lo up
+//!                                                  12 mounts before pivot_root
+//!            ◀──────────────────────────────────── 13 Hooks (only with prestart/createRuntime hooks)
+//!  13 (run them; send Go) ───────────────────────▶ 13 (createContainer hooks)
+//!                                                  14 pivot_root  15 sysctls  16 masks  17 rlimits  18 cwd
+//!            ◀──────────────────────────────────── 19 Pty + SCM_RIGHTS(master)   (with a terminal)
+//!                                                  20 find the program  21 ids, caps  22 fds  23 seccomp
+//!            ◀──────────────────────────────────── 24 Ready            (or Error(text), then exit)
+//!  26 state.json: created / running                24 (startContainer hooks)  25 execve
 //!            ◀──────────────────────────────────── EOF: execve succeeded
 //!            ◀──────────────────────────────────── Exec(code, text): execve failed
 //! ```
+//!
+//! `exec` speaks the same exchange (`spawn.rs`): its middle process sends `Pid` (the host pid of the process it
+//! forked inside the container's PID namespace) before `Ready`.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};

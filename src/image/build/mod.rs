@@ -317,14 +317,9 @@ fn run_in_container(
         plan.namespaces.retain(|n| n.kind != Namespace::Network);
         plan.network = Network::Host;
     }
-    let run_opts = crate::runtime::RunOptions {
-        id: format!("build-{}", unique()),
-        root: opts.state_root.clone(),
-        base_cache: super::DEFAULT_CACHE.into(),
-        pid_file: None,
-        seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
-        preserve_fds: 0,
-    };
+    let run_opts =
+        crate::runtime::RunOptions::new(format!("build-{}", unique()), &opts.state_root, super::DEFAULT_CACHE.into());
+    let plan = plan.validate().map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
     let exit =
         crate::runtime::run(&plan, &run_opts).map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
     if exit.code() != 0 {

@@ -9,8 +9,13 @@
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
+mod validate;
+pub use validate::{PlanError, ValidPlan, check_process};
+
 /// A whole container: what to run, where, and inside which walls.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The bundle directory the config came from; relative paths in the config are relative to it.
     pub bundle: PathBuf,
@@ -56,7 +61,7 @@ pub struct Plan {
 }
 
 /// One device node to create inside the container, as `mknod(2)` takes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
     /// Absolute path inside the container.
     pub path: PathBuf,
@@ -74,7 +79,7 @@ pub struct Device {
 pub const PER_LINUX32: u64 = 0x0008;
 
 /// One clock's offset in a new time namespace, as `/proc/<pid>/timens_offsets` takes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeOffset {
     /// `monotonic` or `boottime` (the clocks a time namespace can shift).
     pub clock: String,
@@ -121,7 +126,7 @@ pub struct Hook {
 }
 
 /// The command and the identity it runs with.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     /// argv; never empty. `args[0]` is looked up in the container's `PATH` when it has no `/`.
     pub args: Vec<String>,
@@ -147,7 +152,7 @@ pub struct Process {
 }
 
 /// The five capability sets, as capability names (`CAP_CHOWN`, …).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Capabilities {
     pub bounding: Vec<String>,
     pub effective: Vec<String>,
@@ -157,7 +162,7 @@ pub struct Capabilities {
 }
 
 /// One resource limit (`RLIMIT_NOFILE`, …), applied with `setrlimit` before `execve`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rlimit {
     /// The OCI name, e.g. `RLIMIT_NOFILE`.
     pub kind: String,
@@ -167,7 +172,7 @@ pub struct Rlimit {
 
 /// The kinds of namespace Linux has, in the order `setns` joins them (user first: it grants the rights to
 /// join the others; mount last but one so paths given for the others are still resolved on the host).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Namespace {
     User,
     Pid,
@@ -180,14 +185,14 @@ pub enum Namespace {
 }
 
 /// A namespace to create (`path: None`) or to join (`path: Some(/proc/123/ns/net)`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NamespaceSpec {
     pub kind: Namespace,
     pub path: Option<PathBuf>,
 }
 
 /// One line of `/proc/<pid>/uid_map` or `gid_map`: `container_id host_id size`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdMap {
     pub container_id: u32,
     pub host_id: u32,
@@ -195,7 +200,7 @@ pub struct IdMap {
 }
 
 /// Where the root filesystem comes from and how it is assembled.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rootfs {
     pub source: RootfsSource,
     pub mode: RootfsMode,
@@ -205,7 +210,7 @@ pub struct Rootfs {
     pub keep_changes: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RootfsSource {
     /// A directory holding a root filesystem.
     Directory(PathBuf),
@@ -217,7 +222,7 @@ pub enum RootfsSource {
     Layers(Vec<PathBuf>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RootfsMode {
     /// overlayfs: the source is the read-only lower layer, writes go to a per-container upper dir.
     Overlay,
@@ -228,7 +233,7 @@ pub enum RootfsMode {
 }
 
 /// One mount inside the container, as `mount(2)` takes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mount {
     /// Absolute path inside the container.
     pub destination: PathBuf,
@@ -250,7 +255,7 @@ pub struct Mount {
 }
 
 /// What `mount_setattr(2)` with `AT_RECURSIVE` changes: `MOUNT_ATTR_*` bits to set and to clear.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecursiveAttr {
     pub set: u64,
     pub clear: u64,
@@ -263,7 +268,7 @@ impl Mount {
 }
 
 /// Resource limits, enforced through cgroups.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Resources {
     /// memory limit in bytes.
     pub memory: Option<u64>,
@@ -298,7 +303,7 @@ pub struct Resources {
 }
 
 /// Which of a device's I/O rates is throttled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IoRate {
     ReadBps,
     WriteBps,
@@ -307,7 +312,7 @@ pub enum IoRate {
 }
 
 /// A throttle on one block device (`MAJ:MIN`): at most `rate` bytes or operations per second.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IoThrottle {
     pub kind: IoRate,
     pub major: u64,
@@ -316,14 +321,14 @@ pub struct IoThrottle {
 }
 
 /// A limit on huge pages of one size; `page_size` as the kernel names it (`2MB`, `1GB`, `64KB`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HugetlbLimit {
     pub page_size: String,
     pub limit: u64,
 }
 
 /// An allow or deny rule for device access (`a *:* rwm`, `c 1:3 rwm`, …).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceRule {
     pub allow: bool,
     /// `'a'` (all), `'c'` (char) or `'b'` (block).
@@ -334,7 +339,7 @@ pub struct DeviceRule {
     pub access: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Network {
     /// A new network namespace with only `lo`, brought up.
     None,
@@ -367,7 +372,7 @@ pub fn check_network_name(name: &str) -> Result<(), String> {
 /// The network `bridge` mode uses when none is named; its bridge and subnet are made on first use.
 pub const DEFAULT_NETWORK: &str = "containy0";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Protocol {
     Tcp,
     Udp,
@@ -375,7 +380,7 @@ pub enum Protocol {
 
 /// A published port: `[HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]`. Without a host address, every local address
 /// of the host forwards the port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
     pub host_ip: Option<Ipv4Addr>,
     pub host_port: u16,
@@ -503,7 +508,7 @@ pub fn default_mounts() -> Vec<Mount> {
 
 /// A seccomp-BPF filter as OCI `linux.seccomp` describes it: rules by syscall name, compiled to BPF by
 /// `crate::seccomp` in the parent. A syscall no rule matches gets `default_action`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Seccomp {
     pub default_action: SeccompAction,
     /// The errno of `default_action` when it is `Errno` (`EPERM` when `None`) or the message of `Trace`.
@@ -519,7 +524,7 @@ pub struct Seccomp {
 }
 
 /// One rule: these syscalls, when every argument comparison holds, get `action`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyscallRule {
     pub names: Vec<String>,
     pub action: SeccompAction,
@@ -531,7 +536,7 @@ pub struct SyscallRule {
 
 /// One comparison of a syscall argument: `args[index] <op> value` (for `MaskedEq`: `args[index] & value ==
 /// value_two`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArgCmp {
     /// 0..=5: the syscall's argument number.
     pub index: u32,
@@ -542,7 +547,7 @@ pub struct ArgCmp {
 
 /// What the kernel does with a matching syscall (`SCMP_ACT_*`). `SCMP_ACT_NOTIFY` is not here: it needs a
 /// supervisor listening on a notification fd, which containy does not run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SeccompAction {
     /// `SCMP_ACT_KILL`: the old name of `KillThread`.
     Kill,
@@ -560,7 +565,7 @@ pub enum SeccompAction {
 }
 
 /// `SCMP_CMP_*`: how an argument is compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SeccompOp {
     NotEqual,
     LessThan,
