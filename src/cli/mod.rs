@@ -232,7 +232,7 @@ pub struct ExecArgs {
     #[arg(short, long, value_name = "KEY=VALUE")]
     pub env: Vec<String>,
     /// Working directory inside the container.
-    #[arg(long, value_name = "DIR")]
+    #[arg(short = 'w', long, visible_alias = "workdir", value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// UID[:GID] or NAME[:GROUP] to run as (names looked up in the container's /etc/passwd and /etc/group).
     #[arg(short, long, value_name = "USER")]
@@ -548,7 +548,7 @@ fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
         pid_file: args.pid_file.as_deref(),
         console_socket: args.console_socket.as_deref(),
         preserve_fds: args.preserve_fds,
-        seccomp_cache: std::path::Path::new(crate::seccomp::DEFAULT_CACHE),
+        seccomp_cache: std::path::Path::new(runtime::SECCOMP_CACHE),
     };
     match runtime::exec::exec(&container, opts) {
         Ok(exit) => Ok(exit.code()),
@@ -568,7 +568,7 @@ fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal> {
     name.parse().map_err(|_| anyhow::anyhow!("unknown signal {text:?}: use a name like TERM or KILL, or a number"))
 }
 
-fn stats_table(id: &str, s: &crate::cgroups::Stats) -> String {
+fn stats_table(id: &str, s: &runtime::Stats) -> String {
     let size = |v: Option<u64>| v.map_or("-".to_string(), human_size);
     let pids_max = s.pids_max.map_or("max".to_string(), |m| m.to_string());
     format!(

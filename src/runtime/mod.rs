@@ -20,7 +20,11 @@ pub mod sync;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::cgroups::Stats;
 pub use parent::{create, run};
+
+/// Where compiled seccomp filters are kept unless a caller says otherwise.
+pub const SECCOMP_CACHE: &str = crate::seccomp::DEFAULT_CACHE;
 
 /// The OCI runtime-spec version containy writes in state.json.
 pub const OCI_VERSION: &str = "1.2.0";
