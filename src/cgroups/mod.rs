@@ -196,6 +196,20 @@ impl Cgroup {
         }
     }
 
+    /// The directories a cgroup at `rel` has now, in whichever hierarchies they exist: for a container whose
+    /// cgroup path was recorded but whose directories were not (containy died while making them).
+    pub fn find(layout: &Layout, rel: &Path) -> Cgroup {
+        let roots: Vec<(String, PathBuf)> = match layout {
+            Layout::V2 => vec![("unified".to_string(), PathBuf::from(CGROUP_ROOT))],
+            Layout::V1 { hierarchies } => hierarchies
+                .iter()
+                .map(|h| (h.controllers.first().cloned().unwrap_or_default(), h.mount_point.clone()))
+                .collect(),
+        };
+        let dirs = roots.into_iter().map(|(name, root)| (name, root.join(rel))).filter(|(_, d)| d.is_dir()).collect();
+        Cgroup::reopen(layout, dirs)
+    }
+
     /// The cgroup of an existing container, from the directories recorded in its state.
     pub fn reopen(layout: &Layout, dirs: Vec<(String, PathBuf)>) -> Cgroup {
         Cgroup { layout: layout.clone(), dirs, parents: Vec::new(), shared_parents: Vec::new(), memory_limit: None }

@@ -398,11 +398,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Delete(args) => {
-            match Container::load(&cli.root, &args.id) {
-                Ok(c) => c.delete(args.force)?,
+            if args.force {
                 // Deleting what is already gone is fine when forced (engines retry deletes).
-                Err(runtime::RuntimeError::NotFound { .. }) if args.force => {}
-                Err(e) => return Err(e.into()),
+                runtime::container::delete_forced(&cli.root, &args.id)?;
+            } else {
+                Container::load(&cli.root, &args.id)?.delete(false)?;
             }
             Ok(0)
         }

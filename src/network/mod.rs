@@ -111,7 +111,7 @@ pub struct Attachment {
 const RECORD: &str = "network.json";
 
 /// The host end's name: `IFNAMSIZ` allows 15 characters, container ids 64, so a digest of the id.
-fn veth_name(id: &str) -> String {
+pub fn veth_name(id: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(id.as_bytes());
     format!("cy{}", digest.iter().take(5).map(|b| format!("{b:02x}")).collect::<String>())

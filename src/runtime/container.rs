@@ -135,7 +135,11 @@ impl Container {
     }
 
     fn cgroup(&self) -> Cgroup {
-        Cgroup::reopen(&cgroups::detect(), self.state.cgroups.clone())
+        let layout = cgroups::detect();
+        match (&self.state.cgroup_path, self.state.cgroups.is_empty()) {
+            (Some(rel), true) => Cgroup::find(&layout, rel),
+            _ => Cgroup::reopen(&layout, self.state.cgroups.clone()),
+        }
     }
 
     /// Every process of the container (from its cgroup), as host pids.
@@ -172,29 +176,8 @@ impl Container {
         if self.alive() {
             let _ = kill(Pid::from_raw(self.state.pid), Signal::SIGKILL);
         }
-        let mut cgroup = self.cgroup();
-        cgroup.kill_all();
-        cgroup.remove_with_parents()?;
-        // The network (veth, nf_tables table, lease) as recorded before it was taken: after a crash of
-        // containy this is the only cleanup there is. A failure is reported, and the rest still goes.
-        if let Some(root) = self.dir.parent()
-            && let Err(e) = crate::network::release(root, &self.dir)
-        {
-            eprintln!("containy: warning: {e}");
-        }
-        crate::explain!(
-            "remove the state directory",
-            format!("rm -r {}", self.dir.display()),
-            "the upper dir and the rootfs mount point go with it; the mounts went with the mount namespace"
-        );
-        match std::fs::remove_dir_all(&self.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(RuntimeError::io("remove", &self.dir, e)),
-        }
-        let hooks = &self.state.hooks.poststop;
-        super::hooks::run_warning_only("poststop", hooks, &self.state.hook_input(Status::Stopped));
-        Ok(())
+        let cgroup = self.cgroup();
+        teardown(&self.dir, Some(cgroup), Some(&self.state))
     }
 
     pub fn stats(&self) -> Stats {
@@ -212,6 +195,69 @@ impl Container {
     pub fn update(&self, resources: &Resources) -> Result<(), RuntimeError> {
         Ok(self.cgroup().update(resources)?)
     }
+}
+
+/// `delete --force ID` of whatever is there: a container, or a state directory that containy left before it
+/// could write the container's state (nothing is taken before it is recorded, so the directory is all there is).
+pub fn delete_forced(root: &Path, id: &str) -> Result<(), RuntimeError> {
+    match Container::load(root, id) {
+        Ok(container) => container.delete(true),
+        Err(RuntimeError::NotFound { .. }) => {
+            let dir = root.join(id);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(RuntimeError::io("remove", &dir, e)),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Give back everything a container holds (steps 27–30), in the order it must go: its processes (every pid in
+/// its cgroup: also those that made a new session or escaped their parent), the cgroup, the network as it was
+/// recorded before it was taken (after a crash of containy this is the only cleanup there is), and the state
+/// directory with the rootfs mount point and upper dir; then the poststop hooks. The same for a `delete`, a
+/// `run` that ended and a setup that failed halfway. A failure is returned after everything else was tried.
+pub(super) fn teardown(dir: &Path, cgroup: Option<Cgroup>, hooks: Option<&State>) -> Result<(), RuntimeError> {
+    super::steps::begin(27)?;
+    let mut first_error: Option<RuntimeError> = None;
+    if let Some(mut cgroup) = cgroup {
+        crate::explain!(
+            "stop what is left of the container",
+            "kill(2) every pid in cgroup.procs",
+            "a container's processes must not outlive it, wherever they went"
+        );
+        cgroup.kill_all();
+        super::steps::begin(28)?;
+        crate::explain!("remove the cgroup", "rmdir", "a container's limits must not outlive it");
+        if let Err(e) = cgroup.remove_with_parents() {
+            first_error.get_or_insert(e.into());
+        }
+    }
+    super::steps::begin(29)?;
+    if let Some(root) = dir.parent()
+        && let Err(e) = crate::network::release(root, dir)
+    {
+        first_error.get_or_insert(e.into());
+    }
+    super::steps::begin(30)?;
+    crate::explain!(
+        "remove the state directory",
+        format!("rm -r {}", dir.display()),
+        "the upper dir and the rootfs mount point go with it; the mounts went with the mount namespace"
+    );
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            first_error.get_or_insert(RuntimeError::io("remove", dir, e));
+        }
+    }
+    if let Some(state) = hooks {
+        super::hooks::run_warning_only("poststop", &state.hooks.poststop, &state.hook_input(Status::Stopped));
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Every container under the state root (those whose state can be read), sorted by id.

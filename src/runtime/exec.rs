@@ -69,7 +69,7 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         return Err(RuntimeError::Usage("a detached exec with a terminal needs --console-socket"));
     }
     crate::plan::check_process(&opts.process, "process").map_err(|e| RuntimeError::Invalid(e.to_string()))?;
-    begin(1);
+    begin(1)?;
     let seccomp_filter =
         opts.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, opts.seccomp_cache)).transpose()?;
     let pid = container.state.pid;
@@ -83,7 +83,7 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     let cgroup_dir = cgroup.open_dir();
     let cgroup_tasks = cgroup.open_tasks()?;
 
-    begin(7);
+    begin(7)?;
     let spawned = spawn::spawn(CloneFlags::empty(), cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
         let sync = end.sync.try_clone().ok();
         finish(sync, middle_main(&pidfd, join, &cgroup_tasks, end, &opts, seccomp_filter.as_ref()))
@@ -100,7 +100,7 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     let ready = spawn::await_ready(&spawned.sync, || Ok(())).map_err(kill_middle)?;
     let target = ready.pid.unwrap_or(middle);
 
-    begin(26);
+    begin(26).map_err(|e| kill_middle(e.into()))?;
     if let Some(pid_file) = opts.pid_file {
         std::fs::write(pid_file, target.to_string())
             .map_err(|e| kill_middle(RuntimeError::io("write", pid_file, e)))?;
@@ -131,11 +131,11 @@ fn middle_main(
 ) -> Result<std::convert::Infallible, Failure> {
     let ChildEnd { sync, old_mask } = end;
     wait_for_go(&sync)?;
-    begin(9);
+    begin(9)?;
     cgroups::enter_tasks(cgroup_tasks)?;
     nix::sys::prctl::set_dumpable(false).map_err(|e| setup_failed("prctl(PR_SET_DUMPABLE, 0)", e))?;
 
-    begin(10);
+    begin(10)?;
     crate::explain!(
         "join the container's namespaces",
         format!("setns(pidfd, {join:?})"),

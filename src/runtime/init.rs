@@ -100,7 +100,7 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     // Until the parent has written our id maps we are nobody: wait for Go (and the state our hooks read).
     let hook_state = wait_for_go(sync)?;
 
-    begin(9);
+    begin(9)?;
     cgroups::enter_tasks(&ctx.cgroup_tasks)?;
     if namespaces::creates(&ctx.namespaces, Namespace::User) {
         process::become_namespace_root().map_err(from_process)?;
@@ -112,7 +112,7 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     );
     nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
 
-    begin(10);
+    begin(10)?;
     namespaces::join(ctx.joined)?;
     if namespaces::creates(&ctx.namespaces, Namespace::Cgroup) {
         namespaces::create_cgroup_namespace()?;
@@ -121,7 +121,7 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
         namespaces::enter_time_namespace(&plan.time_offsets)?;
     }
 
-    begin(11);
+    begin(11)?;
     namespaces::set_names(plan.hostname.as_deref(), plan.domainname.as_deref())?;
     if namespaces::creates(&ctx.namespaces, Namespace::Network) {
         crate::explain!(
@@ -132,7 +132,7 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
         sys::loopback_up().map_err(|e| setup_failed("bring lo up (ioctl SIOCSIFFLAGS)", e))?;
     }
 
-    begin(12);
+    begin(12)?;
     let mount_ctx = rootfs::Context {
         rootfs: &ctx.rootfs,
         user_ns: ctx.namespaces.iter().any(|n| n.kind == Namespace::User),
@@ -140,19 +140,19 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     };
     rootfs::apply(&ctx.mounts.before_pivot, &mount_ctx)?;
 
-    begin(13);
+    begin(13)?;
     run_create_hooks(plan, sync, hook_state.as_deref())?;
 
-    begin(14);
+    begin(14)?;
     rootfs::pivot_root(&ctx.rootfs)?;
 
-    begin(15);
+    begin(15)?;
     sysctl::write_all(&plan.sysctl)?;
 
-    begin(16);
+    begin(16)?;
     rootfs::apply(&ctx.mounts.after_pivot, &mount_ctx)?;
 
-    begin(17);
+    begin(17)?;
     if let Some(domain) = plan.personality {
         process::set_personality(domain).map_err(from_process)?;
     }
@@ -222,26 +222,26 @@ pub(super) fn become_process(
     old_mask: &SigSet,
     start_hooks: StartHooks,
 ) -> Result<std::convert::Infallible, Failure> {
-    begin(17);
+    begin(17)?;
     process::set_rlimits(&p.rlimits).map_err(from_process)?;
 
-    begin(18);
+    begin(18)?;
     rootfs::enter_cwd(&p.cwd)?;
 
     if p.terminal {
-        begin(19);
+        begin(19)?;
         let master = process::open_terminal().map_err(from_process)?;
         send_message(sync, &Message::Pty(master)).map_err(|e| setup_failed("send the terminal to the parent", e))?;
     }
 
-    begin(20);
+    begin(20)?;
     let program = process::find_executable(&p.args[0], &p.env).map_err(from_process)?;
 
     // Without no_new_privs the kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so the
     // filter goes first, while every capability is still held — and must allow the calls below (prctl, capset,
     // setgroups, setresuid/gid, close_range) as it must allow what follows the very end (sendmsg,
     // rt_sigprocmask, execve).
-    begin(21);
+    begin(21)?;
     let nnp = p.no_new_privileges;
     if let Some(filter) = seccomp_filter.filter(|_| !nnp) {
         seccomp::load(filter)?;
@@ -254,7 +254,7 @@ pub(super) fn become_process(
         capabilities::set_no_new_privs()?;
     }
 
-    begin(22);
+    begin(22)?;
     crate::explain!(
         "close inherited file descriptors",
         "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)",
@@ -264,11 +264,11 @@ pub(super) fn become_process(
 
     // With no_new_privs any process may install a filter: the later, the fewer of our own calls it sees.
     if let Some(filter) = seccomp_filter.filter(|_| nnp) {
-        begin(23);
+        begin(23)?;
         seccomp::load(filter)?;
     }
 
-    begin(24);
+    begin(24)?;
     send_message(sync, &Message::Ready).map_err(|e| setup_failed("tell the parent we are ready", e))?;
     let started = exec_fifo.map(wait_for_start).transpose()?;
     // Between start's open and our byte: `start` (and its poststart hooks) waits for these to finish.
@@ -280,7 +280,7 @@ pub(super) fn become_process(
         started.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))?;
     }
 
-    begin(25);
+    begin(25)?;
     crate::explain!(
         format!("execute {}", p.args.join(" ")),
         format!("execve({})", program.display()),

@@ -116,6 +116,8 @@ pub enum RuntimeError {
     Network(#[from] crate::network::NetworkError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Fault(#[from] steps::Fault),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]

@@ -28,10 +28,7 @@ use crate::{capabilities, image, namespaces, seccomp, user_mapping};
 
 /// What a running container holds on the host; dropping it gives everything back.
 struct Resources {
-    root: PathBuf,
     state_dir: PathBuf,
-    /// The container may hold a network attachment (recorded in the state dir): release it.
-    network: bool,
     cgroup: Option<Cgroup>,
     child: Option<Pid>,
     /// Set once `create` has handed the container over: from then on `delete` gives everything back.
@@ -50,34 +47,8 @@ impl Drop for Resources {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
         }
-        if let Some(mut cgroup) = self.cgroup.take() {
-            crate::explain!(
-                "remove the cgroup",
-                "kill what is left in cgroup.procs, then rmdir",
-                "a container's processes and limits must not outlive it"
-            );
-            cgroup.kill_all();
-            if let Err(e) = cgroup.remove() {
-                eprintln!("containy: warning: {e}");
-            }
-        }
-        if self.network
-            && let Err(e) = crate::network::release(&self.root, &self.state_dir)
-        {
+        if let Err(e) = super::container::teardown(&self.state_dir, self.cgroup.take(), self.poststop.as_ref()) {
             eprintln!("containy: warning: {e}");
-        }
-        crate::explain!(
-            "remove the state directory",
-            format!("rm -r {}", self.state_dir.display()),
-            "the upper dir (the container's writes) and the rootfs mount point go with it"
-        );
-        if let Err(e) = std::fs::remove_dir_all(&self.state_dir)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            eprintln!("containy: warning: cannot remove {}: {e}", self.state_dir.display());
-        }
-        if let Some(state) = self.poststop.take() {
-            hooks::run_warning_only("poststop", &state.hooks.poststop, &state.hook_input(Status::Stopped));
         }
     }
 }
@@ -131,40 +102,51 @@ pub fn create(plan: &ValidPlan, opts: &RunOptions, console_socket: Option<&Path>
 /// Steps 1–8 and the parent's side of 9–25: everything up to a container process that is ready, with its
 /// state (and its Plan) written.
 fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
-    begin(1);
+    begin(1)?;
     capabilities::validate(&plan.process.capabilities)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
     let (base, layers) = resolve_base(plan, opts)?;
 
-    begin(2);
+    begin(2)?;
     let state_dir = state::create_dir(&opts.root, &opts.id)?;
     crate::explain!(
         format!("create the state directory for {:?}", opts.id),
         format!("mkdir {}", state_dir.display()),
         "one atomic mkdir: of two runs with the same id, exactly one wins"
     );
-    let mut held = Resources {
-        root: opts.root.clone(),
-        state_dir: state_dir.clone(),
-        network: false,
-        cgroup: None,
-        child: None,
-        keep: false,
-        poststop: None,
+    let mut held = Resources { state_dir: state_dir.clone(), cgroup: None, child: None, keep: false, poststop: None };
+    // The state (status creating) is the record everything taken later is added to, so it comes first.
+    let state = State {
+        oci_version: super::OCI_VERSION.into(),
+        id: opts.id.clone(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: plan.bundle.clone(),
+        rootfs: state_dir.join("rootfs"),
+        cgroups: Vec::new(),
+        cgroup_path: None,
+        start_time: 0,
+        created: state::now_rfc3339(),
+        annotations: plan.annotations.clone(),
+        hooks: plan.hooks.clone(),
     };
+    state.write(&state_dir)?;
     state::write_plan(&state_dir, plan)?;
 
-    begin(3);
+    begin(3)?;
     let paths = root_paths(plan, &base, layers, &state_dir)?;
     if let RootfsMode::Split { editable } = &plan.rootfs.mode {
         rootfs::split::prepare(&base, &paths.rootfs, editable)?;
     }
 
-    begin(4);
+    begin(4)?;
     let layout = cgroups::detect();
     let rel = cgroups::relative_path(plan.cgroups_path.as_deref(), &opts.id)?;
+    // Recorded before it is taken: if containy dies while making the directories, `delete` finds them.
+    let state = State { cgroup_path: Some(rel.clone()), ..state };
+    state.write(&state_dir)?;
     crate::explain!(
         format!("create the cgroup {}", rel.display()),
         match &layout {
@@ -174,34 +156,22 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         "limits are written before the process exists, so it never runs unlimited"
     );
     let cgroup = Cgroup::create(&layout, &rel, &plan.resources)?;
-    let state = State {
-        oci_version: super::OCI_VERSION.into(),
-        id: opts.id.clone(),
-        status: Status::Creating,
-        pid: 0,
-        bundle: plan.bundle.clone(),
-        rootfs: paths.rootfs.clone(),
-        cgroups: cgroup.dirs().to_vec(),
-        start_time: 0,
-        created: state::now_rfc3339(),
-        annotations: plan.annotations.clone(),
-        hooks: plan.hooks.clone(),
-    };
+    let state = State { cgroups: cgroup.dirs().to_vec(), ..state };
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;
 
     // After state.json exists, so `delete --force` finds the container (and its network.json) whenever
     // containy dies from here on.
-    begin(5);
+    begin(5)?;
     let host = prepare_network(plan, opts, &base, &mut held)?;
 
-    begin(6);
+    begin(6)?;
     let cgroup_mount = cgroup_mount(&layout, held.cgroup.as_ref());
     let mounts = rootfs::plan_mounts(plan, &host.etc_mounts, &paths, &cgroup_mount);
     let joined = namespaces::open_joined(&host.namespaces)?;
     let exec_fifo = if detached { Some(make_exec_fifo(&state_dir)?) } else { None };
 
-    begin(7);
+    begin(7)?;
     // The cgroup namespace is created by the child once it is in its cgroup (v1 can only place it after the
     // clone); a time namespace's clocks can be shifted only before a process is in it, so the child unshares
     // it and writes the offsets itself. Neither is among the clone flags.
@@ -229,7 +199,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     held.child = Some(child);
     drop(cgroup_dir);
 
-    begin(8);
+    begin(8)?;
     if namespaces::creates(&host.namespaces, Namespace::User) {
         let deny_setgroups = !nix::unistd::geteuid().is_root();
         user_mapping::write_id_maps(child, &plan.uid_mappings, &plan.gid_mappings, deny_setgroups)?;
@@ -259,7 +229,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         Ok(())
     })?;
 
-    begin(26);
+    begin(26)?;
     let state =
         State { status: Status::Created, start_time: state::process_start_time(child.as_raw()).unwrap_or(0), ..state };
     state.write(&state_dir)?;
@@ -326,7 +296,6 @@ fn prepare_network(
         }
         Network::None => plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, true)).transpose()?,
         Network::Bridge { network: name, ports } => {
-            held.network = true;
             let (att, files) = network::prepare_bridge(&opts.root, &held.state_dir, &opts.id, &hostname, &name)?;
             attachment = Some((att, ports));
             plan.etc_files.then_some(files)

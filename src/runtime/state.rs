@@ -25,6 +25,10 @@ pub struct State {
     /// cgroup directories by controller: one per v1 hierarchy, or the v2 one (named "unified").
     #[serde(default)]
     pub cgroups: Vec<(String, PathBuf)>,
+    /// The cgroup's path relative to each hierarchy, recorded before its directories are made: if containy
+    /// dies while making them, `delete` still finds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_path: Option<PathBuf>,
     /// The process's start time (clock ticks since boot, `/proc/<pid>/stat` field 22): a pid is only
     /// this container's while its start time matches, so a reused pid is never signalled.
     #[serde(default)]
@@ -215,6 +219,7 @@ mod tests {
             bundle: "/b".into(),
             rootfs: dir.join("rootfs"),
             cgroups: vec![],
+            cgroup_path: None,
             start_time: 0,
             created: String::new(),
             annotations: Default::default(),

@@ -2,8 +2,16 @@
 //! ones `--explain` prints (`step 12 [child] …`, its lines `12.1`, `12.2`), the ones in the exchange diagram
 //! of `sync.rs` and in the table of docs/architecture.md (a test keeps that table equal to this one).
 //!
-//! `create`/`run` take every step; `exec` (a process joining a running container) takes 1, 7, 9, 10 and
-//! 17–25 — the same numbers for the same work.
+//! `create`/`run` take steps 1–26; `exec` (a process joining a running container) takes 1, 7, 9, 10 and
+//! 17–25 — the same numbers for the same work; 27–30 give everything back, the same way whether `run` ends,
+//! a setup fails halfway or `delete` is called.
+//!
+//! **Fault injection.** Each step begins with [`begin`], which is also where a test makes containy fail on
+//! purpose: `CONTAINY_FAULT=N:kill` (the process taking step N dies at once, as with SIGKILL) or `N:error` (step N
+//! fails with an error). The parent dying while the child works (steps 9–25) is the parent dying while it waits
+//! in `spawn::await_ready`, whatever the child's step: the parent's own steps 8 and 26 cover it.
+//! The variable is read once; without it `begin` costs a comparison. The fault tests (tests/faults.rs) check
+//! that after each of them `delete --force` leaves nothing behind and the same id runs again.
 
 /// `(number, side, what)`, in the order they happen.
 pub const SEQUENCE: &[(u32, &str, &str)] = &[
@@ -33,14 +41,56 @@ pub const SEQUENCE: &[(u32, &str, &str)] = &[
     (24, "child", "report Ready; wait for start; run the startContainer hooks"),
     (25, "child", "execve the program"),
     (26, "parent", "record the state and supervise until the end"),
+    (27, "parent", "stop every process left in the cgroup"),
+    (28, "parent", "remove the cgroup"),
+    (29, "parent", "release the network: nf_tables table, veth, lease"),
+    (30, "parent", "remove the state directory; run the poststop hooks"),
 ];
 
-/// Start step `n`: `--explain` prints its heading.
-pub fn begin(n: u32) {
+/// A failure injected on purpose at a step (`CONTAINY_FAULT=N:error`).
+#[derive(Debug, thiserror::Error)]
+#[error("fault injected at step {0} (CONTAINY_FAULT)")]
+pub struct Fault(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Kill,
+    Error,
+}
+
+/// `CONTAINY_FAULT`, parsed once: the step and what to do there.
+fn fault() -> Option<(u32, Action)> {
+    static FAULT: std::sync::OnceLock<Option<(u32, Action)>> = std::sync::OnceLock::new();
+    *FAULT.get_or_init(|| {
+        let text = std::env::var("CONTAINY_FAULT").ok()?;
+        let (step, action) = text.split_once(':')?;
+        let action = match action {
+            "kill" => Action::Kill,
+            "error" => Action::Error,
+            _ => return None,
+        };
+        Some((step.parse().ok()?, action))
+    })
+}
+
+/// Start step `n`: `--explain` prints its heading, and an injected fault for this step strikes.
+pub fn begin(n: u32) -> Result<(), Fault> {
     if crate::narrate::enabled()
         && let Some((_, side, what)) = SEQUENCE.iter().find(|(number, _, _)| *number == n)
     {
         crate::narrate::begin(n, side, what);
+    }
+    match fault() {
+        Some((step, action)) if step == n => match action {
+            Action::Kill => {
+                use nix::sys::signal::{Signal, kill};
+                let _ = kill(nix::unistd::getpid(), Signal::SIGKILL);
+                // The init of a PID namespace cannot SIGKILL itself: die as abruptly (no cleanup runs).
+                crate::sys::exit_now(128 + Signal::SIGKILL as i32)
+            }
+            Action::Error => Err(Fault(n)),
+        },
+        _ => Ok(()),
     }
 }
 
