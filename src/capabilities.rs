@@ -16,7 +16,7 @@ use crate::plan::Capabilities;
 pub enum CapabilityError {
     #[error("unknown capability {name:?}: see `man 7 capabilities` for the names (e.g. CAP_NET_ADMIN)")]
     Unknown { name: String },
-    #[error("cannot set the {set} capability set: {source}")]
+    #[error("cannot set the {set} capability set")]
     Set {
         set: &'static str,
         #[source]

@@ -10,7 +10,7 @@ pub mod cgroups; // cgroup v1 / v2 files, written directly
 pub mod cli; // clap structs, one fn per verb
 pub mod clock; // RFC 3339 timestamps for state files and image configs
 pub mod config; // configy.toml / configy.json -> Plan
-pub mod error; // containy::Error
+pub mod error; // IoError shared by every module; chain(): an error and its causes, each once
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
 pub mod lsm; // AppArmor profile / SELinux label for the program's execve
 pub mod namespaces; // clone flags, setns, the order namespaces are entered
@@ -23,4 +23,4 @@ pub mod seccomp; // syscall filters: profiles -> BPF (libseccomp), the shipped d
 pub mod sys; // the only `unsafe`: raw syscalls and fd helpers
 pub mod user_mapping; // uid/gid maps
 
-pub use error::{Error, Result};
+pub use error::IoError;

@@ -17,13 +17,13 @@ use crate::plan::{Namespace, NamespaceSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
-    #[error("cannot open namespace {path} to join it: {source}")]
+    #[error("cannot open namespace {path} to join it")]
     Open {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("setns({path}, {kind}): {source}")]
+    #[error("setns({path}, {kind})")]
     Join {
         path: PathBuf,
         kind: &'static str,

@@ -169,7 +169,7 @@ impl Container {
         if let Some(root) = self.dir.parent()
             && let Err(e) = crate::network::release(root, &self.dir)
         {
-            eprintln!("containy: warning: {e}");
+            eprintln!("containy: warning: {}", crate::error::chain(&e));
         }
         crate::explain!(
             "remove the state directory",

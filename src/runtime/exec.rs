@@ -70,10 +70,8 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     }
     let seccomp_filter =
         opts.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, opts.seccomp_cache)).transpose()?;
-    let pidfd = sys::pidfd_open(Pid::from_raw(container.state.pid)).map_err(|e| RuntimeError::Io {
-        op: "pidfd_open",
-        path: format!("/proc/{}", container.state.pid).into(),
-        source: e,
+    let pidfd = sys::pidfd_open(Pid::from_raw(container.state.pid)).map_err(|e| {
+        RuntimeError::Io(crate::error::IoError::new("pidfd_open", format!("/proc/{}", container.state.pid), e))
     })?;
     let join = namespaces_to_join(container.state.pid);
     let cgroup = Cgroup::reopen(&cgroups::detect(), container.state.cgroups.clone());

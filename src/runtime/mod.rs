@@ -96,25 +96,20 @@ pub enum RuntimeError {
     StillRunning { id: String },
     #[error("rootfs {path} does not exist: {hint}")]
     NoRootfs { path: PathBuf, hint: &'static str },
-    #[error("clone3({flags}): {source}")]
+    #[error("clone3({flags})")]
     Clone {
         flags: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Sys {
         op: &'static str,
         #[source]
         source: nix::Error,
     },
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
     /// Setup failed inside the container process; the text came over the sync socket.
     #[error("container setup failed: {0}")]
     Child(String),
@@ -129,6 +124,6 @@ impl RuntimeError {
     }
 
     pub(crate) fn io(op: &'static str, path: &Path, source: std::io::Error) -> Self {
-        RuntimeError::Io { op, path: path.to_path_buf(), source }
+        RuntimeError::Io(crate::error::IoError::new(op, path, source))
     }
 }

@@ -58,13 +58,13 @@ impl Drop for Resources {
             );
             cgroup.kill_all();
             if let Err(e) = cgroup.remove() {
-                eprintln!("containy: warning: {e}");
+                eprintln!("containy: warning: {}", crate::error::chain(&e));
             }
         }
         if self.network
             && let Err(e) = crate::network::release(&self.root, &self.state_dir)
         {
-            eprintln!("containy: warning: {e}");
+            eprintln!("containy: warning: {}", crate::error::chain(&e));
         }
         crate::explain!(
             "remove the state directory",

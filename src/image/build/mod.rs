@@ -326,7 +326,7 @@ fn run_in_container(
         preserve_fds: 0,
     };
     let exit =
-        crate::runtime::run(&plan, &run_opts).map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
+        crate::runtime::run(&plan, &run_opts).map_err(|e| ImageError::Usage(format!("cannot run the step: {}", crate::error::chain(&e))))?;
     if exit.code() != 0 {
         return Err(ImageError::Usage(format!("the command exited with {}", exit.code())));
     }
