@@ -2,6 +2,10 @@
 //! filesystem it cannot climb out of, stripped of privileges, then `execve`d.
 //!
 //! Start reading at `runtime/init.rs`: it is the container's whole setup, in order.
+//!
+//! `unsafe` is denied everywhere but `sys/`, where every block says why it is sound (`// SAFETY:`).
+
+#![deny(unsafe_code)]
 
 pub mod narrate;
 
@@ -20,6 +24,7 @@ pub mod plan; // Plan: the validated description of one container
 pub mod rootfs; // overlay / split / direct, mounts as data, /dev, pivot_root, masked paths
 pub mod runtime; // the only module that calls every mechanism
 pub mod seccomp; // syscall filters: profiles -> BPF (libseccomp), the shipped default profile
+#[allow(unsafe_code)]
 pub mod sys; // the only `unsafe`: raw syscalls and fd helpers
 pub mod user_mapping; // uid/gid maps
 

@@ -5,6 +5,8 @@
 //! failed (a bad config, a refused mount); 2 when the command line could not be parsed (an unknown verb or
 //! flag, a missing or malformed argument) — then nothing was attempted.
 
+#![deny(unsafe_code)]
+
 use clap::Parser;
 
 /// containy's own failures (bad config, a failed mount) exit 125, as docker and podman do, so they are
