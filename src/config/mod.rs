@@ -94,7 +94,11 @@ impl fmt::Display for Located<'_> {
 pub fn locate(bundle: &Path) -> Result<ConfigFile, ConfigError> {
     match std::fs::metadata(bundle) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(IoError::new("use as a bundle directory", bundle, std::io::ErrorKind::NotADirectory.into()).into()),
+        Ok(_) => {
+            return Err(
+                IoError::new("use as a bundle directory", bundle, std::io::ErrorKind::NotADirectory.into()).into()
+            );
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ConfigError::NoBundle { bundle: bundle.to_path_buf() });
         }
@@ -129,8 +133,7 @@ pub fn load(path: &Path, format: Format, bundle: &Path) -> Result<Plan, ConfigEr
 /// Parse and lower a friendly config given as text; `label` is the file name errors show.
 pub fn parse_str(text: &str, format: Format, label: &Path, bundle: &Path) -> Result<Plan, ConfigError> {
     let friendly = deserialize(text, format).map_err(|failure| failure.into_error(label))?;
-    let bundle =
-        std::path::absolute(bundle).map_err(IoError::on("resolve", bundle))?;
+    let bundle = std::path::absolute(bundle).map_err(IoError::on("resolve", bundle))?;
     lower::lower(friendly, &bundle).map_err(|invalid| {
         // Blame the key itself; if it is not written (a missing `source`), the nearest enclosing one that is.
         let mut field = invalid.field.as_str();

@@ -16,6 +16,7 @@
 mod archive;
 mod base;
 pub mod build;
+mod busybox;
 mod export;
 mod extract;
 mod import;
@@ -31,6 +32,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use base::{DEFAULT_CACHE, ensure_base};
+pub use busybox::make_busybox_base;
 pub use export::export;
 pub use extract::{ExtractStats, Options, extract, extract_with};
 pub use import::{Imported, import};
@@ -124,6 +126,9 @@ pub enum ImageError {
 
     #[error("{}:{line}: {instruction}: {message}", file.display())]
     Build { file: PathBuf, line: usize, instruction: String, message: String },
+
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
 
     #[error("base image cache: cannot {op} {}", path.display())]
     Cache {

@@ -325,8 +325,8 @@ fn run_in_container(
         seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
         preserve_fds: 0,
     };
-    let exit =
-        crate::runtime::run(&plan, &run_opts).map_err(|e| ImageError::Usage(format!("cannot run the step: {}", crate::error::chain(&e))))?;
+    let exit = crate::runtime::run(&plan, &run_opts)
+        .map_err(|e| ImageError::Usage(format!("cannot run the step: {}", crate::error::chain(&e))))?;
     if exit.code() != 0 {
         return Err(ImageError::Usage(format!("the command exited with {}", exit.code())));
     }
