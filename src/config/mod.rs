@@ -18,6 +18,7 @@ mod resources;
 mod schema;
 mod seccomp;
 mod size;
+mod unknown;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,9 @@ pub enum ConfigError {
     /// and for keys that are unknown at the top level.
     #[error("{}", Located { file, line: *line, column: *column, field, message })]
     Invalid { file: PathBuf, line: Option<usize>, column: Option<usize>, field: String, message: String },
+    /// Several problems found at once (every unknown key of a config), one `Invalid` a line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 /// `file:line:column: field: message`, leaving out what is not known.
@@ -132,7 +136,19 @@ pub fn load(path: &Path, format: Format, bundle: &Path) -> Result<Plan, ConfigEr
 
 /// Parse and lower a friendly config given as text; `label` is the file name errors show.
 pub fn parse_str(text: &str, format: Format, label: &Path, bundle: &Path) -> Result<Plan, ConfigError> {
-    let friendly = deserialize(text, format).map_err(|failure| failure.into_error(label))?;
+    let friendly = deserialize(text, format).map_err(|failure| {
+        if !failure.message.starts_with("unknown field") {
+            return failure.into_error(label);
+        }
+        // Report every unknown key, not only the first serde stopped at.
+        let mut all: Vec<ConfigError> =
+            unknown::all_unknown(text, format).into_iter().map(|f| f.into_error(label)).collect();
+        match all.len() {
+            0 => diagnose::Failure { message: unknown::with_suggestion(&failure.message), ..failure }.into_error(label),
+            1 => all.remove(0),
+            _ => ConfigError::Several(all),
+        }
+    })?;
     let bundle = std::path::absolute(bundle).map_err(IoError::on("resolve", bundle))?;
     lower::lower(friendly, &bundle).map_err(|invalid| {
         // Blame the key itself; if it is not written (a missing `source`), the nearest enclosing one that is.
@@ -190,13 +206,13 @@ mod test_support {
     /// The error for a TOML config, as the user sees it.
     pub fn toml_error(text: &str) -> String {
         let err = parse_str(text, Format::Toml, Path::new("bundle/configy.toml"), Path::new("bundle")).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        assert!(matches!(err, ConfigError::Invalid { .. } | ConfigError::Several(_)), "{err:?}");
         err.to_string()
     }
 
     pub fn json_error(text: &str) -> String {
         let err = parse_str(text, Format::Json, Path::new("bundle/configy.json"), Path::new("bundle")).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        assert!(matches!(err, ConfigError::Invalid { .. } | ConfigError::Several(_)), "{err:?}");
         err.to_string()
     }
 
