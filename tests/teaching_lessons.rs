@@ -313,6 +313,16 @@ fn inspect_reads_namespaces_privileges_mounts_and_network_from_proc() {
     wait_for_comm(running.pid, "sleep");
     let i = inspect_json(&bundle);
     assert_eq!(i["pid"], running.pid);
+    // The table lists `/` once: the root row, with its layers under it.
+    let table = Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["inspect", "--format", "table", &bundle.id])
+        .output()
+        .unwrap();
+    let text = stdout(&table);
+    assert_eq!(text.lines().filter(|l| l.split_whitespace().next() == Some("/")).count(), 1, "{text}");
+    assert!(text.contains("lowerdir") && text.contains("/proc "), "{text}");
     assert_eq!(i["pid_inside"], 1);
     assert_eq!(i["command"], serde_json::json!(["sleep", "100"]));
     for ns in i["namespaces"].as_array().unwrap() {
