@@ -14,7 +14,7 @@ use super::{Format, diagnose::Failure, position};
 /// A config with more typos than this is reported in part (the rest follow once these are fixed).
 const MAX_REPORTED: usize = 20;
 
-/// All unknown keys of `text`, in the order serde meets them; empty if the first failure is something else.
+/// All unknown keys of `text`, in file order; empty if the first failure is something else.
 pub(super) fn all_unknown(text: &str, format: Format) -> Vec<Failure> {
     let mut doc = match format {
         Format::Toml => match text.parse::<toml::Table>() {
@@ -45,6 +45,8 @@ pub(super) fn all_unknown(text: &str, format: Format) -> Vec<Failure> {
         let position = position::find_field(text, format, &field);
         found.push(Failure { field: parent, message: with_suggestion(message.trim()), position });
     }
+    // In file order: a JSON object comes back from `serde_json::Value` with its keys sorted.
+    found.sort_by_key(|f| f.position.unwrap_or((usize::MAX, usize::MAX)));
     found
 }
 
@@ -171,7 +173,7 @@ impl Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_support::{ARGS, toml_error};
+    use crate::config::test_support::{ARGS, json_error, toml_error};
 
     #[test]
     fn a_typo_gets_the_nearest_key() {
@@ -205,6 +207,27 @@ mod tests {
         );
         assert!(
             lines[2].starts_with("bundle/configy.toml:6:1: resources: unknown field `memroy` (did you mean `memory`?)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn json_configs_get_every_unknown_key_too() {
+        let msg = json_error(
+            "{\"hostnmae\": \"x\",\n \"process\": {\"args\": [\"sh\"], \"ueser\": {}},\n \"mounts\": [{\"destination\": \"/d\", \"sorce\": \"/s\"}]}",
+        );
+        let lines: Vec<&str> = msg.lines().collect();
+        assert_eq!(lines.len(), 3, "{msg}");
+        assert!(
+            lines[0].starts_with("bundle/configy.json:1:2: unknown field `hostnmae` (did you mean `hostname`?)"),
+            "{msg}"
+        );
+        assert!(
+            lines[1].starts_with("bundle/configy.json:2:30: process: unknown field `ueser` (did you mean `user`?)"),
+            "{msg}"
+        );
+        assert!(
+            lines[2].starts_with("bundle/configy.json:3:35: mounts[0]: unknown field `sorce` (did you mean `source`?)"),
             "{msg}"
         );
     }
