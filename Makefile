@@ -67,15 +67,16 @@ clean:
 	cargo clean
 	rm -rf .cache
 
-# The cgroups lessons: `make lesson-forks`, `make lesson-memory`, `make lesson-cpu` (see cgroups_example/).
+# The cgroups lessons: `make lesson-forks`, `make lesson-memory`, `make lesson-cpu` (see cgroups_example/). make
+# fails with the container's exit code when it is not 0: lesson-memory ends in the OOM killer, 137 by design.
 LESSON_CONFIG := $(if $(filter busybox,$(CONTAINY_BASE)),--config busybox.toml,)
 .PHONY: lesson-forks lesson-memory lesson-cpu
 lesson-forks lesson-memory lesson-cpu: lesson-%: extract
-	cd cgroups_example/$* && $(SUDO) ../../$(CONTAINY) $(EXPLAIN) run --bundle . $(LESSON_CONFIG) || true
+	cd cgroups_example/$* && $(SUDO) ../../$(CONTAINY) $(EXPLAIN) run --bundle . $(LESSON_CONFIG)
 
-# The lessons of docs/lessons/: `make lesson-process` (namespaces, filesystem, privileges) builds containy and the
-# busybox base they run on, then runs `containy lesson NAME`. Add EXPLAIN=--explain to narrate every container.
-LESSONS := process namespaces filesystem privileges
+# The lessons of docs/lessons/: `make lesson-process` (namespaces, filesystem, cgroups, privileges) builds
+# containy and the busybox base they run on, then runs `containy lesson NAME`. Add EXPLAIN=--explain to narrate every container.
+LESSONS := process namespaces filesystem cgroups privileges
 .PHONY: $(addprefix lesson-,$(LESSONS))
 $(addprefix lesson-,$(LESSONS)): lesson-%: build bundle/busybox.tar.gz
 	$(SUDO) $(CONTAINY) $(EXPLAIN) lesson $*

@@ -1,7 +1,8 @@
 """The fork-limit lesson (the seed's proc.py): fork 10 children under pids.max = 10.
 
 The container's cgroup allows 10 tasks in all, and this Python process is one of them, so the tenth
-fork fails with EAGAIN ("Resource temporarily unavailable"): the kernel refuses, nothing else notices.
+fork — the one that would make an eleventh task — fails with EAGAIN ("Resource temporarily unavailable"):
+the kernel refuses, nothing else notices.
 """
 import os
 import time
@@ -11,7 +12,8 @@ for i in range(1, 11):
     try:
         pid = os.fork()
     except OSError as e:
-        print(f"fork {i} failed: {e.strerror}  <- pids.max reached", flush=True)
+        print(f"fork {i} failed: {e.strerror}  <- pids.max reached: this process and {i - 1} children are {i} tasks",
+              flush=True)
         break
     if pid == 0:
         time.sleep(30)

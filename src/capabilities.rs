@@ -16,12 +16,12 @@ use crate::plan::Capabilities;
 pub enum CapabilityError {
     #[error("unknown capability {name:?}: see `man 7 capabilities` for the names (e.g. CAP_NET_ADMIN)")]
     Unknown { name: String },
-    #[error("prctl(PR_SET_NO_NEW_PRIVS, 1): {source}")]
+    #[error("prctl(PR_SET_NO_NEW_PRIVS, 1)")]
     NoNewPrivs {
         #[source]
         source: nix::Error,
     },
-    #[error("cannot set the {set} capability set: {source}")]
+    #[error("cannot set the {set} capability set")]
     Set {
         set: &'static str,
         #[source]

@@ -11,7 +11,7 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LsmError {
-    #[error("cannot set the {lsm} {what} {value:?} for execve (write {path}): {source}")]
+    #[error("cannot set the {lsm} {what} {value:?} for execve (write {path})")]
     Write {
         lsm: &'static str,
         what: &'static str,

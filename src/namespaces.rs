@@ -17,13 +17,13 @@ use crate::plan::{Namespace, NamespaceSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NamespaceError {
-    #[error("cannot open namespace {path} to join it: {source}")]
+    #[error("cannot open namespace {path} to join it")]
     Open {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("setns({path}, {kind}): {source}")]
+    #[error("setns({path}, {kind})")]
     Join {
         path: PathBuf,
         kind: &'static str,
@@ -31,7 +31,7 @@ pub enum NamespaceError {
         source: nix::Error,
     },
     /// Creating or configuring a namespace of the container's own failed; `op` names the call.
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Setup {
         op: String,
         #[source]

@@ -22,13 +22,13 @@ use crate::sys;
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     /// A syscall failed; `op` names it with its arguments.
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Sys {
         op: String,
         #[source]
         source: nix::Error,
     },
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Io {
         op: String,
         #[source]

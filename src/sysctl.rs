@@ -7,7 +7,7 @@
 //! a namespace the container has of its own. See `man 5 proc` (/proc/sys) and `man 8 sysctl`.
 
 #[derive(Debug, thiserror::Error)]
-#[error("sysctl {key} (write {path}): {source}")]
+#[error("sysctl {key} (write {path})")]
 pub struct SysctlError {
     pub key: String,
     pub path: String,

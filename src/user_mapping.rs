@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use crate::plan::IdMap;
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path} ({content:?}): {source}")]
+#[error("cannot write {path} ({content:?})")]
 pub struct MappingError {
     pub path: PathBuf,
     pub content: String,

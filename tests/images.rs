@@ -320,14 +320,38 @@ fn an_exported_image_loads_and_runs_in_podman() {
     let exported = env.dir.path().join("export.tar");
     env.ok(&["image", "export", &name, exported.to_str().unwrap()]);
 
-    let load = Command::new("podman").args(["load", "-i"]).arg(&exported).output().unwrap();
+    // A private podman: its own storage, runroot and containers.conf (the system one may ask for more open
+    // files than this machine's hard limit), all under the test's temp dir.
+    let podman_dir = env.dir.path().join("podman");
+    std::fs::create_dir(&podman_dir).unwrap();
+    let conf = format!(
+        "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+         [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\ntmp_dir = {:?}\n",
+        podman_dir.join("tmp")
+    );
+    std::fs::write(podman_dir.join("containers.conf"), conf).unwrap();
+    let podman = |args: &[&str]| {
+        Command::new("podman")
+            .arg("--root")
+            .arg(podman_dir.join("storage"))
+            .arg("--runroot")
+            .arg(podman_dir.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .env("CONTAINERS_CONF", podman_dir.join("containers.conf"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let load = podman(&["load", "-i", exported.to_str().unwrap()]);
     assert!(load.status.success(), "podman load: {}{}", stdout(&load), stderr(&load));
     let reference = format!("localhost/{name}:latest");
-    let run = Command::new("podman")
-        .args(["--runtime", "runc", "run", "--rm", &reference, "/bin/sh", "-c", "cat /srv/hello /etc/kept; ls /etc"])
-        .output()
-        .unwrap();
-    let rmi = Command::new("podman").args(["rmi", &reference]).output().unwrap();
+    let run =
+        podman(&["--runtime", "runc", "run", "--rm", &reference, "/bin/sh", "-c", "cat /srv/hello /etc/kept; ls /etc"]);
+    let rmi = podman(&["rmi", &reference]);
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = podman_dir.display().to_string();
+    assert!(!mountinfo.lines().any(|l| l.contains(&dir)), "podman left mounts under {dir}: {mountinfo}");
     assert!(run.status.success(), "podman run: {}{}", stdout(&run), stderr(&run));
     let text = stdout(&run);
     assert!(text.starts_with("from containy\nkept\n"), "{text}");

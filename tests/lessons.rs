@@ -66,3 +66,32 @@ fn lesson_cpu_is_throttled() {
         .unwrap_or_else(|| panic!("no nr_throttled in cpu.stat: {text} {}", stderr(&out)));
     assert!(throttled > 0, "a busy loop under 0.5 CPU was never throttled: {text}");
 }
+
+/// The shared busybox rootfs lives in a static, which is never dropped: it must still be gone once the test
+/// process has exited (it used to stay in /tmp). This test runs itself again as a child that only makes it.
+#[test]
+fn the_shared_rootfs_is_removed_when_the_test_process_exits() {
+    const NAME: &str = "the_shared_rootfs_is_removed_when_the_test_process_exits";
+    if std::env::var_os("CONTAINY_TEST_ONLY_MAKE_ROOTFS").is_some() {
+        println!("rootfs={}", common::busybox_rootfs().display());
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+        .env("CONTAINY_TEST_ONLY_MAKE_ROOTFS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{} {}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    let rootfs = text.split("rootfs=").nth(1).and_then(|r| r.lines().next()).unwrap_or_else(|| panic!("{text}"));
+    assert!(rootfs.contains("containy-test-busybox-"), "{rootfs}");
+    // The removal runs when the child has exited; give it a generous while (this bounds a wait, it does not
+    // measure anything).
+    for _ in 0..200 {
+        if !Path::new(rootfs).exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{rootfs} was left behind after its test process exited");
+}

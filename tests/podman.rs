@@ -35,6 +35,7 @@ fn world() -> &'static World {
         let dir = std::env::temp_dir().join(format!("containy-podman-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        common::remove_at_exit(&dir);
         // What TESTING.md says podman 4.3 needs, with containy as a named runtime.
         let conf = format!(
             "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\

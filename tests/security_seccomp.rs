@@ -21,6 +21,7 @@ fn tools_rootfs() -> Option<&'static Path> {
             let dir = std::env::temp_dir().join(format!("containy-test-seccomp-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             common::make_busybox_rootfs(&dir);
+            common::remove_at_exit(&dir);
             let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c");
             for (name, extra) in [("syscall", &[][..]), ("threads", &["-pthread"][..])] {
                 let out = Command::new("cc")

@@ -30,7 +30,7 @@ const DEFAULT_PARENT: &str = "containy";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("cannot create cgroup {path}: {source}")]
+    #[error("cannot create cgroup {path}")]
     Create {
         path: PathBuf,
         #[source]
@@ -38,20 +38,20 @@ pub enum CgroupError {
     },
     #[error("cgroup {path} already exists: is another container using it? (delete it or pick another cgroupsPath)")]
     Exists { path: PathBuf },
-    #[error("cannot write {value:?} to {path}: {source}")]
+    #[error("cannot write {value:?} to {path}")]
     Write {
         path: PathBuf,
         value: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot remove cgroup {path}: {source} (processes may still be in it)")]
+    #[error("cannot remove cgroup {path} (processes may still be in it)")]
     Remove {
         path: PathBuf,
         #[source]

@@ -26,6 +26,7 @@ pub enum ImageCommand {
         /// NAME[:TAG] (default: the name the archive gives, or the file's name).
         #[arg(value_name = "NAME[:TAG]")]
         name_or_file: String,
+        /// The archive to import; `-` reads standard input. (Given alone, the first argument is the file.)
         #[arg(value_name = "FILE|-")]
         file: Option<PathBuf>,
     },
@@ -37,9 +38,13 @@ pub enum ImageCommand {
         json: bool,
     },
     /// Show an image's record (layers and config) as JSON.
-    Inspect { name: String },
+    Inspect {
+        /// The image, NAME[:TAG].
+        name: String,
+    },
     /// Remove image names (the image goes with its last name; layers stay until `prune`).
     Rm {
+        /// The names to remove, NAME[:TAG] each.
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -47,7 +52,9 @@ pub enum ImageCommand {
     Prune,
     /// Write an image as an OCI image-layout tar archive (`podman load -i FILE` reads it); `-`: stdout.
     Export {
+        /// The image, NAME[:TAG].
         name: String,
+        /// The archive to write; `-` writes to standard output.
         #[arg(value_name = "FILE|-")]
         file: PathBuf,
     },
@@ -67,6 +74,7 @@ pub struct BuildArgs {
     /// `none` (default: RUN steps have only a loopback) or `host`.
     #[arg(long, default_value = "none", value_name = "MODE")]
     pub network: String,
+    /// The image store (layers, images, the name index).
     #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
     /// The build context: COPY sources are taken from (and confined to) this directory.

@@ -84,7 +84,8 @@ pub fn table(i: &Inspection) -> String {
         row(&mut out, "upperdir", &format!("{}  {}", opt(&overlay.upperdir), "the container's writes".dimmed()));
         row(&mut out, "workdir", &format!("{}  {}", opt(&overlay.workdir), "overlayfs scratch space".dimmed()));
     }
-    for m in &i.mounts.list {
+    // The root was shown above, with its layers; the list is everything mounted below it.
+    for m in i.mounts.list.iter().filter(|m| m.mount_point != "/") {
         let note = if m.root == "/null" {
             "masked: /dev/null bound over it".yellow().to_string()
         } else if m.options.split(',').any(|o| o == "ro") {

@@ -1,12 +1,15 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
+mod format;
 mod images;
 mod inspect;
 mod lesson;
 mod network;
 
-use std::io::IsTerminal;
+#[cfg(test)]
+mod help_tests;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -109,7 +112,7 @@ pub enum Command {
     /// `oom` event when the OOM killer strikes, until it stops. With --stats: one usage event, then exit.
     Events(EventsArgs),
     /// Show what makes a running container one, read from /proc: namespaces next to the host's, cgroup,
-    /// mounts and overlay layers, capabilities, seccomp, network. A table on a terminal, JSON otherwise.
+    /// mounts and overlay layers, capabilities, seccomp, network.
     Inspect(StatsArgs),
     /// Lessons you run: real containers, the commands next to them and what to look at.
     Lesson(lesson::LessonArgs),
@@ -204,10 +207,12 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility; containy creates no session keyring.
     #[arg(long)]
     pub no_new_keyring: bool,
+    /// Where base tarballs are extracted.
     #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     #[command(flatten)]
     pub network: network::NetArgs,
+    /// The container's id.
     pub id: String,
 }
 
@@ -243,6 +248,7 @@ pub struct ExecArgs {
     /// Pass this many extra fds (3, 4, …) to the process.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub preserve_fds: u32,
+    /// The container's id.
     pub id: String,
     /// The command and its arguments (after the id).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -261,6 +267,7 @@ pub struct SpecArgs {
 
 #[derive(Debug, Args)]
 pub struct IdArg {
+    /// The container's id.
     pub id: String,
 }
 
@@ -269,6 +276,7 @@ pub struct KillArgs {
     /// Send the signal to every process of the container, not only its init.
     #[arg(short, long)]
     pub all: bool,
+    /// The container's id.
     pub id: String,
     /// A signal name (TERM, SIGKILL) or number; default TERM.
     #[arg(default_value = "TERM")]
@@ -280,14 +288,14 @@ pub struct DeleteArgs {
     /// Kill the container first if it is still running.
     #[arg(short, long)]
     pub force: bool,
+    /// The container's id.
     pub id: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// `table` or `json`.
-    #[arg(short, long, default_value = "table")]
-    pub format: String,
+    #[command(flatten)]
+    pub output: format::FormatArg,
     /// Only print the ids.
     #[arg(short, long)]
     pub quiet: bool,
@@ -295,17 +303,17 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    /// `table` or `json`.
-    #[arg(short, long, default_value = "table")]
-    pub format: String,
+    #[command(flatten)]
+    pub output: format::FormatArg,
+    /// The container's id.
     pub id: String,
 }
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: format::FormatArg,
+    /// The container's id.
     pub id: String,
 }
 
@@ -317,6 +325,7 @@ pub struct EventsArgs {
     /// Time between stats events (`5s`, `500ms`, `1m`).
     #[arg(long, default_value = "5s")]
     pub interval: String,
+    /// The container's id.
     pub id: String,
 }
 
@@ -334,6 +343,7 @@ pub struct UpdateArgs {
     /// New limits as OCI `linux.resources` JSON (what engines pass); `-` reads standard input.
     #[arg(short, long, value_name = "FILE")]
     pub resources: Option<PathBuf>,
+    /// The container's id.
     pub id: String,
 }
 
@@ -341,6 +351,7 @@ pub struct UpdateArgs {
 pub struct ExtractArgs {
     /// The tarball (.tar or .tar.gz).
     pub tarball: PathBuf,
+    /// Where to extract it (one directory per tarball, named by its digest).
     #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
 }
@@ -410,7 +421,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let all = runtime::container::list(&cli.root);
             if args.quiet {
                 all.iter().for_each(|c| println!("{}", c.state.id));
-            } else if args.format == "json" {
+            } else if args.output.json() {
                 let states: Vec<_> = all.iter().map(Container::oci_state).collect();
                 println!("{}", serde_json::to_string(&states)?);
             } else {
@@ -431,7 +442,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Ps(args) => {
             let pids = Container::load(&cli.root, &args.id)?.pids();
-            if args.format == "json" {
+            if args.output.json() {
                 println!("{}", serde_json::to_string(&pids)?);
             } else {
                 println!("PID");
@@ -441,7 +452,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Stats(args) => {
             let stats = Container::running(&cli.root, &args.id)?.stats();
-            if args.json {
+            if args.output.json() {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
             } else {
                 print!("{}", stats_table(&args.id, &stats));
@@ -458,7 +469,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Inspect(args) => {
             let inspection = runtime::inspect::inspect(&cli.root, &args.id)?;
-            if args.json || !std::io::stdout().is_terminal() {
+            if args.output.json() {
                 println!("{}", serde_json::to_string_pretty(&inspection)?);
             } else {
                 print!("{}", inspect::table(&inspection));

@@ -21,12 +21,17 @@ pub enum NetworkCommand {
     Ls,
     /// Define a network and create its bridge (subnet: the next free 10.N.0.0/24 unless given).
     Create {
+        /// The network's name (also its bridge's, so at most 15 characters).
         name: String,
+        /// Its IPv4 subnet, e.g. 10.77.0.0/24.
         #[arg(long, value_name = "CIDR")]
         subnet: Option<String>,
     },
     /// Remove a network and its bridge (no container may hold an address on it).
-    Rm { name: String },
+    Rm {
+        /// The network's name.
+        name: String,
+    },
 }
 
 pub(super) fn network(root: &std::path::Path, command: NetworkCommand) -> Result<i32> {

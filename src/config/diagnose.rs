@@ -43,8 +43,17 @@ pub(super) fn from_toml(text: &str, err: serde_path_to_error::Error<toml::de::Er
     reword(field, message, position, Format::Toml)
 }
 
-pub(super) fn from_toml_syntax(text: &str, err: &toml::de::Error) -> Failure {
-    let position = err.span().and_then(|span| position::line_column(text, span.start));
+pub(super) fn from_toml_syntax(text: &str, first: &toml::de::Error) -> Failure {
+    // `toml` reports errors in the order it recovers from them, not in file order: an unterminated string is
+    // reported after the "missing comma" it causes on the next line. The earliest in the file is the cause.
+    let (_, all) = toml::de::DeTable::parse_recoverable(text);
+    let err = all.iter().filter(|e| e.span().is_some()).min_by_key(|e| e.span().map(|s| s.start)).unwrap_or(first);
+    let mut offset = err.span().map(|span| span.start);
+    if err.message().starts_with("missing comma") {
+        // It points at the next element, often on the next line; the comma belongs right after the previous one.
+        offset = offset.and_then(|o| text.get(..o)).map(|before| before.trim_end().len());
+    }
+    let position = offset.and_then(|o| position::line_column(text, o));
     Failure { field: String::new(), message: err.message().trim().to_string(), position }
 }
 
@@ -256,7 +265,7 @@ mod tests {
         assert_eq!(
             msg,
             "bundle/configy.toml:4:10: resources.memory: \"12Q\" is not a size: use a number of bytes or a number \
-             with K, M, G or T (e.g. 512M)"
+             with K, M, G or T, powers of 1024 (512M; 512MB and 512MiB mean the same)"
         );
         let msg = toml_error(&format!("{ARGS}[resources]\nmemory = 1000\n"));
         check(&msg, "bundle/configy.toml:4:10: resources.memory: 1000 bytes", &["at least 1M"]);
@@ -404,6 +413,12 @@ mod tests {
     fn syntax_errors_have_positions() {
         let msg = toml_error("[process]\nargs = [\"sh\"\n");
         check(&msg, "bundle/configy.toml:2:13: ", &["expected `]`"]);
+        // A missing comma is blamed where the comma belongs, not on the next element's line.
+        let msg = toml_error("[process]\nargs = [\"sh\",\n  \"-c\"\n  \"x\"]\n");
+        check(&msg, "bundle/configy.toml:3:7: ", &["missing comma"]);
+        // An unterminated string is the cause, not the "missing comma" toml reports first on the next line.
+        let msg = toml_error("[process]\nargs = [\"sh]\ncwd = \"/\"\n");
+        check(&msg, "bundle/configy.toml:2:13: ", &["invalid basic string"]);
         let msg = json_error("{\"process\": {\"args\": [\"sh\"],}}");
         check(&msg, "bundle/configy.json:1:29: process: trailing comma", &[]);
         let msg = json_error("{\"process\": {\"args\": [\"sh\"]}} x");
@@ -413,7 +428,8 @@ mod tests {
     #[test]
     fn json_errors_have_the_same_fields() {
         let msg = json_error(r#"{"hostnmae": "x", "process": {"args": ["sh"]}}"#);
-        check(&msg, "bundle/configy.json:1:11: unknown field `hostnmae`", &["`hostname`"]);
+        // The key itself (its opening quote), as for TOML; serde_json would point after it.
+        check(&msg, "bundle/configy.json:1:2: unknown field `hostnmae` (did you mean `hostname`?)", &["`hostname`"]);
         let msg = json_error("{\"process\": {\"args\": [\"sh\"],\n \"user\": {\"uid\": \"root\"}}}");
         check(
             &msg,

@@ -18,10 +18,12 @@ mod resources;
 mod schema;
 mod seccomp;
 mod size;
+mod unknown;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::error::IoError;
 use crate::plan::Plan;
 
 pub use isolation::override_network;
@@ -48,12 +50,10 @@ const CONFIG_NAMES: [&str; 3] = ["configy.toml", "configy.json", "config.json"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
+    #[error("bundle {} does not exist: give the directory that holds configy.toml or config.json", bundle.display())]
+    NoBundle { bundle: PathBuf },
     #[error(
         "no config in bundle {}: tried configy.toml, configy.json and config.json — write one of them \
          (bundle/configy.toml in containy's sources is a commented example)",
@@ -64,6 +64,9 @@ pub enum ConfigError {
     /// and for keys that are unknown at the top level.
     #[error("{}", Located { file, line: *line, column: *column, field, message })]
     Invalid { file: PathBuf, line: Option<usize>, column: Option<usize>, field: String, message: String },
+    /// Several problems found at once (every unknown key of a config), one `Invalid` a line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 /// `file:line:column: field: message`, leaving out what is not known.
@@ -93,9 +96,21 @@ impl fmt::Display for Located<'_> {
 
 /// Find the bundle's config: `configy.toml`, `configy.json`, then `config.json`; the first that exists wins.
 pub fn locate(bundle: &Path) -> Result<ConfigFile, ConfigError> {
+    match std::fs::metadata(bundle) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(
+                IoError::new("use as a bundle directory", bundle, std::io::ErrorKind::NotADirectory.into()).into()
+            );
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ConfigError::NoBundle { bundle: bundle.to_path_buf() });
+        }
+        Err(e) => return Err(IoError::new("stat", bundle, e).into()),
+    }
     for name in CONFIG_NAMES {
         let path = bundle.join(name);
-        let exists = path.try_exists().map_err(|source| ConfigError::Io { path: path.clone(), source })?;
+        let exists = path.try_exists().map_err(IoError::on("stat", &path))?;
         if !exists {
             continue;
         }
@@ -115,15 +130,26 @@ pub fn load(path: &Path, format: Format, bundle: &Path) -> Result<Plan, ConfigEr
         format!("read(2) {}", path.display()),
         "the whole container is described there; it becomes a Plan before anything touches the kernel"
     );
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(IoError::on("read", path))?;
     parse_str(&text, format, path, bundle)
 }
 
 /// Parse and lower a friendly config given as text; `label` is the file name errors show.
 pub fn parse_str(text: &str, format: Format, label: &Path, bundle: &Path) -> Result<Plan, ConfigError> {
-    let friendly = deserialize(text, format).map_err(|failure| failure.into_error(label))?;
-    let bundle =
-        std::path::absolute(bundle).map_err(|source| ConfigError::Io { path: bundle.to_path_buf(), source })?;
+    let friendly = deserialize(text, format).map_err(|failure| {
+        if !failure.message.starts_with("unknown field") {
+            return failure.into_error(label);
+        }
+        // Report every unknown key, not only the first serde stopped at.
+        let mut all: Vec<ConfigError> =
+            unknown::all_unknown(text, format).into_iter().map(|f| f.into_error(label)).collect();
+        match all.len() {
+            0 => diagnose::Failure { message: unknown::with_suggestion(&failure.message), ..failure }.into_error(label),
+            1 => all.remove(0),
+            _ => ConfigError::Several(all),
+        }
+    })?;
+    let bundle = std::path::absolute(bundle).map_err(IoError::on("resolve", bundle))?;
     lower::lower(friendly, &bundle).map_err(|invalid| {
         // Blame the key itself; if it is not written (a missing `source`), the nearest enclosing one that is.
         let mut field = invalid.field.as_str();
@@ -180,13 +206,13 @@ pub(crate) mod test_support {
     /// The error for a TOML config, as the user sees it.
     pub fn toml_error(text: &str) -> String {
         let err = parse_str(text, Format::Toml, Path::new("bundle/configy.toml"), Path::new("bundle")).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        assert!(matches!(err, ConfigError::Invalid { .. } | ConfigError::Several(_)), "{err:?}");
         err.to_string()
     }
 
     pub fn json_error(text: &str) -> String {
         let err = parse_str(text, Format::Json, Path::new("bundle/configy.json"), Path::new("bundle")).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+        assert!(matches!(err, ConfigError::Invalid { .. } | ConfigError::Several(_)), "{err:?}");
         err.to_string()
     }
 
@@ -245,7 +271,7 @@ mod tests {
     #[test]
     fn unreadable_file_names_its_path() {
         let err = load(Path::new("/nonexistent/configy.toml"), Format::Toml, Path::new("/nonexistent")).unwrap_err();
-        assert!(matches!(&err, ConfigError::Io { path, .. } if path == Path::new("/nonexistent/configy.toml")));
+        assert!(matches!(&err, ConfigError::Io(e) if e.path == Path::new("/nonexistent/configy.toml")));
         assert_eq!(err.to_string(), "cannot read /nonexistent/configy.toml");
         assert!(std::error::Error::source(&err).is_some());
     }

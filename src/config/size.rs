@@ -5,7 +5,9 @@
 //! are the same. Only digits reach the kernel: a size can never smuggle a second mount option into `data`.
 
 /// What the user is told whenever a size cannot be read.
-const SIZE_HINT: &str = "use a number of bytes or a number with K, M, G or T (e.g. 512M)";
+/// It lists every form [`parse_size`] takes, and no other.
+const SIZE_HINT: &str =
+    "use a number of bytes or a number with K, M, G or T, powers of 1024 (512M; 512MB and 512MiB mean the same)";
 
 /// `"512M"`, `"1G"`, `"64MiB"`, `"1048576"`, `"100k"` -> bytes. K/M/G/T are powers of 1024; `B`, `KB`, `KiB`, … are
 /// accepted too; case does not matter.
@@ -71,6 +73,19 @@ impl<'de> serde::Deserialize<'de> for Size {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hint and the parser agree: each form the hint shows is read, to the same number.
+    #[test]
+    fn every_form_the_hint_names_is_accepted() {
+        for form in ["512M", "512MB", "512MiB"] {
+            assert!(SIZE_HINT.contains(form), "{form}");
+            assert_eq!(parse_size(form), Ok(512 << 20), "{form}");
+        }
+        for unit in ["K", "M", "G", "T"] {
+            assert_eq!(parse_size(&format!("1{unit}B")), parse_size(&format!("1{unit}")));
+        }
+        assert!(parse_size("512P").unwrap_err().contains("K, M, G or T"));
+    }
 
     #[test]
     fn plain_bytes() {

@@ -347,7 +347,7 @@ mod tests {
         bytes.truncate(len - 12);
         fs::write(&tarball, bytes).unwrap();
         let err = ensure_base(&tarball, &cache).unwrap_err();
-        let text = err.to_string();
+        let text = crate::error::chain(&err);
         assert!(text.contains("broken.tar.gz") && text.contains("corrupt"), "{text}");
         assert_eq!(names(&cache), vec!["by-stat".to_string()]);
     }

@@ -16,6 +16,7 @@
 mod archive;
 mod base;
 pub mod build;
+mod busybox;
 mod export;
 mod extract;
 mod import;
@@ -31,6 +32,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use base::{DEFAULT_CACHE, ensure_base};
+pub use busybox::make_busybox_base;
 pub use export::export;
 pub use extract::{ExtractStats, Options, extract, extract_with};
 pub use import::{Imported, import};
@@ -57,27 +59,27 @@ pub(crate) fn private_dir(dir: &Path) -> Result<(), (&'static str, std::io::Erro
 /// What can go wrong while opening, hashing, extracting or caching a base image.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("cannot open tarball {}: {source}", path.display())]
+    #[error("cannot open tarball {}", path.display())]
     Open {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("cannot read the archive, it is corrupt or truncated (gzip or tar stream): {source}")]
+    #[error("cannot read the archive, it is corrupt or truncated (gzip or tar stream)")]
     Corrupt {
         #[source]
         source: std::io::Error,
     },
 
-    #[error("cannot open extraction target {}: {source}", path.display())]
+    #[error("cannot open extraction target {}", path.display())]
     Target {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("entry {entry:?}: {op}: {source}")]
+    #[error("entry {entry:?}: {op}")]
     Entry {
         entry: String,
         op: &'static str,
@@ -85,14 +87,14 @@ pub enum ImageError {
         source: std::io::Error,
     },
 
-    #[error("cannot extract {}: {source}", tarball.display())]
+    #[error("cannot extract {}", tarball.display())]
     Tarball {
         tarball: PathBuf,
         #[source]
         source: Box<ImageError>,
     },
 
-    #[error("image store: cannot {op} {}: {source}", path.display())]
+    #[error("image store: cannot {op} {}", path.display())]
     Store {
         path: PathBuf,
         op: &'static str,
@@ -125,7 +127,10 @@ pub enum ImageError {
     #[error("{}:{line}: {instruction}: {message}", file.display())]
     Build { file: PathBuf, line: usize, instruction: String, message: String },
 
-    #[error("base image cache: cannot {op} {}: {source}", path.display())]
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
+
+    #[error("base image cache: cannot {op} {}", path.display())]
     Cache {
         path: PathBuf,
         op: &'static str,

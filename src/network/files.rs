@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use super::NetworkError;
+use crate::error::IoError;
 
 /// The generated files, by the path they are mounted on.
 pub const FILES: [&str; 3] = ["hosts", "hostname", "resolv.conf"];
@@ -64,7 +65,7 @@ pub fn write(
         format!("write {}/{{hosts,hostname,resolv.conf}}, bind-mounted over the image's", dir.display()),
         "each container gets its own names and name servers, and the image is never written"
     );
-    std::fs::create_dir_all(&dir).map_err(|source| NetworkError::Io { op: "mkdir", path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(IoError::on("mkdir", &dir))?;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let texts = [hosts(hostname, own, entries), format!("{hostname}\n"), resolv_conf(&host_resolv, own_namespace)];
     let mut out = Vec::new();
@@ -78,7 +79,7 @@ pub fn write(
 
 /// Replace a file's contents keeping its inode (a bind mount of it sees the change; a rename would not).
 pub fn rewrite(path: &Path, text: &str) -> Result<(), NetworkError> {
-    std::fs::write(path, text).map_err(|source| NetworkError::Io { op: "write", path: path.to_path_buf(), source })
+    Ok(std::fs::write(path, text).map_err(IoError::on("write", path))?)
 }
 
 #[cfg(test)]

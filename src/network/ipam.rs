@@ -96,7 +96,7 @@ pub struct Store {
 
 fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> NetworkError {
     let path = path.to_path_buf();
-    move |source| NetworkError::Io { op, path, source }
+    move |source| NetworkError::Io(crate::error::IoError { op, path, source })
 }
 
 impl Store {
@@ -109,11 +109,7 @@ impl Store {
         std::fs::create_dir_all(&self.dir).map_err(io("mkdir", &self.dir))?;
         let path = self.dir.join("lock");
         let file = File::options().create(true).truncate(false).write(true).open(&path).map_err(io("open", &path))?;
-        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| NetworkError::Io {
-            op: "flock",
-            path,
-            source: e.into(),
-        })
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io("flock", &path)(e.into()))
     }
 
     fn def_path(&self, name: &str) -> PathBuf {

@@ -43,23 +43,19 @@ use ipam::{Lease, Store};
 pub use ipam::{NetworkDef, parse_subnet};
 use netlink::Socket;
 
+use crate::error::IoError;
 use crate::plan::{DEFAULT_NETWORK, PortMapping};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Netlink {
         op: String,
         #[source]
         source: Errno,
     },
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
     #[error("{path} is damaged ({problem}): remove it, or the network with 'containy network rm'")]
     Corrupt { path: PathBuf, problem: String },
     #[error("network {name:?} is not defined: create it with 'containy network create {name}'")]
@@ -132,7 +128,7 @@ fn find_link(sock: &mut Socket, name: &str) -> Result<Option<(i32, Option<String
 
 fn write_sysctl(key: &str, value: &str) -> Result<(), NetworkError> {
     let path = PathBuf::from(format!("/proc/sys/{}", key.replace('.', "/")));
-    std::fs::write(&path, value).map_err(|source| NetworkError::Io { op: "write", path, source })
+    std::fs::write(&path, value).map_err(|source| IoError::new("write", path, source).into())
 }
 
 /// The network's bridge with its gateway address, up, and the host forwarding for it: made if missing
@@ -312,7 +308,7 @@ fn update_members(members: &[Lease], except: &str) {
 /// A netlink socket inside the network namespace of `pid`: enter it just long enough to create the socket.
 fn socket_in(pid: i32) -> Result<Socket, NetworkError> {
     let open =
-        |path: String| File::open(&path).map_err(|source| NetworkError::Io { op: "open", path: path.into(), source });
+        |path: String| File::open(&path).map_err(|source| NetworkError::from(IoError::new("open", path, source)));
     let own = open("/proc/thread-self/ns/net".into())?;
     let target = open(format!("/proc/{pid}/ns/net"))?;
     nix::sched::setns(&target, CloneFlags::CLONE_NEWNET)
@@ -399,7 +395,7 @@ pub fn release(root: &Path, state_dir: &Path) -> Result<(), NetworkError> {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| NetworkError::Corrupt { path: record.clone(), problem: e.to_string() })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(NetworkError::Io { op: "read", path: record, source }),
+        Err(source) => return Err(IoError::new("read", record, source).into()),
     };
     crate::explain!(
         format!("disconnect from network {}", att.network),
@@ -423,7 +419,7 @@ pub fn release(root: &Path, state_dir: &Path) -> Result<(), NetworkError> {
         store.release(&att.network, &att.id)?;
         update_members(&store.leases(&att.network), &att.id);
     }
-    std::fs::remove_file(&record).map_err(|source| NetworkError::Io { op: "remove", path: record, source })
+    std::fs::remove_file(&record).map_err(|source| IoError::new("remove", record, source).into())
 }
 
 #[cfg(test)]

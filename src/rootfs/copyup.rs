@@ -35,7 +35,7 @@ pub fn copy_up(covered: &OwnedFd, mounted: &impl AsFd, shown: &Path) -> Result<(
         format!("copy {} -> {}", from.display(), to.display()),
         "tmpcopyup: the fd opened before the mount still reads the directory the tmpfs now covers"
     );
-    let io = |op: &'static str| move |source| RootfsError::Io { op, path: shown.to_path_buf(), source };
+    let io = |op: &'static str| move |source| RootfsError::Io(crate::error::IoError::new(op, shown, source));
     for entry in std::fs::read_dir(&from).map_err(io("read_dir (tmpcopyup)"))? {
         let entry = entry.map_err(io("read_dir (tmpcopyup)"))?;
         copy_tree(&entry.path(), &to.join(entry.file_name()))?;

@@ -26,25 +26,21 @@ use nix::fcntl::OFlag;
 use nix::mount::{MsFlags, mount};
 use nix::sys::stat::Mode;
 
+use crate::error::IoError;
 use crate::plan::{Mount, Plan, RootfsMode};
 use resolve::{Leaf, ensure_in_root, fd_path};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
-    #[error("mount {what} on {target}: {source}{hint}")]
+    #[error("mount {what} on {target}{hint}")]
     Mount { what: String, target: PathBuf, source: Errno, hint: &'static str },
-    #[error("cannot resolve {path} inside the container's root ({op}): {source}")]
+    #[error("cannot resolve {path} inside the container's root ({op})")]
     Resolve { path: PathBuf, op: &'static str, source: Errno },
     #[error("{path} must be mounted on an ordinary directory, but it is a symlink in the image")]
     SymlinkTarget { path: PathBuf },
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{op} {path}: {source}")]
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
+    #[error("{op} {path}")]
     Sys { op: &'static str, path: PathBuf, source: Errno },
     #[error(
         "{count} image layers do not fit in overlay's mount options ({bytes} bytes, one page at most): squash the \
@@ -206,17 +202,13 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
                 );
                 if let Some(dir) = &cwd {
                     // Relative lowerdirs are resolved by the kernel against the caller's cwd.
-                    std::env::set_current_dir(dir).map_err(|source| RootfsError::Io {
-                        op: "chdir",
-                        path: dir.clone(),
-                        source,
-                    })?;
+                    std::env::set_current_dir(dir).map_err(IoError::on("chdir", dir))?;
                 }
                 do_mount(Some(Path::new("overlay")), target, Some("overlay"), MsFlags::empty(), Some(&data), "overlay")
                     .map_err(|e| {
                         with_hint(
                             e,
-                            "(is the base extracted and the state dir on a filesystem overlay accepts as upper?)",
+                            " (is the base extracted and the state dir on a filesystem overlay accepts as upper?)",
                         )
                     })?;
             }
@@ -227,11 +219,7 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
                     "a bind mount shows one directory at a second place"
                 );
                 if !target.exists() {
-                    std::fs::create_dir_all(target).map_err(|source| RootfsError::Io {
-                        op: "mkdir",
-                        path: target.clone(),
-                        source,
-                    })?;
+                    std::fs::create_dir_all(target).map_err(IoError::on("mkdir", target))?;
                 }
                 do_mount(Some(source), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None, "bind")?;
                 if *readonly {

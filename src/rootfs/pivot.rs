@@ -116,11 +116,8 @@ pub fn enter_cwd(cwd: &Path) -> Result<(), RootfsError> {
         "the working directory must be inside the new root, never a leaked host directory"
     );
     if let Err(Errno::ENOENT) = nix::unistd::chdir(cwd) {
-        std::fs::create_dir_all(cwd).map_err(|source| RootfsError::Io {
-            op: "mkdir (the working directory)",
-            path: cwd.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(cwd)
+            .map_err(|e| RootfsError::Io(crate::error::IoError::new("mkdir (the working directory)", cwd, e)))?;
     }
     nix::unistd::chdir(cwd).map_err(sys("chdir (the working directory)", cwd))?;
     let now = nix::unistd::getcwd().map_err(sys("getcwd", cwd))?;

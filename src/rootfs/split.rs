@@ -16,7 +16,7 @@ use super::RootfsError;
 pub const DEFAULT_EDITABLE: &[&str] = &["etc", "home", "root", "run", "tmp", "var"];
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> RootfsError + 'a {
-    move |source| RootfsError::Io { op, path: path.to_path_buf(), source }
+    move |source| RootfsError::Io(crate::error::IoError::new(op, path, source))
 }
 
 /// Top-level directories of `base` that are bind-mounted read-only (not editable).

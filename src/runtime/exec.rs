@@ -73,11 +73,8 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     let seccomp_filter =
         opts.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, opts.seccomp_cache)).transpose()?;
     let pid = container.state.pid;
-    let pidfd = sys::pidfd_open(nix::unistd::Pid::from_raw(pid)).map_err(|source| RuntimeError::Io {
-        op: "pidfd_open",
-        path: format!("/proc/{pid}").into(),
-        source,
-    })?;
+    let pidfd = sys::pidfd_open(nix::unistd::Pid::from_raw(pid))
+        .map_err(|e| RuntimeError::Io(crate::error::IoError::new("pidfd_open", format!("/proc/{pid}"), e)))?;
     let join = namespaces_to_join(pid);
     let cgroup = Cgroup::reopen(&cgroups::detect(), container.state.cgroups.clone());
     let cgroup_dir = cgroup.open_dir();

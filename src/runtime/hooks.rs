@@ -30,7 +30,7 @@ use crate::plan::Hook;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("{kind} hook {}: cannot start it: {source}", path.display())]
+    #[error("{kind} hook {}: cannot start it", path.display())]
     Spawn {
         kind: &'static str,
         path: PathBuf,
@@ -41,7 +41,7 @@ pub enum HookError {
     Failed { kind: &'static str, path: PathBuf, status: String, output: String },
     #[error("{kind} hook {} timed out after {secs} s and was killed{output}", path.display())]
     Timeout { kind: &'static str, path: PathBuf, secs: u32, output: String },
-    #[error("{kind} hook {}: {op}: {source}", path.display())]
+    #[error("{kind} hook {}: {op}", path.display())]
     Wait { kind: &'static str, path: PathBuf, op: &'static str, source: std::io::Error },
 }
 
@@ -65,7 +65,7 @@ pub fn run(kind: &'static str, hooks: &[Hook], state: &serde_json::Value) -> Res
 /// Run `hooks` and report a failure as a warning: what the spec asks for `poststart` and `poststop`.
 pub fn run_warning_only(kind: &'static str, hooks: &[Hook], state: &serde_json::Value) {
     if let Err(e) = run(kind, hooks, state) {
-        eprintln!("containy: warning: {e}");
+        eprintln!("containy: warning: {}", crate::error::chain(&e));
     }
 }
 

@@ -65,19 +65,10 @@ pub(super) enum Failure {
     Exec(u8, String),
 }
 
-impl<E: std::error::Error> From<E> for Failure {
-    /// The whole chain, `outer: inner: innermost`, without repeating what an outer message already says.
+impl<E: std::error::Error + 'static> From<E> for Failure {
+    /// The whole chain, `outer: inner: innermost`, each cause once.
     fn from(e: E) -> Self {
-        let mut text = e.to_string();
-        let mut source = e.source();
-        while let Some(s) = source {
-            let s_text = s.to_string();
-            if !text.contains(&s_text) {
-                text = format!("{text}: {s_text}");
-            }
-            source = s.source();
-        }
-        Failure::Setup(text)
+        Failure::Setup(crate::error::chain(&e))
     }
 }
 

@@ -198,7 +198,7 @@ fn read_file(path: &Path) -> Result<String, RuntimeError> {
 fn read_optional(path: &Path) -> Result<Option<String>, RuntimeError> {
     match read_file(path) {
         Ok(text) => Ok(Some(text)),
-        Err(RuntimeError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(RuntimeError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -130,25 +130,20 @@ pub enum RuntimeError {
     StillRunning { id: String },
     #[error("rootfs {path} does not exist: {hint}")]
     NoRootfs { path: PathBuf, hint: &'static str },
-    #[error("clone3({flags}): {source}")]
+    #[error("clone3({flags})")]
     Clone {
         flags: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{op}: {source}")]
+    #[error("{op}")]
     Sys {
         op: &'static str,
         #[source]
         source: nix::Error,
     },
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
     /// A Plan (or exec's process) failed validation.
     #[error("{0}")]
     Invalid(String),
@@ -166,6 +161,6 @@ impl RuntimeError {
     }
 
     pub(crate) fn io(op: &'static str, path: &Path, source: std::io::Error) -> Self {
-        RuntimeError::Io { op, path: path.to_path_buf(), source }
+        RuntimeError::Io(crate::error::IoError::new(op, path, source))
     }
 }

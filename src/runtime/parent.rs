@@ -48,7 +48,7 @@ impl Drop for Resources {
             let _ = nix::sys::wait::waitpid(pid, None);
         }
         if let Err(e) = super::container::teardown(&self.state_dir, self.cgroup.take(), self.poststop.as_ref()) {
-            eprintln!("containy: warning: {e}");
+            eprintln!("containy: warning: {}", crate::error::chain(&e));
         }
     }
 }

@@ -89,18 +89,13 @@ pub enum StateError {
         "invalid container id {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 64)"
     )]
     BadId(String),
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
 }
 
 fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StateError + use<> {
     let path = path.to_path_buf();
-    move |source| StateError::Io { op, path, source }
+    move |source| StateError::Io(crate::error::IoError { op, path, source })
 }
 
 /// A container id may become a directory name: no `/`, no `..`, no surprises.

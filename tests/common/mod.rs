@@ -55,7 +55,30 @@ pub fn make_busybox_rootfs(dir: &Path) {
     std::fs::write(dir.join("etc/base-file"), "from the base\n").unwrap();
 }
 
-/// Remove `<tmp>/<prefix><pid>` directories left by test processes that are gone.
+/// Remove `dir` when this test process exits, however it exits (passed, failed, killed). Shared fixtures
+/// live in statics, which Rust never drops; so a small `sh` waits on a pipe whose only write end this
+/// process holds (close-on-exec: containers and tools started by tests do not inherit it). When the process
+/// ends the kernel closes that end, `read` sees end-of-file and `rm -rf` runs. Its own process group keeps
+/// it alive through a Ctrl-C of the test run.
+pub fn remove_at_exit(dir: &Path) {
+    use std::os::unix::process::CommandExt;
+    // Kept (with the pipe's write end in its `stdin`) until the process ends; never waited for: it outlives us.
+    static GUARDS: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
+    let guard = Command::new("/bin/sh")
+        .arg("-c")
+        .arg("read _; exec rm -rf -- \"$0\"")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start the sh that removes the test's temporary directory at exit");
+    GUARDS.lock().unwrap_or_else(|e| e.into_inner()).push(guard);
+}
+
+/// Remove `<tmp>/<prefix><pid>` directories left by test processes that are gone (killed before their
+/// [`remove_at_exit`] could run, e.g. by a reboot).
 pub fn remove_stale(prefix: &str) {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
     for entry in entries.flatten() {
@@ -76,6 +99,7 @@ pub fn busybox_rootfs() -> &'static Path {
         let dir = std::env::temp_dir().join(format!("containy-test-busybox-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         make_busybox_rootfs(&dir);
+        remove_at_exit(&dir);
         dir
     })
 }

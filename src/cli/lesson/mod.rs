@@ -7,6 +7,7 @@
 //! stdout and then waits on its stdin: closing that pipe is how the lesson ends it, and dropping a
 //! [`Background`] kills it, so a lesson that fails halfway leaves nothing running.
 
+mod cgroups;
 mod filesystem;
 mod namespaces;
 mod privileges;
@@ -30,7 +31,7 @@ pub const LESSONS: &[(&str, &str)] = &[
     ("process", "a container is a process"),
     ("namespaces", "namespaces: what the container sees of the machine"),
     ("filesystem", "the filesystem: chroot vs pivot_root, and the overlay"),
-    ("cgroups", "cgroups: limits are files (the lessons in cgroups_example/)"),
+    ("cgroups", "cgroups: limits are files (fork, memory and CPU limits, from cgroups_example/)"),
     ("privileges", "privileges: capabilities, seccomp, masked /proc files"),
 ];
 
@@ -74,10 +75,6 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
         let names: Vec<&str> = LESSONS.iter().map(|(n, _)| *n).collect();
         bail!("there is no lesson {name:?}: the lessons are {}", names.join(", "));
     }
-    if name == "cgroups" {
-        cgroups_pointer();
-        return Ok(0);
-    }
     anyhow::ensure!(nix::unistd::geteuid().is_root(), "lessons create real containers: run them as root (sudo)");
     let lessons = lessons_dir(args.dir.as_deref())?;
     let mut lesson = Lesson::new(root, explain, &lessons, name, &args)?;
@@ -86,24 +83,17 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
         "namespaces" => namespaces::run(&mut lesson),
         "filesystem" => filesystem::run(&mut lesson),
         "privileges" => privileges::run(&mut lesson),
+        "cgroups" => {
+            // cgroups_example/ is next to docs/: its configs run on the Debian base (configy.toml) or busybox.
+            let examples =
+                lessons.parent().and_then(Path::parent).map(|p| p.join("cgroups_example")).unwrap_or_default();
+            let config = if args.base == Base::Debian { "configy.toml" } else { "busybox.toml" };
+            cgroups::run(&mut lesson, &examples, config)
+        }
         _ => unreachable!("checked against LESSONS above"),
     };
     result.with_context(|| format!("lesson {name} failed"))?;
     Ok(0)
-}
-
-fn cgroups_pointer() {
-    let title = LESSONS.iter().find(|(n, _)| *n == "cgroups").map_or("", |(_, t)| t);
-    println!("{}", format!("# Lesson: {title}").bold());
-    println!("# The cgroups lessons live in cgroups_example/ (see its README.md), one make target each:");
-    for (target, what) in [
-        ("make lesson-forks", "pids.max = 10: the eleventh fork fails"),
-        ("make lesson-memory", "a memory limit: the OOM killer ends the container"),
-        ("make lesson-cpu", "half a CPU: cpu.stat counts the periods the kernel throttled it"),
-    ] {
-        println!("$ {:<20} # {what}", target.bold());
-    }
-    println!("# Add EXPLAIN=--explain to watch containy create the cgroup directory and write each limit file.");
 }
 
 fn lessons_dir(given: Option<&Path>) -> Result<PathBuf> {
@@ -150,6 +140,11 @@ impl Lesson {
         };
         let default_base = bundles.join("busybox.tar.gz");
         let needed = rootfs.as_deref().unwrap_or(&default_base);
+        if rootfs.is_none() && !default_base.exists() {
+            // `make run` makes only the Debian base; the lessons' busybox one takes a second to write.
+            println!("{}", format!("# making the busybox base {} (once)", short(&default_base)).cyan());
+            image::make_busybox_base(&default_base)?;
+        }
         if !needed.exists() {
             bail!(
                 "the base {} does not exist: make it with `make {}` (or pass --rootfs DIR)",
@@ -251,8 +246,15 @@ impl Lesson {
     }
 
     /// `containy run` for `config` (a file in the lesson's bundle), as printed and as executed.
-    fn run_command(&self, config: &str, id: &str, pid_file: Option<&Path>, rootfs: Option<&Path>) -> (String, Command) {
-        let mut shown = format!("containy run --bundle {}", short(&self.dir));
+    fn run_command(
+        &self,
+        bundle: &Path,
+        config: &str,
+        id: &str,
+        pid_file: Option<&Path>,
+        rootfs: Option<&Path>,
+    ) -> (String, Command) {
+        let mut shown = format!("containy run --bundle {}", short(bundle));
         let mut cmd = Command::new(&self.containy);
         if self.explain {
             cmd.arg("--explain");
@@ -262,10 +264,10 @@ impl Lesson {
         if self.root != Path::new(crate::runtime::DEFAULT_ROOT) {
             shown = shown.replacen("containy", &format!("containy --root {}", self.root.display()), 1);
         }
-        cmd.args(["run", "--bundle"]).arg(&self.dir);
+        cmd.args(["run", "--bundle"]).arg(bundle);
         if config != "configy.toml" {
-            cmd.args(["--config"]).arg(self.dir.join(config));
-            shown += &format!(" --config {}", short(&self.dir.join(config)));
+            cmd.args(["--config"]).arg(bundle.join(config));
+            shown += &format!(" --config {}", short(&bundle.join(config)));
         }
         if let Some(rootfs) = rootfs.or(self.rootfs.as_deref()) {
             cmd.arg("--rootfs").arg(rootfs);
@@ -284,8 +286,14 @@ impl Lesson {
     /// Run a container to completion, printing the command and everything it wrote; returns its output
     /// (stdout and stderr, interleaved as written) and exit status.
     pub fn run(&mut self, config: &str) -> Result<(String, ExitStatus)> {
+        let bundle = self.dir.clone();
+        self.run_in(&bundle, config)
+    }
+
+    /// [`run`](Self::run) for a config of another bundle directory.
+    pub fn run_in(&mut self, bundle: &Path, config: &str) -> Result<(String, ExitStatus)> {
         let id = self.next_id();
-        let (shown, mut cmd) = self.run_command(config, &id, None, None);
+        let (shown, mut cmd) = self.run_command(bundle, config, &id, None, None);
         self.show(&shown);
         let (reader, writer) = output_pipe()?;
         cmd.stdin(Stdio::null()).stdout(Stdio::from(writer.try_clone()?)).stderr(Stdio::from(writer));
@@ -312,7 +320,7 @@ impl Lesson {
     pub fn start_on(&mut self, config: &str, rootfs: Option<&Path>) -> Result<(Background, String)> {
         let id = self.next_id();
         let pid_file = self.scratch.path().join(format!("{id}.pid"));
-        let (shown, mut cmd) = self.run_command(config, &id, Some(&pid_file), rootfs);
+        let (shown, mut cmd) = self.run_command(&self.dir, config, &id, Some(&pid_file), rootfs);
         self.show(&format!("{shown} &"));
         let (reader, writer) = output_pipe()?;
         cmd.stdin(Stdio::piped()).stdout(Stdio::from(writer.try_clone()?)).stderr(Stdio::from(writer));

@@ -320,8 +320,8 @@ fn run_in_container(
     let run_opts =
         crate::runtime::RunOptions::new(format!("build-{}", unique()), &opts.state_root, super::DEFAULT_CACHE.into());
     let plan = plan.validate().map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
-    let exit =
-        crate::runtime::run(&plan, &run_opts).map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
+    let exit = crate::runtime::run(&plan, &run_opts)
+        .map_err(|e| ImageError::Usage(format!("cannot run the step: {}", crate::error::chain(&e))))?;
     if exit.code() != 0 {
         return Err(ImageError::Usage(format!("the command exited with {}", exit.code())));
     }

@@ -1,0 +1,54 @@
+//! `--help` is the first documentation a user reads: every verb, flag and positional argument says what it is.
+
+use clap::{CommandFactory, Parser};
+
+use super::Cli;
+
+/// Every argument of every verb (nested too) has a description, positional ones included.
+#[test]
+fn every_argument_is_described() {
+    let mut missing = Vec::new();
+    let mut stack = vec![(String::from("containy"), Cli::command())];
+    while let Some((path, cmd)) = stack.pop() {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {}", arg.get_value_names().map_or(id.to_string(), |n| n[0].to_string())));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_name() != "help" {
+                missing.push(format!("{path} {} (the verb)", sub.get_name()));
+            }
+            stack.push((format!("{path} {}", sub.get_name()), sub.clone()));
+        }
+    }
+    missing.sort();
+    assert!(missing.is_empty(), "undescribed in --help:\n{}", missing.join("\n"));
+}
+
+/// `--format` is one checked value, the same on every verb that prints a table or JSON.
+#[test]
+fn format_is_the_same_checked_value_on_list_ps_stats_and_inspect() {
+    let cli = Cli::command();
+    for verb in ["list", "ps", "stats", "inspect"] {
+        let cmd = cli.find_subcommand(verb).unwrap_or_else(|| panic!("no verb {verb}"));
+        let format =
+            cmd.get_arguments().find(|a| a.get_id() == "format").unwrap_or_else(|| panic!("{verb}: no --format"));
+        let values: Vec<String> = format.get_possible_values().iter().map(|v| v.get_name().to_string()).collect();
+        assert_eq!(values, ["table", "json"], "{verb}");
+        assert_eq!(format.get_long(), Some("format"), "{verb}");
+        assert_eq!(format.get_short(), Some('f'), "{verb}");
+    }
+    for verb in ["list", "ps", "stats", "inspect"] {
+        let args: Vec<&str> = match verb {
+            "list" => vec!["containy", verb, "--format", "yaml"],
+            _ => vec!["containy", verb, "--format", "yaml", "ID"],
+        };
+        let err = Cli::try_parse_from(args).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue, "{verb}");
+    }
+}
