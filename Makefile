@@ -59,6 +59,12 @@ VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build
 test-cgroup2: deps
 	tests/vm/run.sh $(VM_TESTS)
 
+# Reliability: 10,000 short containers in a row (tests/churn.rs with CHURN=10000; minutes, not part of `make test`).
+SOAK ?= 10000
+.PHONY: soak
+soak: deps
+	$(SUDO) env "PATH=$$PATH" CHURN=$(SOAK) cargo test --release --test churn many_short_containers -- --nocapture
+
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings

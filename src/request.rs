@@ -110,12 +110,6 @@ pub fn default_plan(dir: &Path) -> Result<Plan, RequestError> {
 
 /// Find the bundle's config (or take `config`) and lower it with the module that knows its format.
 fn lower(bundle: &Path, config_file: Option<&Path>) -> Result<Plan, RequestError> {
-    if config_file.is_none() && !bundle.is_dir() {
-        return Err(RequestError::Usage(format!(
-            "the bundle directory {} does not exist (give --bundle DIR, or run from inside the bundle)",
-            bundle.display()
-        )));
-    }
     let file = match config_file {
         Some(path) => classify(path),
         None => config::locate(bundle)?,

@@ -171,5 +171,5 @@ fn a_missing_bundle_directory_is_named_as_such() {
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("bundle directory") && err.contains("does not exist"), "{err}");
+    assert!(err.contains("does not exist") && !err.contains("no config"), "{err}");
 }
