@@ -74,6 +74,17 @@ pub fn enter_time_namespace(offsets: &[crate::plan::TimeOffset]) -> Result<(), N
     nix::sched::setns(ns, time).map_err(setup("setns(time_for_children)"))
 }
 
+/// A new network namespace has only `lo`, and it starts down.
+pub fn bring_loopback_up() -> Result<(), NamespaceError> {
+    crate::explain!(
+        "bring up the loopback interface",
+        "ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP)",
+        "a new network namespace has only `lo`, and it starts down"
+    );
+    crate::sys::loopback_up()
+        .map_err(|source| NamespaceError::Setup { op: "bring lo up (ioctl SIOCSIFFLAGS)".into(), source })
+}
+
 /// The names of the container's own UTS namespace (the Plan was validated to have one when it sets them).
 pub fn set_names(hostname: Option<&str>, domainname: Option<&str>) -> Result<(), NamespaceError> {
     if let Some(hostname) = hostname {

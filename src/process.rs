@@ -158,6 +158,16 @@ pub fn set_identity(p: &Process) -> Result<(), ProcessError> {
     Ok(())
 }
 
+/// A new session: the container's processes are not in containy's process group, nor on its terminal.
+pub fn new_session() -> Result<(), ProcessError> {
+    crate::explain!(
+        "start a new session",
+        "setsid()",
+        "the container must not share containy's controlling terminal or process group"
+    );
+    nix::unistd::setsid().map(drop).map_err(sys_err("setsid"))
+}
+
 /// Become root of a user namespace just entered (uid and gid 0 are mapped by now).
 pub fn become_namespace_root() -> Result<(), ProcessError> {
     let (root_gid, root_uid) = (Gid::from_raw(0), Uid::from_raw(0));

@@ -96,12 +96,7 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     if namespaces::creates(&ctx.namespaces, Namespace::User) {
         process::become_namespace_root().map_err(from_process)?;
     }
-    crate::explain!(
-        "start a new session",
-        "setsid()",
-        "the container must not share containy's controlling terminal or process group"
-    );
-    nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
+    process::new_session().map_err(from_process)?;
 
     begin(10)?;
     namespaces::join(ctx.joined)?;
@@ -115,12 +110,7 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     begin(11)?;
     namespaces::set_names(plan.hostname.as_deref(), plan.domainname.as_deref())?;
     if namespaces::creates(&ctx.namespaces, Namespace::Network) {
-        crate::explain!(
-            "bring up the loopback interface",
-            "ioctl(SIOCSIFFLAGS, \"lo\", IFF_UP)",
-            "a new network namespace has only `lo`, and it starts down"
-        );
-        sys::loopback_up().map_err(|e| setup_failed("bring lo up (ioctl SIOCSIFFLAGS)", e))?;
+        namespaces::bring_loopback_up()?;
     }
 
     begin(12)?;
