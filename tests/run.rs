@@ -253,11 +253,16 @@ fn a_symlinked_proc_in_the_image_is_refused() {
 #[test]
 fn two_containers_run_at_once_and_one_id_is_taken_only_once() {
     require_root!();
-    let a = Bundle::friendly(&sh_config("sleep 0.5; echo a", ""));
-    let b = Bundle::friendly(&sh_config("sleep 0.5; echo b", ""));
+    let a = Bundle::friendly(&sh_config("sleep 2; echo a", ""));
+    let b = Bundle::friendly(&sh_config("sleep 2; echo b", ""));
     let ca = a.command(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let cb = b.command(&[]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    // Until `a` has taken its id (its state dir exists), there is nothing to collide with.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !a.state_root.join(&a.id).join("state.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "container a did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Same id as `a`, same state root: refused while `a` runs.
     let dup = a.command(&[]).output().unwrap();
     assert_eq!(dup.status.code(), Some(125));
