@@ -53,6 +53,9 @@ pub struct Plan {
     /// How `/` is re-marked before anything is mounted: `MS_REC|MS_PRIVATE` (the default) or
     /// `MS_REC|MS_SLAVE` (host mounts still propagate in, nothing propagates out; OCI `rootfsPropagation`).
     pub root_propagation: u64,
+    /// Limits for untrusted code, enforced by the supervisor (CPU and wall time, output) or translated to
+    /// kernel limits (rlimits, pids.max, a tmpfs for the writable layer): see `crate::limits`.
+    pub limits: crate::limits::Limits,
 }
 
 /// One device node to create inside the container, as `mknod(2)` takes it.

@@ -4,6 +4,7 @@
 mod images;
 mod inspect;
 mod lesson;
+mod limits;
 mod network;
 
 use std::io::IsTerminal;
@@ -161,6 +162,8 @@ pub struct RunArgs {
     pub preserve_fds: u32,
     #[command(flatten)]
     pub network: network::NetArgs,
+    #[command(flatten)]
+    pub limits: limits::LimitArgs,
     /// The container id (default: a random one).
     pub id: Option<String>,
     /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
@@ -368,6 +371,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 pid_file: args.pid_file,
                 seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
                 preserve_fds: args.preserve_fds,
+                result: None,
             };
             runtime::create(&plan, &opts, args.console_socket.as_deref())?;
             Ok(0)
@@ -507,6 +511,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
     if args.tty {
         plan.process.terminal = true;
     }
+    limits::apply_limit_args(&mut plan, &args.limits)?;
     if let Some(rootfs) = &args.rootfs {
         let path = std::path::absolute(rootfs).with_context(|| format!("--rootfs {}", rootfs.display()))?;
         plan.rootfs.source = if path.is_dir() {
@@ -526,6 +531,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         pid_file: args.pid_file,
         seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
         preserve_fds: args.preserve_fds,
+        result: args.limits.result,
     };
     if args.detach {
         runtime::create(&plan, &opts, args.console_socket.as_deref())?;

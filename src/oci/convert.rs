@@ -121,6 +121,11 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     let time_offsets = lower_time_offsets(linux, &namespaces)?;
     let mut resources = lower_resources(linux.resources().as_ref())?;
     let devices = lower_devices(linux.devices().as_deref().unwrap_or_default(), &mut resources.devices)?;
+    let annotations: std::collections::BTreeMap<String, String> =
+        spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    // What an engine or podman can pass through for untrusted code: `containy.limits.cpu_time = "2s"`, ….
+    let limits = crate::config::limits::from_annotations(&annotations)
+        .map_err(|(key, problem)| invalid(format!("annotations.{key:?}"), problem))?;
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         process,
@@ -140,9 +145,10 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         etc_files: false,
         net_devices,
         hooks: lower_hooks(spec)?,
-        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations,
         personality: lower_personality(linux)?,
         time_offsets,
+        limits,
         devices,
         root_propagation,
     })

@@ -98,6 +98,9 @@ pub enum MountOp {
     /// Mount the overlay at the rootfs mount point.
     /// Mount the overlay at the rootfs mount point; `lower` is top first (overlay's own order).
     Overlay { lower: Vec<PathBuf>, upper: PathBuf, work: PathBuf, target: PathBuf },
+    /// `limits.disk`: a tmpfs of `size` bytes at `target` (in the container's mount namespace only), with the
+    /// overlay's `upper` and `work` directories made in it, so the writable layer cannot outgrow it.
+    WritableTmpfs { target: PathBuf, size: u64 },
     /// Bind a directory (recursively) at a host path; optionally read-only.
     BindHost { source: PathBuf, target: PathBuf, readonly: bool },
     /// A mount inside the new root (destination resolved inside it).
@@ -123,12 +126,21 @@ pub enum MountOp {
 pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec<MountOp> {
     let mut ops = vec![MountOp::RootPropagation(plan.root_propagation)];
     match &plan.rootfs.mode {
-        RootfsMode::Overlay => ops.push(MountOp::Overlay {
-            lower: if paths.layers.is_empty() { vec![paths.base.clone()] } else { paths.layers.clone() },
-            upper: paths.upper.clone(),
-            work: paths.work.clone(),
-            target: paths.rootfs.clone(),
-        }),
+        RootfsMode::Overlay => {
+            let (upper, work) = match plan.limits.disk {
+                Some(size) => {
+                    ops.push(MountOp::WritableTmpfs { target: paths.upper.clone(), size });
+                    (paths.upper.join("upper"), paths.upper.join("work"))
+                }
+                None => (paths.upper.clone(), paths.work.clone()),
+            };
+            ops.push(MountOp::Overlay {
+                lower: if paths.layers.is_empty() { vec![paths.base.clone()] } else { paths.layers.clone() },
+                upper,
+                work,
+                target: paths.rootfs.clone(),
+            })
+        }
         RootfsMode::Direct => {
             ops.push(MountOp::BindHost { source: paths.base.clone(), target: paths.rootfs.clone(), readonly: false })
         }
@@ -188,6 +200,18 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
                     "mounts made from now on must not propagate to the host's mount table"
                 );
                 do_mount(None, Path::new("/"), None, MsFlags::from_bits_retain(*flags), None, "propagation")?;
+            }
+            MountOp::WritableTmpfs { target, size } => {
+                let data = format!("size={size},mode=755");
+                crate::explain!(
+                    format!("put the writable layer on a tmpfs of {size} bytes (limits.disk)"),
+                    format!("mount(\"tmpfs\", {}, \"tmpfs\", {data})", target.display()),
+                    "a full disk inside the container is this tmpfs being full, never the host's filesystem"
+                );
+                do_mount(Some(Path::new("tmpfs")), target, Some("tmpfs"), MsFlags::MS_NOSUID, Some(&data), "tmpfs")?;
+                for dir in [target.join("upper"), target.join("work")] {
+                    std::fs::create_dir(&dir).map_err(|source| RootfsError::Io { op: "mkdir", path: dir, source })?;
+                }
             }
             MountOp::Overlay { lower, upper, work, target } => {
                 let (data, cwd) = overlay_data(lower, upper, work)?;
@@ -588,6 +612,7 @@ mod tests {
             devices: Vec::new(),
             root_propagation: libc::MS_REC | libc::MS_PRIVATE,
             time_offsets: Vec::new(),
+            limits: Default::default(),
         }
     }
 

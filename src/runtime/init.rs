@@ -195,6 +195,10 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(|e| setup_failed("write /proc/self/oom_score_adj", e))?;
     }
+    // limits.file_size and limits.open_files (runtime/limits.rs checked they do not clash with process.rlimits).
+    for (kind, value) in plan.limits.rlimits() {
+        set_rlimit(kind, value, value)?;
+    }
     become_process(
         &plan.process,
         &ctx.sync,

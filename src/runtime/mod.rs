@@ -12,6 +12,8 @@ pub mod hooks;
 mod init;
 pub mod inspect;
 mod io;
+mod limits;
+mod result;
 mod parent;
 pub mod state;
 pub mod sync;
@@ -38,6 +40,8 @@ pub struct RunOptions {
     pub seccomp_cache: PathBuf,
     /// Pass fds 3..3+N on to the container (`--preserve-fds`, as engines use it).
     pub preserve_fds: u32,
+    /// `run`: write the result record (`result.rs`) here when the container ends.
+    pub result: Option<PathBuf>,
 }
 
 /// How a container ended.
@@ -84,6 +88,8 @@ pub enum RuntimeError {
     Network(#[from] crate::network::NetworkError),
     #[error(transparent)]
     Hook(#[from] hooks::HookError),
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]

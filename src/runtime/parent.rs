@@ -19,7 +19,8 @@ use super::init::{ChildContext, child_main};
 use super::state::{self, State, Status};
 use super::sync::{Message, recv_message, send_message};
 use super::{Exit, RunOptions, RuntimeError};
-use super::{hooks, io};
+use super::limits::{self, Limiter, OutputPipes};
+use super::{hooks, io, result};
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::network;
 use crate::plan::{Mount, Namespace, Network, Plan, PortMapping, RootfsMode, RootfsSource};
@@ -92,20 +93,41 @@ struct Prepared {
     pty_master: Option<OwnedFd>,
     handled: SigSet,
     _restore: RestoreMask,
+    /// The container's stdout/stderr pipes, when its output is capped (`limits.rs`).
+    output: Option<OutputPipes>,
 }
 
 /// Run a container to completion and return how it ended.
 pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
-    let Prepared { child, mut held, state, sync, pty_master, handled, _restore } = prepare(plan, opts, false)?;
+    let exit = run_supervised(plan, opts);
+    if let (Err(e), Some(path)) = (&exit, &opts.result) {
+        result::write_failure(path, e);
+    }
+    exit
+}
+
+fn run_supervised(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
+    let Prepared { child, mut held, state, sync, pty_master, handled, _restore, output } =
+        prepare(plan, opts, false)?;
+    // The program starts now: the limits' clocks too.
+    let watched = !plan.limits.is_empty() || opts.result.is_some();
+    let mut limiter = match &held.cgroup {
+        Some(cgroup) if watched => Some(Limiter::start(&plan.limits, cgroup, output)?),
+        _ => None,
+    };
     let state = State { status: Status::Running, ..state };
     state.write(&held.state_dir)?;
     hooks::run_warning_only("poststart", &plan.hooks.poststart, &state.hook_input(Status::Running));
 
-    // Supervise: relay the terminal, forward signals, wait.
-    let outcome = io::supervise(child, child, &handled, sync, pty_master)?;
+    // Supervise: relay the terminal, forward signals, enforce the limits, wait.
+    let outcome = io::supervise_limited(child, child, &handled, sync, pty_master, limiter.as_mut())?;
     held.child = None;
     let oom_kills = held.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
     let memory_limit = held.cgroup.as_ref().and_then(Cgroup::memory_limit);
+    if let (Some(limiter), Some(cgroup), None) = (&limiter, &held.cgroup, &outcome.exec_error) {
+        result::conclude(plan, opts.result.as_deref(), &outcome.status, limiter.observed(), cgroup)?;
+    }
+    drop(limiter);
     drop(held);
 
     if let Some((code, text)) = outcome.exec_error {
@@ -143,6 +165,7 @@ pub fn create(plan: &Plan, opts: &RunOptions, console_socket: Option<&Path>) -> 
 fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
     // 1. Everything that can be checked before any resource is taken.
     capabilities::validate(&plan.process.capabilities)?;
+    limits::check(plan, detached)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
@@ -181,7 +204,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         },
         "limits are written before the process exists, so it never runs unlimited"
     );
-    let cgroup = Cgroup::create(&layout, &rel, &plan.resources)?;
+    let cgroup = Cgroup::create(&layout, &rel, &limits::cgroup_resources(plan))?;
     let state = State {
         oci_version: super::OCI_VERSION.into(),
         id: opts.id.clone(),
@@ -236,6 +259,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     let (handled, old_mask) = io::block_handled_signals()?;
     let restore = RestoreMask(old_mask);
 
+    let mut output = OutputPipes::new(&plan.limits)?;
     let (parent_sock, child_sock) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
         .map_err(|e| RuntimeError::sys("socketpair", e))?;
 
@@ -268,6 +292,9 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     let child = match forked {
         sys::Forked::Child => {
             drop(parent_sock);
+            if let Some(pipes) = &output {
+                pipes.attach_in_child();
+            }
             child_main(ChildContext {
                 plan,
                 sync: child_sock,
@@ -285,6 +312,9 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     };
     held.child = Some(child);
     drop(child_sock);
+    if let Some(pipes) = &mut output {
+        pipes.close_write_ends();
+    }
     drop(joined);
     drop(exec_fifo);
     drop(cgroup_dir);
@@ -342,7 +372,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, child)?;
     }
-    Ok(Prepared { child, held, state, sync: parent_sock, pty_master, handled, _restore: restore })
+    Ok(Prepared { child, held, state, sync: parent_sock, pty_master, handled, _restore: restore, output })
 }
 
 /// Network steps before clone. Bridge: record + lease + `/etc` files (the attachment is returned for

@@ -324,6 +324,7 @@ fn run_in_container(
         pid_file: None,
         seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
         preserve_fds: 0,
+        result: None,
     };
     let exit =
         crate::runtime::run(&plan, &run_opts).map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
