@@ -64,13 +64,15 @@ impl Cgroup {
                 Some(CpuUsage { total: usec("usage_usec")?, user: usec("user_usec")?, system: usec("system_usec")? })
             }
             Layout::V1 { .. } => {
+                // cpuacct.usage is exact (ns); the user/system split is only sampled at ticks (cpuacct.stat),
+                // and cpuacct.usage_user/_sys do not add up to the total: split the exact total by the ticks.
                 let dir = self.dir_for("cpuacct")?;
-                let ns = |file| read_number(dir, file).map(Duration::from_nanos);
-                Some(CpuUsage {
-                    total: ns("cpuacct.usage")?,
-                    user: ns("cpuacct.usage_user").unwrap_or_default(),
-                    system: ns("cpuacct.usage_sys").unwrap_or_default(),
-                })
+                let total = Duration::from_nanos(read_number(dir, "cpuacct.usage")?);
+                let stat = read_text(dir, "cpuacct.stat").unwrap_or_default();
+                let (user, system) = (keyed_value(&stat, "user").unwrap_or(0), keyed_value(&stat, "system").unwrap_or(0));
+                let user_share = if user + system == 0 { 1.0 } else { user as f64 / (user + system) as f64 };
+                let user = total.mul_f64(user_share);
+                Some(CpuUsage { total, user, system: total - user })
             }
         }
     }
@@ -211,8 +213,7 @@ mod tests {
             std::fs::create_dir_all(d).unwrap();
         }
         std::fs::write(cpu.join("cpuacct.usage"), "1500000000\n").unwrap();
-        std::fs::write(cpu.join("cpuacct.usage_user"), "1000000000\n").unwrap();
-        std::fs::write(cpu.join("cpuacct.usage_sys"), "500000000\n").unwrap();
+        std::fs::write(cpu.join("cpuacct.stat"), "user 100\nsystem 50\n").unwrap();
         std::fs::write(mem.join("memory.max_usage_in_bytes"), "4096\n").unwrap();
         std::fs::write(pids.join("pids.peak"), "7\n").unwrap();
         let cgroup = Cgroup::reopen(

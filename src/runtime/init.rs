@@ -321,6 +321,7 @@ pub(super) fn become_process(
         format!("execve({})", program.display()),
         "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
     );
+    crate::sys::default_sigpipe().map_err(|e| setup_failed("signal(SIGPIPE, SIG_DFL)", e))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
     exec(&program, &process.args, &process.env)
 }

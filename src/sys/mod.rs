@@ -6,7 +6,7 @@
 
 mod timer;
 
-pub use timer::{pidfd_send_signal, timerfd, timerfd_arm, timerfd_expired};
+pub use timer::{default_sigpipe, pidfd_send_signal, timerfd, timerfd_arm, timerfd_expired};
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};

@@ -55,3 +55,14 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Give SIGPIPE back its default action (end the process). Rust's runtime ignores SIGPIPE in containy, and an
+/// ignored signal stays ignored across `execve`: without this, `yes | head` in a container never ends.
+pub fn default_sigpipe() -> io::Result<()> {
+    // SAFETY: SIG_DFL is not a handler function; nothing of ours runs on a signal.
+    let previous = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    if previous == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
