@@ -38,17 +38,8 @@ pub struct Limits {
 }
 
 /// The fields, as `[limits]` keys, `containy.limits.*` annotations and (with `-` for `_`) `run` flags.
-pub const FIELDS: &[&str] = &[
-    "cpu_time",
-    "extra_time",
-    "wall_time",
-    "output",
-    "output_kill",
-    "file_size",
-    "disk",
-    "processes",
-    "open_files",
-];
+pub const FIELDS: &[&str] =
+    &["cpu_time", "extra_time", "wall_time", "output", "output_kill", "file_size", "disk", "processes", "open_files"];
 
 /// The shortest time limit: a container needs milliseconds to start (a clone, mounts, an execve), so a
 /// limit below this would end runs before the program did anything.
@@ -110,7 +101,10 @@ impl Limits {
                 );
             }
             if value > MAX_TIME {
-                return error(field, format!("{} is more than a day: check the unit (s, ms, m, h)", show_duration(value)));
+                return error(
+                    field,
+                    format!("{} is more than a day: check the unit (s, ms, m, h)", show_duration(value)),
+                );
             }
         }
         if let Some(extra) = self.extra_time {

@@ -69,7 +69,8 @@ impl Cgroup {
                 let dir = self.dir_for("cpuacct")?;
                 let total = Duration::from_nanos(read_number(dir, "cpuacct.usage")?);
                 let stat = read_text(dir, "cpuacct.stat").unwrap_or_default();
-                let (user, system) = (keyed_value(&stat, "user").unwrap_or(0), keyed_value(&stat, "system").unwrap_or(0));
+                let (user, system) =
+                    (keyed_value(&stat, "user").unwrap_or(0), keyed_value(&stat, "system").unwrap_or(0));
                 let user_share = if user + system == 0 { 1.0 } else { user as f64 / (user + system) as f64 };
                 let user = total.mul_f64(user_share);
                 Some(CpuUsage { total, user, system: total - user })

@@ -12,31 +12,31 @@ use crate::config::limits::set_field;
 #[derive(Debug, Args, Default)]
 pub struct LimitArgs {
     /// CPU time of the whole container (user+sys, all processes), e.g. 2s or 500ms; then it is killed (TO).
-    #[arg(long, value_name = "TIME", help_heading = "Limits")]
+    #[arg(long, value_name = "TIME", help_heading = "Limits", allow_hyphen_values = true)]
     pub cpu_time: Option<String>,
     /// Grace after --cpu-time before the kill; the run is still reported as over its limit.
-    #[arg(long, value_name = "TIME", help_heading = "Limits")]
+    #[arg(long, value_name = "TIME", help_heading = "Limits", allow_hyphen_values = true)]
     pub extra_time: Option<String>,
     /// Wall-clock time from the program's start; then it is killed (TO).
-    #[arg(long, value_name = "TIME", help_heading = "Limits")]
+    #[arg(long, value_name = "TIME", help_heading = "Limits", allow_hyphen_values = true)]
     pub wall_time: Option<String>,
     /// Pass the first SIZE bytes of stdout+stderr through; drop and count the rest.
-    #[arg(long, value_name = "SIZE", help_heading = "Limits")]
+    #[arg(long, value_name = "SIZE", help_heading = "Limits", allow_hyphen_values = true)]
     pub output: Option<String>,
     /// Kill the container (OL) when its output passes --output, instead of dropping the rest.
     #[arg(long, help_heading = "Limits")]
     pub output_kill: bool,
     /// The largest file the program may write (RLIMIT_FSIZE).
-    #[arg(long, value_name = "SIZE", help_heading = "Limits")]
+    #[arg(long, value_name = "SIZE", help_heading = "Limits", allow_hyphen_values = true)]
     pub file_size: Option<String>,
     /// Size of the writable layer (a tmpfs under overlay's upper dir).
-    #[arg(long, value_name = "SIZE", help_heading = "Limits")]
+    #[arg(long, value_name = "SIZE", help_heading = "Limits", allow_hyphen_values = true)]
     pub disk: Option<String>,
     /// Processes and threads at once (pids.max).
-    #[arg(long, value_name = "N", help_heading = "Limits")]
+    #[arg(long, value_name = "N", help_heading = "Limits", allow_hyphen_values = true)]
     pub processes: Option<String>,
     /// Open file descriptors per process (RLIMIT_NOFILE).
-    #[arg(long, value_name = "N", help_heading = "Limits")]
+    #[arg(long, value_name = "N", help_heading = "Limits", allow_hyphen_values = true)]
     pub open_files: Option<String>,
     /// Write a JSON record of how the run ended (status, times, memory peak, output) to FILE.
     #[arg(long, value_name = "FILE", help_heading = "Limits")]

@@ -13,8 +13,8 @@ mod init;
 pub mod inspect;
 mod io;
 mod limits;
-mod result;
 mod parent;
+mod result;
 pub mod state;
 pub mod sync;
 

@@ -16,10 +16,10 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use super::init::{ChildContext, child_main};
+use super::limits::{self, Limiter, OutputPipes};
 use super::state::{self, State, Status};
 use super::sync::{Message, recv_message, send_message};
 use super::{Exit, RunOptions, RuntimeError};
-use super::limits::{self, Limiter, OutputPipes};
 use super::{hooks, io, result};
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::network;
@@ -107,8 +107,7 @@ pub fn run(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
 }
 
 fn run_supervised(plan: &Plan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
-    let Prepared { child, mut held, state, sync, pty_master, handled, _restore, output } =
-        prepare(plan, opts, false)?;
+    let Prepared { child, mut held, state, sync, pty_master, handled, _restore, output } = prepare(plan, opts, false)?;
     // The program starts now: the limits' clocks too.
     let watched = !plan.limits.is_empty() || opts.result.is_some();
     let mut limiter = match &held.cgroup {

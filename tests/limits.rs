@@ -1,0 +1,218 @@
+//! Limits for untrusted code, from real containers: every status of the result record (OK, RE, SG, TO for
+//! CPU and for wall time, ML, OL), the output cap, the kernel-side limits (file size, disk, open files,
+//! processes), the kill of processes that left the container's session, and bad limits refused by name.
+//! Every test checks that nothing of its container is left (cgroup, state, mounts, processes).
+
+mod common;
+
+use std::process::Output;
+
+use common::{Bundle, stderr, stdout};
+use serde_json::Value;
+
+/// `sh -c SCRIPT` on the busybox rootfs with `[limits]`/`[resources]` lines in `extra`.
+fn bundle(script: &str, extra: &str) -> Bundle {
+    Bundle::friendly(&common::sh_config(script, extra))
+}
+
+/// Run with `flags` and `--result`; return the output and the record.
+fn run(b: &Bundle, flags: &[&str]) -> (Output, Value) {
+    let record = b.path().join("result.json");
+    let mut args: Vec<&str> = flags.to_vec();
+    let record_arg = record.display().to_string();
+    args.extend(["--result", &record_arg]);
+    let out = b.command(&args).output().expect("run containy");
+    b.assert_no_leaks();
+    let text = std::fs::read_to_string(&record)
+        .unwrap_or_else(|e| panic!("no record ({e}): {} {}", stdout(&out), stderr(&out)));
+    let value: Value = serde_json::from_str(&text).unwrap();
+    (out, value)
+}
+
+fn cpu_total(record: &Value) -> f64 {
+    record["cpu_time"]["total"].as_f64().expect("cpu_time.total")
+}
+
+#[test]
+fn a_busy_loop_is_killed_at_its_cpu_limit() {
+    require_root!();
+    let b = bundle("while :; do :; done", "");
+    let (out, r) = run(&b, &["--cpu-time", "1s"]);
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("TO"), Some("cpu_time")), "{r}");
+    assert_eq!(r["signal"], 9);
+    assert_eq!(out.status.code(), Some(137));
+    let cpu = cpu_total(&r);
+    assert!((0.9..=1.1).contains(&cpu), "a 1 s CPU limit measured {cpu} s: {r}");
+    let (user, sys) = (r["cpu_time"]["user"].as_f64().unwrap(), r["cpu_time"]["sys"].as_f64().unwrap());
+    assert!((user + sys - cpu).abs() < 0.001 && user > sys, "{r}");
+}
+
+#[test]
+fn a_run_ending_within_the_extra_time_is_still_over_its_limit() {
+    require_root!();
+    // Most of a second of CPU: over a 0.2 s limit, within its grace of 10 s.
+    let b = bundle("i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; echo done", "[limits]\ncpu_time = \"200ms\"\n");
+    let (out, r) = run(&b, &["--extra-time", "10s"]);
+    assert_eq!(stdout(&out).trim(), "done", "not killed within the grace: {r}");
+    assert_eq!(r["exit_code"], 0, "{r}");
+    assert!(cpu_total(&r) > 0.2, "the loop is too short for this machine: {r}");
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("TO"), Some("cpu_time")), "{r}");
+}
+
+#[test]
+fn a_sleep_is_killed_at_its_wall_limit() {
+    require_root!();
+    let b = bundle("sleep 100", "[limits]\nwall_time = 1\n");
+    let (_, r) = run(&b, &[]);
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("TO"), Some("wall_time")), "{r}");
+    assert!(r["wall_time"].as_f64().unwrap() >= 1.0, "{r}");
+    assert!(cpu_total(&r) < 0.5, "a sleep uses no CPU: {r}");
+}
+
+#[test]
+fn processes_that_left_the_session_are_killed_too() {
+    require_root!();
+    // No PID namespace: nothing but the cgroup holds these processes together.
+    let marker = format!("{}", 700_000 + std::process::id() % 100_000);
+    let script = format!("setsid sh -c 'sleep {marker}' & (sleep {marker} &) ; sleep {marker}");
+    let b = bundle(&script, "[namespaces]\npid = false\n[limits]\nwall_time = \"1s\"\n");
+    let (_, r) = run(&b, &[]);
+    assert_eq!(r["status"], "TO", "{r}");
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&format!("sleep {marker}")))
+        .collect();
+    assert!(survivors.is_empty(), "survived the kill: {survivors:?}");
+    if let Some(peak) = r["processes_peak"].as_u64() {
+        assert!(peak >= 4, "sh, two escaped sleeps and one more: {r}");
+    }
+}
+
+#[test]
+fn the_output_keeps_its_beginning_and_counts_the_rest() {
+    require_root!();
+    let b = bundle("echo first; head -c 1000000 /dev/zero; echo to-stderr >&2", "[limits]\noutput = \"1K\"\n");
+    let (out, r) = run(&b, &[]);
+    assert_eq!(r["status"], "OK", "{r}");
+    assert_eq!(out.stdout.len(), 1024, "{r}");
+    assert!(out.stdout.starts_with(b"first\n\0\0"), "{:?}", &out.stdout[..8]);
+    assert_eq!(r["output_bytes"]["kept"], 1024);
+    assert_eq!(r["output_bytes"]["dropped"], 6 + 1_000_000 + 10 - 1024, "{r}");
+    assert!(!stderr(&out).contains("to-stderr"), "stderr counts against the same cap");
+}
+
+#[test]
+fn output_kill_ends_a_flood_with_ol() {
+    require_root!();
+    let b = bundle("yes flood", "[limits]\noutput = 4096\noutput_kill = true\nwall_time = \"30s\"\n");
+    let (out, r) = run(&b, &[]);
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("OL"), Some("output")), "{r}");
+    assert_eq!(out.stdout.len(), 4096);
+    assert!(r["output_bytes"]["dropped"].as_u64().unwrap() > 0, "{r}");
+}
+
+#[test]
+fn a_fork_bomb_stops_at_its_process_limit() {
+    require_root!();
+    let b = bundle("b() { b | b & }; b; sleep 100", "");
+    let (_, r) = run(&b, &["--processes", "20", "--wall-time", "2s"]);
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("TO"), Some("wall_time")), "{r}");
+    if let Some(peak) = r["processes_peak"].as_u64() {
+        assert!(peak <= 20 && peak > 5, "{r}");
+    }
+}
+
+#[test]
+fn a_memory_bomb_is_ml() {
+    require_root!();
+    let b = bundle("x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo survived", "[resources]\nmemory = \"32M\"\n");
+    let (out, r) = run(&b, &[]);
+    assert!(!stdout(&out).contains("survived"));
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("ML"), Some("memory")), "{r}");
+    assert_eq!(r["oom_killed"], true);
+    if let Some(peak) = r["memory_peak"].as_u64() {
+        assert!(peak <= 32 << 20 && peak > 16 << 20, "{r}");
+    }
+}
+
+#[test]
+fn a_segfault_is_sg_and_exit_3_is_re_and_true_is_ok() {
+    require_root!();
+    // Not PID 1 of a PID namespace: that one ignores signals it has no handler for.
+    let (_, r) = run(&bundle("kill -SEGV $$", "[namespaces]\npid = false\n"), &[]);
+    assert_eq!((r["status"].as_str(), r["signal"].as_i64(), r["exit_code"].as_i64()), (Some("SG"), Some(11), None));
+    let (out, r) = run(&bundle("exit 3", ""), &[]);
+    assert_eq!((r["status"].as_str(), r["exit_code"].as_i64(), r["signal"].as_i64()), (Some("RE"), Some(3), None));
+    assert_eq!(out.status.code(), Some(3));
+    let (_, r) = run(&bundle("true", ""), &[]);
+    assert_eq!(r["status"], "OK", "{r}");
+    assert_eq!(r["output_bytes"], Value::Null, "output not capped: not counted");
+    assert!(r["memory_peak"].as_u64().is_some_and(|m| m > 0), "{r}");
+}
+
+#[test]
+fn a_program_that_cannot_start_is_xx() {
+    require_root!();
+    let b = Bundle::friendly("[process]\nargs = [\"/no/such/program\"]\n[rootfs]\npath = \"@ROOTFS@\"\n");
+    let (out, r) = run(&b, &[]);
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(r["status"], "XX", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("/no/such/program"), "{r}");
+}
+
+#[test]
+fn file_size_limits_files_not_stdout_and_open_files_is_rlimit_nofile() {
+    require_root!();
+    let script = "head -c 100000 /dev/zero > /tmp/f; echo status=$?; ls -l /tmp/f | awk '{print $5}'; \
+                  head -c 50000 /dev/zero | wc -c; ulimit -n";
+    let b = bundle(script, "[limits]\nfile_size = \"10K\"\nopen_files = 64\n");
+    let (out, r) = run(&b, &[]);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // SIGXFSZ (25) ends the writer; the file stops at the limit; the pipe to wc is not a file.
+    assert_eq!(lines, ["status=153", "10240", "50000", "64"], "{r} {}", stderr(&out));
+    assert_eq!(r["status"], "OK");
+}
+
+#[test]
+fn the_writable_layer_is_limited_by_disk() {
+    require_root!();
+    let script = "head -c 8000000 /dev/zero > /big; echo status=$?; ls -l /big | awk '{print $5}'; \
+                  df -k / | awk 'NR==2 {print $2}'";
+    let b = bundle(script, "[limits]\ndisk = \"4M\"\n");
+    let (out, r) = run(&b, &[]);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // The write stops when the 4 MiB tmpfs under the upper dir is full; the root's size is that tmpfs.
+    assert_eq!(lines, ["status=1", "4194304", "4096"], "{r} {}", stderr(&out));
+    assert_eq!(r["status"], "OK");
+}
+
+#[test]
+fn bad_limits_are_refused_by_name_before_anything_runs() {
+    require_root!();
+    let b = bundle("true", "");
+    for (flags, expected) in [
+        (&["--cpu-time", "-1s"][..], "--cpu-time: \"-1s\" is negative"),
+        (&["--wall-time", "1ms"][..], "limits.wall_time: 1 ms is shorter than a container's start-up"),
+        (&["--output", "0"][..], "limits.output: 0 bytes is too small"),
+        (&["--disk", "lots"][..], "--disk: \"lots\" is not a size"),
+        (&["--processes", "0"][..], "limits.processes: 0 is out of range"),
+        (&["--cpu-time", "3d"][..], "--cpu-time: \"3d\" is not a time"),
+        (&["--extra-time", "1s"][..], "limits.extra_time: is a grace period after cpu_time"),
+        (&["--open-files", "2"][..], "limits.open_files: 2 is out of range"),
+    ] {
+        let out = b.command(flags).output().unwrap();
+        assert_eq!(out.status.code(), Some(125), "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{flags:?}: {}", stderr(&out));
+        b.assert_no_leaks();
+    }
+    let b = bundle("true", "[limits]\nprocesses = \"many\"\n");
+    let out = b.command(&[]).output().unwrap();
+    assert!(stderr(&out).contains("limits.processes"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"many\" is not a whole number"), "{}", stderr(&out));
+    b.assert_no_leaks();
+}
