@@ -163,7 +163,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub network: network::NetArgs,
     #[command(flatten)]
-    pub limits: limits::LimitArgs,
+    pub limits: Box<limits::LimitArgs>,
     /// The container id (default: a random one).
     pub id: Option<String>,
     /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
