@@ -216,3 +216,46 @@ fn bad_limits_are_refused_by_name_before_anything_runs() {
     assert!(stderr(&out).contains("\"many\" is not a whole number"), "{}", stderr(&out));
     b.assert_no_leaks();
 }
+
+#[test]
+fn the_lesson_shows_every_status() {
+    require_root!();
+    let scratch = Bundle::empty();
+    let out = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&scratch.state_root)
+        .args(["lesson", "limits", "--rootfs"])
+        .arg(common::busybox_rootfs())
+        .arg("--dir")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lessons"))
+        .args(["--id", &scratch.id])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text} {}", stderr(&out));
+    let statuses: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|line| line.split_once(".json: "))
+        .map(|(_, json)| {
+            let v: Value = serde_json::from_str(json).unwrap();
+            (v["status"].as_str().unwrap_or("").to_string(), v["limit"].as_str().unwrap_or("").to_string())
+        })
+        .collect();
+    let expected = [
+        ("OK", ""),
+        ("RE", ""),
+        ("SG", ""),
+        ("TO", "cpu_time"),
+        ("TO", "wall_time"),
+        ("ML", "memory"),
+        ("TO", "wall_time"),
+        ("OL", "output"),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(s, l)| (s.to_string(), l.to_string())).collect();
+    assert_eq!(statuses, expected, "{text}");
+    assert!(text.contains("processes_peak 20") || !std::path::Path::new("/sys/fs/cgroup/pids").exists(), "{text}");
+    let leftovers: Vec<_> = common::cgroup_dirs_named(&format!("{}-limits-1", scratch.id));
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(std::fs::read_dir(&scratch.state_root).map_or(true, |mut d| d.next().is_none()), "state left");
+}

@@ -8,6 +8,7 @@
 //! [`Background`] kills it, so a lesson that fails halfway leaves nothing running.
 
 mod filesystem;
+mod limits;
 mod namespaces;
 mod privileges;
 mod process;
@@ -32,11 +33,12 @@ pub const LESSONS: &[(&str, &str)] = &[
     ("filesystem", "the filesystem: chroot vs pivot_root, and the overlay"),
     ("cgroups", "cgroups: limits are files (the lessons in cgroups_example/)"),
     ("privileges", "privileges: capabilities, seccomp, masked /proc files"),
+    ("limits", "limits for untrusted code: CPU and wall time, memory, processes, output — and the result record"),
 ];
 
 #[derive(Debug, Args)]
 pub struct LessonArgs {
-    /// The lesson (process, namespaces, filesystem, cgroups, privileges); without one, the list.
+    /// The lesson (process, namespaces, filesystem, cgroups, privileges, limits); without one, the list.
     pub name: Option<String>,
     /// The base the containers run on: bundle/busybox.tar.gz or bundle/debian.tar.gz.
     #[arg(long, value_enum, default_value_t = Base::Busybox)]
@@ -86,6 +88,7 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
         "namespaces" => namespaces::run(&mut lesson),
         "filesystem" => filesystem::run(&mut lesson),
         "privileges" => privileges::run(&mut lesson),
+        "limits" => limits::run(&mut lesson),
         _ => unreachable!("checked against LESSONS above"),
     };
     result.with_context(|| format!("lesson {name} failed"))?;
@@ -251,7 +254,14 @@ impl Lesson {
     }
 
     /// `containy run` for `config` (a file in the lesson's bundle), as printed and as executed.
-    fn run_command(&self, config: &str, id: &str, pid_file: Option<&Path>, rootfs: Option<&Path>) -> (String, Command) {
+    fn run_command(
+        &self,
+        config: &str,
+        id: &str,
+        pid_file: Option<&Path>,
+        rootfs: Option<&Path>,
+        flags: &[&str],
+    ) -> (String, Command) {
         let mut shown = format!("containy run --bundle {}", short(&self.dir));
         let mut cmd = Command::new(&self.containy);
         if self.explain {
@@ -276,6 +286,10 @@ impl Lesson {
             cmd.arg("--pid-file").arg(pid_file);
             shown += &format!(" --pid-file {}", pid_file.display());
         }
+        for flag in flags {
+            cmd.arg(flag);
+            shown += &format!(" {flag}");
+        }
         cmd.arg(id);
         shown += &format!(" {id}");
         (shown, cmd)
@@ -284,8 +298,13 @@ impl Lesson {
     /// Run a container to completion, printing the command and everything it wrote; returns its output
     /// (stdout and stderr, interleaved as written) and exit status.
     pub fn run(&mut self, config: &str) -> Result<(String, ExitStatus)> {
+        self.run_with(config, &[])
+    }
+
+    /// [`run`](Self::run) with more flags for `containy run` (`--result FILE`), shown before the id.
+    pub fn run_with(&mut self, config: &str, flags: &[&str]) -> Result<(String, ExitStatus)> {
         let id = self.next_id();
-        let (shown, mut cmd) = self.run_command(config, &id, None, None);
+        let (shown, mut cmd) = self.run_command(config, &id, None, None, flags);
         self.show(&shown);
         let (reader, writer) = output_pipe()?;
         cmd.stdin(Stdio::null()).stdout(Stdio::from(writer.try_clone()?)).stderr(Stdio::from(writer));
@@ -312,7 +331,7 @@ impl Lesson {
     pub fn start_on(&mut self, config: &str, rootfs: Option<&Path>) -> Result<(Background, String)> {
         let id = self.next_id();
         let pid_file = self.scratch.path().join(format!("{id}.pid"));
-        let (shown, mut cmd) = self.run_command(config, &id, Some(&pid_file), rootfs);
+        let (shown, mut cmd) = self.run_command(config, &id, Some(&pid_file), rootfs, &[]);
         self.show(&format!("{shown} &"));
         let (reader, writer) = output_pipe()?;
         cmd.stdin(Stdio::piped()).stdout(Stdio::from(writer.try_clone()?)).stderr(Stdio::from(writer));
