@@ -75,7 +75,7 @@ lesson-forks lesson-memory lesson-cpu: lesson-%: extract
 
 # The lessons of docs/lessons/: `make lesson-process` (namespaces, filesystem, privileges) builds containy and the
 # busybox base they run on, then runs `containy lesson NAME`. Add EXPLAIN=--explain to narrate every container.
-LESSONS := process namespaces filesystem privileges
+LESSONS := process namespaces filesystem privileges limits
 .PHONY: $(addprefix lesson-,$(LESSONS))
 $(addprefix lesson-,$(LESSONS)): lesson-%: build bundle/busybox.tar.gz
 	$(SUDO) $(CONTAINY) $(EXPLAIN) lesson $*

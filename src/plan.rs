@@ -75,6 +75,8 @@ pub struct Device {
 
 /// `personality(2)`'s 32-bit Linux execution domain (`<linux/personality.h>`).
 pub const PER_LINUX32: u64 = 0x0008;
+/// `personality(2)` flag: no address-space randomization (reproducible addresses for graders).
+pub const ADDR_NO_RANDOMIZE: u64 = 0x0040000;
 
 /// One clock's offset in a new time namespace, as `/proc/<pid>/timens_offsets` takes it.
 #[derive(Debug, Clone, PartialEq)]
