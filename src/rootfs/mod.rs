@@ -621,6 +621,13 @@ mod tests {
         let ops = plan_mounts(&plan_with(RootfsMode::Overlay, true), &paths(), &CgroupMount::V2 { host_dir: None });
         assert_eq!(ops[0], MountOp::RootPropagation(libc::MS_REC | libc::MS_PRIVATE));
         assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == &[PathBuf::from("/base")]));
+        // limits.disk: the upper and work dirs move into a tmpfs mounted over the upper dir first.
+        let mut limited = plan_with(RootfsMode::Overlay, true);
+        limited.limits.disk = Some(64 << 20);
+        let ops = plan_mounts(&limited, &paths(), &CgroupMount::V2 { host_dir: None });
+        assert_eq!(ops[1], MountOp::WritableTmpfs { target: "/state/upper".into(), size: 64 << 20 });
+        assert!(matches!(&ops[2], MountOp::Overlay { upper, work, .. }
+            if upper == Path::new("/state/upper/upper") && work == Path::new("/state/upper/work")));
         let pos = |pred: &dyn Fn(&MountOp) -> bool| ops.iter().position(pred).unwrap();
         let dev = pos(&|o| matches!(o, MountOp::Inside(m) if m.destination == Path::new("/dev")));
         assert_eq!(ops[dev + 1], MountOp::Devices);

@@ -160,6 +160,15 @@ pub struct Observed {
 impl<'a> Limiter<'a> {
     /// Start the clocks: called as the program starts.
     pub fn start(limits: &Limits, cgroup: &'a Cgroup, pipes: Option<OutputPipes>) -> Result<Self, RuntimeError> {
+        if limits.cpu_time.is_some() && cgroup.cpu_total().is_none() {
+            return Err(crate::limits::LimitError {
+                field: "cpu_time",
+                message: "this machine's cgroups keep no CPU accounting (no cpuacct.usage or cpu.stat): it cannot \
+                          be enforced"
+                    .into(),
+            }
+            .into());
+        }
         let started = Instant::now();
         let timer = |after: Duration| -> Result<OwnedFd, RuntimeError> {
             let fd = crate::sys::timerfd().map_err(|e| timer_error("timerfd_create", e))?;
