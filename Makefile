@@ -90,6 +90,12 @@ pictures: build bundle/busybox.tar.gz
 # Benchmarks, not tests (not part of `make test`): containy side by side with crun and runc — see BENCHMARKS.md.
 # `make bench BENCH_CRUN_HUGETLB=1` lets crun run on a hybrid-cgroup host by mounting hugetlb as a v1 hierarchy
 # for the duration of the run (unmounted at exit); other knobs (BENCH_ROUNDS, …) are listed in bench/run.sh.
+# `make bench-grader`: an autograder's load (bench/grader.sh) — containy with every limit and a result record vs
+# runc/crun/bubblewrap; GRADER_RUNS=1000 for the full count (default 20 per runtime and round).
+.PHONY: bench-grader
+bench-grader:
+	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter GRADER_%,$(.VARIABLES)),"$(v)=$($(v))") bench/grader.sh
+
 .PHONY: bench
 bench:
 	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh
