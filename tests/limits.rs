@@ -267,3 +267,42 @@ fn the_lesson_shows_every_status() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(std::fs::read_dir(&scratch.state_root).map_or(true, |mut d| d.next().is_none()), "state left");
 }
+
+/// An OCI bundle made by `containy spec`, running `sh -c SCRIPT` with `annotations`.
+fn oci_bundle(script: &str, annotations: Value) -> Bundle {
+    let b = Bundle::empty();
+    let out = std::process::Command::new(common::CONTAINY).args(["spec", "--bundle"]).arg(b.path()).output().unwrap();
+    assert!(out.status.success(), "containy spec: {}", stderr(&out));
+    std::os::unix::fs::symlink(common::busybox_rootfs(), b.path().join("rootfs")).unwrap();
+    let path = b.path().join("config.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+    spec["annotations"] = annotations;
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    b
+}
+
+#[test]
+fn oci_annotations_carry_the_limits_and_create_refuses_what_it_cannot_enforce() {
+    require_root!();
+    let b = oci_bundle(
+        "echo 0123456789; sleep 100",
+        serde_json::json!({"containy.limits.wall_time": "1s", "containy.limits.output": "4"}),
+    );
+    let (out, r) = run(&b, &[]);
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("TO"), Some("wall_time")), "{r}");
+    assert_eq!(stdout(&out), "0123");
+    assert_eq!(r["output_bytes"]["dropped"], 7, "{r}");
+
+    let out = b.containy(&["create", "--bundle", b.path().to_str().unwrap(), &b.id]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("limits.wall_time: needs a supervisor"), "{}", stderr(&out));
+    b.assert_no_leaks();
+
+    let typo = oci_bundle("true", serde_json::json!({"containy.limits.walltime": "1s"}));
+    let out = typo.command(&[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("containy.limits.walltime"), "{}", stderr(&out));
+    typo.assert_no_leaks();
+}
