@@ -28,6 +28,22 @@ pub struct CpuUsage {
     pub system: Duration,
 }
 
+impl CpuUsage {
+    /// What was used since `earlier` (a reading of the same cgroup).
+    /// The exact total is subtracted; the user/system split (sampled at ticks on v1) is shared out over it,
+    /// so user + system is always the total.
+    pub fn since(self, earlier: CpuUsage) -> CpuUsage {
+        let total = self.total.saturating_sub(earlier.total);
+        let (user, system) = (self.user.saturating_sub(earlier.user), self.system.saturating_sub(earlier.system));
+        let share = match (user + system).as_nanos() {
+            0 => 1.0,
+            both => user.as_nanos() as f64 / both as f64,
+        };
+        let user = total.mul_f64(share);
+        CpuUsage { total, user, system: total - user }
+    }
+}
+
 fn read_text(dir: &Path, file: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(file)).ok()
 }
@@ -226,6 +242,16 @@ mod tests {
         assert_eq!((usage.user, usage.system), (Duration::from_secs(1), Duration::from_millis(500)));
         assert_eq!(cgroup.cpu_total(), Some(Duration::from_millis(1500)));
         assert_eq!((cgroup.memory_peak(), cgroup.pids_peak()), (Some(4096), Some(7)));
+    }
+
+    #[test]
+    fn usage_since_a_reading_keeps_user_plus_system_at_the_total() {
+        let ms = Duration::from_millis;
+        let before = CpuUsage { total: ms(100), user: ms(0), system: ms(100) };
+        let after = CpuUsage { total: ms(1100), user: ms(1000), system: ms(100) };
+        assert_eq!(after.since(before), CpuUsage { total: ms(1000), user: ms(1000), system: ms(0) });
+        let ticks_lag = CpuUsage { total: ms(1100), user: ms(0), system: ms(100) };
+        assert_eq!(ticks_lag.since(before), CpuUsage { total: ms(1000), user: ms(1000), system: ms(0) });
     }
 
     #[test]

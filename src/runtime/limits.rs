@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::OFlag;
 
 use super::RuntimeError;
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, CpuUsage};
 use crate::limits::Limits;
 use crate::plan::{Plan, Resources, RootfsMode};
 
@@ -129,6 +129,8 @@ pub struct Limiter<'a> {
     limits: Limits,
     cgroup: &'a Cgroup,
     started: Instant,
+    /// The cgroup's CPU count when the program started: containy's own setup in the child is not the program's.
+    cpu_baseline: CpuUsage,
     ended: Option<Instant>,
     wall: Option<OwnedFd>,
     cpu: Option<OwnedFd>,
@@ -155,6 +157,8 @@ pub struct Observed {
     pub wall_time: Duration,
     /// `(kept, dropped)` bytes, when the output was capped.
     pub output: Option<(u64, u64)>,
+    /// The cgroup's CPU count at the program's start (subtracted from the final count).
+    pub cpu_baseline: CpuUsage,
 }
 
 impl<'a> Limiter<'a> {
@@ -170,6 +174,7 @@ impl<'a> Limiter<'a> {
             .into());
         }
         let started = Instant::now();
+        let cpu_baseline = cgroup.cpu_usage().unwrap_or_default();
         let timer = |after: Duration| -> Result<OwnedFd, RuntimeError> {
             let fd = crate::sys::timerfd().map_err(|e| timer_error("timerfd_create", e))?;
             crate::sys::timerfd_arm(fd.as_fd(), after).map_err(|e| timer_error("timerfd_settime", e))?;
@@ -194,6 +199,7 @@ impl<'a> Limiter<'a> {
             limits: limits.clone(),
             cgroup,
             started,
+            cpu_baseline,
             ended: None,
             wall,
             cpu,
@@ -243,7 +249,7 @@ impl<'a> Limiter<'a> {
             return;
         }
         let Some(budget) = self.limits.cpu_kill_at() else { return };
-        let used = self.cgroup.cpu_total().unwrap_or_default();
+        let used = self.cgroup.cpu_total().unwrap_or_default().saturating_sub(self.cpu_baseline.total);
         if used >= budget {
             self.cpu = None;
             self.exceeded(Hit::CpuTime);
@@ -316,6 +322,7 @@ impl<'a> Limiter<'a> {
             hit: self.hit,
             wall_time: self.ended.unwrap_or_else(Instant::now) - self.started,
             output: self.limits.output.map(|_| (self.kept, self.dropped)),
+            cpu_baseline: self.cpu_baseline,
         }
     }
 }

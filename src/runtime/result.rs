@@ -202,7 +202,7 @@ pub fn conclude(
         status,
         limits: &plan.limits,
         observed: Some(observed),
-        cpu: cgroup.cpu_usage(),
+        cpu: cgroup.cpu_usage().map(|used| used.since(observed.cpu_baseline)),
         memory_peak: cgroup.memory_peak(),
         processes_peak: cgroup.pids_peak(),
         oom_kills: cgroup.oom_kills(),
@@ -234,7 +234,12 @@ mod tests {
         Ending {
             status,
             limits,
-            observed: Some(Observed { hit, wall_time: Duration::from_millis(1500), output: Some((10, 5)) }),
+            observed: Some(Observed {
+                hit,
+                wall_time: Duration::from_millis(1500),
+                output: Some((10, 5)),
+                cpu_baseline: CpuUsage::default(),
+            }),
             cpu: Some(CpuUsage { total: cpu, user: cpu, system: Duration::ZERO }),
             memory_peak: Some(1 << 20),
             processes_peak: Some(3),
