@@ -219,10 +219,16 @@ fn bad_limits_are_refused_by_name_before_anything_runs() {
         assert!(stderr(&out).contains(expected), "{flags:?}: {}", stderr(&out));
         b.assert_no_leaks();
     }
+    // A config that does not parse: still a record, XX, and not an old one left at the same path.
     let b = bundle("true", "[limits]\nprocesses = \"many\"\n");
-    let out = b.command(&[]).output().unwrap();
+    let record = b.path().join("result.json");
+    std::fs::write(&record, r#"{"status": "OK"}"#).unwrap();
+    let out = b.command(&["--result", record.to_str().unwrap()]).output().unwrap();
     assert!(stderr(&out).contains("limits.processes"), "{}", stderr(&out));
     assert!(stderr(&out).contains("\"many\" is not a whole number"), "{}", stderr(&out));
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(r["status"], "XX", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("limits.processes"), "{r}");
     b.assert_no_leaks();
 }
 

@@ -43,8 +43,31 @@ pub struct LimitArgs {
     pub result: Option<PathBuf>,
 }
 
+/// `--result FILE` around a whole `run`: a record left by an earlier run is removed first, and a run that
+/// fails before the runtime could write its own record (a config that does not parse, a bad flag) leaves an
+/// `XX` record with the error — a grader always finds a record that belongs to this run.
+pub(super) struct ResultFile(Option<PathBuf>);
+
+impl ResultFile {
+    pub(super) fn take(path: Option<PathBuf>) -> ResultFile {
+        if let Some(path) = &path {
+            let _ = std::fs::remove_file(path);
+        }
+        ResultFile(path)
+    }
+
+    pub(super) fn finish(self, outcome: Result<i32>) -> Result<i32> {
+        if let (Err(e), Some(path)) = (&outcome, &self.0)
+            && !path.exists()
+        {
+            crate::runtime::write_failure_record(path, format!("{e:#}"));
+        }
+        outcome
+    }
+}
+
 /// Apply the flags over the plan's limits and check the result as a whole.
-pub(super) fn apply_limit_args(plan: &mut crate::plan::Plan, args: &LimitArgs) -> Result<()> {
+pub(super) fn apply_limit_args(plan: &mut crate::plan::Plan, args: &LimitArgs, detached: bool) -> Result<()> {
     let flags = [
         ("cpu-time", &args.cpu_time),
         ("extra-time", &args.extra_time),
@@ -64,5 +87,8 @@ pub(super) fn apply_limit_args(plan: &mut crate::plan::Plan, args: &LimitArgs) -
         plan.limits.output_kill = true;
     }
     plan.limits.validate()?;
+    if detached && args.result.is_some() {
+        anyhow::bail!("--result needs containy to wait for the container: drop --detach");
+    }
     Ok(())
 }

@@ -358,7 +358,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         crate::narrate::enable();
     }
     match cli.command {
-        Command::Run(args) => run(&cli.root, args),
+        Command::Run(args) => {
+            let record = limits::ResultFile::take(args.limits.result.clone());
+            record.finish(run(&cli.root, args))
+        }
         Command::Create(args) => {
             let mut plan = load_plan(&args.bundle, None)?;
             network::apply_net_args(&mut plan, &args.network)?;
@@ -511,7 +514,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
     if args.tty {
         plan.process.terminal = true;
     }
-    limits::apply_limit_args(&mut plan, &args.limits)?;
+    limits::apply_limit_args(&mut plan, &args.limits, args.detach)?;
     if let Some(rootfs) = &args.rootfs {
         let path = std::path::absolute(rootfs).with_context(|| format!("--rootfs {}", rootfs.display()))?;
         plan.rootfs.source = if path.is_dir() {

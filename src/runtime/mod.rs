@@ -21,6 +21,7 @@ pub mod sync;
 use std::path::{Path, PathBuf};
 
 pub use parent::{create, run};
+pub use result::write_failure_text as write_failure_record;
 
 /// The OCI runtime-spec version containy writes in state.json.
 pub const OCI_VERSION: &str = "1.2.0";

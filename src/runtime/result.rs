@@ -218,7 +218,12 @@ pub fn conclude(
 
 /// containy failed: the record says XX and why (a warning if even that cannot be written).
 pub fn write_failure(path: &Path, error: &RuntimeError) {
-    if let Err(e) = Record::failed(error.to_string()).write(path) {
+    write_failure_text(path, error.to_string());
+}
+
+/// [`write_failure`] for errors found before the runtime was reached (a config that does not parse).
+pub fn write_failure_text(path: &Path, message: String) {
+    if let Err(e) = Record::failed(message).write(path) {
         eprintln!("containy: warning: cannot write the result record: {e}");
     }
 }
