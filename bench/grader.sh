@@ -3,7 +3,8 @@
 # cores), each with memory, pids and time limits and its output captured. containy (all limits, the output cap
 # and a result record per run) against runc and crun (what an OCI runtime can express: memory and pids in
 # config.json; the time limit from `timeout`, the output cap from `head -c`) and bubblewrap (no cgroups at
-# all; `timeout` and `head -c` again). Runtimes that are not installed are reported as not measured.
+# all; `timeout` and `head -c` again). Missing tools are installed from Debian's packages; a runtime that
+# cannot run here is reported as not measured.
 #
 #   sudo bench/grader.sh                    # GRADER_RUNS=20 runs per runtime and round, 3 rounds
 #   sudo GRADER_RUNS=1000 bench/grader.sh   # the 1,000 runs
@@ -24,6 +25,20 @@ CONTAINY=${CONTAINY:-$PWD/target/release/containy}
 [ -x "$CONTAINY" ] || { echo "grader: build containy first (cargo build --release)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "grader: run as root (containers with cgroups)" >&2; exit 2; }
 OUT=bench/results/grader.tsv
+
+# Tools: Debian packages, installed only when missing (as bench/run.sh does). crun is measured only where it is
+# installed and runs: it refuses a hybrid cgroup host (see bench/run.sh, BENCH_CRUN_HUGETLB), and installing it
+# there would make it podman's default runtime for everyone.
+missing=()
+for p in runc bubblewrap time busybox-static; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "grader: installing ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null; } || echo "grader: could not install ${missing[*]}" >&2
+fi
 # The program: a little CPU, a little output — what a test case of an exercise does.
 PROGRAM='i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; echo done $i'
 
