@@ -42,7 +42,11 @@ fn a_busy_loop_is_killed_at_its_cpu_limit() {
     assert_eq!(r["signal"], 9);
     assert_eq!(out.status.code(), Some(137));
     let cpu = cpu_total(&r);
-    assert!((0.9..=1.1).contains(&cpu), "a 1 s CPU limit measured {cpu} s: {r}");
+    // Under QEMU's emulation (tests/vm) on a loaded host the supervisor's timer can fire a tenth of a second
+    // late while the loop's virtual CPU runs on; on a real CPU the kill lands within milliseconds.
+    let emulated = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.contains("QEMU TCG CPU"));
+    let bound = if emulated { 1.3 } else { 1.1 };
+    assert!((0.9..=bound).contains(&cpu), "a 1 s CPU limit measured {cpu} s: {r}");
     let (user, sys) = (r["cpu_time"]["user"].as_f64().unwrap(), r["cpu_time"]["sys"].as_f64().unwrap());
     assert!((user + sys - cpu).abs() < 0.001 && user > sys, "{r}");
 }
