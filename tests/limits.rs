@@ -46,6 +46,7 @@ fn a_busy_loop_is_killed_at_its_cpu_limit() {
     // late while the loop's virtual CPU runs on; on a real CPU the kill lands within milliseconds.
     let emulated = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.contains("QEMU TCG CPU"));
     let bound = if emulated { 1.3 } else { 1.1 };
+    eprintln!("a 1 s CPU limit: {cpu} s measured (emulated CPU: {emulated})");
     assert!((0.9..=bound).contains(&cpu), "a 1 s CPU limit measured {cpu} s: {r}");
     let (user, sys) = (r["cpu_time"]["user"].as_f64().unwrap(), r["cpu_time"]["sys"].as_f64().unwrap());
     assert!((user + sys - cpu).abs() < 0.001 && user > sys, "{r}");
