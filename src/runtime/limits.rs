@@ -300,6 +300,13 @@ impl<'a> Limiter<'a> {
             return;
         }
         self.hit = Some(hit);
+        let show = crate::limits::show_duration;
+        let (field, value) = match hit {
+            Hit::CpuTime => ("cpu_time", self.limits.cpu_kill_at().map(show)),
+            Hit::WallTime => ("wall_time", self.limits.wall_time.map(show)),
+            Hit::Output => ("output", self.limits.output.map(|b| format!("{b} bytes"))),
+        };
+        eprintln!("containy: the container passed limits.{field} ({}): killing it", value.unwrap_or_default());
         if !self.cgroup.kill_and_wait(KILL_TIMEOUT) {
             eprintln!("containy: warning: the container's cgroup did not empty within {KILL_TIMEOUT:?} of the kill");
         }
