@@ -55,7 +55,7 @@ test: deps
 
 # This machine's cgroups are hybrid v1, so the container tests run again in a QEMU VM booted with Debian's
 # kernel and a pure cgroup2 tree (tests/vm/run.sh installs qemu and the kernel the first time).
-VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build plan_contract
+VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build plan_contract limits
 test-cgroup2: deps
 	tests/vm/run.sh $(VM_TESTS)
 
@@ -80,9 +80,9 @@ LESSON_CONFIG := $(if $(filter busybox,$(CONTAINY_BASE)),--config busybox.toml,)
 lesson-forks lesson-memory lesson-cpu: lesson-%: extract
 	cd cgroups_example/$* && $(SUDO) ../../$(CONTAINY) $(EXPLAIN) run --bundle . $(LESSON_CONFIG)
 
-# The lessons of docs/lessons/: `make lesson-process` (namespaces, filesystem, cgroups, privileges) builds
+# The lessons of docs/lessons/: `make lesson-process` (namespaces, filesystem, cgroups, privileges, limits) builds
 # containy and the busybox base they run on, then runs `containy lesson NAME`. Add EXPLAIN=--explain to narrate every container.
-LESSONS := process namespaces filesystem cgroups privileges
+LESSONS := process namespaces filesystem cgroups privileges limits
 .PHONY: $(addprefix lesson-,$(LESSONS))
 $(addprefix lesson-,$(LESSONS)): lesson-%: build bundle/busybox.tar.gz
 	$(SUDO) $(CONTAINY) $(EXPLAIN) lesson $*
@@ -97,6 +97,12 @@ pictures: build bundle/busybox.tar.gz
 # Benchmarks, not tests (not part of `make test`): containy side by side with crun and runc — see BENCHMARKS.md.
 # `make bench BENCH_CRUN_HUGETLB=1` lets crun run on a hybrid-cgroup host by mounting hugetlb as a v1 hierarchy
 # for the duration of the run (unmounted at exit); other knobs (BENCH_ROUNDS, …) are listed in bench/run.sh.
+# `make bench-grader`: an autograder's load (bench/grader.sh) — containy with every limit and a result record vs
+# runc/crun/bubblewrap; GRADER_RUNS=1000 for the full count (default 20 per runtime and round).
+.PHONY: bench-grader
+bench-grader:
+	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter GRADER_%,$(.VARIABLES)),"$(v)=$($(v))") bench/grader.sh
+
 .PHONY: bench
 bench:
 	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh

@@ -16,6 +16,7 @@ pub mod clock; // RFC 3339 timestamps for state files and image configs
 pub mod config; // configy.toml / configy.json -> Plan
 pub mod error; // IoError shared by every module; chain(): an error and its causes, each once
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
+pub mod limits; // limits for untrusted code: CPU/wall time, output, file size, disk
 pub mod lsm; // AppArmor profile / SELinux label for the program's execve
 pub mod namespaces; // clone flags, setns, the order namespaces are entered
 pub mod network; // none / host / bridge: veth, bridge, IPAM, NAT and ports over netlink

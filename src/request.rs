@@ -45,6 +45,8 @@ pub struct Overrides {
     pub net: Option<String>,
     /// `[HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]`.
     pub publish: Vec<String>,
+    /// Limits for untrusted code, `(field, value)` as the config's `[limits]` writes them (`cpu_time`, `2s`).
+    pub limits: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +156,10 @@ fn apply_overrides(plan: &mut Plan, o: &Overrides) -> Result<(), RequestError> {
     }
     config::override_network(plan, o.net.as_deref(), &o.publish).map_err(RequestError::Usage)?;
     plan.process.terminal |= o.tty;
+    for (field, value) in &o.limits {
+        config::limits::set_field(&mut plan.limits, field, value)
+            .map_err(|e| RequestError::Usage(format!("--{}: {e}", field.replace('_', "-"))))?;
+    }
     for var in &o.env {
         if !var.contains('=') || var.starts_with('=') {
             return Err(RequestError::Usage(format!("--env {var:?}: use KEY=VALUE")));

@@ -11,9 +11,11 @@
 //! directories are removed. See `man 7 cgroups`.
 
 pub mod devices_bpf;
+mod usage;
 mod v1;
 mod v2;
 
+pub use usage::CpuUsage;
 pub use v2::check_unified_key;
 
 use std::fs::File;

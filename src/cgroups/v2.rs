@@ -165,6 +165,13 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
             ),
         });
     }
+    // memory and pids always (where the tree has them), as runc and crun enable them: their usage and peaks
+    // (`memory.peak`, `pids.peak`) are what `stats` and the result record read, with or without a limit.
+    for accounted in ["memory", "pids"] {
+        if !enable.contains(&accounted) {
+            enable.push(accounted);
+        }
+    }
     let enable_line: String =
         enable.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c} ")).collect();
     let leaf = make_dirs(root, rel, &mut cgroup.parents)?;

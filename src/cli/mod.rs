@@ -5,6 +5,7 @@ mod format;
 mod images;
 mod inspect;
 mod lesson;
+mod limits;
 mod network;
 
 #[cfg(test)]
@@ -164,6 +165,8 @@ pub struct RunArgs {
     pub preserve_fds: u32,
     #[command(flatten)]
     pub network: network::NetArgs,
+    #[command(flatten)]
+    pub limits: Box<limits::LimitArgs>,
     /// The container id (default: a random one).
     pub id: Option<String>,
     /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
@@ -366,7 +369,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         crate::narrate::enable();
     }
     match cli.command {
-        Command::Run(args) => run(&cli.root, args),
+        Command::Run(args) => {
+            let record = limits::ResultFile::take(args.limits.result.clone());
+            record.finish(run(&cli.root, args))
+        }
         Command::Create(args) => {
             let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
             let plan = request::plan(&Request {
@@ -506,6 +512,9 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         Some(name) => Source::Image { name, config: args.config, dir: args.bundle },
         None => Source::Bundle { dir: args.bundle, config: args.config },
     };
+    if args.detach && args.limits.result.is_some() {
+        anyhow::bail!("--result needs containy to wait for the container: drop --detach");
+    }
     let overrides = Overrides {
         args: args.command,
         env: args.env,
@@ -515,12 +524,14 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         rootfs: args.rootfs,
         net: args.network.net,
         publish: args.network.publish,
+        limits: args.limits.flags(),
     };
     let plan = request::plan(&Request { source, overrides, store: args.store })?;
     let id = args.id.unwrap_or_else(runtime::state::generate_id);
     let opts = RunOptions {
         pid_file: args.pid_file,
         preserve_fds: args.preserve_fds,
+        result: args.limits.result.clone(),
         ..RunOptions::new(id.clone(), root, args.cache)
     };
     if args.detach {

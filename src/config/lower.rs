@@ -44,6 +44,8 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
     mounts.extend(lower_mounts(config.mounts, bundle)?);
     let resources = lower_resources(config.resources)?;
     let sysctl: Vec<(String, String)> = config.sysctl.into_iter().collect();
+    let limits =
+        config.limits.lower().map_err(|e| Invalid { field: format!("limits.{}", e.field), message: e.message })?;
     for (key, value) in &sysctl {
         if let Err(e) = plan::check_sysctl(key, value, &isolation.namespaces) {
             return invalid(format!("sysctl.{key}"), e);
@@ -73,6 +75,7 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         devices: Vec::new(),
         root_propagation: libc::MS_REC | libc::MS_PRIVATE,
         time_offsets: Vec::new(),
+        limits,
     })
 }
 

@@ -12,6 +12,7 @@
 
 mod diagnose;
 mod isolation;
+pub mod limits;
 mod lower;
 mod position;
 mod resources;

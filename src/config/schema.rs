@@ -37,6 +37,9 @@ pub(super) struct Friendly {
     /// Namespaced kernel parameters: `sysctl = { "net.ipv4.ip_forward" = "1" }`.
     #[serde(default)]
     pub sysctl: std::collections::BTreeMap<String, String>,
+    /// Limits for untrusted code: CPU and wall time, output, file size, disk, processes, open files.
+    #[serde(default)]
+    pub limits: super::limits::LimitsSection,
 }
 
 /// `network = "none" | "host" | "bridge" | "container:ID"`, or `{ mode = "bridge", network = "name" }`.

@@ -121,6 +121,11 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     let time_offsets = lower_time_offsets(linux, &namespaces)?;
     let mut resources = lower_resources(linux.resources().as_ref())?;
     let devices = lower_devices(linux.devices().as_deref().unwrap_or_default(), &mut resources.devices)?;
+    let annotations: std::collections::BTreeMap<String, String> =
+        spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    // What an engine or podman can pass through for untrusted code: `containy.limits.cpu_time = "2s"`, ….
+    let limits = crate::config::limits::from_annotations(&annotations)
+        .map_err(|(key, problem)| invalid(format!("annotations.{key:?}"), problem))?;
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         process,
@@ -140,25 +145,36 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         etc_files: false,
         net_devices,
         hooks: lower_hooks(spec)?,
-        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        annotations,
         personality: lower_personality(linux)?,
         time_offsets,
+        limits,
         devices,
         root_propagation,
     })
 }
 
-/// `linux.personality`: the domain only; flags (`ADDR_NO_RANDOMIZE`, …) are refused rather than dropped.
+/// `linux.personality`: the domain, and the one flag graders ask for: `ADDR_NO_RANDOMIZE` (no ASLR, so a run's
+/// addresses — and timings that depend on them — repeat). Other flags are refused rather than dropped.
 fn lower_personality(linux: &oci_spec::runtime::Linux) -> Result<Option<u64>, Invalid> {
     use oci_spec::runtime::LinuxPersonalityDomain;
     let Some(personality) = linux.personality() else { return Ok(None) };
-    if personality.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-        return Err(invalid("linux.personality.flags", "are not supported by containy yet: remove them"));
-    }
-    Ok(Some(match personality.domain() {
+    let mut value = match personality.domain() {
         LinuxPersonalityDomain::PerLinux => 0,
         LinuxPersonalityDomain::PerLinux32 => crate::plan::PER_LINUX32,
-    }))
+    };
+    for flag in personality.flags().iter().flatten() {
+        match flag.as_str() {
+            "ADDR_NO_RANDOMIZE" => value |= crate::plan::ADDR_NO_RANDOMIZE,
+            other => {
+                return Err(invalid(
+                    "linux.personality.flags",
+                    format!("{other:?} is not supported by containy yet (only ADDR_NO_RANDOMIZE is): remove it"),
+                ));
+            }
+        }
+    }
+    Ok(Some(value))
 }
 
 /// `linux.timeOffsets`: only the two clocks a time namespace shifts, and only for a namespace made here.
@@ -378,8 +394,11 @@ pub(super) mod tests {
         let clocks: Vec<_> = plan.time_offsets.iter().map(|o| (o.clock.as_str(), o.secs, o.nanos)).collect();
         assert_eq!(clocks, [("boottime", 10, 7), ("monotonic", -5, 0)]);
 
+        let no_aslr =
+            lower_with(|v| v["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}));
+        assert_eq!(no_aslr.unwrap().personality, Some(0x0040000));
         let flags =
-            field_of(|v| v["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]}));
+            field_of(|v| v["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["READ_IMPLIES_EXEC"]}));
         assert_eq!(flags, "linux.personality.flags");
         let no_ns = field_of(|v| v["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1}}));
         assert_eq!(no_ns, "linux.timeOffsets");

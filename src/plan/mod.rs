@@ -58,6 +58,9 @@ pub struct Plan {
     /// How `/` is re-marked before anything is mounted: `MS_REC|MS_PRIVATE` (the default) or
     /// `MS_REC|MS_SLAVE` (host mounts still propagate in, nothing propagates out; OCI `rootfsPropagation`).
     pub root_propagation: u64,
+    /// Limits for untrusted code, enforced by the supervisor (CPU and wall time, output) or translated to
+    /// kernel limits (rlimits, pids.max, a tmpfs for the writable layer): see `crate::limits`.
+    pub limits: crate::limits::Limits,
 }
 
 /// One device node to create inside the container, as `mknod(2)` takes it.
@@ -77,6 +80,8 @@ pub struct Device {
 
 /// `personality(2)`'s 32-bit Linux execution domain (`<linux/personality.h>`).
 pub const PER_LINUX32: u64 = 0x0008;
+/// `personality(2)` flag: no address-space randomization (reproducible addresses for graders).
+pub const ADDR_NO_RANDOMIZE: u64 = 0x0040000;
 
 /// One clock's offset in a new time namespace, as `/proc/<pid>/timens_offsets` takes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -63,6 +63,7 @@ impl Plan {
                 .map_err(|problem| PlanError { field: format!("sysctl.{key}"), problem: host_hint(problem, &self) })?;
         }
         check_rootfs(&self)?;
+        self.limits.validate().map_err(|e| PlanError { field: format!("limits.{}", e.field), problem: e.message })?;
         for (i, mount) in self.mounts.iter().enumerate() {
             if !mount.destination.is_absolute() {
                 return refuse(

@@ -97,6 +97,9 @@ pub enum MountOp {
     /// Mount the overlay at the rootfs mount point.
     /// Mount the overlay at the rootfs mount point; `lower` is top first (overlay's own order).
     Overlay { lower: Vec<PathBuf>, upper: PathBuf, work: PathBuf, target: PathBuf },
+    /// `limits.disk`: a tmpfs of `size` bytes at `target` (in the container's mount namespace only), with the
+    /// overlay's `upper` and `work` directories made in it, so the writable layer cannot outgrow it.
+    WritableTmpfs { target: PathBuf, size: u64 },
     /// Bind a directory (recursively) at a host path; optionally read-only.
     BindHost { source: PathBuf, target: PathBuf, readonly: bool },
     /// A mount inside the new root (destination resolved inside it).
@@ -120,12 +123,21 @@ pub enum MountOp {
 pub fn plan_mounts(plan: &Plan, host_mounts: &[Mount], paths: &RootPaths, cgroups: &CgroupMount) -> MountPlan {
     let mut ops = vec![MountOp::RootPropagation(plan.root_propagation)];
     match &plan.rootfs.mode {
-        RootfsMode::Overlay => ops.push(MountOp::Overlay {
-            lower: if paths.layers.is_empty() { vec![paths.base.clone()] } else { paths.layers.clone() },
-            upper: paths.upper.clone(),
-            work: paths.work.clone(),
-            target: paths.rootfs.clone(),
-        }),
+        RootfsMode::Overlay => {
+            let (upper, work) = match plan.limits.disk {
+                Some(size) => {
+                    ops.push(MountOp::WritableTmpfs { target: paths.upper.clone(), size });
+                    (paths.upper.join("upper"), paths.upper.join("work"))
+                }
+                None => (paths.upper.clone(), paths.work.clone()),
+            };
+            ops.push(MountOp::Overlay {
+                lower: if paths.layers.is_empty() { vec![paths.base.clone()] } else { paths.layers.clone() },
+                upper,
+                work,
+                target: paths.rootfs.clone(),
+            })
+        }
         RootfsMode::Direct => {
             ops.push(MountOp::BindHost { source: paths.base.clone(), target: paths.rootfs.clone(), readonly: false })
         }
@@ -192,6 +204,19 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
                     "mounts made from now on must not propagate to the host's mount table"
                 );
                 do_mount(None, Path::new("/"), None, MsFlags::from_bits_retain(*flags), None, "propagation")?;
+            }
+            MountOp::WritableTmpfs { target, size } => {
+                let data = format!("size={size},mode=755");
+                crate::explain!(
+                    format!("put the writable layer on a tmpfs of {size} bytes (limits.disk)"),
+                    format!("mount(\"tmpfs\", {}, \"tmpfs\", {data})", target.display()),
+                    "a full disk inside the container is this tmpfs being full, never the host's filesystem"
+                );
+                do_mount(Some(Path::new("tmpfs")), target, Some("tmpfs"), MsFlags::MS_NOSUID, Some(&data), "tmpfs")?;
+                for dir in [target.join("upper"), target.join("work")] {
+                    std::fs::create_dir(&dir)
+                        .map_err(|e| RootfsError::Io(crate::error::IoError::new("mkdir", dir, e)))?;
+                }
             }
             MountOp::Overlay { lower, upper, work, target } => {
                 let (data, cwd) = overlay_data(lower, upper, work)?;
@@ -580,6 +605,7 @@ mod tests {
             devices: Vec::new(),
             root_propagation: libc::MS_REC | libc::MS_PRIVATE,
             time_offsets: Vec::new(),
+            limits: Default::default(),
         }
     }
 
@@ -589,6 +615,13 @@ mod tests {
             plan_mounts(&plan_with(RootfsMode::Overlay, true), &[], &paths(), &CgroupMount::V2 { host_dir: None });
         assert_eq!(ops[0], MountOp::RootPropagation(libc::MS_REC | libc::MS_PRIVATE));
         assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == &[PathBuf::from("/base")]));
+        // limits.disk: the upper and work dirs move into a tmpfs mounted over the upper dir first.
+        let mut limited = plan_with(RootfsMode::Overlay, true);
+        limited.limits.disk = Some(64 << 20);
+        let ops = plan_mounts(&limited, &[], &paths(), &CgroupMount::V2 { host_dir: None }).before_pivot;
+        assert_eq!(ops[1], MountOp::WritableTmpfs { target: "/state/upper".into(), size: 64 << 20 });
+        assert!(matches!(&ops[2], MountOp::Overlay { upper, work, .. }
+            if upper == Path::new("/state/upper/upper") && work == Path::new("/state/upper/work")));
         let pos = |pred: &dyn Fn(&MountOp) -> bool| ops.iter().position(pred).unwrap();
         let dev = pos(&|o| matches!(o, MountOp::Inside(m) if m.destination == Path::new("/dev")));
         assert_eq!(ops[dev + 1], MountOp::Devices);

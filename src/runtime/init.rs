@@ -140,6 +140,14 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     if let Some(adj) = plan.process.oom_score_adj {
         process::set_oom_score_adj(adj).map_err(from_process)?;
     }
+    // limits.file_size and limits.open_files (runtime/limits.rs checked they do not clash with process.rlimits).
+    let limit_rlimits: Vec<crate::plan::Rlimit> = plan
+        .limits
+        .rlimits()
+        .into_iter()
+        .map(|(kind, value)| crate::plan::Rlimit { kind: kind.to_string(), soft: value, hard: value })
+        .collect();
+    process::set_rlimits(&limit_rlimits).map_err(from_process)?;
     let start_hooks = StartHooks { hooks: &plan.hooks.start_container, state: hook_state.as_deref() };
     become_process(
         &plan.process,
@@ -267,6 +275,7 @@ pub(super) fn become_process(
         format!("execve({})", program.display()),
         "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
     );
+    crate::sys::default_sigpipe().map_err(|e| setup_failed("signal(SIGPIPE, SIG_DFL)", e))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
     Err(from_process(process::execute(&program, &p.args, &p.env)))
 }

@@ -18,6 +18,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::RuntimeError;
+use super::limits::{Limiter, Source};
 use super::sync::{Message, recv_message};
 use crate::sys;
 
@@ -101,6 +102,18 @@ pub fn supervise(
     sync: OwnedFd,
     master: Option<OwnedFd>,
 ) -> Result<Outcome, RuntimeError> {
+    supervise_limited(child, target, handled, sync, master, None)
+}
+
+/// [`supervise`], with the timers and output pipes of a run's limits in the same `poll` (`limits.rs`).
+pub fn supervise_limited(
+    child: Pid,
+    target: Pid,
+    handled: &SigSet,
+    sync: OwnedFd,
+    master: Option<OwnedFd>,
+    mut limiter: Option<&mut Limiter<'_>>,
+) -> Result<Outcome, RuntimeError> {
     let signals = SignalFd::with_flags(handled, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| RuntimeError::sys("signalfd", e))?;
     let stdin = std::io::stdin();
@@ -118,6 +131,9 @@ pub fn supervise(
     loop {
         // Reap first: a child that exited before we polled must not be waited for forever.
         if let Some(status) = reap(child)? {
+            if let Some(l) = limiter.as_deref_mut() {
+                l.finish();
+            }
             if let Some(m) = &master {
                 drain(m, &mut buf);
             }
@@ -145,6 +161,18 @@ pub fn supervise(
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
             fds.len() - 1
         });
+        let limits_base = fds.len();
+        let limit_sources: Vec<Source> = match limiter.as_deref() {
+            Some(l) => l
+                .sources()
+                .into_iter()
+                .map(|(source, fd)| {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                    source
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         // After our input ended, the end-of-file character is repeated while the container runs: a shell
         // that reset its terminal (discarding typeahead, as line editors do) must still see it.
         let timeout = if stdin_ended { PollTimeout::from(100u16) } else { PollTimeout::NONE };
@@ -163,7 +191,14 @@ pub fn supervise(
         };
         let (sig_ready, sync_ready, master_ready, stdin_ready) =
             (ready(Some(0)), ready(sync_idx), ready(master_idx), ready(stdin_idx));
+        let limits_ready: Vec<Source> =
+            limit_sources.iter().enumerate().filter(|(i, _)| ready(Some(limits_base + i))).map(|(_, s)| *s).collect();
         drop(fds);
+        if let Some(l) = limiter.as_deref_mut() {
+            for source in limits_ready {
+                l.on_ready(source);
+            }
+        }
 
         if sig_ready {
             while let Ok(Some(info)) = signals.read_signal() {

@@ -12,7 +12,9 @@ pub mod hooks;
 mod init;
 pub mod inspect;
 mod io;
+mod limits;
 mod parent;
+mod result;
 mod spawn;
 pub mod state;
 pub mod steps;
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::cgroups::Stats;
 pub use parent::{create, run};
+pub use result::write_failure_text as write_failure_record;
 
 /// Where compiled seccomp filters are kept unless a caller says otherwise.
 pub const SECCOMP_CACHE: &str = crate::seccomp::DEFAULT_CACHE;
@@ -44,6 +47,8 @@ pub struct RunOptions {
     pub seccomp_cache: PathBuf,
     /// Pass fds 3..3+N on to the container (`--preserve-fds`, as engines use it).
     pub preserve_fds: u32,
+    /// `run`: write the result record (`result.rs`) here when the container ends.
+    pub result: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -56,6 +61,7 @@ impl RunOptions {
             pid_file: None,
             seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
             preserve_fds: 0,
+            result: None,
         }
     }
 }
@@ -118,6 +124,8 @@ pub enum RuntimeError {
     Hook(#[from] hooks::HookError),
     #[error(transparent)]
     Fault(#[from] steps::Fault),
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
     #[error("container {id:?} does not exist (no state in {root})")]
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]

@@ -14,12 +14,13 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::init::{ChildContext, child_main};
+use super::limits::{self, Limiter, OutputPipes};
 use super::spawn::{self, Spawned};
 use super::state::{self, State, Status};
 use super::steps::begin;
 use super::sync::{Message, send_message};
 use super::{Exit, RunOptions, RuntimeError};
-use super::{hooks, io};
+use super::{hooks, io, result};
 use crate::cgroups::{self, Cgroup, Layout};
 use crate::network;
 use crate::plan::{Mount, Namespace, NamespaceSpec, Network, Plan, PortMapping, RootfsMode, RootfsSource, ValidPlan};
@@ -60,19 +61,39 @@ struct Prepared {
     held: Resources,
     state: State,
     pty_master: Option<OwnedFd>,
+    /// The container's stdout/stderr pipes, when its output is capped (`limits.rs`).
+    output: Option<OutputPipes>,
 }
 
-/// Run a container to completion and return how it ended.
+/// Run a container to completion and return how it ended; with `opts.result`, a failure is recorded too.
 pub fn run(plan: &ValidPlan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
-    let Prepared { spawned, mut held, state, pty_master } = prepare(plan, opts, false)?;
-    // 26. Running: record it, run the poststart hooks, supervise (terminal, signals) until the end.
+    let exit = run_supervised(plan, opts);
+    if let (Err(e), Some(path)) = (&exit, &opts.result) {
+        result::write_failure(path, e);
+    }
+    exit
+}
+
+fn run_supervised(plan: &ValidPlan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
+    let Prepared { spawned, mut held, state, pty_master, output } = prepare(plan, opts, false)?;
+    // 26. Running: the limits' clocks start with the program; record it, run the poststart hooks, supervise
+    // (terminal, signals, limits) until the end.
+    let watched = !plan.limits.is_empty() || opts.result.is_some();
+    let mut limiter = match &held.cgroup {
+        Some(cgroup) if watched => Some(Limiter::start(&plan.limits, cgroup, output)?),
+        _ => None,
+    };
     let state = State { status: Status::Running, ..state };
     state.write(&held.state_dir)?;
     hooks::run_warning_only("poststart", &plan.hooks.poststart, &state.hook_input(Status::Running));
     let Spawned { pid: child, sync, handled, mask: _restore } = spawned;
-    let outcome = io::supervise(child, child, &handled, sync, pty_master)?;
+    let outcome = io::supervise_limited(child, child, &handled, sync, pty_master, limiter.as_mut())?;
     held.child = None;
     let oom = held.cgroup.as_ref().filter(|c| c.oom_kills() > 0).map(Cgroup::memory_limit);
+    if let (Some(limiter), Some(cgroup), None) = (&limiter, &held.cgroup, &outcome.exec_error) {
+        result::conclude(plan, opts.result.as_deref(), &outcome.status, limiter.observed(), cgroup)?;
+    }
+    drop(limiter);
     drop(held);
     if let Some((code, text)) = outcome.exec_error {
         return Err(RuntimeError::Exec { code, text });
@@ -104,6 +125,7 @@ pub fn create(plan: &ValidPlan, opts: &RunOptions, console_socket: Option<&Path>
 fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
     begin(1)?;
     capabilities::validate(&plan.process.capabilities)?;
+    limits::check(plan, detached)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
@@ -155,7 +177,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         },
         "limits are written before the process exists, so it never runs unlimited"
     );
-    let cgroup = Cgroup::create(&layout, &rel, &plan.resources)?;
+    let cgroup = Cgroup::create(&layout, &rel, &limits::cgroup_resources(plan))?;
     let state = State { cgroups: cgroup.dirs().to_vec(), ..state };
     held.cgroup = Some(cgroup);
     state.write(&state_dir)?;
@@ -172,6 +194,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     let exec_fifo = if detached { Some(make_exec_fifo(&state_dir)?) } else { None };
 
     begin(7)?;
+    let mut output = OutputPipes::new(&plan.limits)?;
     // The cgroup namespace is created by the child once it is in its cgroup (v1 can only place it after the
     // clone); a time namespace's clocks can be shifted only before a process is in it, so the child unshares
     // it and writes the offsets itself. Neither is among the clone flags.
@@ -194,9 +217,18 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         preserve_fds: opts.preserve_fds,
         cgroup_tasks,
     };
-    let spawned = spawn::spawn(flags, cgroup_dir.as_ref().map(|f| f.as_fd()), |end| child_main(context, end))?;
+    let pipes = output.as_ref();
+    let spawned = spawn::spawn(flags, cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
+        if let Some(pipes) = pipes {
+            pipes.attach_in_child();
+        }
+        child_main(context, end)
+    })?;
     let child = spawned.pid;
     held.child = Some(child);
+    if let Some(pipes) = &mut output {
+        pipes.close_write_ends();
+    }
     drop(cgroup_dir);
 
     begin(8)?;
@@ -236,7 +268,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     if let Some(pid_file) = &opts.pid_file {
         write_pid_file(pid_file, child)?;
     }
-    Ok(Prepared { spawned, held, state, pty_master: ready.pty_master })
+    Ok(Prepared { spawned, held, state, pty_master: ready.pty_master, output })
 }
 
 /// How the cgroup filesystem appears inside: the v2 tree, or each v1 hierarchy with the container's dir in it.

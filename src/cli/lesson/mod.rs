@@ -9,6 +9,7 @@
 
 mod cgroups;
 mod filesystem;
+mod limits;
 mod namespaces;
 mod privileges;
 mod process;
@@ -33,11 +34,12 @@ pub const LESSONS: &[(&str, &str)] = &[
     ("filesystem", "the filesystem: chroot vs pivot_root, and the overlay"),
     ("cgroups", "cgroups: limits are files (fork, memory and CPU limits, from cgroups_example/)"),
     ("privileges", "privileges: capabilities, seccomp, masked /proc files"),
+    ("limits", "limits for untrusted code: CPU and wall time, memory, processes, output — and the result record"),
 ];
 
 #[derive(Debug, Args)]
 pub struct LessonArgs {
-    /// The lesson (process, namespaces, filesystem, cgroups, privileges); without one, the list.
+    /// The lesson (process, namespaces, filesystem, cgroups, privileges, limits); without one, the list.
     pub name: Option<String>,
     /// The base the containers run on: bundle/busybox.tar.gz or bundle/debian.tar.gz.
     #[arg(long, value_enum, default_value_t = Base::Busybox)]
@@ -90,6 +92,7 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
             let config = if args.base == Base::Debian { "configy.toml" } else { "busybox.toml" };
             cgroups::run(&mut lesson, &examples, config)
         }
+        "limits" => limits::run(&mut lesson),
         _ => unreachable!("checked against LESSONS above"),
     };
     result.with_context(|| format!("lesson {name} failed"))?;
@@ -253,6 +256,7 @@ impl Lesson {
         id: &str,
         pid_file: Option<&Path>,
         rootfs: Option<&Path>,
+        flags: &[&str],
     ) -> (String, Command) {
         let mut shown = format!("containy run --bundle {}", short(bundle));
         let mut cmd = Command::new(&self.containy);
@@ -278,6 +282,10 @@ impl Lesson {
             cmd.arg("--pid-file").arg(pid_file);
             shown += &format!(" --pid-file {}", pid_file.display());
         }
+        for flag in flags {
+            cmd.arg(flag);
+            shown += &format!(" {flag}");
+        }
         cmd.arg(id);
         shown += &format!(" {id}");
         (shown, cmd)
@@ -287,13 +295,19 @@ impl Lesson {
     /// (stdout and stderr, interleaved as written) and exit status.
     pub fn run(&mut self, config: &str) -> Result<(String, ExitStatus)> {
         let bundle = self.dir.clone();
-        self.run_in(&bundle, config)
+        self.run_in(&bundle, config, &[])
     }
 
-    /// [`run`](Self::run) for a config of another bundle directory.
-    pub fn run_in(&mut self, bundle: &Path, config: &str) -> Result<(String, ExitStatus)> {
+    /// [`run`](Self::run) with more flags for `containy run` (`--result FILE`), shown before the id.
+    pub fn run_with(&mut self, config: &str, flags: &[&str]) -> Result<(String, ExitStatus)> {
+        let bundle = self.dir.clone();
+        self.run_in(&bundle, config, flags)
+    }
+
+    /// [`run`](Self::run) for a config of another bundle directory, with more flags.
+    pub fn run_in(&mut self, bundle: &Path, config: &str, flags: &[&str]) -> Result<(String, ExitStatus)> {
         let id = self.next_id();
-        let (shown, mut cmd) = self.run_command(bundle, config, &id, None, None);
+        let (shown, mut cmd) = self.run_command(bundle, config, &id, None, None, flags);
         self.show(&shown);
         let (reader, writer) = output_pipe()?;
         cmd.stdin(Stdio::null()).stdout(Stdio::from(writer.try_clone()?)).stderr(Stdio::from(writer));
@@ -320,7 +334,7 @@ impl Lesson {
     pub fn start_on(&mut self, config: &str, rootfs: Option<&Path>) -> Result<(Background, String)> {
         let id = self.next_id();
         let pid_file = self.scratch.path().join(format!("{id}.pid"));
-        let (shown, mut cmd) = self.run_command(&self.dir, config, &id, Some(&pid_file), rootfs);
+        let (shown, mut cmd) = self.run_command(&self.dir, config, &id, Some(&pid_file), rootfs, &[]);
         self.show(&format!("{shown} &"));
         let (reader, writer) = output_pipe()?;
         cmd.stdin(Stdio::piped()).stdout(Stdio::from(writer.try_clone()?)).stderr(Stdio::from(writer));
