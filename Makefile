@@ -57,7 +57,7 @@ test: deps
 # kernel and a pure cgroup2 tree (tests/vm/run.sh installs qemu and the kernel the first time).
 VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build plan_contract limits
 test-cgroup2: deps
-	tests/vm/run.sh $(VM_TESTS)
+	CONTAINY_VM_TIMEOUT=$${CONTAINY_VM_TIMEOUT:-1800} tests/vm/run.sh $(VM_TESTS)
 
 # Reliability: 10,000 short containers in a row (tests/churn.rs with CHURN=10000; minutes, not part of `make test`).
 SOAK ?= 10000
