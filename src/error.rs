@@ -12,5 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
     #[error(transparent)]
+    Registry(#[from] crate::image::registry::RegistryError),
+    #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
 }

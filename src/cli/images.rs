@@ -51,6 +51,21 @@ pub enum ImageCommand {
         #[arg(value_name = "FILE|-")]
         file: PathBuf,
     },
+    /// Push an image to a registry: `containy image push NAME HOST[:PORT]/REPO[:TAG]`; prints the digest.
+    Push {
+        /// The image in the store (name or id).
+        name: String,
+        /// Where to push it.
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// How layer blobs are compressed: gzip (default), zstd or none.
+        #[arg(long, default_value = "gzip", value_name = "KIND")]
+        compression: String,
+        #[command(flatten)]
+        conn: super::registry::ConnArgs,
+    },
+    /// Pull an image from a registry (the same as `containy pull`).
+    Pull(super::registry::PullArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +91,10 @@ pub struct BuildArgs {
 pub fn image(args: ImageArgs) -> Result<i32> {
     let store = Store::open(&args.store)?;
     match args.command {
+        ImageCommand::Push { name, reference, compression, conn } => {
+            return super::registry::push(&store, &name, &reference, &conn, &compression);
+        }
+        ImageCommand::Pull(pull) => return super::registry::pull(pull),
         ImageCommand::Import { name_or_file, file } => {
             let (name, file) = match file {
                 Some(file) => (Some(name_or_file), file),
@@ -116,6 +135,8 @@ pub fn image(args: ImageArgs) -> Result<i32> {
                 "config": image.record.config,
                 "architecture": image.record.architecture,
                 "os": image.record.os,
+                "variant": image.record.variant,
+                "digest": image.record.digest,
                 "created": image.record.created,
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
@@ -169,7 +190,12 @@ pub fn default_plan() -> Result<crate::plan::Plan> {
 /// defaults, then the image's config, then the command line.
 pub fn image_plan(name: &str, args: &super::RunArgs) -> Result<crate::plan::Plan> {
     let store = Store::open(&args.store)?;
-    let found = store.find(name)?;
+    // Pulled on this thread (jobs = 1): `run` stays single-threaded up to its clone.
+    let options = image::registry::PullOptions { jobs: 1, ..Default::default() };
+    let display = image::registry::display::Display::new();
+    let found = image::registry::ensure_image(&store, name, args.pull, &options, &|e| display.event(e));
+    display.finish();
+    let found = found?;
     let mut plan = match &args.config {
         Some(file) => super::load_plan(&args.bundle, Some(file))?,
         None => default_plan()?,

@@ -5,6 +5,7 @@ mod images;
 mod inspect;
 mod lesson;
 mod network;
+mod registry;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -128,6 +129,12 @@ pub enum Command {
     /// Bridge networks: list, create and remove them (a network is a bridge, a subnet and its leases).
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Pull an image from a registry into the store; prints its id.
+    Pull(registry::PullArgs),
+    /// Log in to a registry: check the credentials and store them where docker and podman look.
+    Login(registry::LoginArgs),
+    /// Log out of a registry: forget its stored credentials.
+    Logout(registry::LogoutArgs),
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +189,9 @@ pub struct RunArgs {
     /// With --image: the command (after `--`), replacing the image's Cmd.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+    /// When to pull the image (--image, or the config's rootfs.image): missing, always or never.
+    #[arg(long, default_value = "missing", value_name = "POLICY")]
+    pub pull: image::registry::PullPolicy,
 }
 
 #[derive(Debug, Args)]
@@ -360,7 +370,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let mut plan = load_plan(&args.bundle, None)?;
             network::apply_net_args(&mut plan, &args.network)?;
             let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
-            image::runconf::resolve_rootfs(&mut plan, std::path::Path::new(&store))?;
+            image::runconf::resolve_rootfs(
+                &mut plan,
+                std::path::Path::new(&store),
+                image::registry::PullPolicy::Missing,
+            )?;
             let opts = RunOptions {
                 id: args.id,
                 root: cli.root.clone(),
@@ -482,6 +496,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Network(command) => network::network(&cli.root, command),
+        Command::Pull(args) => registry::pull(args),
+        Command::Login(args) => registry::login(args),
+        Command::Logout(args) => registry::logout(args),
     }
 }
 
@@ -502,7 +519,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         Some(name) => images::image_plan(name, &args)?,
         None => load_plan(&args.bundle, args.config.as_deref())?,
     };
-    image::runconf::resolve_rootfs(&mut plan, &args.store)?;
+    image::runconf::resolve_rootfs(&mut plan, &args.store, args.pull)?;
     network::apply_net_args(&mut plan, &args.network)?;
     if args.tty {
         plan.process.terminal = true;

@@ -30,6 +30,7 @@ pub struct Overrides {
 
 /// Make `plan` run `image`: its layers as the root, its config as the process, then the overrides.
 pub fn apply(store: &Store, image: &Image, plan: &mut Plan, overrides: &Overrides) -> Result<(), ImageError> {
+    check_platform(&image.id, image)?;
     let command = &overrides.command;
     plan.rootfs.source = RootfsSource::Layers(store.lowerdirs(image));
     plan.rootfs.mode = RootfsMode::Overlay;
@@ -84,11 +85,21 @@ pub fn apply(store: &Store, image: &Image, plan: &mut Plan, overrides: &Override
     Ok(())
 }
 
-/// A config whose `rootfs.image` names an image: look it up and use its layers (the process stays the config's).
-pub fn resolve_rootfs(plan: &mut Plan, store_dir: &std::path::Path) -> Result<(), ImageError> {
+/// A config whose `rootfs.image` names an image: look it up (pulled first as `policy` says, on this thread)
+/// and use its layers (the process stays the config's).
+pub fn resolve_rootfs(
+    plan: &mut Plan,
+    store_dir: &std::path::Path,
+    policy: super::registry::PullPolicy,
+) -> Result<(), crate::Error> {
     if let RootfsSource::Image(name) = &plan.rootfs.source {
         let store = Store::open(store_dir)?;
-        let image = store.find(name)?;
+        let options = super::registry::PullOptions { jobs: 1, ..Default::default() };
+        let display = super::registry::display::Display::new();
+        let image = super::registry::ensure_image(&store, name, policy, &options, &|e| display.event(e));
+        display.finish();
+        let image = image?;
+        check_platform(name, &image)?;
         crate::explain!(
             format!("use image {name}"),
             format!("read {}/images/{}.json", store.root.display(), &image.id[..12]),
@@ -97,6 +108,24 @@ pub fn resolve_rootfs(plan: &mut Plan, store_dir: &std::path::Path) -> Result<()
         plan.rootfs.source = RootfsSource::Layers(store.lowerdirs(&image));
     }
     Ok(())
+}
+
+/// An image for another OS or architecture cannot run here: say so before any container is made. An image
+/// that states none (an old import) is taken to be this machine's.
+pub fn check_platform(name: &str, image: &Image) -> Result<(), ImageError> {
+    let record = &image.record;
+    let (arch, _) = super::registry::manifest::host_architecture();
+    let os_ok = record.os.is_empty() || record.os == "linux";
+    let arch_ok = record.architecture.is_empty() || record.architecture == arch;
+    if os_ok && arch_ok {
+        return Ok(());
+    }
+    let variant = record.variant.as_deref().map(|v| format!("/{v}")).unwrap_or_default();
+    Err(ImageError::Usage(format!(
+        "image {name} is for {}/{}{variant}; this machine is linux/{arch}: cannot run it (pull the image for this \
+         machine: containy pull --platform linux/{arch} …)",
+        record.os, record.architecture
+    )))
 }
 
 /// Replace the variable of the same name, or add it.

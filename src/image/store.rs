@@ -392,7 +392,8 @@ pub fn normalise_name(name: &str) -> Result<String, ImageError> {
     if let Some((repo, digest)) = name.split_once('@') {
         let hex = digest.strip_prefix("sha256:").unwrap_or("");
         let hex_ok = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        let repo_ok = !repo.is_empty() && normalise_name(repo).is_ok() && !repo.rsplit('/').next().unwrap_or("").contains(':');
+        let repo_ok =
+            !repo.is_empty() && normalise_name(repo).is_ok() && !repo.rsplit('/').next().unwrap_or("").contains(':');
         if !hex_ok || !repo_ok {
             return Err(ImageError::BadName { name: name.to_string() });
         }
@@ -479,7 +480,10 @@ mod tests {
         assert_eq!(normalise_name("localhost:5000/x").unwrap(), "localhost:5000/x:latest");
         let pinned = format!("localhost:5000/x@sha256:{}", "a".repeat(64));
         assert_eq!(normalise_name(&pinned).unwrap(), pinned);
-        assert!(normalise_name("x@sha256:abc").is_err() && normalise_name(&format!("x:1@sha256:{}", "a".repeat(64))).is_err());
+        assert!(
+            normalise_name("x@sha256:abc").is_err()
+                && normalise_name(&format!("x:1@sha256:{}", "a".repeat(64))).is_err()
+        );
         for bad in ["", ":x", "a b", "../x:1", "x\n:1", "A:1"] {
             assert!(normalise_name(bad).is_err(), "{bad:?}");
         }

@@ -177,9 +177,11 @@ impl Client {
         };
         let mut url = realm.clone();
         let mut sep = if url.contains('?') { '&' } else { '?' };
-        for (key, value) in service.iter().map(|s| ("service", s.as_str())).chain(
-            scope.split(' ').filter(|s| !s.is_empty()).map(|s| ("scope", s)),
-        ) {
+        for (key, value) in service
+            .iter()
+            .map(|s| ("service", s.as_str()))
+            .chain(scope.split(' ').filter(|s| !s.is_empty()).map(|s| ("scope", s)))
+        {
             url.push(sep);
             url.push_str(key);
             url.push('=');
@@ -195,7 +197,8 @@ impl Client {
         if let Some(c) = &self.credentials {
             request = request.header("Authorization", c.basic());
         }
-        let response = request.call().map_err(|e| RegistryError::Http { url: realm.clone(), message: e.to_string() })?;
+        let response =
+            request.call().map_err(|e| RegistryError::Http { url: realm.clone(), message: e.to_string() })?;
         if response.status().as_u16() == 401 {
             return Err(RegistryError::Unauthorized {
                 registry: self.registry.clone(),
@@ -282,8 +285,7 @@ impl Client {
                 self.agent.run(request).map_err(http)
             }
             Payload::File(file) => {
-                let request = builder.header("Content-Type", "application/octet-stream").body(*file)
-                    .map_err(bad)?;
+                let request = builder.header("Content-Type", "application/octet-stream").body(*file).map_err(bad)?;
                 self.agent.run(request).map_err(http)
             }
         }
@@ -345,20 +347,25 @@ pub fn expect_success(response: Response<ureq::Body>, url: &str) -> Result<Respo
             let e = v["errors"].get(0)?.clone();
             Some(format!("{}: {}", e["code"].as_str().unwrap_or("ERROR"), e["message"].as_str().unwrap_or("")))
         })
-        .unwrap_or_else(|| {
-            response.status().canonical_reason().unwrap_or("unexpected status").to_ascii_lowercase()
-        });
+        .unwrap_or_else(|| response.status().canonical_reason().unwrap_or("unexpected status").to_ascii_lowercase());
     Err(RegistryError::Status { url: url.to_string(), status, message })
 }
 
 fn challenge_of(response: &Response<ureq::Body>) -> Option<Challenge> {
-    response.headers().get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).find_map(auth::parse_challenge)
+    response
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(auth::parse_challenge)
 }
 
 fn describe(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t:?}): the registry stopped answering"),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut || io.kind() == std::io::ErrorKind::WouldBlock => {
+        ureq::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::TimedOut || io.kind() == std::io::ErrorKind::WouldBlock =>
+        {
             "timed out: the registry stopped answering".into()
         }
         other => other.to_string(),
@@ -499,7 +506,10 @@ mod tests {
     fn locations_resolve_against_the_request() {
         let base = "http://127.0.0.1:5000/v2/a/blobs/sha256:x";
         assert_eq!(resolve(base, "https://s3.example/b?sig=1"), "https://s3.example/b?sig=1");
-        assert_eq!(resolve(base, "/v2/a/blobs/uploads/1?_state=z"), "http://127.0.0.1:5000/v2/a/blobs/uploads/1?_state=z");
+        assert_eq!(
+            resolve(base, "/v2/a/blobs/uploads/1?_state=z"),
+            "http://127.0.0.1:5000/v2/a/blobs/uploads/1?_state=z"
+        );
         assert_eq!(resolve(base, "//cdn.example/x"), "http://cdn.example/x");
         assert_eq!(resolve(base, "other"), "http://127.0.0.1:5000/v2/a/blobs/other");
         assert_eq!(origin("https://h:1/v2/x"), "https://h:1");

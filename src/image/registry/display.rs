@@ -132,10 +132,7 @@ mod tests {
     #[test]
     fn lines_say_what_happens() {
         assert_eq!(line(Status::Exists, 0, 0), "already exists");
-        assert_eq!(
-            line(Status::Downloading, 1 << 20, 4 << 20),
-            "downloading [======>                 ] 1.0/4.0 MiB"
-        );
+        assert_eq!(line(Status::Downloading, 1 << 20, 4 << 20), "downloading [======>                 ] 1.0/4.0 MiB");
         assert_eq!(line(Status::Done, 3 << 20, 3 << 20), "pull complete (3.0 MiB)");
     }
 }

@@ -18,9 +18,9 @@ use sha2::{Digest, Sha256};
 use super::client::{Body, Client, Connection, expect_success, read_limited};
 use super::manifest::{self, Config, Descriptor, Document, MAX_CONFIG, MAX_MANIFEST, Platform, sha256_hex};
 use super::{Event, Reference, RegistryError, Status};
-use crate::image::{Options, extract_with};
 use crate::image::store::{Image, ImageRecord, Store};
 use crate::image::{BUF_SIZE, Hashing, ImageError, decompressed, hex};
+use crate::image::{Options, extract_with};
 
 /// How to pull.
 #[derive(Debug, Clone)]
@@ -91,10 +91,8 @@ pub fn pull(
 pub fn find_local(store: &Store, text: &str) -> Result<Image, ImageError> {
     match store.find(text) {
         Err(ImageError::NoImage { .. }) => {
-            let r = Reference::parse(text).map_err(|_| ImageError::NoImage {
-                name: text.to_string(),
-                store: store.root.clone(),
-            })?;
+            let r = Reference::parse(text)
+                .map_err(|_| ImageError::NoImage { name: text.to_string(), store: store.root.clone() })?;
             store.find(&r.store_name())
         }
         other => other,
@@ -147,7 +145,10 @@ fn pull_reference(
         let (b, d) = fetch_manifest(&client, r, &chosen.digest, Some(&chosen.digest), &scope)?;
         doc = parse_document(&b, &d)?;
         if doc.manifests.is_some() {
-            return Err(RegistryError::Format { what: format!("manifest {d}"), message: "an index inside an index".into() });
+            return Err(RegistryError::Format {
+                what: format!("manifest {d}"),
+                message: "an index inside an index".into(),
+            });
         }
         platform = chosen.platform;
         digest = d;
@@ -236,7 +237,10 @@ fn fetch_manifest(
     if let Some(length) = response.headers().get("content-length").and_then(|l| l.to_str().ok()?.parse::<u64>().ok())
         && length > MAX_MANIFEST
     {
-        return Err(RegistryError::TooLarge { what: format!("manifest {object} ({length} bytes)"), limit: MAX_MANIFEST });
+        return Err(RegistryError::TooLarge {
+            what: format!("manifest {object} ({length} bytes)"),
+            limit: MAX_MANIFEST,
+        });
     }
     let mut body: Body = response.into_body().into_reader();
     let bytes = read_limited(&mut body, MAX_MANIFEST)
@@ -439,15 +443,8 @@ fn fetch_layer(
         return Err(unauthorized(client, r, &response));
     }
     let body = expect_success(response, &url)?.into_body().into_reader();
-    let transfer = Transfer {
-        inner: body,
-        done: 0,
-        size: desc.size,
-        digest: &desc.digest,
-        cancel,
-        progress,
-        failure: None,
-    };
+    let transfer =
+        Transfer { inner: body, done: 0, size: desc.size, digest: &desc.digest, cancel, progress, failure: None };
     let mut compressed = Hashing::new(transfer);
     let tmp = store.tmp_dir()?;
     let diff = crate::image::import::make_diff_dir(&tmp.path)?;

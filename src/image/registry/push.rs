@@ -331,7 +331,11 @@ fn make_blob(store: &Store, id: &str, compression: Compression) -> Result<(TmpDi
     let path = tmp.path.join("blob");
     let failed = store_error(&path, "write the layer blob");
     let file = File::options().create_new(true).read(true).write(true).open(&path).map_err(&failed)?;
-    let blob = HashingWriter { inner: io::BufWriter::with_capacity(crate::image::BUF_SIZE, file), hasher: Sha256::new(), size: 0 };
+    let blob = HashingWriter {
+        inner: io::BufWriter::with_capacity(crate::image::BUF_SIZE, file),
+        hasher: Sha256::new(),
+        size: 0,
+    };
     let layer = store.layer_dir(id);
     let read_error = |e: io::Error| RegistryError::Store(store_error(&layer, "read the layer")(e));
     let (blob, diff_id) = match compression {

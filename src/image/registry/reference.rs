@@ -139,10 +139,7 @@ impl fmt::Display for Reference {
 
 fn valid_tag(tag: &str) -> bool {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    !tag.is_empty()
-        && tag.len() <= 128
-        && tag.starts_with(word)
-        && tag.chars().all(|c| word(c) || c == '.' || c == '-')
+    !tag.is_empty() && tag.len() <= 128 && tag.starts_with(word) && tag.chars().all(|c| word(c) || c == '.' || c == '-')
 }
 
 /// `[a-z0-9]+` runs separated by `.`, `_`, `__` or one or more `-`.
@@ -216,7 +213,10 @@ mod tests {
         assert_eq!(parse("team/app:1.2").to_string(), "docker.io/team/app:1.2");
         assert_eq!(parse("index.docker.io/library/debian:bookworm").store_name(), "docker.io/library/debian:bookworm");
         let r = parse("localhost:5000/a/b_c__d-e:v1");
-        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), ("localhost:5000", "a/b_c__d-e", Some("v1")));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("localhost:5000", "a/b_c__d-e", Some("v1"))
+        );
         assert_eq!(parse("localhost/app").registry, "localhost");
         assert_eq!(parse("quay.io/x/y").registry, "quay.io");
         assert_eq!(parse("127.0.0.1:5000/busybox").store_name(), "127.0.0.1:5000/busybox:latest");
