@@ -94,8 +94,8 @@ pub enum RegistryError {
     #[error("{what}: {message}")]
     Format { what: String, message: String },
 
-    #[error("no image for platform {wanted} in the index (it has: {available}); choose one with --platform")]
-    NoPlatform { wanted: String, available: String },
+    #[error("index {index}: no image for platform {wanted} (it has: {available}); choose one with --platform")]
+    NoPlatform { index: String, wanted: String, available: String },
 
     #[error("layer {digest}: {source}")]
     Blob {

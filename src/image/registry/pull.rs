@@ -134,6 +134,7 @@ fn pull_reference(
     let mut platform = None;
     if let Some(entries) = &doc.manifests {
         let chosen = manifest::select(entries, &wanted).map_err(|available| RegistryError::NoPlatform {
+            index: digest.clone(),
             wanted: wanted.to_string(),
             available: if available.is_empty() { "nothing".into() } else { available.join(", ") },
         })?;
@@ -258,7 +259,7 @@ fn fetch_manifest(
 fn unauthorized(client: &Client, r: &Reference, _response: &ureq::http::Response<ureq::Body>) -> RegistryError {
     RegistryError::Unauthorized {
         registry: client.registry.clone(),
-        message: format!("the registry refused access to {} even with a fresh token or the credentials", r.repository),
+        message: format!("401: access to {} refused (after authenticating, where the registry asked for it)", r.repository),
     }
 }
 
