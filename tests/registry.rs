@@ -26,7 +26,15 @@ struct World {
 
 impl World {
     fn new() -> World {
-        World { env: Env::new() }
+        let env = Env::new();
+        std::fs::write(env.dir.path().join("registries.conf"), "unqualified-search-registries = []\n").unwrap();
+        World { env }
+    }
+
+    /// Mark `host` insecure in this world's registries.conf (podman's format).
+    fn insecure(&self, host: &str) {
+        let conf = format!("[[registry]]\nlocation = \"{host}\"\ninsecure = true\n");
+        std::fs::write(self.env.dir.path().join("registries.conf"), conf).unwrap();
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -143,7 +151,7 @@ fn tls_registry_with_basic_auth_login_push_pull_logout() {
     assert!(stored["auths"][reg.host()]["auth"].is_string(), "{stored}");
 
     let digest = w.ok(&["image", "push", cert[0], cert[1], "bb", &tag]);
-    let fresh = World { env: Env::new() };
+    let fresh = World::new();
     std::fs::copy(&auth, fresh.env.dir.path().join("auth.json")).unwrap();
     fresh.ok(&["pull", cert[0], cert[1], &tag]);
     fresh.ok(&["pull", NO_TLS, &format!("{}/secure/bb@{digest}", reg.host())]);
@@ -244,8 +252,7 @@ fn a_multi_platform_index_picks_this_machine_and_arm64_cannot_run() {
     }))
     .unwrap();
     let url = format!("http://{}/v2/multi/bb/manifests/1", reg.host());
-    let (status, head, _) =
-        http("PUT", &url, &[("Content-Type", "application/vnd.oci.image.index.v1+json")], &index);
+    let (status, head, _) = http("PUT", &url, &[("Content-Type", "application/vnd.oci.image.index.v1+json")], &index);
     assert_eq!(status, 201, "PUT index: {head}");
 
     let tag = format!("{}/multi/bb:1", reg.host());
@@ -270,6 +277,7 @@ fn a_multi_platform_index_picks_this_machine_and_arm64_cannot_run() {
 fn podman(dir: &Path, args: &[&str]) -> Output {
     let conf = dir.join("containers.conf");
     if !conf.exists() {
+        std::fs::write(dir.join("registries.conf"), "unqualified-search-registries = []\n").unwrap();
         std::fs::write(
             &conf,
             "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
@@ -327,7 +335,11 @@ fn skopeo_pushed_images_pull_and_run() {
         .output()
         .expect("skopeo (install.sh installs it)");
     assert!(out.status.success(), "skopeo copy: {}", stderr(&out));
-    assert_eq!(w.ok(&["run", "--image", &tag, "--pull=always", "--", "/bin/sh", "-c", "echo skopeo-pushed"]), "skopeo-pushed");
+    w.insecure(&reg.host());
+    assert_eq!(
+        w.ok(&["run", "--image", &tag, "--pull=always", "--", "/bin/sh", "-c", "echo skopeo-pushed"]),
+        "skopeo-pushed"
+    );
     w.assert_clean();
 }
 
@@ -344,15 +356,11 @@ fn run_pulls_a_missing_image_as_the_policy_says() {
     // Without an insecure setting, plain HTTP is refused.
     let err = w.fails(&["run", "--image", &tag, "--", "/bin/true"]);
     assert!(err.contains(&tag), "{err}");
-    std::fs::write(
-        w.env.dir.path().join("registries.conf"),
-        format!("[[registry]]\nlocation = \"{}\"\ninsecure = true\n", reg.host()),
-    )
-    .unwrap();
+    w.insecure(&reg.host());
     assert_eq!(w.ok(&["run", "--image", &tag, "--", "/bin/sh", "-c", "echo pulled-by-run"]), "pulled-by-run");
     // A friendly bundle naming the image, in a fresh store: pulled when missing.
     let other = World::new();
-    std::fs::copy(w.env.dir.path().join("registries.conf"), other.env.dir.path().join("registries.conf")).unwrap();
+    other.insecure(&reg.host());
     let bundle = tempfile::tempdir().unwrap();
     std::fs::write(
         bundle.path().join("configy.toml"),

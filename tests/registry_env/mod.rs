@@ -23,6 +23,10 @@ pub fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -50,22 +54,39 @@ impl Registry {
         let mut extra = String::new();
         Registry::start_with(&mut extra, |dir| {
             std::fs::create_dir_all(dir.join("certs")).unwrap();
-            let out = Command::new("openssl")
-                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-                .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-                .arg("-keyout")
-                .arg(dir.join("key.pem"))
-                .arg("-out")
-                .arg(dir.join("certs/ca.crt"))
-                .output()
-                .expect("openssl (install.sh installs it)");
-            assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-            let out = Command::new("htpasswd").args(["-Bbn", user, password]).output().expect("htpasswd (apache2-utils)");
+            // A CA (what --cert-dir trusts) and a certificate for 127.0.0.1 signed by it.
+            std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+            let ca_key = dir.join("ca.key");
+            let steps: Vec<Vec<String>> = vec![
+                vec!["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=containy-test-ca"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(["-keyout".into(), path(&ca_key), "-out".into(), path(&dir.join("certs/ca.crt"))])
+                    .collect(),
+                vec!["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(["-keyout".into(), path(&dir.join("key.pem")), "-out".into(), path(&dir.join("server.csr"))])
+                    .collect(),
+                vec!["x509", "-req", "-days", "1", "-set_serial", "7"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(["-in".into(), path(&dir.join("server.csr")), "-CA".into(), path(&dir.join("certs/ca.crt"))])
+                    .chain(["-CAkey".into(), path(&ca_key), "-extfile".into(), path(&dir.join("ext.cnf"))])
+                    .chain(["-out".into(), path(&dir.join("server.crt"))])
+                    .collect(),
+            ];
+            for args in steps {
+                let out = Command::new("openssl").args(&args).output().expect("openssl (install.sh installs it)");
+                assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let out =
+                Command::new("htpasswd").args(["-Bbn", user, password]).output().expect("htpasswd (apache2-utils)");
             assert!(out.status.success());
             std::fs::write(dir.join("htpasswd"), out.stdout).unwrap();
             format!(
                 "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: containy-test\n    path: {}\n",
-                dir.join("certs/ca.crt").display(),
+                dir.join("server.crt").display(),
                 dir.join("key.pem").display(),
                 dir.join("htpasswd").display()
             )
@@ -149,9 +170,17 @@ impl Request {
 
 /// What the fake answers.
 pub enum Reply {
-    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
     /// Announce `length` bytes, send `prefix`, then go silent for `hold` and close.
-    Stall { length: u64, prefix: Vec<u8>, hold: Duration },
+    Stall {
+        length: u64,
+        prefix: Vec<u8>,
+        hold: Duration,
+    },
 }
 
 impl Reply {
@@ -327,7 +356,8 @@ pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (
     let rest = url.strip_prefix("http://").expect("plain http");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut s = TcpStream::connect(host).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -382,10 +412,7 @@ pub fn percent_decode(s: &str) -> String {
 /// The query parameters of a request path, decoded (a key may repeat: `scope`).
 pub fn query(path: &str) -> Vec<(String, String)> {
     let Some((_, q)) = path.split_once('?') else { return Vec::new() };
-    q.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
-        .collect()
+    q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (percent_decode(k), percent_decode(v))).collect()
 }
 
 /// A token server for a registry with `auth.token`: a key and self-signed certificate made with openssl,

@@ -348,6 +348,10 @@ pub fn expect_success(response: Response<ureq::Body>, url: &str) -> Result<Respo
             Some(format!("{}: {}", e["code"].as_str().unwrap_or("ERROR"), e["message"].as_str().unwrap_or("")))
         })
         .unwrap_or_else(|| response.status().canonical_reason().unwrap_or("unexpected status").to_ascii_lowercase());
+    if status == 401 {
+        let host = origin(url).split("://").nth(1).unwrap_or(url).to_string();
+        return Err(RegistryError::Unauthorized { registry: host, message: format!("401 for {url}: {message}") });
+    }
     Err(RegistryError::Status { url: url.to_string(), status, message })
 }
 

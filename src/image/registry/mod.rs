@@ -97,30 +97,19 @@ pub enum RegistryError {
     #[error("index {index}: no image for platform {wanted} (it has: {available}); choose one with --platform")]
     NoPlatform { index: String, wanted: String, available: String },
 
-    #[error("layer {digest}: {source}")]
-    Blob {
-        digest: String,
-        #[source]
-        source: Box<RegistryError>,
-    },
+    // The wrappers below print their cause themselves (no `#[source]`): one message, whole, for the CLI's
+    // chain and for the engine's JSON alike.
+    #[error("layer {digest}: {cause}")]
+    Blob { digest: String, cause: Box<RegistryError> },
 
     #[error(transparent)]
     Store(#[from] ImageError),
 
-    #[error("cannot pull {reference}: {source}")]
-    Pull {
-        reference: String,
-        #[source]
-        source: Box<RegistryError>,
-    },
+    #[error("cannot pull {reference}: {cause}")]
+    Pull { reference: String, cause: Box<RegistryError> },
 
-    #[error("cannot push {image} to {reference}: {source}")]
-    Push {
-        image: String,
-        reference: String,
-        #[source]
-        source: Box<RegistryError>,
-    },
+    #[error("cannot push {image} to {reference}: {cause}")]
+    Push { image: String, reference: String, cause: Box<RegistryError> },
 }
 
 /// Log in: check `credentials` against the registry, then store them (see `auth.rs`). Returns the file.

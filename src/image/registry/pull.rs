@@ -83,7 +83,7 @@ pub fn pull(
 ) -> Result<Pulled, RegistryError> {
     let r = Reference::parse(reference)?;
     pull_reference(store, &r, options, progress)
-        .map_err(|e| RegistryError::Pull { reference: r.to_string(), source: Box::new(e) })
+        .map_err(|e| RegistryError::Pull { reference: r.to_string(), cause: Box::new(e) })
 }
 
 /// An image by a local name or id (imports, builds), else by the name a pull gives it (`busybox` →
@@ -259,7 +259,10 @@ fn fetch_manifest(
 fn unauthorized(client: &Client, r: &Reference, _response: &ureq::http::Response<ureq::Body>) -> RegistryError {
     RegistryError::Unauthorized {
         registry: client.registry.clone(),
-        message: format!("401: access to {} refused (after authenticating, where the registry asked for it)", r.repository),
+        message: format!(
+            "401: access to {} refused (after authenticating, where the registry asked for it)",
+            r.repository
+        ),
     }
 }
 
@@ -331,7 +334,7 @@ fn fetch_layers(
                 }
                 Err(e) => {
                     cancel.store(true, Ordering::SeqCst);
-                    let e = RegistryError::Blob { digest: desc.digest.clone(), source: Box::new(e) };
+                    let e = RegistryError::Blob { digest: desc.digest.clone(), cause: Box::new(e) };
                     if let Ok(mut f) = failures.lock() {
                         f.push((i, e));
                     }

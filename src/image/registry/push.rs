@@ -106,7 +106,7 @@ pub fn push(
     options: &PushOptions,
     progress: &(dyn Fn(&Event<'_>) + Sync),
 ) -> Result<Pushed, RegistryError> {
-    let wrap = |e| RegistryError::Push { image: image.into(), reference: reference.into(), source: Box::new(e) };
+    let wrap = |e| RegistryError::Push { image: image.into(), reference: reference.into(), cause: Box::new(e) };
     let r = Reference::parse(reference).map_err(|e| wrap(e.into()))?;
     if r.digest.is_some() {
         return Err(wrap(RegistryError::Usage("push to a tag (NAME:TAG), not a digest".into())));
