@@ -12,12 +12,10 @@ mod registry_env;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use common::{stderr, stdout};
 use image_env::{Env, busybox_tarball};
-use registry_env::{Fake, FakeImage, Registry, Reply, Request, TokenServer, gzip, http, sha, tar_of};
+use registry_env::{FakeImage, Registry, TokenServer, gzip, http, sha, tar_of};
 
 /// A private world for one test: store, state, credentials, registries.conf.
 struct World {
@@ -371,4 +369,115 @@ fn run_pulls_a_missing_image_as_the_policy_says() {
     assert_eq!(out, "from-rootfs-image");
     w.assert_clean();
     other.assert_clean();
+}
+
+/// The busybox rootfs as one gzip layer, and an image whose "layer" is not a tar at all.
+fn liar_images() -> (FakeImage, FakeImage) {
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", common::busybox_rootfs()).unwrap();
+    let tar = b.into_inner().unwrap();
+    let good = FakeImage::new(&tar, &gzip(&tar), "amd64");
+    let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 1).collect();
+    let bad = FakeImage::new(&junk, &junk, "amd64");
+    (good, bad)
+}
+
+#[test]
+fn a_lying_registry_is_caught_nothing_partial_is_stored_and_the_next_pull_works() {
+    require_root!();
+    let (good, bad) = liar_images();
+    let layer = good.layer_digest();
+    let servers = registry_env::start_liar(good, bad.clone());
+    let host = servers.registry.host();
+    let bad_layer = bad.layer_digest();
+    let cases: [(&str, &[&str]); 7] = [
+        ("mismatch", &["digest mismatch", &layer]),
+        ("huge", &["larger than 4194304 bytes", "manifest 1"]),
+        ("nontar", &["not a tar archive", &bad_layer]),
+        ("noplatform", &["no image for platform linux/amd64", "linux/arm64, linux/s390x"]),
+        ("loop", &["redirected", "in a loop", &layer]),
+        ("unauth", &["unauthorized", "401", &layer]),
+        ("stall", &["timed out", "stalled", &layer]),
+    ];
+    for (scenario, expected) in cases {
+        let w = World::new();
+        let reference = format!("{host}/{scenario}:1");
+        let err = w.fails(&["pull", NO_TLS, "--read-timeout", "1", &reference]);
+        assert!(err.contains(&format!("cannot pull {reference}")), "{scenario}: {err}");
+        for e in expected {
+            assert!(err.contains(e), "{scenario}: expected {e:?} in: {err}");
+        }
+        assert!(w.env.layers().is_empty(), "{scenario}: a layer was stored: {:?}", w.env.layers());
+        w.assert_clean();
+        let out = w.cmd(&["pull", NO_TLS, "--read-timeout", "5", &reference]).output().unwrap();
+        assert!(out.status.success(), "{scenario}: the next pull: {}", stderr(&out));
+        assert_eq!(w.env.layers().len(), 1, "{scenario}");
+        w.assert_clean();
+        if scenario == "stall" {
+            assert_eq!(
+                w.ok(&["run", "--image", &reference, "--", "/bin/sh", "-c", "echo after-the-lies"]),
+                "after-the-lies"
+            );
+        }
+    }
+    // Every request but the token's carried the bearer token the realm handed out.
+    let requests = servers.registry.requests();
+    assert!(requests.iter().any(|r| r.path.starts_with("/token")));
+    assert!(requests.iter().filter(|r| r.path.contains("/manifests/")).all(|r| r.header("authorization").is_some()));
+}
+
+#[test]
+fn blobs_redirected_to_another_host_get_no_authorization() {
+    require_root!();
+    let (good, bad) = liar_images();
+    let servers = registry_env::start_liar(good, bad);
+    let w = World::new();
+    w.ok(&["pull", NO_TLS, &format!("{}/redirect:1", servers.registry.host())]);
+    let storage = servers.storage.requests();
+    assert_eq!(storage.len(), 1, "{storage:?}");
+    assert_eq!(storage[0].header("authorization"), None, "the token leaked to another host");
+    let to_registry = servers.registry.requests();
+    let blob =
+        to_registry.iter().find(|r| r.path.contains("/blobs/") && r.path.ends_with(&servers.liar.good.layer_digest()));
+    assert_eq!(blob.and_then(|r| r.header("authorization")), Some("Bearer good"));
+    w.assert_clean();
+}
+
+/// A tmpfs mounted by the test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_mid_layer_leaves_nothing_and_the_next_pull_works() {
+    require_root!();
+    let (good, bad) = liar_images();
+    let layer = good.layer_digest();
+    let servers = registry_env::start_liar(good, bad);
+    let w = World::new();
+    // The store on a 1 MiB tmpfs outside the world's dir (whose leak check would see the mount).
+    let disk = tempfile::tempdir().unwrap();
+    let store = disk.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"]).arg(&store).status();
+    assert!(mounted.unwrap().success(), "mount tmpfs");
+    let _tmpfs = Tmpfs(store.clone());
+    let pull = |reference: &str| w.cmd(&["pull", NO_TLS, reference]).env("CONTAINY_STORE", &store).output().unwrap();
+    let entries = |dir: &str| std::fs::read_dir(store.join(dir)).map(|d| d.count()).unwrap_or(0);
+    let reference = format!("{}/diskfull:1", servers.registry.host());
+    let out = pull(&reference);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("No space left on device") && err.contains(&layer) && err.contains(&reference), "{err}");
+    assert_eq!((entries("layers"), entries("tmp"), entries("images")), (0, 0, 0), "nothing partial stays");
+    let grown = Command::new("mount").args(["-o", "remount,size=64m"]).arg(&store).status();
+    assert!(grown.unwrap().success());
+    let out = pull(&reference);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((entries("layers"), entries("tmp"), entries("images")), (1, 0, 1));
 }

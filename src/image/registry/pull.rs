@@ -388,11 +388,14 @@ impl Read for Transfer<'_> {
         let n = match self.inner.read(buf) {
             Ok(n) => n,
             Err(e) => {
-                let message = match e.kind() {
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                        "timed out: the registry stopped sending (stalled)".to_string()
-                    }
-                    _ => e.to_string(),
+                let timeout = matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+                    || e.get_ref()
+                        .and_then(|i| i.downcast_ref::<ureq::Error>())
+                        .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)));
+                let message = if timeout {
+                    "timed out: the registry stopped sending (stalled)".to_string()
+                } else {
+                    e.to_string()
                 };
                 self.failure = Some(message.clone());
                 return Err(io::Error::new(e.kind(), message));
@@ -425,7 +428,7 @@ fn fetch_layer(
     cancel: &AtomicBool,
     progress: &(dyn Fn(&Event<'_>) + Sync),
 ) -> Result<u64, RegistryError> {
-    let format_error = |message: String| RegistryError::Format { what: format!("layer {}", desc.digest), message };
+    let format_error = |message: String| RegistryError::Format { what: "the blob".into(), message };
     if !manifest::is_layer_type(&desc.media_type) {
         return Err(format_error(format!(
             "media type {:?} is not a layer containy unpacks (OCI or Docker tar, tar+gzip, tar+zstd)",
@@ -460,19 +463,15 @@ fn fetch_layer(
         io::copy(&mut uncompressed, &mut io::sink()).map_err(|source| ImageError::Corrupt { source })?;
         Ok(uncompressed.hex())
     })();
-    let drained = unpacked.and_then(|d| {
-        io::copy(&mut compressed, &mut io::sink()).map_err(|source| ImageError::Corrupt { source })?;
-        Ok(d)
-    });
+    // Whatever the extraction made of it, the blob is read to its end (at most its stated size): a wrong
+    // digest is the root cause of any damage, so it is what gets reported.
+    let _ = io::copy(&mut compressed, &mut io::sink());
     if let Some(failure) = compressed.inner.failure.take() {
         return Err(RegistryError::Http { url, message: failure });
     }
-    let actual_diff_id = drained.map_err(|e| match e {
-        ImageError::Corrupt { source } => {
-            format_error(format!("not a tar archive (plain, gzip or zstd), or truncated: {source}"))
-        }
-        other => RegistryError::Store(other),
-    })?;
+    if cancel.load(Ordering::SeqCst) {
+        return Err(RegistryError::Http { url, message: CANCELLED.into() });
+    }
     let transferred = compressed.inner.done;
     if desc.size > 0 && transferred != desc.size {
         return Err(format_error(format!("{transferred} bytes received, the manifest states {}", desc.size)));
@@ -480,14 +479,20 @@ fn fetch_layer(
     let actual = compressed.hex();
     if actual != expected {
         return Err(RegistryError::Digest {
-            what: format!("layer {}", desc.digest),
+            what: "the blob".into(),
             expected: desc.digest.clone(),
             actual: format!("sha256:{actual}"),
         });
     }
+    let actual_diff_id = unpacked.map_err(|e| match e {
+        ImageError::Corrupt { source } => {
+            format_error(format!("not a tar archive (plain, gzip or zstd), or truncated: {source}"))
+        }
+        other => RegistryError::Store(other),
+    })?;
     if actual_diff_id != diff_id {
         return Err(RegistryError::Digest {
-            what: format!("layer {} (uncompressed, the config's diff_id)", desc.digest),
+            what: "the uncompressed tar (the config's diff_id)".into(),
             expected: format!("sha256:{diff_id}"),
             actual: format!("sha256:{actual_diff_id}"),
         });
