@@ -481,3 +481,29 @@ fn a_full_disk_mid_layer_leaves_nothing_and_the_next_pull_works() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!((entries("layers"), entries("tmp"), entries("images")), (1, 0, 1));
 }
+
+#[test]
+fn a_pull_killed_mid_layer_leaves_no_layer_and_the_next_pull_cleans_up() {
+    require_root!();
+    let (good, bad) = liar_images();
+    let servers = registry_env::start_liar(good, bad);
+    let w = World::new();
+    let reference = format!("{}/stall:1", servers.registry.host());
+    let mut child = w.cmd(&["pull", NO_TLS, &reference]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Wait until the layer is being unpacked into a tmp dir (the liar stalls it half sent), then kill -9.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let tmp = w.env.store().join("tmp");
+    let unpacking = || std::fs::read_dir(&tmp).map(|d| d.flatten().any(|e| e.path().join("diff/bin").exists()));
+    while !unpacking().unwrap_or(false) {
+        assert!(std::time::Instant::now() < deadline, "the pull never started unpacking the layer");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(left.len(), 1, "the killed pull's tmp dir (its half layer): {left:?}");
+    assert!(w.env.layers().is_empty(), "no layer was published");
+    w.ok(&["pull", NO_TLS, &reference]);
+    assert_eq!(w.env.layers().len(), 1);
+    w.assert_clean();
+}

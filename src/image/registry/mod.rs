@@ -157,3 +157,16 @@ fn registry_name(text: &str) -> Result<String, RegistryError> {
     }
     Ok(host.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The engine pulls on its own threads: everything it hands over or gets back must cross them.
+    #[test]
+    fn a_pull_can_run_on_any_thread() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::PullOptions>();
+        send_sync::<super::Pulled>();
+        send_sync::<super::RegistryError>();
+        send_sync::<crate::image::Store>();
+    }
+}
