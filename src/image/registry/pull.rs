@@ -231,7 +231,7 @@ fn fetch_manifest(
     let response = client.get("GET", &path, scope, &[("Accept", manifest::ACCEPT)])?;
     let url = format!("{}{path}", client.base);
     if response.status().as_u16() == 401 {
-        return Err(unauthorized(client, r, &response));
+        return Err(unauthorized(client, r));
     }
     let response = expect_success(response, &url)?;
     let announced = response.headers().get("docker-content-digest").and_then(|d| d.to_str().ok()).map(str::to_string);
@@ -256,7 +256,7 @@ fn fetch_manifest(
     Ok((bytes, actual))
 }
 
-fn unauthorized(client: &Client, r: &Reference, _response: &ureq::http::Response<ureq::Body>) -> RegistryError {
+fn unauthorized(client: &Client, r: &Reference) -> RegistryError {
     RegistryError::Unauthorized {
         registry: client.registry.clone(),
         message: format!(
@@ -294,7 +294,7 @@ fn fetch_small_blob(
     let path = format!("/v2/{}/blobs/{}", r.repository, desc.digest);
     let response = client.get("GET", &path, scope, &[])?;
     if response.status().as_u16() == 401 {
-        return Err(unauthorized(client, r, &response));
+        return Err(unauthorized(client, r));
     }
     let mut body = expect_success(response, &format!("{}{path}", client.base))?.into_body().into_reader();
     let bytes = read_limited(&mut body, limit)
@@ -447,7 +447,7 @@ fn fetch_layer(
     );
     let response = client.get("GET", &path, scope, &[])?;
     if response.status().as_u16() == 401 {
-        return Err(unauthorized(client, r, &response));
+        return Err(unauthorized(client, r));
     }
     let body = expect_success(response, &url)?.into_body().into_reader();
     let transfer =

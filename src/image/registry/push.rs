@@ -142,7 +142,7 @@ fn push_image(
         if let Some(k) = &known
             && blob_exists(&client, r, &k.digest, &scope)?
         {
-            progress(&Event::Layer { digest: &k.digest, status: Status::Exists, done: 0, total: k.size });
+            progress(&Event::Layer { digest: id, status: Status::Exists, done: 0, total: k.size });
             pushed.existed += 1;
             layers.push(k.clone());
             continue;
@@ -151,7 +151,9 @@ fn push_image(
         let (tmp, file, made) = make_blob(store, id, options.compression)?;
         let repos = known.take().map(|k| k.repos).unwrap_or_default();
         let made = Known { repos, ..made };
-        let status = upload(&client, r, &made, &file, &scope, progress)?;
+        let status = upload(&client, r, &made, &file, &scope, &|status, done| {
+            progress(&Event::Layer { digest: id, status, done, total: made.size })
+        })?;
         match status {
             Status::Exists => pushed.existed += 1,
             Status::Mounted => pushed.mounted += 1,
@@ -230,17 +232,18 @@ fn blob_exists(client: &Client, r: &Reference, digest: &str, scope: &str) -> Res
     }
 }
 
-/// Mount from a repository containy pushed the blob to, else upload it whole. Returns what happened.
+/// Mount from a repository containy pushed the blob to, else upload it whole. Returns what happened;
+/// `report(status, bytes)` hears each step (the display keys a push's rows by layer id, as docker does).
 fn upload(
     client: &Client,
     r: &Reference,
     blob: &Known,
     file: &File,
     scope: &str,
-    progress: &(dyn Fn(&Event<'_>) + Sync),
+    report: &dyn Fn(Status, u64),
 ) -> Result<Status, RegistryError> {
     if blob_exists(client, r, &blob.digest, scope)? {
-        progress(&Event::Layer { digest: &blob.digest, status: Status::Exists, done: 0, total: blob.size });
+        report(Status::Exists, 0);
         return Ok(Status::Exists);
     }
     let here = format!("{}/", client.registry);
@@ -264,7 +267,7 @@ fn upload(
         let response = client.send("POST", &url, &mount_scope, &[], Payload::None)?;
         match response.status().as_u16() {
             201 => {
-                progress(&Event::Layer { digest: &blob.digest, status: Status::Mounted, done: 0, total: blob.size });
+                report(Status::Mounted, 0);
                 return Ok(Status::Mounted);
             }
             202 => location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_string),
@@ -273,7 +276,7 @@ fn upload(
             }
         }
     }
-    progress(&Event::Layer { digest: &blob.digest, status: Status::Uploading, done: 0, total: blob.size });
+    report(Status::Uploading, 0);
     let location = match location {
         Some(l) => l,
         None => start_upload(client, r, scope)?,
@@ -281,7 +284,7 @@ fn upload(
     let url = with_digest(&client.absolute(&location), &blob.digest);
     let response = client.send("PUT", &url, scope, &[], Payload::File(file))?;
     expect_success(response, &url)?;
-    progress(&Event::Layer { digest: &blob.digest, status: Status::Pushed, done: blob.size, total: blob.size });
+    report(Status::Pushed, blob.size);
     Ok(Status::Pushed)
 }
 
