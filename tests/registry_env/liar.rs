@@ -95,7 +95,7 @@ impl Liar {
             ("stall", 0) => Reply::Stall {
                 length: blob.len() as u64,
                 prefix: blob[..blob.len() / 2].to_vec(),
-                hold: Duration::from_secs(4),
+                hold: Duration::from_secs(8),
             },
             ("loop", 0) => Reply::status(307, &[("Location", "/v2/loop/r1")]),
             ("unauth", 0 | 1) => self.challenge(),
