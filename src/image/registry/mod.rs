@@ -105,6 +105,9 @@ pub enum RegistryError {
     #[error(transparent)]
     Store(#[from] ImageError),
 
+    #[error("{missing}; pulling it failed too: {cause}")]
+    Missing { missing: Box<ImageError>, cause: Box<RegistryError> },
+
     #[error("cannot pull {reference}: {cause}")]
     Pull { reference: String, cause: Box<RegistryError> },
 

@@ -90,11 +90,13 @@ pub fn pull(
 /// `docker.io/library/busybox:latest`).
 pub fn find_local(store: &Store, text: &str) -> Result<Image, ImageError> {
     match store.find(text) {
-        Err(ImageError::NoImage { .. }) => {
-            let r = Reference::parse(text)
-                .map_err(|_| ImageError::NoImage { name: text.to_string(), store: store.root.clone() })?;
-            store.find(&r.store_name())
-        }
+        Err(missing @ ImageError::NoImage { .. }) => match Reference::parse(text) {
+            Ok(r) => match store.find(&r.store_name()) {
+                Err(ImageError::NoImage { .. }) => Err(missing),
+                other => other,
+            },
+            Err(_) => Err(missing),
+        },
         other => other,
     }
 }
@@ -111,7 +113,14 @@ pub fn ensure_image(
     match (policy, local) {
         (PullPolicy::Never, found) => Ok(found?),
         (PullPolicy::Missing, Ok(image)) => Ok(image),
-        (PullPolicy::Missing, Err(ImageError::NoImage { .. })) | (PullPolicy::Always, _) => {
+        (PullPolicy::Missing, Err(missing @ ImageError::NoImage { .. })) => {
+            // Not here: say so first, then why the pull did not help either.
+            let pulled = pull(store, text, options, progress)
+                .map_err(|e| RegistryError::Missing { missing: Box::new(missing), cause: Box::new(e) })?;
+            let record = store.record(&pulled.id)?;
+            Ok(Image { id: pulled.id, record })
+        }
+        (PullPolicy::Always, _) => {
             let pulled = pull(store, text, options, progress)?;
             let record = store.record(&pulled.id)?;
             Ok(Image { id: pulled.id, record })
