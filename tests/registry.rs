@@ -165,12 +165,13 @@ fn tls_registry_with_basic_auth_login_push_pull_logout() {
 #[test]
 fn token_auth_registry_with_the_tests_own_token_server() {
     require_root!();
-    // alice may push and pull; an anonymous client may pull; "limited" gets tokens that grant nothing.
+    // alice may push and pull; an anonymous client may pull; bob gets tokens that grant nothing.
     let grant: registry_env::Grant = Arc::new(|user: Option<&str>, _repo: &str, actions: &str| match user {
-        Some(_) => actions.split(',').map(str::to_string).collect(),
+        Some("alice") => actions.split(',').map(str::to_string).collect(),
+        Some(_) => Vec::new(),
         None => actions.split(',').filter(|a| *a == "pull").map(str::to_string).collect(),
     });
-    let tokens = TokenServer::start(&["alice:s3cret"], grant);
+    let tokens = TokenServer::start(&["alice:s3cret", "bob:b0b"], grant);
     let reg = Registry::token(&tokens.realm(), &tokens.cert());
     let w = World::new().with_busybox();
     let tag = format!("{}/tok/bb:1", reg.host());
@@ -186,6 +187,15 @@ fn token_auth_registry_with_the_tests_own_token_server() {
     let anon = World::new();
     anon.ok(&["pull", NO_TLS, &tag]);
     assert_eq!(anon.inspect(&tag)["digest"], digest.as_str());
+    // bob's token is real but grants nothing: the registry answers 401 to it, and that is the error.
+    let bob = World::new();
+    let auth = bob.env.dir.path().join("auth.json");
+    let creds = registry_env::base64(b"bob:b0b", false);
+    std::fs::write(&auth, format!(r#"{{"auths":{{"{}":{{"auth":"{creds}"}}}}}}"#, reg.host())).unwrap();
+    let err = bob.fails(&["pull", NO_TLS, &tag]);
+    assert!(err.contains(&format!("cannot pull {tag}")) && err.contains("unauthorized"), "{err}");
+    assert!(bob.env.layers().is_empty());
+    bob.assert_clean();
     let scopes: Vec<String> = tokens.fake.requests().iter().map(|r| r.path.clone()).collect();
     assert!(scopes.iter().any(|p| p.contains("scope=repository%3Atok%2Fbb%3Apull")), "{scopes:?}");
     anon.assert_clean();

@@ -451,15 +451,19 @@ impl TokenServer {
             true,
         );
         let key = dir.path().join("key.pem");
-        let users: Vec<String> = users.iter().map(|u| base64(u.as_bytes(), false)).collect();
+        let users: Vec<(String, String)> = users
+            .iter()
+            .map(|u| (base64(u.as_bytes(), false), u.split(':').next().unwrap_or("").to_string()))
+            .collect();
         let handler: Handler = Arc::new(move |req: &Request| {
-            let user = req.header("authorization").and_then(|a| a.strip_prefix("Basic ")).map(|b| b.to_string());
-            let user = match user {
-                Some(b) if users.contains(&b) => Some(b),
-                Some(_) => return Reply::status(401, &[]),
+            let basic = req.header("authorization").and_then(|a| a.strip_prefix("Basic "));
+            let name = match basic {
+                Some(b) => match users.iter().find(|(encoded, _)| encoded == b) {
+                    Some((_, name)) => Some(name.as_str()),
+                    None => return Reply::status(401, &[]),
+                },
                 None => None,
             };
-            let name = user.as_deref().map(|_| "user");
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
             let access: Vec<serde_json::Value> = query(&req.path)
                 .into_iter()
