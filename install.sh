@@ -10,10 +10,12 @@
 #   podman          tests/podman.rs: the engine driving containy through conmon (and runc, the reference)
 #   containerd      tests/containerd.rs: its own daemon, `ctr run --runc-binary containy`
 #   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)
+#   docker-registry, apache2-utils, openssl, skopeo  tests/registry.rs: private registries (htpasswd, a TLS
+#                   certificate, signed tokens) and skopeo pushing an image for containy to pull
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
-    iproute2 nftables)
+    iproute2 nftables docker-registry apache2-utils openssl skopeo)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

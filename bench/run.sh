@@ -13,7 +13,9 @@
 #   E. exec of /bin/true into a running container (containy create+start, runc/crun run -d), default
 #      seccomp vs unconfined, a fully cached rebuild — each only where containy can do it (otherwise
 #      "not measured: containy has no exec/seccomp/build yet"; runc/crun exec is still recorded);
-#   F. a profile of containy's run path (bench/profile.sh: strace, perf, callgrind, RSS breakdown).
+#   F. a profile of containy's run path (bench/profile.sh: strace, perf, callgrind, RSS breakdown);
+#   G. pulling a 3-layer Debian image from a local registry: containy pull vs skopeo copy and podman pull
+#      (bench/pull.sh; BENCH_PULL_ROUNDS=5).
 # Results: bench/results/summary.md (+ plots *.svg, machine.txt, profile/, and history.tsv: one line of
 # headline ratios per run, to show the spread on a shared machine); raw data in bench/results/raw/.
 #
@@ -69,7 +71,7 @@ fi
 # Tools: Debian packages, installed only when missing (idempotent).
 deps() {
     local want=(crun runc hyperfine busybox-static strace linux-perf valgrind gnuplot-nox time gcc libc6-dev
-        python3 debootstrap)
+        python3 debootstrap docker-registry skopeo podman)
     local missing=()
     for p in "${want[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -424,6 +426,8 @@ main() {
         say "F. profile of containy's run path (bench/profile.sh)"
         BENCH_WORK=$WORK CRUN_OK=$CRUN_OK TAG=$TAG "$BENCH/profile.sh" || note "profile.sh failed"
     fi
+    say "G. pull of a 3-layer image from a local registry: containy, skopeo, podman (bench/pull.sh)"
+    BENCH_WORK=$WORK "$BENCH/pull.sh" || note "pull.sh failed"
     section_extract # last: its ~1 GB of writes and deletes would slow the disk for the sections after it
     hugetlb_unmount
     state_unmount

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, ConfigFile};
+use crate::image::registry::{self, PullPolicy, RegistryError};
 use crate::image::{self, Store};
 use crate::oci;
 use crate::plan::{Plan, PlanError, RootfsSource, ValidPlan};
@@ -55,6 +56,8 @@ pub struct Request {
     pub overrides: Overrides,
     /// The image store images are looked up in.
     pub store: PathBuf,
+    /// Whether a named image is pulled from its registry (`--pull=missing|always|never`).
+    pub pull: PullPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,8 @@ pub enum RequestError {
     Oci(#[from] oci::OciError),
     #[error(transparent)]
     Image(#[from] image::ImageError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// The finished Plan was refused; says which override was involved where one was.
     #[error("the container cannot run as asked: {0}")]
     Invalid(#[from] PlanError),
@@ -78,7 +83,7 @@ pub fn plan(request: &Request) -> Result<ValidPlan, RequestError> {
     let mut plan = match &request.source {
         Source::Bundle { dir, config } => {
             let mut plan = lower(dir, config.as_deref())?;
-            resolve_image_rootfs(&mut plan, &request.store)?;
+            resolve_image_rootfs(&mut plan, &request.store, request.pull)?;
             if !o.args.is_empty() {
                 plan.process.args = o.args.clone();
             }
@@ -91,7 +96,7 @@ pub fn plan(request: &Request) -> Result<ValidPlan, RequestError> {
             };
             let own_process = config.as_ref().map(|_| plan.process.clone());
             let store = Store::open(&request.store)?;
-            let found = store.find(name)?;
+            let found = find_or_pull(&store, name, request.pull)?;
             image::runconf::apply(&store, &found, &mut plan, &o.args)?;
             if let Some(process) = own_process {
                 plan.process = process;
@@ -134,11 +139,23 @@ fn classify(path: &Path) -> ConfigFile {
     }
 }
 
+/// The image `name` from the store, pulled first as `policy` says. The pull runs on this thread (one layer at
+/// a time): `run` stays single-threaded up to its clone.
+fn find_or_pull(store: &Store, name: &str, policy: PullPolicy) -> Result<image::Image, RequestError> {
+    let options = registry::PullOptions { jobs: 1, ..Default::default() };
+    let display = registry::display::Display::new();
+    let found = registry::ensure_image(store, name, policy, &options, &|e| display.event(e));
+    display.finish();
+    let found = found?;
+    image::runconf::check_platform(name, &found)?;
+    Ok(found)
+}
+
 /// A config whose `rootfs.image` names an image: its layers become the root (the process stays the config's).
-fn resolve_image_rootfs(plan: &mut Plan, store_dir: &Path) -> Result<(), RequestError> {
+fn resolve_image_rootfs(plan: &mut Plan, store_dir: &Path, policy: PullPolicy) -> Result<(), RequestError> {
     if let RootfsSource::Image(name) = &plan.rootfs.source {
         let store = Store::open(store_dir)?;
-        let found = store.find(name)?;
+        let found = find_or_pull(&store, name, policy)?;
         crate::explain!(
             format!("use image {name}"),
             format!("read {}/images/{}.json", store.root.display(), &found.id[..12.min(found.id.len())]),

@@ -144,7 +144,7 @@ fn a_busybox_tarball_imports_and_runs_and_one_layer_is_stored_once() {
     env.ok(&["image", "rm", "again:v2"]);
     assert_eq!(env.ok(&["image", "prune"]).trim(), "removed 0 images and 1 layer");
     assert!(env.layers().is_empty());
-    let (out, _) = env.run(&["run", "--image", "bb", "--", "true"]);
+    let (out, _) = env.run(&["run", "--image", "bb", "--pull=never", "--", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("no image \"bb\""), "{}", stderr(&out));
     env.assert_consistent();
@@ -378,7 +378,7 @@ fn a_bundle_config_can_name_an_image_as_its_rootfs() {
     assert!(out.starts_with("from the base\n"), "{out}");
 
     std::fs::write(bundle.join("configy.toml"), config.replace("debian:bookworm", "missing:1")).unwrap();
-    let (out, _) = env.run(&["run", "--bundle", bundle.to_str().unwrap()]);
+    let (out, _) = env.run(&["run", "--pull=never", "--bundle", bundle.to_str().unwrap()]);
     assert!(stderr(&out).contains("no image \"missing:1\""), "{}", stderr(&out));
 }
 

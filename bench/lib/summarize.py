@@ -296,6 +296,31 @@ if sec:
     d, u = "seccomp default", "unconfined"
     p(f"\ndefault/unconfined: wall {ratio_cell(sec, d, u, 'wall')}, CPU {ratio_cell(sec, d, u, 'cpu')}\n")
 
+# G. pull from a local registry -----------------------------------------------------------------------------
+pull = load("pull.tsv")
+p("## G. Pulling a 3-layer Debian image from a local registry (bench/pull.sh)\n")
+if pull:
+    rounds = len(set(r["round"] for r in pull))
+    p(f"{rounds} paired rounds; every run into a fresh store; the registry (Debian's docker-registry) on 127.0.0.1.")
+    p("containy and podman unpack the layers; skopeo only stores the verified blobs (an OCI layout).\n")
+    p("| tool | wall s | CPU s | peak RSS MiB |")
+    p("|---|---|---|---|")
+    for n in names(pull):
+        p(f"| {n} | {stat(values(pull, n, 'wall'), 1, '{:.2f}')} | {stat(values(pull, n, 'cpu'), 1, '{:.2f}')} | "
+          f"{stat(values(pull, n, 'rss'), 1, '{:.1f}')} |{failures(pull, n)}")
+    p("\n| ratio | containy/skopeo | containy/podman |")
+    p("|---|---|---|")
+    for key, label in [("wall", "wall"), ("rss", "peak RSS")]:
+        cells = [ratio_cell(pull, "containy pull", o, key) if o in names(pull) else "–" for o in ["skopeo copy", "podman pull"]]
+        p(f"| pull {label} | {cells[0]} | {cells[1]} |")
+    p("")
+    for other in ["skopeo copy", "podman pull"]:
+        if other in names(pull):
+            r = med(values(pull, "containy pull", "wall")) / med(values(pull, other, "wall"))
+            targets.append((f"pull of a 3-layer image, containy / {other} wall", "< 1.0", f"{r:.2f}", r < 1.0))
+else:
+    p(f"{read('pull.skipped') or 'not measured'}\n")
+
 # Targets ---------------------------------------------------------------------------------------------------
 p("## Targets (reported, not asserted)\n")
 p("| target | goal | measured | |")

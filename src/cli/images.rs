@@ -58,6 +58,21 @@ pub enum ImageCommand {
         #[arg(value_name = "FILE|-")]
         file: PathBuf,
     },
+    /// Push an image to a registry: `containy image push NAME HOST[:PORT]/REPO[:TAG]`; prints the digest.
+    Push {
+        /// The image in the store (name or id).
+        name: String,
+        /// Where to push it.
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// How layer blobs are compressed: gzip (default), zstd or none.
+        #[arg(long, default_value = "gzip", value_name = "KIND")]
+        compression: String,
+        #[command(flatten)]
+        conn: super::registry::ConnArgs,
+    },
+    /// Pull an image from a registry (the same as `containy pull`).
+    Pull(super::registry::PullArgs),
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +99,10 @@ pub struct BuildArgs {
 pub fn image(args: ImageArgs) -> Result<i32> {
     let store = Store::open(&args.store)?;
     match args.command {
+        ImageCommand::Push { name, reference, compression, conn } => {
+            return super::registry::push(&store, &name, &reference, &conn, &compression);
+        }
+        ImageCommand::Pull(pull) => return super::registry::pull(pull),
         ImageCommand::Import { name_or_file, file } => {
             let (name, file) = match file {
                 Some(file) => (Some(name_or_file), file),
@@ -124,6 +143,8 @@ pub fn image(args: ImageArgs) -> Result<i32> {
                 "config": image.record.config,
                 "architecture": image.record.architecture,
                 "os": image.record.os,
+                "variant": image.record.variant,
+                "digest": image.record.digest,
                 "created": image.record.created,
             });
             println!("{}", serde_json::to_string_pretty(&value)?);

@@ -7,6 +7,7 @@ mod inspect;
 mod lesson;
 mod limits;
 mod network;
+mod registry;
 
 #[cfg(test)]
 mod help_tests;
@@ -132,6 +133,12 @@ pub enum Command {
     /// Bridge networks: list, create and remove them (a network is a bridge, a subnet and its leases).
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Pull an image from a registry into the store; prints its id.
+    Pull(registry::PullArgs),
+    /// Log in to a registry: check the credentials and store them where docker and podman look.
+    Login(registry::LoginArgs),
+    /// Log out of a registry: forget its stored credentials.
+    Logout(registry::LogoutArgs),
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +195,9 @@ pub struct RunArgs {
     /// The command (after `--`): replaces the config's process.args, or the image's Cmd.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+    /// When to pull the image (--image, or the config's rootfs.image): missing, always or never.
+    #[arg(long, default_value = "missing", value_name = "POLICY")]
+    pub pull: image::registry::PullPolicy,
 }
 
 #[derive(Debug, Args)]
@@ -379,6 +389,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 source: Source::Bundle { dir: args.bundle, config: None },
                 overrides: Overrides { net: args.network.net, publish: args.network.publish, ..Default::default() },
                 store: store.into(),
+                pull: image::registry::PullPolicy::Missing,
             })?;
             let opts = RunOptions {
                 pid_file: args.pid_file,
@@ -504,6 +515,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Network(command) => network::network(&cli.root, command),
+        Command::Pull(args) => registry::pull(args),
+        Command::Login(args) => registry::login(args),
+        Command::Logout(args) => registry::logout(args),
     }
 }
 
@@ -526,7 +540,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         publish: args.network.publish,
         limits: args.limits.flags(),
     };
-    let plan = request::plan(&Request { source, overrides, store: args.store })?;
+    let plan = request::plan(&Request { source, overrides, store: args.store, pull: args.pull })?;
     let id = args.id.unwrap_or_else(runtime::state::generate_id);
     let opts = RunOptions {
         pid_file: args.pid_file,

@@ -153,12 +153,13 @@ fn import_rootfs(store: &Store, name: &str, stream: impl Read) -> Result<Importe
         architecture: "amd64".into(),
         os: "linux".into(),
         created: super::store::now_rfc3339(),
+        ..ImageRecord::default()
     };
     let id = store.add_image(&record, Some(name))?;
     Ok(Imported { id, name: name.to_string(), layers: 1, new_layers: usize::from(new), stats })
 }
 
-fn make_diff_dir(tmp: &Path) -> Result<std::path::PathBuf, ImageError> {
+pub(crate) fn make_diff_dir(tmp: &Path) -> Result<std::path::PathBuf, ImageError> {
     use std::os::unix::fs::DirBuilderExt;
     let diff = tmp.join("diff");
     // The container sees the bottom layer's root as `/`: the usual 0755, whatever the umask.
@@ -233,6 +234,7 @@ fn import_layers(
         architecture: manifest.config.architecture,
         os: manifest.config.os,
         created: super::store::now_rfc3339(),
+        ..ImageRecord::default()
     };
     let id = store.add_image(&record, Some(name))?;
     Ok(Imported { id, name: name.to_string(), layers: count, new_layers, stats })

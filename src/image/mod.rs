@@ -21,6 +21,7 @@ mod export;
 mod extract;
 mod import;
 mod progress;
+pub mod registry;
 mod resolve;
 pub mod runconf;
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::plan::{Plan, RootfsMode, RootfsSource};
 /// Make `plan` run `image`: its layers as the root, its config as the process. `command`, when not empty,
 /// replaces the image's `Cmd` (the command line's and the API's overrides are applied by `crate::request`).
 pub fn apply(store: &Store, image: &Image, plan: &mut Plan, command: &[String]) -> Result<(), ImageError> {
+    check_platform(&image.id, image)?;
     plan.rootfs.source = RootfsSource::Layers(store.lowerdirs(image));
     plan.rootfs.mode = RootfsMode::Overlay;
     let config = &image.record.config;
@@ -57,6 +58,24 @@ pub fn apply(store: &Store, image: &Image, plan: &mut Plan, command: &[String]) 
         }
     }
     Ok(())
+}
+
+/// An image for another OS or architecture cannot run here: say so before any container is made. An image
+/// that states none (an old import) is taken to be this machine's.
+pub fn check_platform(name: &str, image: &Image) -> Result<(), ImageError> {
+    let record = &image.record;
+    let (arch, _) = super::registry::manifest::host_architecture();
+    let os_ok = record.os.is_empty() || record.os == "linux";
+    let arch_ok = record.architecture.is_empty() || record.architecture == arch;
+    if os_ok && arch_ok {
+        return Ok(());
+    }
+    let variant = record.variant.as_deref().map(|v| format!("/{v}")).unwrap_or_default();
+    Err(ImageError::Usage(format!(
+        "image {name} is for {}/{}{variant}; this machine is linux/{arch}: cannot run it (pull the image for this \
+         machine: containy pull --platform linux/{arch} …)",
+        record.os, record.architecture
+    )))
 }
 
 /// Replace the variable of the same name, or add it.

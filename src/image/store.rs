@@ -61,6 +61,12 @@ pub struct ImageRecord {
     pub os: String,
     /// RFC 3339, when the image was imported or built.
     pub created: String,
+    /// A pulled image: the digest of the manifest it came from (`sha256:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The architecture's variant (`v7` for arm), when the image states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// An image found in the store.
@@ -380,8 +386,19 @@ impl Store {
     }
 }
 
-/// `busybox` → `busybox:latest`; names are lowercase letters, digits, `._-/` and one optional `:tag`.
+/// `busybox` → `busybox:latest`; names are lowercase letters, digits, `._-/` and one optional `:tag`, or
+/// a pulled image's `name@sha256:<64 hex>`.
 pub fn normalise_name(name: &str) -> Result<String, ImageError> {
+    if let Some((repo, digest)) = name.split_once('@') {
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        let hex_ok = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let repo_ok =
+            !repo.is_empty() && normalise_name(repo).is_ok() && !repo.rsplit('/').next().unwrap_or("").contains(':');
+        if !hex_ok || !repo_ok {
+            return Err(ImageError::BadName { name: name.to_string() });
+        }
+        return Ok(name.to_string());
+    }
     let last = name.rsplit('/').next().unwrap_or(name);
     let full = if last.contains(':') { name.to_string() } else { format!("{name}:latest") };
     let ok = |c: char| c.is_ascii_alphanumeric() || "._-/:".contains(c);
@@ -461,6 +478,12 @@ mod tests {
         assert_eq!(normalise_name("busybox").unwrap(), "busybox:latest");
         assert_eq!(normalise_name("debian:bookworm").unwrap(), "debian:bookworm");
         assert_eq!(normalise_name("localhost:5000/x").unwrap(), "localhost:5000/x:latest");
+        let pinned = format!("localhost:5000/x@sha256:{}", "a".repeat(64));
+        assert_eq!(normalise_name(&pinned).unwrap(), pinned);
+        assert!(
+            normalise_name("x@sha256:abc").is_err()
+                && normalise_name(&format!("x:1@sha256:{}", "a".repeat(64))).is_err()
+        );
         for bad in ["", ":x", "a b", "../x:1", "x\n:1", "A:1"] {
             assert!(normalise_name(bad).is_err(), "{bad:?}");
         }

@@ -90,6 +90,7 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<String, ImageError> {
         architecture: "amd64".into(),
         os: "linux".into(),
         created: now_rfc3339(),
+        ..ImageRecord::default()
     };
     // An unchanged rebuild is the same image (same id), not a copy that differs only in its date.
     if let Ok(existing) = store.find(&opts.tag)
