@@ -64,6 +64,7 @@ pub struct PullArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// The image store the image goes into.
     #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
 }
@@ -72,6 +73,7 @@ pub struct PullArgs {
 pub struct LoginArgs {
     /// HOST[:PORT] of the registry.
     pub registry: String,
+    /// The user name (asked for on a terminal when not given).
     #[arg(short, long)]
     pub username: Option<String>,
     /// The password (visible in `ps`: prefer --password-stdin).

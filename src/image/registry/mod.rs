@@ -97,21 +97,21 @@ pub enum RegistryError {
     #[error("index {index}: no image for platform {wanted} (it has: {available}); choose one with --platform")]
     NoPlatform { index: String, wanted: String, available: String },
 
-    // The wrappers below print their cause themselves (no `#[source]`): one message, whole, for the CLI's
-    // chain and for the engine's JSON alike.
-    #[error("layer {digest}: {cause}")]
+    // The wrappers below print their cause themselves, with its whole chain (no `#[source]`): one message,
+    // whole, for the CLI's chain and for the engine's JSON alike.
+    #[error("layer {digest}: {}", crate::error::chain(&**cause))]
     Blob { digest: String, cause: Box<RegistryError> },
 
     #[error(transparent)]
     Store(#[from] ImageError),
 
-    #[error("{missing}; pulling it failed too: {cause}")]
+    #[error("{}; pulling it failed too: {}", crate::error::chain(&**missing), crate::error::chain(&**cause))]
     Missing { missing: Box<ImageError>, cause: Box<RegistryError> },
 
-    #[error("cannot pull {reference}: {cause}")]
+    #[error("cannot pull {reference}: {}", crate::error::chain(&**cause))]
     Pull { reference: String, cause: Box<RegistryError> },
 
-    #[error("cannot push {image} to {reference}: {cause}")]
+    #[error("cannot push {image} to {reference}: {}", crate::error::chain(&**cause))]
     Push { image: String, reference: String, cause: Box<RegistryError> },
 }
 
