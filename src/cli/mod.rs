@@ -1,6 +1,7 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
+mod engine;
 mod images;
 mod inspect;
 mod lesson;
@@ -128,6 +129,11 @@ pub enum Command {
     /// Bridge networks: list, create and remove them (a network is a bridge, a subnet and its leases).
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// The engine daemon: serve the Docker Engine API on a Unix socket (docker, docker-py, docker-compose).
+    Serve(engine::ServeArgs),
+    /// (internal) The per-container monitor the engine starts: holds stdio, logs, reaps.
+    #[command(hide = true)]
+    Monitor(engine::MonitorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -482,6 +488,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Network(command) => network::network(&cli.root, command),
+        Command::Serve(args) => engine::serve(&cli.root, args),
+        Command::Monitor(args) => engine::monitor(&cli.root, args),
     }
 }
 
