@@ -32,7 +32,7 @@ pub async fn route(engine: Arc<Engine>, req: Req, segs: &[&str]) -> Result<Reply
             blocking(move || ops::remove(&e, &id, force)).await.map(|()| no_content())
         }
         (&Method::POST, [id, "attach"]) => super::attach::attach(engine, req, id, &q).await,
-        (&Method::POST, [id, "wait"]) => wait(engine, id, param(&q, "condition").unwrap_or("not-running")).await,
+        (&Method::POST, [id, "wait"]) => wait(engine, id, param(&q, "condition").filter(|c| !c.is_empty()).unwrap_or("not-running")).await,
         (&Method::GET, [id, "logs"]) => logs(engine, id, &q).await,
         (&Method::POST, [id, "exec"]) => super::exec::create(engine, req, id).await,
         (&Method::POST, [id, action]) => {
@@ -177,6 +177,7 @@ fn inspect(engine: &Engine, id: &str) -> Result<Reply, EngineError> {
     let req = &rec.request;
     let mut host_config = serde_json::to_value(&req.host_config).unwrap_or_default();
     host_config["NetworkMode"] = json!(network_mode(&rec));
+    host_config["LogConfig"] = json!({"Type": "json-file", "Config": {}});
     Ok(body::ok(json!({
         "Id": rec.id,
         "Created": rec.created,

@@ -109,8 +109,9 @@ impl Engine {
         self.containers_dir().join(id)
     }
     /// The monitor's own directory (its attach socket): runtime state, gone at reboot like the containers.
+    /// Named by the id's first 20 digits (80 random bits): a socket path must fit in 108 bytes.
     pub fn monitor_dir(&self, id: &str) -> PathBuf {
-        self.state_root.join("engine").join(id)
+        self.state_root.join("engine").join(&id[..id.len().min(20)])
     }
     pub fn monitor_socket(&self, id: &str) -> PathBuf {
         self.monitor_dir(id).join("attach.sock")

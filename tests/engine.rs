@@ -1,0 +1,430 @@
+//! `containy serve` driven by real clients: Debian's docker 20.10 CLI (from the `docker.io` package,
+//! unpacked by install.sh; Debian's dockerd is never started) and docker-py (`python3-docker`). Each test
+//! starts a private daemon on a socket in a temp dir with its own state root and store, imports the busybox
+//! rootfs as `busybox:latest`, and ends with a leak check: no records, monitors, runtime state, mounts or
+//! cgroups left.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::CONTAINY;
+
+/// Where install.sh unpacks the docker CLI of Debian's `docker.io`.
+const DOCKER: &str = "/var/cache/containy-docker-cli/x/usr/bin/docker";
+
+fn docker_cli() -> Option<&'static str> {
+    if Path::new(DOCKER).exists() {
+        Some(DOCKER)
+    } else {
+        eprintln!("skipped: {DOCKER} is missing: run install.sh (it unpacks Debian's docker.io CLI)");
+        None
+    }
+}
+
+struct Daemon {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    fn start() -> Daemon {
+        let dir = tempfile::Builder::new().prefix("containy-engine-").tempdir().unwrap();
+        let tar_path = dir.path().join("busybox.tar");
+        let mut builder = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        builder.follow_symlinks(false);
+        builder.append_dir_all(".", common::busybox_rootfs()).unwrap();
+        builder.finish().unwrap();
+        drop(builder);
+        let out = Command::new(CONTAINY)
+            .args(["image", "import", "--store"])
+            .arg(dir.path().join("store"))
+            .arg("busybox:latest")
+            .arg(&tar_path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "import: {}", common::stderr(&out));
+        let mut d = Daemon { dir, child: None };
+        d.spawn();
+        d
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.path("d.sock")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).unwrap();
+        let child = Command::new(CONTAINY)
+            .arg("--root")
+            .arg(self.path("state"))
+            .arg("serve")
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--store")
+            .arg(self.path("store"))
+            .arg("--cache")
+            .arg(self.path("cache"))
+            .args(["--default-network", "none"])
+            .env("CONTAINY_API_LOG", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
+            assert!(Instant::now() < deadline, "the daemon did not listen: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(DOCKER);
+        cmd.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", self.path("docker-config"))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        self.docker_cmd(args).output().unwrap()
+    }
+
+    /// `docker ARGS` must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(out.status.success(), "docker {args:?}: {}\n{}", common::stderr(&out), self.log());
+        common::stdout(&out)
+    }
+
+    fn inspect(&self, name: &str, format: &str) -> String {
+        self.ok(&["inspect", "-f", format, name]).trim().to_string()
+    }
+
+    /// Every process whose command line mentions this daemon's directory (monitors, execs).
+    fn processes(&self) -> Vec<String> {
+        let needle = self.dir.path().display().to_string();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let is_daemon = self.child.as_ref().is_some_and(|c| entry.file_name() == c.id().to_string().as_str());
+            if cmdline.contains(&needle) && !is_daemon {
+                found.push(cmdline);
+            }
+        }
+        found
+    }
+
+    /// Nothing of any container is left: records, logs, monitors, runtime state, mounts, cgroups.
+    fn assert_clean(&self, ids: &[String]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.processes().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(self.processes(), Vec::<String>::new(), "processes left");
+        let containers = self.path("store/containers");
+        let left: Vec<_> = std::fs::read_dir(&containers)
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "names").collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "records left: {left:?}");
+        let names: Vec<_> =
+            std::fs::read_dir(containers.join("names")).map(|d| d.flatten().collect()).unwrap_or_default();
+        assert!(names.is_empty(), "names left: {names:?}");
+        let state: Vec<_> = std::fs::read_dir(self.path("state"))
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "engine").collect())
+            .unwrap_or_default();
+        assert!(state.is_empty(), "runtime state left: {state:?}");
+        let monitors: Vec<_> =
+            std::fs::read_dir(self.path("state/engine")).map(|d| d.flatten().collect()).unwrap_or_default();
+        assert!(monitors.is_empty(), "monitor dirs left: {monitors:?}");
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = self.dir.path().display().to_string();
+        let mounts: Vec<_> = mountinfo.lines().filter(|l| l.contains(&root)).collect();
+        assert!(mounts.is_empty(), "mounts left: {mounts:#?}");
+        for id in ids {
+            assert!(common::cgroup_dirs_named(id).is_empty(), "cgroups of {id} left");
+        }
+    }
+
+    fn id(&self, name: &str) -> String {
+        self.inspect(name, "{{.Id}}")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // A failed test must not leave containers running: remove them all through the daemon, then stop it.
+        if self.child.is_none() && self.socket().exists() {
+            self.spawn();
+        }
+        if let Ok(out) = self.docker_cmd(&["ps", "-aq"]).output() {
+            for id in common::stdout(&out).split_whitespace() {
+                let _ = self.docker(&["rm", "-f", id]);
+            }
+        }
+        self.kill9();
+    }
+}
+
+#[test]
+fn run_rm_prints_and_passes_exit_codes() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    let out = d.docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(common::stdout(&out), "hi\n", "{}\n{}", common::stderr(&out), d.log());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]).status.code(), Some(3));
+    let missing = d.docker(&["run", "--rm", "busybox", "no-such-program"]);
+    assert_eq!(missing.status.code(), Some(127), "{}", common::stderr(&missing));
+    assert!(common::stderr(&missing).contains("no-such-program"), "{}", common::stderr(&missing));
+    let script = "echo $A $(pwd) $(id -u) $(hostname)";
+    let args = ["run", "--rm", "-e", "A=1", "-w", "/tmp", "-u", "65534", "--hostname", "hhh", "busybox", "sh", "-c"];
+    let out = d.ok(&[&args[..], &[script]].concat());
+    assert_eq!(out, "1 /tmp 65534 hhh\n");
+    d.assert_clean(&[]);
+}
+
+#[test]
+fn detached_container_lifecycle_ps_logs_stop_rm() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    // PID 1 ignores SIGTERM: stop must SIGKILL it after the timeout.
+    let script = "trap '' TERM; echo started; echo to-stderr >&2; while true; do sleep 1; done";
+    d.ok(&["run", "-d", "--name", "svc", "busybox", "sh", "-c", script]);
+    let id = d.id("svc");
+    assert!(d.ok(&["ps"]).contains("svc"));
+    assert_eq!(d.inspect("svc", "{{.State.Status}} {{.State.Running}}"), "running true");
+    let conflict = d.docker(&["run", "-d", "--name", "svc", "busybox", "true"]);
+    assert_eq!(conflict.status.code(), Some(125));
+    assert!(common::stderr(&conflict).contains("is already in use"), "{}", common::stderr(&conflict));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.ok(&["logs", "svc"]).contains("started") {
+        assert!(Instant::now() < deadline, "no log line");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logs = d.docker(&["logs", "svc"]);
+    assert_eq!(common::stdout(&logs), "started\n");
+    assert_eq!(common::stderr(&logs), "to-stderr\n");
+    d.ok(&["stop", "-t", "1", "svc"]);
+    assert_eq!(d.inspect("svc", "{{.State.Status}} {{.State.ExitCode}}"), "exited 137");
+    assert!(!d.ok(&["ps"]).contains("svc"));
+    assert!(d.ok(&["ps", "-a"]).contains("svc"));
+    // A finite container, followed to its end.
+    d.ok(&["run", "-d", "--name", "count", "busybox", "sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.2; done"]);
+    let count = d.id("count");
+    assert_eq!(d.ok(&["logs", "-f", "count"]), "n1\nn2\nn3\n");
+    assert_eq!(d.ok(&["wait", "count"]).trim(), "0");
+    assert_eq!(d.ok(&["logs", "--tail", "1", "count"]), "n3\n");
+    d.ok(&["rm", "svc", "count"]);
+    let gone = d.docker(&["inspect", "svc"]);
+    assert!(!gone.status.success());
+    d.assert_clean(&[id, count]);
+}
+
+#[test]
+fn exec_kill_pause_top_and_stats() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    // PID 1 of a PID namespace gets only the signals it handles: this one handles USR1.
+    let script = "trap 'exit 9' USR1; while true; do sleep 0.1; done";
+    d.ok(&["run", "-d", "--name", "box", "busybox", "sh", "-c", script]);
+    let id = d.id("box");
+    let out = d.docker(&["exec", "box", "sh", "-c", "echo in-exec; exit 4"]);
+    assert_eq!(common::stdout(&out), "in-exec\n");
+    assert_eq!(out.status.code(), Some(4));
+    let script = "echo $FOO $(pwd) $(id -u)";
+    assert_eq!(d.ok(&["exec", "-e", "FOO=bar", "-w", "/tmp", "-u", "nobody", "box", "sh", "-c", script]), "bar /tmp 65534\n");
+    assert!(d.ok(&["top", "box"]).contains("trap 'exit 9' USR1"));
+    assert!(d.ok(&["stats", "--no-stream", "box"]).contains("box"));
+    d.ok(&["pause", "box"]);
+    assert_eq!(d.inspect("box", "{{.State.Status}}"), "paused");
+    d.ok(&["unpause", "box"]);
+    assert_eq!(d.inspect("box", "{{.State.Status}}"), "running");
+    d.ok(&["restart", "-t", "1", "box"]);
+    assert_eq!(d.inspect("box", "{{.State.Status}}"), "running");
+    d.ok(&["kill", "-s", "USR1", "box"]);
+    assert_eq!(d.ok(&["wait", "box"]).trim(), "9");
+    let removed = d.docker(&["exec", "box", "true"]);
+    assert!(!removed.status.success());
+    d.ok(&["rm", "box"]);
+    d.assert_clean(&[id]);
+}
+
+#[test]
+fn stdin_and_terminal() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    let mut child = d.docker_cmd(&["run", "--rm", "-i", "busybox", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(common::stdout(&out), "through stdin\n");
+    // -it under a pty (script(1) gives the client one): the shell reads our line and exits with its code.
+    let line = format!("DOCKER_HOST=unix://{} {DOCKER} run --rm -it busybox sh", d.socket().display());
+    let mut script = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    script.stdin.take().unwrap().write_all(b"tty; exit 5\n").unwrap();
+    let out = script.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", common::stdout(&out));
+    assert!(common::stdout(&out).contains("/dev/pts/"), "{}", common::stdout(&out));
+    d.assert_clean(&[]);
+}
+
+/// The daemon is `kill -9`ed with an attached, a detached and a mid-stop container, and one that exits
+/// while it is down: they run on, their logs lose nothing, and a new daemon sees them all and removes them.
+#[test]
+fn containers_outlive_a_killed_daemon() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let mut d = Daemon::start();
+    let counter = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done";
+    let mut attached = d
+        .docker_cmd(&["run", "--name", "att", "busybox", "sh", "-c", counter])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    d.ok(&["run", "-d", "--name", "det", "busybox", "sh", "-c", counter]);
+    d.ok(&["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"]);
+    d.ok(&["run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 2; exit 7"]);
+    let mut stopping = d.docker_cmd(&["stop", "-t", "60", "stubborn"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.ok(&["inspect", "att", "-f", "{{.State.Status}}"]).trim() != "running" {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ids: Vec<String> = ["att", "det", "stubborn", "short"].iter().map(|n| d.id(n)).collect();
+    let pids: Vec<String> = ["att", "det", "stubborn"].iter().map(|n| d.inspect(n, "{{.State.Pid}}")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    d.kill9();
+    let _ = attached.kill();
+    let _ = stopping.kill();
+    let mut early = String::new();
+    let _ = attached.stdout.take().unwrap().read_to_string(&mut early);
+    let _ = attached.wait();
+    let _ = stopping.wait();
+    // `short` exits while nobody serves; the others go on.
+    std::thread::sleep(Duration::from_secs(3));
+    for pid in &pids {
+        assert!(Path::new(&format!("/proc/{pid}")).exists(), "container process {pid} died with the daemon");
+    }
+
+    d.spawn();
+    for name in ["att", "det", "stubborn"] {
+        assert_eq!(d.inspect(name, "{{.State.Status}}"), "running", "{name}");
+    }
+    assert_eq!(d.inspect("short", "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}"), "exited 7 false");
+    assert_eq!(d.ok(&["ps", "-q"]).lines().count(), 3);
+    for name in ["att", "det"] {
+        let logs = d.ok(&["logs", name]);
+        let numbers: Vec<u64> = logs.lines().map(|l| l.parse().unwrap()).collect();
+        assert!(numbers.len() > 30, "{name}: {} lines", numbers.len());
+        assert!(numbers.iter().enumerate().all(|(i, n)| *n == i as u64), "{name}: a line was lost: {logs}");
+    }
+    // What the attached client saw before the daemon died is the log's beginning.
+    assert!(d.ok(&["logs", "att"]).starts_with(&early), "attached output differs from the log");
+    d.ok(&["stop", "-t", "1", "att", "det", "stubborn"]);
+    assert_eq!(d.inspect("stubborn", "{{.State.ExitCode}}"), "137");
+    d.ok(&["rm", "att", "det", "stubborn", "short"]);
+    d.assert_clean(&ids);
+}
+
+/// Raw HTTP on the socket: `_ping`, versioned paths, docker's error JSON and status codes.
+#[test]
+fn api_errors_are_dockers() {
+    require_root!();
+    let d = Daemon::start();
+    let request = |method: &str, path: &str, body: &str| -> (u16, String, String) {
+        let mut s = std::os::unix::net::UnixStream::connect(d.socket()).unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        // The daemon may answer (and close) before a too-large body is all written.
+        let _ = s.write_all(req.as_bytes());
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+        let status = head.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0);
+        (status, head.to_string(), body.to_string())
+    };
+    let (status, head, body) = request("GET", "/_ping", "");
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    assert!(head.to_ascii_lowercase().contains("api-version: 1.44"), "{head}");
+    assert_eq!(request("GET", "/v1.41/version", "").0, 200);
+    assert_eq!(request("GET", "/v1.12/version", "").0, 400);
+    let (status, _, body) = request("POST", "/v1.41/containers/create", "{not json");
+    assert_eq!(status, 400);
+    assert!(body.contains("\"message\""), "{body}");
+    let (status, _, body) = request("POST", "/containers/create", r#"{"Image":"busybox","HostConfig":{"Memory":"x"}}"#);
+    assert_eq!(status, 400);
+    assert!(body.contains("HostConfig.Memory"), "{body}");
+    let (status, _, body) = request("POST", "/containers/create", r#"{"Image":"nosuchimage"}"#);
+    assert_eq!(status, 404, "{body}");
+    let (status, _, body) = request("POST", "/containers/create?name=a/b", r#"{"Image":"busybox"}"#);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(request("GET", "/containers/nosuch/json", "").0, 404);
+    let big = format!(r#"{{"Image":"busybox","Env":["A={}"]}}"#, "x".repeat(5 << 20));
+    assert_eq!(request("POST", "/containers/create", &big).0, 400);
+    let (status, _, body) = request("POST", "/images/create?fromImage=alpine&tag=latest", "");
+    assert_eq!(status, 404);
+    assert!(body.contains("alpine"), "{body}");
+    assert_eq!(request("GET", "/nowhere", "").0, 404);
+    d.assert_clean(&[]);
+}
+
+#[test]
+fn docker_py_runs_execs_and_waits() {
+    require_root!();
+    if !Path::new("/usr/lib/python3/dist-packages/docker").exists() {
+        eprintln!("skipped: python3-docker is missing: run install.sh");
+        return;
+    }
+    let d = Daemon::start();
+    let script = r#"
+import docker, sys
+c = docker.DockerClient(base_url="unix://" + sys.argv[1])
+assert c.containers.run("busybox", "echo hi", remove=True) == b"hi\n"
+box = c.containers.run("busybox", ["sh", "-c", "echo out; sleep 30"], detach=True, mem_limit="64m", pids_limit=50, nano_cpus=500000000)
+r = box.exec_run("sh -c 'echo $((6*7)); exit 2'")
+assert (r.exit_code, r.output) == (2, b"42\n"), r
+box.stop(timeout=1)
+assert box.wait()["StatusCode"] == 137
+assert box.logs() == b"out\n", box.logs()
+box.remove()
+print("ok")
+"#;
+    let out = Command::new("/usr/bin/python3").arg("-c").arg(script).arg(d.socket()).output().unwrap();
+    assert_eq!(common::stdout(&out), "ok\n", "{}\n{}", common::stderr(&out), d.log());
+    d.assert_clean(&[]);
+}
