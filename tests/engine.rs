@@ -258,7 +258,10 @@ fn exec_kill_pause_top_and_stats() {
     assert_eq!(common::stdout(&out), "in-exec\n");
     assert_eq!(out.status.code(), Some(4));
     let script = "echo $FOO $(pwd) $(id -u)";
-    assert_eq!(d.ok(&["exec", "-e", "FOO=bar", "-w", "/tmp", "-u", "nobody", "box", "sh", "-c", script]), "bar /tmp 65534\n");
+    assert_eq!(
+        d.ok(&["exec", "-e", "FOO=bar", "-w", "/tmp", "-u", "nobody", "box", "sh", "-c", script]),
+        "bar /tmp 65534\n"
+    );
     assert!(d.ok(&["top", "box"]).contains("trap 'exit 9' USR1"));
     assert!(d.ok(&["stats", "--no-stream", "box"]).contains("box"));
     d.ok(&["pause", "box"]);
@@ -280,7 +283,12 @@ fn stdin_and_terminal() {
     require_root!();
     let Some(_) = docker_cli() else { return };
     let d = Daemon::start();
-    let mut child = d.docker_cmd(&["run", "--rm", "-i", "busybox", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = d
+        .docker_cmd(&["run", "--rm", "-i", "busybox", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(common::stdout(&out), "through stdin\n");
@@ -307,11 +315,8 @@ fn containers_outlive_a_killed_daemon() {
     let Some(_) = docker_cli() else { return };
     let mut d = Daemon::start();
     let counter = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.1; done";
-    let mut attached = d
-        .docker_cmd(&["run", "--name", "att", "busybox", "sh", "-c", counter])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut attached =
+        d.docker_cmd(&["run", "--name", "att", "busybox", "sh", "-c", counter]).stdout(Stdio::piped()).spawn().unwrap();
     d.ok(&["run", "-d", "--name", "det", "busybox", "sh", "-c", counter]);
     d.ok(&["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"]);
     d.ok(&["run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 2; exit 7"]);

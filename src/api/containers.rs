@@ -32,7 +32,9 @@ pub async fn route(engine: Arc<Engine>, req: Req, segs: &[&str]) -> Result<Reply
             blocking(move || ops::remove(&e, &id, force)).await.map(|()| no_content())
         }
         (&Method::POST, [id, "attach"]) => super::attach::attach(engine, req, id, &q).await,
-        (&Method::POST, [id, "wait"]) => wait(engine, id, param(&q, "condition").filter(|c| !c.is_empty()).unwrap_or("not-running")).await,
+        (&Method::POST, [id, "wait"]) => {
+            wait(engine, id, param(&q, "condition").filter(|c| !c.is_empty()).unwrap_or("not-running")).await
+        }
         (&Method::GET, [id, "logs"]) => logs(engine, id, &q).await,
         (&Method::POST, [id, "exec"]) => super::exec::create(engine, req, id).await,
         (&Method::POST, [id, action]) => {
@@ -280,6 +282,8 @@ async fn wait(engine: Arc<Engine>, id: &str, condition: &str) -> Result<Reply, E
         };
         tokio::select! {
             code = waited => {
+                // The monitor may have gone between our connect and our request: its record has the end.
+                let code = code.or_else(|| record::read_state(&engine.record_dir(&rec.id)).map(|s| s.exit_code));
                 let body = json!({"StatusCode": code.unwrap_or(-1), "Error": null});
                 let _ = tx.send(Bytes::from(format!("{body}\n"))).await;
             }
@@ -352,7 +356,10 @@ fn top(engine: &Engine, id: &str) -> Result<Reply, EngineError> {
         let ppid = stat.rsplit_once(") ").and_then(|(_, r)| r.split_whitespace().nth(1)).unwrap_or("0").to_string();
         let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
-            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next().unwrap_or("").to_string())))
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Uid:").map(|u| u.split_whitespace().next().unwrap_or("").to_string()))
+            })
             .unwrap_or_default();
         let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         let cmd: Vec<String> =
@@ -373,7 +380,8 @@ async fn stats(engine: Arc<Engine>, id: String, stream: bool) -> Result<Reply, E
         let system = std::fs::read_to_string("/proc/stat")
             .ok()
             .and_then(|s| {
-                let cpu = s.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse::<u64>().ok()).sum::<u64>();
+                let cpu =
+                    s.lines().next()?.split_whitespace().skip(1).filter_map(|v| v.parse::<u64>().ok()).sum::<u64>();
                 Some(cpu * 10_000_000)
             })
             .unwrap_or(0);

@@ -164,7 +164,9 @@ async fn load(engine: Arc<Engine>, req: Req, _quiet: bool) -> Result<Reply, Engi
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|e| EngineError::bad(format!("cannot read the archive: {e}")))?;
         if let Some(data) = frame.data_ref() {
-            tokio::io::AsyncWriteExt::write_all(&mut file, data).await.map_err(|e| EngineError::io("write", &path, e))?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, data)
+                .await
+                .map_err(|e| EngineError::io("write", &path, e))?;
         }
     }
     drop(file);

@@ -33,10 +33,8 @@ pub const MIN_API_VERSION: &str = "1.24";
 
 /// Serve until killed.
 pub fn serve(engine: Engine, socket: &Path) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = bind(socket)?;
         eprintln!("containy serve: listening on unix://{}", socket.display());

@@ -57,7 +57,8 @@ pub fn spawn_monitor(engine: &Engine, id: &str) -> Result<()> {
 
 /// Send one request line and read the one-line answer (`start`, `resize H W`).
 pub fn request(engine: &Engine, id: &str, line: &str) -> Result<String> {
-    let mut sock = connect(engine, id).ok_or_else(|| EngineError::conflict(format!("Container {id} is not running")))?;
+    let mut sock =
+        connect(engine, id).ok_or_else(|| EngineError::conflict(format!("Container {id} is not running")))?;
     sock.write_all(format!("{line}\n").as_bytes()).map_err(|e| EngineError::internal(format!("monitor: {e}")))?;
     let mut answer = String::new();
     let _ = BufReader::new(sock).read_line(&mut answer);

@@ -48,7 +48,11 @@ pub struct Report {
 enum Role {
     /// Has not sent its request line yet.
     Pending(Vec<u8>),
-    Attach { stdin: bool, stdout: bool, stderr: bool },
+    Attach {
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    },
     Waiter,
 }
 
@@ -124,7 +128,11 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io)> {
         seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
         preserve_fds: 0,
     };
-    let io = if plan.process.terminal { create_with_tty(&plan, &opts, &dir)? } else { create_with_pipes(&plan, &opts, &rec)? };
+    let io = if plan.process.terminal {
+        create_with_tty(&plan, &opts, &dir)?
+    } else {
+        create_with_pipes(&plan, &opts, &rec)?
+    };
     let container = Container::load(&engine.state_root, id)?;
     let pid = Pid::from_raw(container.state.pid);
     let state = RunState {
@@ -152,7 +160,8 @@ fn create_with_tty(plan: &crate::plan::Plan, opts: &crate::runtime::RunOptions, 
 
 /// Pipes on fds 0, 1, 2 while the runtime clones (the container inherits them), then back to /dev/null.
 fn create_with_pipes(plan: &crate::plan::Plan, opts: &crate::runtime::RunOptions, rec: &Record) -> Result<Io> {
-    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| EngineError::internal(format!("pipe: {e}")));
+    let pipe =
+        || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| EngineError::internal(format!("pipe: {e}")));
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let stdin = if rec.request.open_stdin { Some(pipe()?) } else { None };
@@ -286,10 +295,7 @@ fn relay_output(
 
 /// A client's bytes: its request line, or (attached) input for the container. False: drop the client.
 fn handle_client(engine: &Engine, rec: &Record, c: &mut Client, io: &mut Io, buf: &mut [u8]) -> bool {
-    let n = match c.sock.read(buf) {
-        Ok(n) => n,
-        Err(_) => 0,
-    };
+    let n = c.sock.read(buf).unwrap_or_default();
     match &mut c.role {
         Role::Attach { stdin, .. } => {
             if n == 0 {
@@ -341,7 +347,10 @@ fn answer(engine: &Engine, rec: &Record, c: &mut Client, io: &mut Io, request: &
         ["attach", flags] if flags.len() == 3 => {
             let flag = |i: usize| flags.as_bytes()[i] == b'1';
             c.role = Role::Attach { stdin: flag(0), stdout: flag(1), stderr: flag(2) };
-            if flag(0) && !rest.is_empty() && let Some(fd) = &io.stdin {
+            if flag(0)
+                && !rest.is_empty()
+                && let Some(fd) = &io.stdin
+            {
                 let _ = write_all(fd, rest);
             }
             true

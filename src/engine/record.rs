@@ -123,7 +123,8 @@ pub fn generate_name(engine: &Engine, id: &str) -> String {
     const ADJ: &[&str] = &["brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "sharp", "wise"];
     const NOUN: &[&str] = &["hopper", "lovelace", "ritchie", "thompson", "torvalds", "turing", "knuth", "liskov"];
     let seed = u64::from_str_radix(&id[..12.min(id.len())], 16).unwrap_or(0);
-    let base = format!("{}_{}", ADJ[(seed % ADJ.len() as u64) as usize], NOUN[(seed / 16 % NOUN.len() as u64) as usize]);
+    let base =
+        format!("{}_{}", ADJ[(seed % ADJ.len() as u64) as usize], NOUN[(seed / 16 % NOUN.len() as u64) as usize]);
     if !names_dir(engine).join(&base).exists() { base } else { format!("{base}_{}", &id[..6.min(id.len())]) }
 }
 
