@@ -433,3 +433,67 @@ print("ok")
     assert_eq!(common::stdout(&out), "ok\n", "{}\n{}", common::stderr(&out), d.log());
     d.assert_clean(&[]);
 }
+
+#[test]
+fn run_flags_limits_mounts_and_privileges() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    // --memory: the OOM killer ends it, and inspect says so.
+    let hog = "x=$(head -c 100m /dev/zero | tr '\\0' a); echo survived";
+    let out = d.docker(&["run", "--name", "hog", "--memory", "32m", "busybox", "sh", "-c", hog]);
+    assert_eq!(out.status.code(), Some(137), "{}", common::stdout(&out));
+    assert_eq!(d.inspect("hog", "{{.State.OOMKilled}} {{.State.ExitCode}}"), "true 137");
+    let hog = d.id("hog");
+    d.ok(&["rm", "hog"]);
+    let forks = "for i in $(seq 20); do sleep 1 & done; wait";
+    let out = d.docker(&["run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c", forks]);
+    assert!(common::stderr(&out).contains("can't fork"), "{}", common::stderr(&out));
+    let quota = d.ok(&["run", "--rm", "--cpus", "0.5", "busybox", "cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
+    assert_eq!(quota.trim(), "50000");
+    let script = "touch /x 2>/dev/null && echo root-writable; touch /run/y && echo run-ok";
+    assert_eq!(d.ok(&["run", "--rm", "--read-only", "--tmpfs", "/run", "busybox", "sh", "-c", script]), "run-ok\n");
+    let caps = ["run", "--rm", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "busybox", "grep", "-E"];
+    let out = d.ok(&[&caps[..], &["CapEff|NoNewPrivs", "/proc/self/status"]].concat());
+    assert_eq!(out, "CapEff:\t0000000000000000\nNoNewPrivs:\t1\n");
+    let raw =
+        ["run", "--rm", "--cap-drop", "ALL", "--cap-add", "NET_RAW", "busybox", "grep", "CapEff", "/proc/self/status"];
+    assert_eq!(d.ok(&raw), "CapEff:\t0000000000002000\n");
+    assert_eq!(d.ok(&["run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"]), "lo\n");
+    // Binds, read-write and read-only, and a named volume that outlives its container.
+    let host = d.path("shared");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("in"), "from the host\n").unwrap();
+    let rw = format!("{}:/data", host.display());
+    assert_eq!(
+        d.ok(&["run", "--rm", "-v", &rw, "busybox", "sh", "-c", "cat /data/in; echo back > /data/out"]),
+        "from the host\n"
+    );
+    assert_eq!(std::fs::read_to_string(host.join("out")).unwrap(), "back\n");
+    let ro = format!("{}:/data:ro", host.display());
+    let out = d.docker(&["run", "--rm", "-v", &ro, "busybox", "sh", "-c", "echo x > /data/out"]);
+    assert!(!out.status.success() && common::stderr(&out).contains("Read-only"), "{}", common::stderr(&out));
+    d.ok(&["run", "--rm", "-v", "keep:/v", "busybox", "sh", "-c", "echo kept > /v/f"]);
+    assert_eq!(d.ok(&["run", "--rm", "-v", "keep:/v", "busybox", "cat", "/v/f"]), "kept\n");
+    d.assert_clean(&[hog]);
+}
+
+#[test]
+fn ten_parallel_runs_all_succeed() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            d.docker_cmd(&["run", "--rm", "busybox", "echo", &format!("run{i}")])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(common::stdout(&out), format!("run{i}\n"), "{}", d.log());
+    }
+    d.assert_clean(&[]);
+}
