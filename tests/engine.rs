@@ -497,3 +497,31 @@ fn ten_parallel_runs_all_succeed() {
     }
     d.assert_clean(&[]);
 }
+
+#[test]
+fn images_list_tag_save_rm_load() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    assert!(d.ok(&["images"]).contains("busybox"));
+    d.ok(&["tag", "busybox", "mybox:v1"]);
+    assert_eq!(d.ok(&["image", "inspect", "-f", "{{.RepoTags}}", "mybox:v1"]).trim(), "[busybox:latest mybox:v1]");
+    let archive = d.path("saved.tar");
+    d.ok(&["save", "-o", archive.to_str().unwrap(), "mybox:v1"]);
+    assert!(std::fs::metadata(&archive).unwrap().len() > 100_000);
+    assert!(d.ok(&["rmi", "mybox:v1"]).contains("Untagged: mybox:v1"));
+    assert!(!d.ok(&["images"]).contains("mybox"));
+    assert!(!d.docker(&["image", "inspect", "mybox:v1"]).status.success());
+    assert!(d.ok(&["load", "-i", archive.to_str().unwrap()]).contains("mybox:v1"));
+    assert_eq!(d.ok(&["run", "--rm", "mybox:v1", "echo", "loaded"]), "loaded\n");
+    // An image in use is not removed; an unknown one is docker's 404.
+    d.ok(&["create", "--name", "user", "mybox:v1", "true"]);
+    let user = d.id("user");
+    let busy = d.docker(&["rmi", "mybox:v1"]);
+    assert!(common::stderr(&busy).contains("is using"), "{}", common::stderr(&busy));
+    d.ok(&["rm", "user"]);
+    d.ok(&["rmi", "mybox:v1"]);
+    let pull = d.docker(&["pull", "alpine"]);
+    assert!(!pull.status.success() && common::stderr(&pull).contains("alpine"), "{}", common::stderr(&pull));
+    d.assert_clean(&[user]);
+}

@@ -147,9 +147,11 @@ fn remove(engine: &Engine, name: &str) -> Result<Reply, EngineError> {
             )));
         }
     }
-    let removed = store.remove(name)?;
-    let mut out: Vec<Value> = vec![json!({"Untagged": name})];
-    out.extend(removed.iter().map(|id| json!({"Deleted": format!("sha256:{id}")})));
+    let untagged = store.remove(name)?;
+    let mut out: Vec<Value> = untagged.iter().map(|n| json!({"Untagged": n})).collect();
+    if store.record(&image.id).is_err() {
+        out.push(json!({"Deleted": format!("sha256:{}", image.id)}));
+    }
     Ok(body::ok(Value::Array(out)))
 }
 
