@@ -525,3 +525,35 @@ fn images_list_tag_save_rm_load() {
     assert!(!pull.status.success() && common::stderr(&pull).contains("alpine"), "{}", common::stderr(&pull));
     d.assert_clean(&[user]);
 }
+
+#[test]
+fn cp_in_and_out_stays_in_the_container() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    let script = "mkdir -p /srv/d; echo inside > /srv/d/f; ln -s /etc/passwd /srv/evil; sleep 100";
+    d.ok(&["run", "-d", "--name", "cpbox", "busybox", "sh", "-c", script]);
+    let id = d.id("cpbox");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !d.docker(&["exec", "cpbox", "test", "-L", "/srv/evil"]).status.success() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let host_file = d.path("hf");
+    std::fs::write(&host_file, "from the host\n").unwrap();
+    d.ok(&["cp", host_file.to_str().unwrap(), "cpbox:/tmp/"]);
+    assert_eq!(d.ok(&["exec", "cpbox", "cat", "/tmp/hf"]), "from the host\n");
+    let out = d.path("out");
+    std::fs::create_dir(&out).unwrap();
+    d.ok(&["cp", "cpbox:/srv/d", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("d/f")).unwrap(), "inside\n");
+    // An absolute symlink and `..` resolve inside the container's root, never the host's.
+    d.ok(&["cp", "cpbox:/srv/evil", out.join("evil").to_str().unwrap()]);
+    let copied = std::fs::read_to_string(out.join("evil")).unwrap();
+    assert!(copied.starts_with("root:x:0:0:root:/root:/bin/sh\n"), "{copied}");
+    assert!(!std::fs::symlink_metadata(out.join("evil")).unwrap().file_type().is_symlink());
+    d.ok(&["cp", "cpbox:/../../../etc/hostname", out.join("h").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("h")).unwrap().trim(), &id[..12]);
+    d.ok(&["rm", "-f", "cpbox"]);
+    d.assert_clean(&[id]);
+}

@@ -37,6 +37,7 @@ pub async fn route(engine: Arc<Engine>, req: Req, segs: &[&str]) -> Result<Reply
         }
         (&Method::GET, [id, "logs"]) => logs(engine, id, &q).await,
         (&Method::POST, [id, "exec"]) => super::exec::create(engine, req, id).await,
+        (_, [id, "archive"]) => archive(engine, req, id, param(&q, "path").unwrap_or("/")).await,
         (&Method::POST, [id, action]) => {
             let (id, action) = (id.to_string(), action.to_string());
             blocking(move || act(&e, &id, &action, &q)).await
@@ -414,4 +415,43 @@ async fn stats(engine: Arc<Engine>, id: String, stream: bool) -> Result<Reply, E
         }
     });
     Ok(reply)
+}
+
+/// `docker cp`: HEAD (stat), GET (a tar of the path), PUT (a tar unpacked into the path).
+async fn archive(engine: Arc<Engine>, req: Req, id: &str, path: &str) -> Result<Reply, EngineError> {
+    use crate::engine::archive;
+    let (id, path) = (id.to_string(), path.to_string());
+    match *req.method() {
+        Method::HEAD | Method::GET => {
+            let (e, i, p) = (engine.clone(), id.clone(), path.clone());
+            let stat = blocking(move || archive::stat(&e, &i, &p)).await?;
+            let header = archive::base64(&serde_json::to_vec(&stat).unwrap_or_default());
+            let mut reply = if req.method() == Method::HEAD {
+                body::empty(StatusCode::OK)
+            } else {
+                let (tx, reply) = body::channel(StatusCode::OK, "application/x-tar");
+                tokio::task::spawn_blocking(move || {
+                    let out = super::images::ChannelWriter(tx);
+                    if let Err(e) = archive::get(&engine, &id, &path, std::io::BufWriter::with_capacity(1 << 16, out)) {
+                        eprintln!("containy serve: cp {path}: {e}");
+                    }
+                });
+                reply
+            };
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&header) {
+                reply.headers_mut().insert("x-docker-container-path-stat", value);
+            }
+            Ok(reply)
+        }
+        Method::PUT => {
+            let bytes = super::images::read_to_file(&engine, req.into_body()).await?;
+            blocking(move || {
+                let file = std::fs::File::open(&bytes.path).map_err(|e| EngineError::io("open", &bytes.path, e))?;
+                archive::put(&engine, &id, &path, std::io::BufReader::new(file))
+            })
+            .await?;
+            Ok(body::empty(StatusCode::OK))
+        }
+        _ => Err(EngineError::not_found("page not found")),
+    }
 }

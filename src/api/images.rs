@@ -159,10 +159,27 @@ fn remove(engine: &Engine, name: &str) -> Result<Reply, EngineError> {
 /// and the file removed; the answer is docker's progress stream, one JSON message.
 async fn load(engine: Arc<Engine>, req: Req, _quiet: bool) -> Result<Reply, EngineError> {
     let store = store(&engine)?;
-    let tmp = store.tmp_dir()?;
-    let path = tmp.path.join("load.tar");
+    let tmp = read_to_file(&engine, req.into_body()).await?;
+    let imported = blocking(move || {
+        let result = crate::image::import(&store, None, &tmp.path);
+        drop(tmp);
+        Ok(result?)
+    })
+    .await?;
+    let line = json!({"stream": format!("Loaded image: {}\n", imported.name)});
+    Ok(body::json(StatusCode::OK, &line))
+}
+
+/// A request body streamed into a file in the store's tmp dir (removed with the returned guard).
+pub struct Spooled {
+    pub path: std::path::PathBuf,
+    _tmp: crate::image::store::TmpDir,
+}
+
+pub async fn read_to_file(engine: &Engine, mut incoming: hyper::body::Incoming) -> Result<Spooled, EngineError> {
+    let tmp = store(engine)?.tmp_dir()?;
+    let path = tmp.path.join("body.tar");
     let mut file = tokio::fs::File::create(&path).await.map_err(|e| EngineError::io("create", &path, e))?;
-    let mut incoming = req.into_body();
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|e| EngineError::bad(format!("cannot read the archive: {e}")))?;
         if let Some(data) = frame.data_ref() {
@@ -171,15 +188,7 @@ async fn load(engine: Arc<Engine>, req: Req, _quiet: bool) -> Result<Reply, Engi
                 .map_err(|e| EngineError::io("write", &path, e))?;
         }
     }
-    drop(file);
-    let imported = blocking(move || {
-        let result = crate::image::import(&store, None, &path);
-        drop(tmp);
-        Ok(result?)
-    })
-    .await?;
-    let line = json!({"stream": format!("Loaded image: {}\n", imported.name)});
-    Ok(body::json(StatusCode::OK, &line))
+    Ok(Spooled { path, _tmp: tmp })
 }
 
 /// `docker save`: the image as an archive (`image::export`), streamed as it is written.
@@ -201,7 +210,7 @@ async fn save(engine: Arc<Engine>, names: Vec<String>) -> Result<Reply, EngineEr
 }
 
 /// A blocking writer into a body channel (for code that writes to `std::io::Write`).
-struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
+pub struct ChannelWriter(pub tokio::sync::mpsc::Sender<Bytes>);
 
 impl std::io::Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -8,6 +8,7 @@
 //! claimed atomically, 409 on conflict) → a Plan, in one function (`plan.rs`) → a monitor creates it through
 //! the runtime → `start` → the monitor reaps it, records how it ended and, for `--rm`, removes the record.
 
+pub mod archive;
 pub mod client;
 pub mod exec;
 pub mod logs;
