@@ -475,7 +475,16 @@ fn run_flags_limits_mounts_and_privileges() {
     assert!(!out.status.success() && common::stderr(&out).contains("Read-only"), "{}", common::stderr(&out));
     d.ok(&["run", "--rm", "-v", "keep:/v", "busybox", "sh", "-c", "echo kept > /v/f"]);
     assert_eq!(d.ok(&["run", "--rm", "-v", "keep:/v", "busybox", "cat", "/v/f"]), "kept\n");
-    d.assert_clean(&[hog]);
+    assert!(d.ok(&["volume", "ls"]).contains("keep"));
+    d.ok(&["volume", "create", "other"]);
+    d.ok(&["create", "--name", "holder", "-v", "other:/o", "busybox", "true"]);
+    let holder = d.id("holder");
+    let busy = d.docker(&["volume", "rm", "other"]);
+    assert!(common::stderr(&busy).contains("in use"), "{}", common::stderr(&busy));
+    d.ok(&["rm", "holder"]);
+    d.ok(&["volume", "rm", "keep", "other"]);
+    assert!(!d.ok(&["volume", "ls"]).contains("keep"));
+    d.assert_clean(&[hog, holder]);
 }
 
 #[test]

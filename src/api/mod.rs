@@ -17,6 +17,7 @@ mod exec;
 mod images;
 mod router;
 mod system;
+mod volumes;
 
 use std::path::Path;
 
