@@ -153,7 +153,7 @@ impl Daemon {
             std::fs::read_dir(containers.join("names")).map(|d| d.flatten().collect()).unwrap_or_default();
         assert!(names.is_empty(), "names left: {names:?}");
         let state: Vec<_> = std::fs::read_dir(self.path("state"))
-            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "engine").collect())
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "engine" && n != ".networks").collect())
             .unwrap_or_default();
         assert!(state.is_empty(), "runtime state left: {state:?}");
         let monitors: Vec<_> =
@@ -165,6 +165,11 @@ impl Daemon {
         assert!(mounts.is_empty(), "mounts left: {mounts:#?}");
         for id in ids {
             assert!(common::cgroup_dirs_named(id).is_empty(), "cgroups of {id} left");
+            // The host end of a container's veth is `cy` + 10 hex digits of sha256(id) (network/mod.rs).
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(id.as_bytes());
+            let veth = format!("cy{}", digest.iter().take(5).map(|b| format!("{b:02x}")).collect::<String>());
+            assert!(!Path::new("/sys/class/net").join(&veth).exists(), "veth {veth} of {id} left");
         }
     }
 
@@ -565,4 +570,44 @@ fn cp_in_and_out_stays_in_the_container() {
     assert_eq!(std::fs::read_to_string(out.join("h")).unwrap().trim(), &id[..12]);
     d.ok(&["rm", "-f", "cpbox"]);
     d.assert_clean(&[id]);
+}
+
+#[test]
+fn user_network_ports_and_names() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    // A name and subnet of this test's own (other suites use 10.88/10.89).
+    let net = format!("cyeng{}", std::process::id() % 100_000);
+    let subnet = format!("10.157.{}.0/24", std::process::id() % 250);
+    d.ok(&["network", "create", "--subnet", &subnet, &net]);
+    assert!(d.ok(&["network", "ls"]).contains(&net));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let httpd = "mkdir /www; echo hello-web > /www/index.html; exec httpd -f -p 80 -h /www";
+    d.ok(&["run", "-d", "--name", "web", "--network", &net, "-p", &publish, "busybox", "sh", "-c", httpd]);
+    let web = d.id("web");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let got = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut text = String::new();
+            s.read_to_string(&mut text)?;
+            Ok(text)
+        });
+        match got {
+            Ok(text) if text.contains("hello-web") => break text,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            other => panic!("no answer on {port}: {other:?}"),
+        }
+    };
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let by_name = d.ok(&["run", "--rm", "--network", &net, "busybox", "wget", "-qO-", "http://web/"]);
+    assert_eq!(by_name, "hello-web\n");
+    d.ok(&["rm", "-f", "web"]);
+    d.ok(&["network", "rm", &net]);
+    assert!(!d.ok(&["network", "ls"]).contains(&net));
+    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    assert!(!common::stdout(&links).contains(&net), "the bridge {net} is left");
+    d.assert_clean(&[web]);
 }

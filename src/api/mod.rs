@@ -15,6 +15,7 @@ mod body;
 mod containers;
 mod exec;
 mod images;
+mod networks;
 mod router;
 mod system;
 mod volumes;

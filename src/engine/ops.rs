@@ -13,11 +13,8 @@ use crate::runtime::container::Container;
 
 /// Create a container: check the request and make its Plan, write the record, claim the name, and start
 /// its monitor, which creates the container (it then waits for `start`).
-pub fn create(engine: &Engine, name: Option<&str>, req: CreateRequest) -> Result<Record> {
+pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Result<Record> {
     let id = super::generate_id();
-    // The Plan is made here once to refuse a bad request before anything exists; the monitor makes it again.
-    let plan = super::plan::make_plan(engine, &id, &req)?;
-    let image_id = crate::image::store::Store::open(&engine.store)?.find(&req.image)?.id;
     let name = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
             let n = n.strip_prefix('/').unwrap_or(n);
@@ -26,6 +23,17 @@ pub fn create(engine: &Engine, name: Option<&str>, req: CreateRequest) -> Result
         }
         None => record::generate_name(engine, &id),
     };
+    // On a user network peers find each other through /etc/hosts, which lists hostnames: without a
+    // --hostname, the container's name is its hostname there, so `wget http://NAME/` works as with docker.
+    let mode = req.host_config.network_mode.as_str();
+    let hostname_like = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let user_network = !matches!(mode, "" | "default" | "bridge" | "none" | "host") && !mode.contains(':');
+    if req.hostname.is_empty() && user_network && hostname_like && name.len() <= 63 {
+        req.hostname = name.clone();
+    }
+    // The Plan is made here once to refuse a bad request before anything exists; the monitor makes it again.
+    let plan = super::plan::make_plan(engine, &id, &req)?;
+    let image_id = crate::image::store::Store::open(&engine.store)?.find(&req.image)?.id;
     let dir = engine.record_dir(&id);
     std::fs::create_dir_all(&dir).map_err(|e| EngineError::io("mkdir", &dir, e))?;
     let undo = |engine: &Engine| {
