@@ -12,6 +12,7 @@
 
 mod attach;
 mod body;
+mod build;
 mod containers;
 mod exec;
 mod images;

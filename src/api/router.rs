@@ -7,7 +7,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 
 use super::body::{self, Reply};
-use super::{containers, exec, images, networks, system, volumes};
+use super::{build, containers, exec, images, networks, system, volumes};
 use crate::engine::{Engine, EngineError};
 
 pub type Req = Request<Incoming>;
@@ -31,6 +31,7 @@ pub async fn route(engine: Arc<Engine>, req: Req) -> Result<Reply, std::convert:
         (_, ["containers", ..]) => containers::route(engine, req, &segs[1..]).await,
         (_, ["exec", id, action]) => exec::route(engine, req, id, action).await,
         (_, ["images", ..]) => images::route(engine, req, &segs[1..]).await,
+        (&Method::POST, ["build"]) => build::build(engine, req).await,
         (_, ["volumes", ..]) => volumes::route(engine, req, &segs[1..]).await,
         (_, ["networks", ..]) => networks::route(engine, req, &segs[1..]).await,
         _ => Err(EngineError::not_found("page not found")),
