@@ -314,14 +314,21 @@ async fn logs(engine: Arc<Engine>, id: &str, q: &[(String, String)]) -> Result<R
     let (tx, reply) = body::channel(StatusCode::OK, kind);
     tokio::spawn(async move {
         let path = engine.log_path(&rec.id);
-        let mut offset = 0usize;
+        // Kept open: a client may remove the container (and its log) before it reads what we send.
+        let mut file = tokio::fs::File::open(&path).await.ok();
+        let mut pending = Vec::new();
         let mut first = true;
         loop {
             // Whether it ran before reading: the last lines are in the file before the monitor is gone.
             let live = follow && engine.monitor_socket(&rec.id).exists();
-            let bytes = tokio::fs::read(&path).await.unwrap_or_default();
-            let (mut entries, used) = logs::parse(bytes.get(offset..).unwrap_or_default());
-            offset += used;
+            if file.is_none() {
+                file = tokio::fs::File::open(&path).await.ok();
+            }
+            if let Some(f) = &mut file {
+                let _ = f.read_to_end(&mut pending).await;
+            }
+            let (mut entries, used) = logs::parse(&pending);
+            pending.drain(..used);
             entries.retain(|e| filter.wants(e));
             if first && let Some(n) = filter.tail {
                 let skip = entries.len().saturating_sub(n);

@@ -144,6 +144,9 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io)> {
         ..RunState::default()
     };
     record::write_json(&engine.record_dir(id), "state.json", &state)?;
+    // The log exists before anyone hears of the container (a `logs` right after `start` opens it).
+    let log = engine.log_path(id);
+    std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| EngineError::io("open", &log, e))?;
     Ok((rec, pid, listener, io))
 }
 
@@ -203,6 +206,9 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
     let _ = mask.thread_block();
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
     let mut log = logs::Writer::open(&engine.log_path(&rec.id)).ok();
+    if log.is_none() {
+        eprintln!("containy monitor {}: cannot open the log {}", rec.id, engine.log_path(&rec.id).display());
+    }
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
     let status = loop {
