@@ -146,7 +146,7 @@ impl Daemon {
         assert_eq!(self.processes(), Vec::<String>::new(), "processes left");
         let containers = self.path("store/containers");
         let left: Vec<_> = std::fs::read_dir(&containers)
-            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "names").collect())
+            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "names" && n != "events.log").collect())
             .unwrap_or_default();
         assert!(left.is_empty(), "records left: {left:?}");
         let names: Vec<_> =
@@ -247,6 +247,20 @@ fn detached_container_lifecycle_ps_logs_stop_rm() {
     d.ok(&["rm", "svc", "count"]);
     let gone = d.docker(&["inspect", "svc"]);
     assert!(!gone.status.success());
+    // The lifecycle, as `docker events` (and docker-compose) read it.
+    let until = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 1;
+    let events = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "container=count",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(events.split_whitespace().collect::<Vec<_>>(), ["create", "start", "die", "destroy"]);
     d.assert_clean(&[id, count]);
 }
 

@@ -27,7 +27,7 @@ pub async fn route(engine: Arc<Engine>, req: Req) -> Result<Reply, std::convert:
         (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(method == Method::HEAD)),
         (&Method::GET, ["version"]) => Ok(system::version()),
         (&Method::GET, ["info"]) => Ok(system::info(&engine)),
-        (&Method::GET, ["events"]) => Ok(system::events()),
+        (&Method::GET, ["events"]) => system::events(&engine, &body::query(req.uri())),
         (_, ["containers", ..]) => containers::route(engine, req, &segs[1..]).await,
         (_, ["exec", id, action]) => exec::route(engine, req, id, action).await,
         (_, ["images", ..]) => images::route(engine, req, &segs[1..]).await,

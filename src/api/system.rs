@@ -73,12 +73,77 @@ pub fn info(engine: &Engine) -> Reply {
     }))
 }
 
-/// The event stream: open, and (for now) silent until the client goes away. Lifecycle events are not
-/// recorded yet; docker-compose only needs the stream to exist.
-pub fn events() -> Reply {
+/// `GET /events?since=&until=&filters=`: the engine's event log (`engine::events`), from `since` (or from
+/// now), followed until `until` or until the client leaves. Filters: `type`, `container` (id or name),
+/// `event`, `label`.
+pub fn events(engine: &Engine, q: &[(String, String)]) -> Result<Reply, crate::engine::EngineError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let time = |key: &str| body::param(q, key).and_then(|t| t.parse::<f64>().ok());
+    let (since, until) = (time("since"), time("until"));
+    let filters: serde_json::Map<String, serde_json::Value> = match body::param(q, "filters") {
+        Some(f) if !f.is_empty() => serde_json::from_str(f)
+            .map_err(|e| crate::engine::EngineError::bad(format!("invalid filters {f:?}: {e}")))?,
+        _ => Default::default(),
+    };
+    let values = |key: &str| -> Vec<String> {
+        match filters.get(key) {
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            Some(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    };
+    let (types, containers, actions, labels) = (values("type"), values("container"), values("event"), values("label"));
+    let wants = move |e: &serde_json::Value| {
+        let attr = |k: &str| e["Actor"]["Attributes"][k].as_str().unwrap_or("").to_string();
+        let t = e["timeNano"].as_f64().unwrap_or(0.0) / 1e9;
+        (types.is_empty() || types.iter().any(|x| x == "container"))
+            && (containers.is_empty()
+                || containers
+                    .iter()
+                    .any(|c| e["id"].as_str().is_some_and(|id| id.starts_with(c.as_str())) || attr("name") == *c))
+            && (actions.is_empty() || actions.iter().any(|a| e["Action"] == a.as_str()))
+            && labels.iter().all(|l| match l.split_once('=') {
+                Some((k, v)) => attr(k) == v,
+                None => !attr(l).is_empty(),
+            })
+            && since.is_none_or(|s| t >= s)
+            && until.is_none_or(|u| t <= u)
+    };
+    let path = crate::engine::events::path(engine);
     let (tx, reply) = body::channel(StatusCode::OK, "application/json");
     tokio::spawn(async move {
-        tx.closed().await;
+        let mut file = None;
+        let mut pending = Vec::new();
+        loop {
+            if file.is_none()
+                && let Ok(mut f) = tokio::fs::File::open(&path).await
+            {
+                if since.is_none() {
+                    let _ = f.seek(std::io::SeekFrom::End(0)).await;
+                }
+                file = Some(f);
+            }
+            if let Some(f) = &mut file {
+                let _ = f.read_to_end(&mut pending).await;
+            }
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                if let Ok(event) = serde_json::from_slice::<serde_json::Value>(&line)
+                    && wants(&event)
+                    && tx.send(bytes::Bytes::from(format!("{event}\n"))).await.is_err()
+                {
+                    return;
+                }
+            }
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            if until.is_some_and(|u| now.as_secs_f64() > u) {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                _ = tx.closed() => return,
+            }
+        }
     });
-    reply
+    Ok(reply)
 }

@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod client;
+pub mod events;
 pub mod exec;
 pub mod logs;
 pub mod monitor;

@@ -447,6 +447,10 @@ fn finish(
     if let Err(e) = record::write_json(&dir, "state.json", &state) {
         eprintln!("containy monitor {}: {e}", rec.id);
     }
+    if oom {
+        super::events::emit(engine, rec, "oom", &[]);
+    }
+    super::events::emit(engine, rec, "die", &[("exitCode", code.to_string())]);
     let line = format!("exit {code} {oom}\n");
     // Attach clients see the end of their stream now; waiters hear the code, then EOF when we are gone.
     clients.retain_mut(|c| match c.role {
@@ -456,6 +460,7 @@ fn finish(
     if rec.request.host_config.auto_remove {
         record::release_name(engine, &rec.name, &rec.id);
         let _ = std::fs::remove_dir_all(&dir);
+        super::events::emit(engine, rec, "destroy", &[]);
     }
     let _ = std::fs::remove_dir_all(engine.monitor_dir(&rec.id));
     drop(clients);

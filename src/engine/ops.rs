@@ -58,6 +58,7 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
         undo(engine);
         return Err(e);
     }
+    super::events::emit(engine, &rec, "create", &[]);
     Ok(rec)
 }
 
@@ -74,6 +75,7 @@ pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
         client::spawn_monitor(engine, &rec.id)?;
     }
     client::request(engine, &rec.id, "start")?;
+    super::events::emit(engine, &rec, "start", &[]);
     Ok(true)
 }
 
@@ -112,6 +114,7 @@ pub fn kill(engine: &Engine, reference: &str, signal: Signal) -> Result<()> {
         return Err(EngineError::conflict(format!("Container {} is not running", rec.id)));
     }
     Container::load(&engine.state_root, &rec.id)?.kill(signal, false)?;
+    super::events::emit(engine, &rec, "kill", &[("signal", (signal as i32).to_string())]);
     Ok(())
 }
 
@@ -165,7 +168,10 @@ pub fn remove(engine: &Engine, reference: &str, force: bool) -> Result<()> {
     let dir = engine.record_dir(&rec.id);
     match std::fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::io("remove", &dir, e)),
-        _ => Ok(()),
+        _ => {
+            super::events::emit(engine, &rec, "destroy", &[]);
+            Ok(())
+        }
     }
 }
 
@@ -189,6 +195,7 @@ pub fn pause(engine: &Engine, reference: &str, frozen: bool) -> Result<()> {
     }
     let container = Container::load(&engine.state_root, &rec.id)?;
     let marker = engine.monitor_dir(&rec.id).join("paused");
+    super::events::emit(engine, &rec, if frozen { "pause" } else { "unpause" }, &[]);
     if frozen {
         container.pause()?;
         std::fs::write(&marker, b"").map_err(|e| EngineError::io("write", &marker, e))?;
