@@ -11,12 +11,13 @@
 #   containerd      tests/containerd.rs: its own daemon, `ctr run --runc-binary containy`
 #   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)
 #   python3-docker  tests/engine.rs: docker-py (5.0.3) drives `containy serve`, as autograders do
+#   docker-compose  tests/engine.rs: compose 1.29 (python, no daemon of its own) against `containy serve`
 #   docker.io       tests/engine.rs: only its `docker` CLI (20.10), unpacked with `dpkg -x` below into
 #                   /var/cache/containy-docker-cli; the package is never installed, so no dockerd can start
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
-    iproute2 nftables python3-docker)
+    iproute2 nftables python3-docker docker-compose)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -661,3 +661,50 @@ fn classic_build_then_run() {
     }
     d.assert_clean(&[]);
 }
+
+/// docker-compose 1.29: a web server and a client that reaches it by service name on the project network;
+/// `up -d`, `ps`, `logs`, `down` leaving nothing behind.
+#[test]
+fn compose_up_ps_logs_down() {
+    require_root!();
+    if !Path::new("/usr/bin/docker-compose").exists() {
+        eprintln!("skipped: docker-compose is missing: run install.sh");
+        return;
+    }
+    let d = Daemon::start();
+    let project = format!("cyc{}", std::process::id() % 10_000);
+    let subnet = format!("10.158.{}.0/24", std::process::id() % 250);
+    let dir = d.path("compose");
+    std::fs::create_dir(&dir).unwrap();
+    let file = format!(
+        "version: \"3\"\nservices:\n  web:\n    image: busybox\n    command: sh -c \"mkdir /www; echo hello-compose > \
+         /www/index.html; exec httpd -f -p 80 -h /www\"\n  client:\n    image: busybox\n    command: sh -c \"until \
+         wget -qO- http://web/; do sleep 0.2; done; sleep 100\"\n    depends_on: [web]\nnetworks:\n  default:\n    \
+         ipam:\n      config:\n        - subnet: {subnet}\n"
+    );
+    std::fs::write(dir.join("docker-compose.yml"), file).unwrap();
+    let compose = |args: &[&str]| {
+        let out = Command::new("/usr/bin/docker-compose")
+            .args(["-p", &project])
+            .args(args)
+            .current_dir(&dir)
+            .env("DOCKER_HOST", format!("unix://{}", d.socket().display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "compose {args:?}: {}\n{}", common::stderr(&out), d.log());
+        common::stdout(&out)
+    };
+    compose(&["up", "-d"]);
+    let ids: Vec<String> = ["web", "client"].iter().map(|s| d.id(&format!("{project}_{s}_1"))).collect();
+    let ps = compose(&["ps"]);
+    assert_eq!(ps.matches(" Up ").count(), 2, "{ps}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !compose(&["logs", "client"]).contains("hello-compose") {
+        assert!(Instant::now() < deadline, "the client never reached web by name");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    compose(&["down", "-t", "1"]);
+    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    assert!(!common::stdout(&links).contains(&format!("{project}_default")), "the project network is left");
+    d.assert_clean(&ids);
+}

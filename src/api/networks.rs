@@ -34,6 +34,26 @@ pub async fn route(engine: Arc<Engine>, req: Req, segs: &[&str]) -> Result<Reply
             })
             .await
         }
+        (&Method::POST, [name, action @ ("connect" | "disconnect")]) => {
+            // Containers join their network when they are created; a request for what already holds is fine.
+            let bytes = body::read(req.into_body()).await?;
+            let spec: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let container = spec["Container"].as_str().unwrap_or("").to_string();
+            let (name, connect) = (name.to_string(), *action == "connect");
+            blocking(move || {
+                let rec = crate::engine::record::find(&e, &container)?;
+                let on_it = rec.request.host_config.network_mode == name;
+                if on_it == connect {
+                    Ok(body::empty(StatusCode::OK))
+                } else {
+                    Err(EngineError::bad(format!(
+                        "containy connects a container to its one network when it is created: {} is on {:?}",
+                        rec.name, rec.request.host_config.network_mode
+                    )))
+                }
+            })
+            .await
+        }
         (&Method::DELETE, [name]) => {
             let name = name.to_string();
             blocking(move || network::remove_network(&e.state_root, &name).map(|()| no_content()).map_err(error)).await

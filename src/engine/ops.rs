@@ -26,10 +26,21 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
     // On a user network peers find each other through /etc/hosts, which lists hostnames: without a
     // --hostname, the container's name is its hostname there, so `wget http://NAME/` works as with docker.
     let mode = req.host_config.network_mode.as_str();
-    let hostname_like = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    // Its first network alias (docker-compose names a service so) comes first.
+    let hostname_like = |n: &str| n.len() <= 63 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
     let user_network = !matches!(mode, "" | "default" | "bridge" | "none" | "host") && !mode.contains(':');
-    if req.hostname.is_empty() && user_network && hostname_like && name.len() <= 63 {
-        req.hostname = name.clone();
+    let endpoints = req.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref());
+    let alias = endpoints
+        .and_then(|e| e.get(mode))
+        .and_then(|e| e["Aliases"].as_array())
+        .and_then(|a| a.iter().filter_map(|v| v.as_str()).find(|a| hostname_like(a)))
+        .map(str::to_string);
+    if req.hostname.is_empty() && user_network {
+        if let Some(alias) = alias {
+            req.hostname = alias;
+        } else if hostname_like(&name) {
+            req.hostname = name.clone();
+        }
     }
     // The Plan is made here once to refuse a bad request before anything exists; the monitor makes it again.
     let plan = super::plan::make_plan(engine, &id, &req)?;
