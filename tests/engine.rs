@@ -323,7 +323,26 @@ fn stdin_and_terminal() {
     let out = script.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", common::stdout(&out));
     assert!(common::stdout(&out).contains("/dev/pts/"), "{}", common::stdout(&out));
-    d.assert_clean(&[]);
+    // exec -i and exec -it into a running container.
+    d.ok(&["run", "-d", "--name", "ex", "busybox", "sleep", "100"]);
+    let ex = d.id("ex");
+    let mut child =
+        d.docker_cmd(&["exec", "-i", "ex", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    assert_eq!(common::stdout(&child.wait_with_output().unwrap()), "piped\n");
+    let line = format!("DOCKER_HOST=unix://{} {DOCKER} exec -it ex sh", d.socket().display());
+    let mut script = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    script.stdin.take().unwrap().write_all(b"tty; exit 6\n").unwrap();
+    let out = script.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", common::stdout(&out));
+    assert!(common::stdout(&out).contains("/dev/pts/"), "{}", common::stdout(&out));
+    d.ok(&["rm", "-f", "ex"]);
+    d.assert_clean(&[ex]);
 }
 
 /// The daemon is `kill -9`ed with an attached, a detached and a mid-stop container, and one that exits

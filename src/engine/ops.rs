@@ -15,13 +15,14 @@ use crate::runtime::container::Container;
 /// its monitor, which creates the container (it then waits for `start`).
 pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Result<Record> {
     let id = super::generate_id();
+    let generated = name.is_none_or(str::is_empty);
     let name = match name.filter(|n| !n.is_empty()) {
         Some(n) => {
             let n = n.strip_prefix('/').unwrap_or(n);
             record::check_name(n)?;
             n.to_string()
         }
-        None => record::generate_name(engine, &id),
+        None => record::generate_name(&id),
     };
     // On a user network peers find each other through /etc/hosts, which lists hostnames: without a
     // --hostname, the container's name is its hostname there, so `wget http://NAME/` works as with docker.
@@ -50,10 +51,18 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
     let undo = |engine: &Engine| {
         let _ = std::fs::remove_dir_all(engine.record_dir(&id));
     };
-    if let Err(e) = record::claim_name(engine, &name, &id) {
-        undo(engine);
-        return Err(e);
-    }
+    let claimed = if generated {
+        record::claim_generated(engine, &name, &id)
+    } else {
+        record::claim_name(engine, &name, &id).map(|()| name)
+    };
+    let name = match claimed {
+        Ok(name) => name,
+        Err(e) => {
+            undo(engine);
+            return Err(e);
+        }
+    };
     let rec = Record {
         id: id.clone(),
         name: name.clone(),

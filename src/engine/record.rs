@@ -118,14 +118,28 @@ pub fn release_name(engine: &Engine, name: &str, id: &str) {
     }
 }
 
-/// A fresh name for a container created without one (`adjective_noun`, as docker's, with a number on a clash).
-pub fn generate_name(engine: &Engine, id: &str) -> String {
+/// A fresh name for a container created without one (`adjective_noun`, as docker's); `claim_generated`
+/// adds part of the id when another container has it.
+pub fn generate_name(id: &str) -> String {
     const ADJ: &[&str] = &["brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "sharp", "wise"];
     const NOUN: &[&str] = &["hopper", "lovelace", "ritchie", "thompson", "torvalds", "turing", "knuth", "liskov"];
     let seed = u64::from_str_radix(&id[..12.min(id.len())], 16).unwrap_or(0);
     let base =
         format!("{}_{}", ADJ[(seed % ADJ.len() as u64) as usize], NOUN[(seed / 16 % NOUN.len() as u64) as usize]);
-    if !names_dir(engine).join(&base).exists() { base } else { format!("{base}_{}", &id[..6.min(id.len())]) }
+    base
+}
+
+/// Claim `name` (generated), or `name_<id prefix>` when it is taken: two creates racing for the same
+/// generated name both succeed.
+pub fn claim_generated(engine: &Engine, name: &str, id: &str) -> Result<String> {
+    match claim_name(engine, name, id) {
+        Ok(()) => Ok(name.to_string()),
+        Err(e) if e.kind == super::Kind::Conflict => {
+            let unique = format!("{name}_{}", &id[..12.min(id.len())]);
+            claim_name(engine, &unique, id).map(|()| unique)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Find a container by full id, name (with or without `/`) or unique id prefix.
