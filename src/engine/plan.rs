@@ -206,3 +206,73 @@ fn network(engine: &Engine, req: &CreateRequest) -> Result<(Value, Vec<String>)>
     }
     Ok((network, ports))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::request::{self, HostConfig, PortBinding};
+
+    fn engine() -> Engine {
+        Engine {
+            state_root: "/nonexistent/state".into(),
+            store: "/nonexistent/store".into(),
+            base_cache: "/nonexistent/cache".into(),
+            exe: "/bin/false".into(),
+            default_network: "none".into(),
+        }
+    }
+
+    #[test]
+    fn limits_and_network_become_the_friendly_config() {
+        let mut req = CreateRequest { image: "busybox".into(), ..Default::default() };
+        req.host_config = HostConfig {
+            memory: 32 << 20,
+            nano_cpus: 500_000_000,
+            pids_limit: Some(10),
+            cap_drop: Some(vec!["ALL".into()]),
+            readonly_rootfs: true,
+            network_mode: "web".into(),
+            port_bindings: Some(
+                [(
+                    "80/tcp".to_string(),
+                    Some(vec![PortBinding { host_ip: "127.0.0.1".into(), host_port: "8080".into() }]),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        let config = friendly_config(&engine(), &"a".repeat(64), &req).unwrap();
+        assert_eq!(config["resources"], serde_json::json!({"memory": 32 << 20, "pids": 10, "cpu": 0.5}));
+        assert_eq!(config["network"], serde_json::json!({"mode": "bridge", "network": "web"}));
+        assert_eq!(config["ports"], serde_json::json!(["127.0.0.1:8080:80/tcp"]));
+        assert_eq!(config["rootfs"]["readonly"], true);
+        assert_eq!(config["hostname"], "aaaaaaaaaaaa");
+        assert_eq!(config["process"]["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let engine = engine();
+        let bind = CreateRequest {
+            image: "busybox".into(),
+            host_config: HostConfig { binds: Some(vec!["/a:/b:/c:/d".into()]), ..Default::default() },
+            ..Default::default()
+        };
+        assert!(friendly_config(&engine, "x", &bind).unwrap_err().message.contains("HostConfig.Binds"));
+        let ports = CreateRequest {
+            image: "busybox".into(),
+            host_config: HostConfig {
+                network_mode: "none".into(),
+                port_bindings: Some([("80/tcp".to_string(), Some(vec![PortBinding::default()]))].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(friendly_config(&engine, "x", &ports).unwrap_err().message.contains("HostConfig.PortBindings"));
+        let err = request::parse(br#"{"Image": "busybox", "HostConfig": {"Memory": "lots"}}"#).unwrap_err();
+        assert!(err.message.contains("HostConfig.Memory"), "{}", err.message);
+        assert!(check_volume_name("ok-name").is_ok() && check_volume_name("../x").is_err());
+        assert!(crate::engine::record::check_name("web_1").is_ok());
+        assert!(crate::engine::record::check_name("a").is_err() && crate::engine::record::check_name("a/b").is_err());
+    }
+}
