@@ -12,10 +12,14 @@
 #   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)
 #   docker-registry, apache2-utils, openssl, skopeo  tests/registry.rs: private registries (htpasswd, a TLS
 #                   certificate, signed tokens) and skopeo pushing an image for containy to pull
+#   python3-docker  tests/engine.rs: docker-py (5.0.3) drives `containy serve`, as autograders do
+#   docker-compose  tests/engine.rs: compose 1.29 (python, no daemon of its own) against `containy serve`
+#   docker.io       tests/engine.rs: only its `docker` CLI (20.10), unpacked with `dpkg -x` below into
+#                   /var/cache/containy-docker-cli; the package is never installed, so no dockerd can start
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
-    iproute2 nftables docker-registry apache2-utils openssl skopeo)
+    iproute2 nftables docker-registry apache2-utils openssl skopeo python3-docker docker-compose)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,6 +31,20 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "install.sh: installing ${missing[*]}"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The docker CLI of Debian's docker.io, without installing the package (whose dockerd would change the host's
+# firewall if it ever ran): download the .deb and unpack it into a cache directory.
+docker_cli=/var/cache/containy-docker-cli
+if [ ! -x "$docker_cli/x/usr/bin/docker" ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "install.sh: unpacking the docker CLI of docker.io into $docker_cli"
+    $SUDO mkdir -p "$docker_cli"
+    $SUDO chmod 0777 "$docker_cli"   # apt-get download runs as _apt
+    (cd "$docker_cli" && $SUDO apt-get download -qq docker.io >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get download -qq docker.io; })
+    $SUDO dpkg -x "$docker_cli"/docker.io_*.deb "$docker_cli/x"
+    $SUDO chmod 0755 "$docker_cli"
 fi
 
 command -v cargo >/dev/null || { echo "install.sh: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }

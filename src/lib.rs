@@ -9,11 +9,13 @@
 
 pub mod narrate;
 
+pub mod api; // `containy serve`: the Docker Engine API over a Unix socket (the only async code)
 pub mod capabilities; // the five capability sets
 pub mod cgroups; // cgroup v1 / v2 files, written directly
 pub mod cli; // clap structs, one fn per verb
 pub mod clock; // RFC 3339 timestamps for state files and image configs
 pub mod config; // configy.toml / configy.json -> Plan
+pub mod engine; // named containers on disk, the per-container monitor
 pub mod error; // IoError shared by every module; chain(): an error and its causes, each once
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
 pub mod limits; // limits for untrusted code: CPU/wall time, output, file size, disk

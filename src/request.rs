@@ -80,7 +80,7 @@ pub enum RequestError {
 /// The one place a Plan is made: lower, look up the image, apply the overrides, validate.
 pub fn plan(request: &Request) -> Result<ValidPlan, RequestError> {
     let o = &request.overrides;
-    let mut plan = match &request.source {
+    let plan = match &request.source {
         Source::Bundle { dir, config } => {
             let mut plan = lower(dir, config.as_deref())?;
             resolve_image_rootfs(&mut plan, &request.store, request.pull)?;
@@ -104,7 +104,13 @@ pub fn plan(request: &Request) -> Result<ValidPlan, RequestError> {
             plan
         }
     };
-    apply_overrides(&mut plan, o)?;
+    finish(plan, o)
+}
+
+/// The last two steps, for a Plan whose input and image are already in (`plan` above, and the engine, which
+/// lowers an API request itself): the overrides, then the one validation.
+pub fn finish(mut plan: Plan, overrides: &Overrides) -> Result<ValidPlan, RequestError> {
+    apply_overrides(&mut plan, overrides)?;
     Ok(plan.validate()?)
 }
 

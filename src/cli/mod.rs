@@ -1,6 +1,7 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
+mod engine;
 mod format;
 mod images;
 mod inspect;
@@ -139,6 +140,11 @@ pub enum Command {
     Login(registry::LoginArgs),
     /// Log out of a registry: forget its stored credentials.
     Logout(registry::LogoutArgs),
+    /// The engine daemon: serve the Docker Engine API on a Unix socket (docker, docker-py, docker-compose).
+    Serve(engine::ServeArgs),
+    /// (internal) The per-container monitor the engine starts: holds stdio, logs, reaps.
+    #[command(hide = true)]
+    Monitor(engine::MonitorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -518,6 +524,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pull(args) => registry::pull(args),
         Command::Login(args) => registry::login(args),
         Command::Logout(args) => registry::logout(args),
+        Command::Serve(args) => engine::serve(&cli.root, args),
+        Command::Monitor(args) => engine::monitor(&cli.root, args),
     }
 }
 

@@ -221,6 +221,21 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Leave the caller: fork once and let the parent `_exit(0)` at once, so the child is re-parented to init
+/// and whoever started us can reap its child right away (conmon's double fork; the engine's monitor). Only
+/// for a single-threaded process, before it holds anything that a fork would duplicate badly.
+pub fn detach_from_parent() -> io::Result<()> {
+    if thread_count() != Some(1) {
+        return Err(io::Error::other("detach_from_parent: the process is not single-threaded"));
+    }
+    // SAFETY: the process is single-threaded (checked above), so the child gets a consistent copy of the
+    // whole address space; the parent only calls _exit.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        nix::unistd::ForkResult::Parent { .. } => exit_now(0),
+        nix::unistd::ForkResult::Child => Ok(()),
+    }
+}
+
 /// Take ownership of a descriptor the kernel has just installed in this process (one received with
 /// `SCM_RIGHTS`). Only for raw fds that nothing else in the process knows about.
 pub fn adopt_received_fd(raw: RawFd) -> OwnedFd {

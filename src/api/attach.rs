@@ -1,0 +1,70 @@
+//! `attach`: the client's connection is taken over (HTTP upgrade, `101 UPGRADED`, as dockerd answers
+//! `Upgrade: tcp`) and spliced to the container's monitor, which sends docker's stream (8-byte frames
+//! without a tty, raw bytes with one) and takes the client's bytes as the container's stdin. The daemon adds
+//! nothing and keeps nothing: when either side ends, both are closed.
+
+use std::sync::Arc;
+
+use hyper::StatusCode;
+use hyper::header::HeaderValue;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::body::{self, Reply, flag, param};
+use super::router::{Req, blocking};
+use crate::engine::{Engine, EngineError, record};
+
+pub async fn attach(engine: Arc<Engine>, req: Req, id: &str, q: &[(String, String)]) -> Result<Reply, EngineError> {
+    let reference = id.to_string();
+    let e = engine.clone();
+    let rec = blocking(move || record::find(&e, &reference)).await?;
+    let stream = flag(q, "stream") || param(q, "logs").is_none();
+    if !stream {
+        return Ok(body::empty(StatusCode::OK));
+    }
+    let mut monitor = tokio::net::UnixStream::connect(engine.monitor_socket(&rec.id))
+        .await
+        .map_err(|_| EngineError::conflict(format!("container {} is not running", rec.id)))?;
+    let bit = |k: &str| if flag(q, k) { '1' } else { '0' };
+    let line = format!("attach {}{}{}\n", bit("stdin"), bit("stdout"), bit("stderr"));
+    monitor.write_all(line.as_bytes()).await.map_err(|e| EngineError::internal(format!("monitor: {e}")))?;
+    Ok(hijack(req, monitor, rec.request.tty))
+}
+
+/// Answer 101 and splice the upgraded connection with `peer` once hyper hands it over.
+pub fn hijack<B, P>(mut req: hyper::Request<B>, peer: P, tty: bool) -> Reply
+where
+    P: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = upgrade.await {
+            splice(TokioIo::new(upgraded), peer).await;
+        }
+    });
+    let mut r = body::empty(StatusCode::SWITCHING_PROTOCOLS);
+    let h = r.headers_mut();
+    h.insert("connection", HeaderValue::from_static("Upgrade"));
+    h.insert("upgrade", HeaderValue::from_static("tcp"));
+    let kind = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    h.insert("content-type", HeaderValue::from_static(kind));
+    r
+}
+
+/// Client → peer until the client half-closes (then the peer's write side is shut: stdin's end), and
+/// peer → client until the peer ends (the container has exited); then everything is dropped.
+pub async fn splice<C, P>(client: C, peer: P)
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    P: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut pr, mut pw) = tokio::io::split(peer);
+    let input = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut cr, &mut pw).await;
+        let _ = pw.shutdown().await;
+    });
+    let _ = tokio::io::copy(&mut pr, &mut cw).await;
+    let _ = cw.shutdown().await;
+    input.abort();
+}

@@ -1,0 +1,128 @@
+//! Response bodies: whole (JSON, text) or streamed from a channel (logs -f, wait, stats, events, save), and
+//! docker's error form `{"message": "..."}`.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Response, StatusCode};
+use tokio::sync::mpsc;
+
+use crate::engine::{EngineError, Kind};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+pub type Reply = Response<Body>;
+
+/// Request bodies larger than this are refused (413), except image archives, which are streamed to disk.
+pub const MAX_BODY: usize = 4 << 20;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+    let mut r = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    r
+}
+
+pub fn ok(value: serde_json::Value) -> Reply {
+    json(StatusCode::OK, &value)
+}
+
+pub fn empty(status: StatusCode) -> Reply {
+    let mut r = Response::new(full(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+pub fn error(e: &EngineError) -> Reply {
+    let status = match e.kind {
+        Kind::BadRequest => StatusCode::BAD_REQUEST,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    json(status, &serde_json::json!({"message": e.message}))
+}
+
+/// A body fed by a channel: the sender side is handed to a task; dropping it ends the body. A client that
+/// goes away drops the body, and the task's next send fails: that is how a streaming task learns to stop.
+pub struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+pub fn channel(status: StatusCode, content_type: &'static str) -> (mpsc::Sender<Bytes>, Reply) {
+    let (tx, rx) = mpsc::channel(16);
+    let mut r = Response::new(ChannelBody(rx).boxed());
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static(content_type));
+    (tx, r)
+}
+
+/// Read a whole request body, at most [`MAX_BODY`] bytes.
+pub async fn read(body: Incoming) -> Result<Bytes, EngineError> {
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(EngineError::bad(format!("request body is larger than {} bytes", MAX_BODY)))
+        }
+        Err(e) => Err(EngineError::bad(format!("cannot read the request body: {e}"))),
+    }
+}
+
+/// Query parameters, decoded.
+pub fn query(uri: &hyper::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+pub fn param<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// `1`, `true`, `True`: docker's boolean query values.
+pub fn flag(q: &[(String, String)], key: &str) -> bool {
+    matches!(param(q, key), Some("1" | "true" | "True" | "yes"))
+}
+
+pub fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,225 @@
+//! `/images/...`: list, inspect, tag, rm, load (`docker load`: the archive is streamed to a temp file and
+//! imported by `image::import`), save (`image::export`), and create (pull), which answers 404 until the
+//! registry client lands.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::body::{self, Reply, flag, param, query};
+use super::router::{Req, blocking};
+use crate::engine::{Engine, EngineError};
+use crate::image::store::{Image, Store};
+
+pub async fn route(engine: Arc<Engine>, req: Req, segs: &[&str]) -> Result<Reply, EngineError> {
+    let q = query(req.uri());
+    let method = req.method().clone();
+    let e = engine.clone();
+    // Image names may hold `/`: the action is the last segment.
+    let (name, action) = match segs {
+        [] => (String::new(), ""),
+        [one] => (one.to_string(), ""),
+        [rest @ .., last] => (rest.join("/"), *last),
+    };
+    match (&method, segs, action) {
+        (&Method::GET, ["json"], _) => blocking(move || list(&e)).await,
+        (&Method::POST, ["load"], _) => load(engine, req, flag(&q, "quiet")).await,
+        (&Method::POST, ["create"], _) => {
+            let image = param(&q, "fromImage").unwrap_or("");
+            let tag = param(&q, "tag").filter(|t| !t.is_empty()).unwrap_or("latest");
+            Err(EngineError::not_found(format!(
+                "pull access denied for {image}:{tag}: containy cannot pull yet (no registry client): \
+                 use 'docker load' or 'docker import'"
+            )))
+        }
+        (&Method::GET, ["get"], _) => {
+            let names: Vec<String> = q.iter().filter(|(k, _)| k == "names").map(|(_, v)| v.clone()).collect();
+            save(engine, names).await
+        }
+        (&Method::GET, _, "json") => blocking(move || inspect(&e, &name)).await,
+        (&Method::GET, _, "get") => save(engine, vec![name]).await,
+        (&Method::POST, _, "tag") => {
+            let repo = param(&q, "repo").unwrap_or("").to_string();
+            let tag = param(&q, "tag").filter(|t| !t.is_empty()).unwrap_or("latest").to_string();
+            blocking(move || tag_image(&e, &name, &repo, &tag)).await
+        }
+        (&Method::DELETE, _, _) => {
+            let name = segs.join("/");
+            blocking(move || remove(&e, &name)).await
+        }
+        _ => Err(EngineError::not_found("page not found")),
+    }
+}
+
+fn store(engine: &Engine) -> Result<Store, EngineError> {
+    Ok(Store::open(&engine.store)?)
+}
+
+/// The names (`name:tag`) pointing at each image id.
+fn tags(store: &Store) -> Result<std::collections::BTreeMap<String, Vec<String>>, EngineError> {
+    let mut by_id: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (name, id) in store.index()? {
+        by_id.entry(id).or_default().push(name);
+    }
+    Ok(by_id)
+}
+
+fn size(store: &Store, image: &Image) -> u64 {
+    image.record.layers.iter().map(|l| dir_size(&store.layer_dir(l))).sum()
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
+fn list(engine: &Engine) -> Result<Reply, EngineError> {
+    let store = store(engine)?;
+    let tags = tags(&store)?;
+    let mut out = Vec::new();
+    for id in store.image_ids()? {
+        let image = Image { record: store.record(&id)?, id: id.clone() };
+        let size = size(&store, &image);
+        out.push(json!({
+            "Id": format!("sha256:{id}"),
+            "ParentId": "",
+            "RepoTags": tags.get(&id).cloned().unwrap_or_default(),
+            "RepoDigests": [],
+            "Created": crate::engine::logs::unix_time(&image.record.created).unwrap_or(0.0) as i64,
+            "Size": size,
+            "VirtualSize": size,
+            "SharedSize": -1,
+            "Labels": image.record.config.labels.clone().unwrap_or_default(),
+            "Containers": -1,
+        }));
+    }
+    Ok(body::ok(Value::Array(out)))
+}
+
+fn inspect(engine: &Engine, name: &str) -> Result<Reply, EngineError> {
+    let store = store(engine)?;
+    let image = store.find(name).map_err(|_| EngineError::not_found(format!("No such image: {name}")))?;
+    let tags = tags(&store)?.remove(&image.id).unwrap_or_default();
+    let c = &image.record.config;
+    Ok(body::ok(json!({
+        "Id": format!("sha256:{}", image.id),
+        "RepoTags": tags,
+        "RepoDigests": [],
+        "Created": image.record.created,
+        "Architecture": image.record.architecture,
+        "Os": image.record.os,
+        "Size": size(&store, &image),
+        "Config": {"User": c.user.clone().unwrap_or_default(), "Env": c.env, "Cmd": c.cmd,
+            "Entrypoint": c.entrypoint, "WorkingDir": c.working_dir.clone().unwrap_or_default(), "Labels": c.labels},
+        "RootFS": {"Type": "layers", "Layers": image.record.layers.iter().map(|l| format!("sha256:{l}")).collect::<Vec<_>>()},
+    })))
+}
+
+fn tag_image(engine: &Engine, name: &str, repo: &str, tag: &str) -> Result<Reply, EngineError> {
+    let store = store(engine)?;
+    let image = store.find(name).map_err(|_| EngineError::not_found(format!("No such image: {name}")))?;
+    if repo.is_empty() {
+        return Err(EngineError::bad("repository name must have at least one component"));
+    }
+    store.add_image(&image.record, Some(&format!("{repo}:{tag}")))?;
+    Ok(body::empty(StatusCode::CREATED))
+}
+
+fn remove(engine: &Engine, name: &str) -> Result<Reply, EngineError> {
+    let store = store(engine)?;
+    let image = store.find(name).map_err(|_| EngineError::not_found(format!("No such image: {name}")))?;
+    for rec in crate::engine::record::all(engine) {
+        if rec.image_id == image.id {
+            return Err(EngineError::conflict(format!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using \
+                 its referenced image {}",
+                &rec.id[..12],
+                &image.id[..12]
+            )));
+        }
+    }
+    let untagged = store.remove(name)?;
+    let mut out: Vec<Value> = untagged.iter().map(|n| json!({"Untagged": n})).collect();
+    if store.record(&image.id).is_err() {
+        out.push(json!({"Deleted": format!("sha256:{}", image.id)}));
+    }
+    Ok(body::ok(Value::Array(out)))
+}
+
+/// `docker load`: the body (a `docker save` or OCI archive) goes to a temp file in the store, is imported,
+/// and the file removed; the answer is docker's progress stream, one JSON message.
+async fn load(engine: Arc<Engine>, req: Req, _quiet: bool) -> Result<Reply, EngineError> {
+    let store = store(&engine)?;
+    let tmp = read_to_file(&engine, req.into_body()).await?;
+    let imported = blocking(move || {
+        let result = crate::image::import(&store, None, &tmp.path);
+        drop(tmp);
+        Ok(result?)
+    })
+    .await?;
+    let line = json!({"stream": format!("Loaded image: {}\n", imported.name)});
+    Ok(body::json(StatusCode::OK, &line))
+}
+
+/// A request body streamed into a file in the store's tmp dir (removed with the returned guard).
+pub struct Spooled {
+    pub path: std::path::PathBuf,
+    _tmp: crate::image::store::TmpDir,
+}
+
+pub async fn read_to_file(engine: &Engine, mut incoming: hyper::body::Incoming) -> Result<Spooled, EngineError> {
+    let tmp = store(engine)?.tmp_dir()?;
+    let path = tmp.path.join("body.tar");
+    let mut file = tokio::fs::File::create(&path).await.map_err(|e| EngineError::io("create", &path, e))?;
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| EngineError::bad(format!("cannot read the archive: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            tokio::io::AsyncWriteExt::write_all(&mut file, data)
+                .await
+                .map_err(|e| EngineError::io("write", &path, e))?;
+        }
+    }
+    Ok(Spooled { path, _tmp: tmp })
+}
+
+/// `docker save`: the image as an archive (`image::export`), streamed as it is written.
+async fn save(engine: Arc<Engine>, names: Vec<String>) -> Result<Reply, EngineError> {
+    let [name] = names.as_slice() else {
+        return Err(EngineError::bad("containy saves one image at a time"));
+    };
+    let store = store(&engine)?;
+    store.find(name).map_err(|_| EngineError::not_found(format!("No such image: {name}")))?;
+    let (tx, reply) = body::channel(StatusCode::OK, "application/x-tar");
+    let name = name.clone();
+    tokio::task::spawn_blocking(move || {
+        let out = ChannelWriter(tx);
+        if let Err(e) = crate::image::export(&store, &name, std::io::BufWriter::with_capacity(1 << 16, out)) {
+            eprintln!("containy serve: save {name}: {e}");
+        }
+    });
+    Ok(reply)
+}
+
+/// A blocking writer into a body channel (for code that writes to `std::io::Write`).
+pub struct ChannelWriter(pub tokio::sync::mpsc::Sender<Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

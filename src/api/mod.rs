@@ -1,0 +1,87 @@
+//! `containy serve`: the Docker Engine API over a Unix socket, so `docker`, docker-py and docker-compose
+//! drive containy. This is the only async code in containy (tokio + hyper, on one thread, with a pool for
+//! blocking calls); nothing on the run path (`run`/`create`/`start`/`exec`) reaches it.
+//!
+//! The daemon holds nothing that is not on disk: every request reads the engine's records or talks to a
+//! container's monitor (`engine::monitor`), which the daemon starts as a fresh process and then forgets. So
+//! a `kill -9` of the daemon loses nothing, and a new one carries on where it left off.
+//!
+//! Paths are accepted with any version prefix from `/v1.24` up, and without one, as podman does; `_ping`
+//! and `/version` advertise [`API_VERSION`] so current clients (which refuse servers below 1.44) work, while
+//! older ones (Debian's 20.10 CLI speaks 1.41) use their own, lower version.
+
+mod attach;
+mod body;
+mod build;
+mod containers;
+mod exec;
+mod images;
+mod networks;
+mod router;
+mod system;
+mod volumes;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use hyper_util::rt::TokioIo;
+
+use crate::engine::Engine;
+
+/// Where the daemon listens by default.
+pub const DEFAULT_SOCKET: &str = "/run/containy/containy.sock";
+/// The API version containy advertises, and the oldest one it accepts in a path.
+pub const API_VERSION: &str = "1.44";
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// Serve until killed.
+pub fn serve(engine: Engine, socket: &Path) -> Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = bind(socket)?;
+        eprintln!("containy serve: listening on unix://{}", socket.display());
+        let engine = std::sync::Arc::new(engine);
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    eprintln!("containy serve: accept: {e}");
+                    continue;
+                }
+            };
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| router::route(engine.clone(), req));
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                let _ = conn.await;
+            });
+        }
+    })
+}
+
+/// The socket: its directory root-owned 0711, the socket 0660 with group `containy` when it exists.
+fn bind(socket: &Path) -> Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = socket.parent()
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+            .with_context(|| format!("chmod {}", dir.display()))?;
+    }
+    // A socket left by a daemon that was killed: nobody answers on it any more.
+    if std::os::unix::net::UnixStream::connect(socket).is_err() {
+        let _ = std::fs::remove_file(socket);
+    }
+    let listener =
+        tokio::net::UnixListener::bind(socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod {}", socket.display()))?;
+    if let Ok(Some(group)) = nix::unistd::Group::from_name("containy") {
+        let _ = nix::unistd::chown(socket, None, Some(group.gid));
+    }
+    Ok(listener)
+}

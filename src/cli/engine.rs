@@ -1,0 +1,60 @@
+//! The engine's verbs: `serve` (the daemon) and the hidden `monitor` the daemon starts per container.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::engine::Engine;
+use crate::image;
+
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// The image store; container records live in its containers/ directory.
+    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    pub store: PathBuf,
+    /// Where base tarballs are extracted.
+    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    pub cache: PathBuf,
+    /// The network of containers asking for docker's `bridge`/`default`: a bridge network's name, or none.
+    #[arg(long, default_value = crate::plan::DEFAULT_NETWORK, value_name = "NAME")]
+    pub default_network: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The Unix socket to listen on (its directory is made root-owned 0711; the socket is 0660).
+    #[arg(long, default_value = crate::api::DEFAULT_SOCKET, value_name = "PATH")]
+    pub socket: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    pub id: String,
+}
+
+fn engine(root: &Path, args: EngineArgs) -> Result<Engine> {
+    let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("{}", p.display()));
+    Ok(Engine {
+        state_root: abs(root)?,
+        store: abs(&args.store)?,
+        base_cache: abs(&args.cache)?,
+        exe: std::env::current_exe().context("cannot find containy's own binary")?,
+        default_network: args.default_network,
+    })
+}
+
+pub fn serve(root: &Path, args: ServeArgs) -> Result<i32> {
+    let engine = engine(root, args.engine)?;
+    crate::api::serve(engine, &args.socket)?;
+    Ok(0)
+}
+
+pub fn monitor(root: &Path, args: MonitorArgs) -> Result<i32> {
+    let engine = engine(root, args.engine)?;
+    Ok(crate::engine::monitor::main(&engine, &args.id))
+}

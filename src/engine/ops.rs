@@ -1,0 +1,227 @@
+//! The engine's verbs on containers, blocking and synchronous: create, start, kill, stop, remove, and the
+//! live status. The daemon runs them on tokio's blocking threads; the CLI calls them directly. Each leaves
+//! nothing behind when it fails: a create that cannot make its container removes its record and name.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::record::{self, Record, RunState};
+use super::request::CreateRequest;
+use super::{Engine, EngineError, Result, client};
+use crate::runtime::container::Container;
+
+/// Create a container: check the request and make its Plan, write the record, claim the name, and start
+/// its monitor, which creates the container (it then waits for `start`).
+pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Result<Record> {
+    let id = super::generate_id();
+    let generated = name.is_none_or(str::is_empty);
+    let name = match name.filter(|n| !n.is_empty()) {
+        Some(n) => {
+            let n = n.strip_prefix('/').unwrap_or(n);
+            record::check_name(n)?;
+            n.to_string()
+        }
+        None => record::generate_name(&id),
+    };
+    // On a user network peers find each other through /etc/hosts, which lists hostnames: without a
+    // --hostname, the container's name is its hostname there, so `wget http://NAME/` works as with docker.
+    let mode = req.host_config.network_mode.as_str();
+    // Its first network alias (docker-compose names a service so) comes first.
+    let hostname_like = |n: &str| n.len() <= 63 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let user_network = !matches!(mode, "" | "default" | "bridge" | "none" | "host") && !mode.contains(':');
+    let endpoints = req.networking_config.as_ref().and_then(|n| n.endpoints_config.as_ref());
+    let alias = endpoints
+        .and_then(|e| e.get(mode))
+        .and_then(|e| e["Aliases"].as_array())
+        .and_then(|a| a.iter().filter_map(|v| v.as_str()).find(|a| hostname_like(a)))
+        .map(str::to_string);
+    if req.hostname.is_empty() && user_network {
+        if let Some(alias) = alias {
+            req.hostname = alias;
+        } else if hostname_like(&name) {
+            req.hostname = name.clone();
+        }
+    }
+    // The Plan is made here once to refuse a bad request before anything exists; the monitor makes it again.
+    let plan = super::plan::make_plan(engine, &id, &req)?;
+    let image_id = crate::image::store::Store::open(&engine.store)?.find(&req.image)?.id;
+    let dir = engine.record_dir(&id);
+    std::fs::create_dir_all(&dir).map_err(|e| EngineError::io("mkdir", &dir, e))?;
+    let undo = |engine: &Engine| {
+        let _ = std::fs::remove_dir_all(engine.record_dir(&id));
+    };
+    let claimed = if generated {
+        record::claim_generated(engine, &name, &id)
+    } else {
+        record::claim_name(engine, &name, &id).map(|()| name)
+    };
+    let name = match claimed {
+        Ok(name) => name,
+        Err(e) => {
+            undo(engine);
+            return Err(e);
+        }
+    };
+    let rec = Record {
+        id: id.clone(),
+        name: name.clone(),
+        created: crate::clock::now_rfc3339(),
+        image_id,
+        path: plan.process.args.first().cloned().unwrap_or_default(),
+        args: plan.process.args.iter().skip(1).cloned().collect(),
+        request: req,
+    };
+    let made = record::write_json(&dir, "config.json", &rec).and_then(|()| client::spawn_monitor(engine, &id));
+    if let Err(e) = made {
+        record::release_name(engine, &name, &id);
+        undo(engine);
+        return Err(e);
+    }
+    super::events::emit(engine, &rec, "create", &[]);
+    Ok(rec)
+}
+
+/// Start a created container, or a new run of an exited one. `false`: it was running already.
+pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
+    let rec = record::find(engine, reference)?;
+    let state = status(engine, &rec);
+    if state.status == "running" || state.status == "paused" {
+        return Ok(false);
+    }
+    if client::connect(engine, &rec.id).is_none() {
+        // Ended before: a fresh container from the same record (the log goes on).
+        leftover_cleanup(engine, &rec.id);
+        client::spawn_monitor(engine, &rec.id)?;
+    }
+    client::request(engine, &rec.id, "start")?;
+    super::events::emit(engine, &rec, "start", &[]);
+    Ok(true)
+}
+
+/// The status as it is: the monitor's record, corrected when the monitor is gone.
+pub fn status(engine: &Engine, rec: &Record) -> RunState {
+    let mut state = rec.state(engine);
+    let live = matches!(state.status.as_str(), "created" | "running");
+    if live && client::connect(engine, &rec.id).is_none() {
+        // The monitor died without writing the end (killed itself): the container cannot be reaped by us.
+        state.status = "exited".into();
+        if state.exit_code == 0 {
+            state.exit_code = 255;
+        }
+        state.pid = 0;
+    } else if state.status == "running" && engine.monitor_dir(&rec.id).join("paused").exists() {
+        state.status = "paused".into();
+    }
+    state
+}
+
+/// `TERM`, `SIGTERM` or `15`.
+pub fn parse_signal(text: &str) -> Result<Signal> {
+    let bad = || EngineError::bad(format!("Invalid signal: {text}"));
+    if let Ok(n) = text.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+pub fn kill(engine: &Engine, reference: &str, signal: Signal) -> Result<()> {
+    let rec = record::find(engine, reference)?;
+    let state = status(engine, &rec);
+    if state.status != "running" && state.status != "paused" {
+        return Err(EngineError::conflict(format!("Container {} is not running", rec.id)));
+    }
+    Container::load(&engine.state_root, &rec.id)?.kill(signal, false)?;
+    super::events::emit(engine, &rec, "kill", &[("signal", (signal as i32).to_string())]);
+    Ok(())
+}
+
+/// `stop`: the stop signal, then after `timeout` seconds SIGKILL; returns once the container has ended.
+/// `false`: it was not running.
+pub fn stop(engine: &Engine, reference: &str, timeout: Option<i64>) -> Result<bool> {
+    let rec = record::find(engine, reference)?;
+    if !matches!(status(engine, &rec).status.as_str(), "running" | "paused") {
+        return Ok(false);
+    }
+    let signal = match &rec.request.stop_signal {
+        Some(s) if !s.is_empty() => parse_signal(s)?,
+        _ => Signal::SIGTERM,
+    };
+    let timeout = timeout.or(rec.request.stop_timeout).unwrap_or(10).max(0) as u64;
+    let container = Container::load(&engine.state_root, &rec.id)?;
+    let _ = container.resume();
+    let _ = std::fs::remove_file(engine.monitor_dir(&rec.id).join("paused"));
+    let _ = container.kill(signal, false);
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    while container.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if container.alive() {
+        let _ = container.kill(Signal::SIGKILL, true);
+    }
+    client::wait_gone(engine, &rec.id);
+    Ok(true)
+}
+
+/// `rm`: refuse a running container unless `force`; kill it, wait for its monitor to clean up, then remove
+/// the record, its log and its name.
+pub fn remove(engine: &Engine, reference: &str, force: bool) -> Result<()> {
+    let rec = record::find(engine, reference)?;
+    let state = status(engine, &rec);
+    if matches!(state.status.as_str(), "running" | "paused") && !force {
+        return Err(EngineError::conflict(format!(
+            "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+            rec.id
+        )));
+    }
+    if client::connect(engine, &rec.id).is_some() {
+        if let Ok(c) = Container::load(&engine.state_root, &rec.id) {
+            let _ = c.resume();
+            let _ = c.kill(Signal::SIGKILL, true);
+        }
+        client::wait_gone(engine, &rec.id);
+    }
+    leftover_cleanup(engine, &rec.id);
+    record::release_name(engine, &rec.name, &rec.id);
+    let dir = engine.record_dir(&rec.id);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::io("remove", &dir, e)),
+        _ => {
+            super::events::emit(engine, &rec, "destroy", &[]);
+            Ok(())
+        }
+    }
+}
+
+/// A runtime container or monitor dir left by a monitor that died: undo it.
+fn leftover_cleanup(engine: &Engine, id: &str) {
+    if let Ok(c) = Container::load(&engine.state_root, id) {
+        let _ = c.delete(true);
+    }
+    let _ = std::fs::remove_dir_all(engine.monitor_dir(id));
+}
+
+/// Freeze or thaw a running container (the cgroup freezer); the marker file tells `status`.
+pub fn pause(engine: &Engine, reference: &str, frozen: bool) -> Result<()> {
+    let rec = record::find(engine, reference)?;
+    let state = status(engine, &rec);
+    match (frozen, state.status.as_str()) {
+        (true, "running") | (false, "paused") => {}
+        (true, "paused") => return Err(EngineError::conflict(format!("Container {} is already paused", rec.id))),
+        (false, "running") => return Err(EngineError::conflict(format!("Container {} is not paused", rec.id))),
+        _ => return Err(EngineError::conflict(format!("Container {} is not running", rec.id))),
+    }
+    let container = Container::load(&engine.state_root, &rec.id)?;
+    let marker = engine.monitor_dir(&rec.id).join("paused");
+    super::events::emit(engine, &rec, if frozen { "pause" } else { "unpause" }, &[]);
+    if frozen {
+        container.pause()?;
+        std::fs::write(&marker, b"").map_err(|e| EngineError::io("write", &marker, e))?;
+    } else {
+        container.resume()?;
+        let _ = std::fs::remove_file(&marker);
+    }
+    Ok(())
+}
