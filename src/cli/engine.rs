@@ -34,6 +34,7 @@ pub struct ServeArgs {
 pub struct MonitorArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// The engine container the monitor holds (its record is in the store).
     pub id: String,
 }
 
