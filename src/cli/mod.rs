@@ -26,7 +26,7 @@ use crate::{image, oci};
 )]
 pub struct Cli {
     /// Directory for container state.
-    #[arg(long, global = true, default_value = runtime::DEFAULT_ROOT, value_name = "DIR", env = "CONTAINY_ROOT")]
+    #[arg(long, global = true, default_value_os_t = crate::paths::state_root(), value_name = "DIR", env = "CONTAINY_ROOT")]
     pub root: PathBuf,
     /// Narrate every kernel step: what, which syscall or file, and why.
     #[arg(long, global = true)]
@@ -148,7 +148,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
     /// Where base tarballs are extracted.
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     /// Create and start the container, then return (it runs on without containy).
     #[arg(short, long)]
@@ -161,6 +161,9 @@ pub struct RunArgs {
     pub preserve_fds: u32,
     #[command(flatten)]
     pub network: network::NetArgs,
+    /// Rootless without a writable cgroup: fail if the config asks for limits (default: warn and run).
+    #[arg(long, env = "CONTAINY_STRICT_LIMITS")]
+    pub strict_limits: bool,
     /// The container id (default: a random one).
     pub id: Option<String>,
     /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
@@ -168,7 +171,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME[:TAG]")]
     pub image: Option<String>,
     /// The image store.
-    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    #[arg(long, default_value_os_t = crate::paths::store(), value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
     /// Set an environment variable (KEY=VALUE), over the config's and the image's.
     #[arg(short, long, value_name = "KEY=VALUE")]
@@ -204,10 +207,13 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility; containy creates no session keyring.
     #[arg(long)]
     pub no_new_keyring: bool,
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     #[command(flatten)]
     pub network: network::NetArgs,
+    /// Rootless without a writable cgroup: fail if the config asks for limits (default: warn and run).
+    #[arg(long, env = "CONTAINY_STRICT_LIMITS")]
+    pub strict_limits: bool,
     pub id: String,
 }
 
@@ -341,7 +347,7 @@ pub struct UpdateArgs {
 pub struct ExtractArgs {
     /// The tarball (.tar or .tar.gz).
     pub tarball: PathBuf,
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
 }
 
@@ -354,10 +360,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.explain {
         crate::narrate::enable();
     }
+    if !matches!(cli.command, Command::Spec(_) | Command::Features | Command::Extract(_) | Command::Image(_)) {
+        crate::paths::check_state_root(&cli.root)?;
+    }
     match cli.command {
         Command::Run(args) => run(&cli.root, args),
         Command::Create(args) => {
-            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
+            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| crate::paths::store().into());
             let plan = request::plan(&Request {
                 source: Source::Bundle { dir: args.bundle, config: None },
                 overrides: Overrides { net: args.network.net, publish: args.network.publish, ..Default::default() },
@@ -366,6 +375,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let opts = RunOptions {
                 pid_file: args.pid_file,
                 preserve_fds: args.preserve_fds,
+                strict_limits: args.strict_limits,
                 ..RunOptions::new(args.id, &cli.root, args.cache)
             };
             runtime::create(&plan, &opts, args.console_socket.as_deref())?;
@@ -510,6 +520,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
     let opts = RunOptions {
         pid_file: args.pid_file,
         preserve_fds: args.preserve_fds,
+        strict_limits: args.strict_limits,
         ..RunOptions::new(id.clone(), root, args.cache)
     };
     if args.detach {
@@ -548,7 +559,7 @@ fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
         pid_file: args.pid_file.as_deref(),
         console_socket: args.console_socket.as_deref(),
         preserve_fds: args.preserve_fds,
-        seccomp_cache: std::path::Path::new(runtime::SECCOMP_CACHE),
+        seccomp_cache: &crate::paths::seccomp_cache(),
     };
     match runtime::exec::exec(&container, opts) {
         Ok(exit) => Ok(exit.code()),

@@ -13,6 +13,7 @@ mod init;
 pub mod inspect;
 mod io;
 mod parent;
+mod rootless;
 mod spawn;
 pub mod state;
 pub mod steps;
@@ -44,6 +45,8 @@ pub struct RunOptions {
     pub seccomp_cache: PathBuf,
     /// Pass fds 3..3+N on to the container (`--preserve-fds`, as engines use it).
     pub preserve_fds: u32,
+    /// Rootless without a writable cgroup: refuse a config that asks for limits instead of warning.
+    pub strict_limits: bool,
 }
 
 impl RunOptions {
@@ -54,8 +57,9 @@ impl RunOptions {
             root: root.to_path_buf(),
             base_cache,
             pid_file: None,
-            seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
+            seccomp_cache: crate::paths::seccomp_cache(),
             preserve_fds: 0,
+            strict_limits: false,
         }
     }
 }
@@ -120,6 +124,9 @@ pub enum RuntimeError {
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]
     Usage(&'static str),
+    /// Something a rootless container cannot have, or a helper it needs failed; says what to do.
+    #[error("{0}")]
+    Rootless(String),
     #[error("container {id:?} cannot be started: it is {status:?}, not created")]
     NotCreated { id: String, status: state::Status },
     #[error("container {id:?} is not running")]

@@ -24,7 +24,7 @@ use crate::cgroups::{self, Cgroup, Layout};
 use crate::network;
 use crate::plan::{Mount, Namespace, NamespaceSpec, Network, Plan, PortMapping, RootfsMode, RootfsSource, ValidPlan};
 use crate::rootfs::{self, CgroupMount, RootPaths};
-use crate::{capabilities, image, namespaces, seccomp, user_mapping};
+use crate::{capabilities, image, namespaces, seccomp};
 
 /// What a running container holds on the host; dropping it gives everything back.
 struct Resources {
@@ -173,7 +173,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         },
         "limits are written before the process exists, so it never runs unlimited"
     );
-    let cgroup = Cgroup::create(&layout, &rel, &plan.resources)?;
+    let cgroup = super::rootless::create_cgroup(&layout, &rel, &plan.resources, opts.strict_limits)?;
     let state = State {
         oci_version: super::OCI_VERSION.into(),
         id: opts.id.clone(),
@@ -181,13 +181,13 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         pid: 0,
         bundle: plan.bundle.clone(),
         rootfs: paths.rootfs.clone(),
-        cgroups: cgroup.dirs().to_vec(),
+        cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(),
         start_time: 0,
         created: state::now_rfc3339(),
         annotations: plan.annotations.clone(),
         hooks: plan.hooks.clone(),
     };
-    held.cgroup = Some(cgroup);
+    held.cgroup = cgroup;
     state.write(&state_dir)?;
 
     // After state.json exists, so `delete --force` finds the container (and its network.json) whenever
@@ -231,8 +231,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
 
     begin(8);
     if namespaces::creates(&host.namespaces, Namespace::User) {
-        let deny_setgroups = !nix::unistd::geteuid().is_root();
-        user_mapping::write_id_maps(child, &plan.uid_mappings, &plan.gid_mappings, deny_setgroups)?;
+        super::rootless::write_id_maps(child, plan)?;
     }
     // The child's network namespace exists now; it waits for Go, so it never sees a half-made network.
     if let Some((attachment, ports)) = &host.attachment {

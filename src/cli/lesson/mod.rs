@@ -51,7 +51,7 @@ pub struct LessonArgs {
     #[arg(long, default_value = "lesson", value_name = "PREFIX")]
     pub id: String,
     /// Where base tarballs are extracted.
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
 }
 
