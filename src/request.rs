@@ -15,6 +15,8 @@ use crate::image::{self, Store};
 use crate::oci;
 use crate::plan::{Plan, PlanError, RootfsSource, ValidPlan};
 
+pub mod rootless;
+
 /// Where the container's description comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -98,6 +100,7 @@ pub fn plan(request: &Request) -> Result<ValidPlan, RequestError> {
         }
     };
     apply_overrides(&mut plan, o)?;
+    rootless::adapt(&mut plan)?;
     Ok(plan.validate()?)
 }
 

@@ -105,6 +105,76 @@ pub fn write_id_maps_with_helpers(child: Pid, uid_maps: &[IdMap], gid_maps: &[Id
     Ok(())
 }
 
+/// The maps a rootless user gets: its own id as root, and ids `1..` from its first subordinate range (none
+/// without one). The third value says whether both ranges exist.
+pub fn caller_maps() -> (Vec<IdMap>, Vec<IdMap>, bool) {
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let name = nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name).unwrap_or_default();
+    let subuids = subordinate_ranges(Path::new("/etc/subuid"), &name, uid);
+    let subgids = subordinate_ranges(Path::new("/etc/subgid"), &name, uid);
+    let maps = |own: u32, ranges: &[SubordinateRange]| {
+        let mut maps = vec![IdMap { container_id: 0, host_id: own, size: 1 }];
+        if let Some(r) = ranges.first() {
+            maps.push(IdMap { container_id: 1, host_id: r.start, size: r.count });
+        }
+        maps
+    };
+    let both = !subuids.is_empty() && !subgids.is_empty();
+    (maps(uid, &subuids), maps(gid, &subgids), both)
+}
+
+/// Run `work` in a child process that is root of a new user namespace with these maps (what `podman
+/// unshare` does): it may then own files as any mapped id — extract an image's files with their owners,
+/// remove a container's files however they are owned. Returns the child's exit code. The caller must be
+/// single-threaded (the child is a `clone3` copy of it).
+pub fn run_as_mapped_root(
+    uid_maps: &[IdMap],
+    gid_maps: &[IdMap],
+    work: impl FnOnce() -> i32,
+) -> Result<i32, HelperError> {
+    let helper_error = |source: std::io::Error| HelperError::Missing { helper: "clone3", maps: String::new(), source };
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| helper_error(e.into()))?;
+    match crate::sys::clone3(libc::CLONE_NEWUSER as u64, None).map_err(helper_error)? {
+        crate::sys::Forked::Child => {
+            drop(write_end);
+            // Wait until the parent wrote the maps: EOF (or a byte) means go.
+            let mut byte = [0u8; 1];
+            let _ = nix::unistd::read(&read_end, &mut byte);
+            drop(read_end);
+            let code = if byte[0] == 1 { work() } else { 125 };
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().flush();
+            crate::sys::exit_now(code)
+        }
+        crate::sys::Forked::Parent(child) => {
+            drop(read_end);
+            let own_only = is_own_id_only(uid_maps, nix::unistd::geteuid().as_raw())
+                && is_own_id_only(gid_maps, nix::unistd::getegid().as_raw());
+            let written = if own_only {
+                write_id_maps(child, uid_maps, gid_maps, true).map_err(|e| HelperError::Refused {
+                    helper: "uid_map",
+                    maps: e.content.clone(),
+                    pid: child.as_raw(),
+                    stderr: e.to_string(),
+                })
+            } else {
+                write_id_maps_with_helpers(child, uid_maps, gid_maps)
+            };
+            let _ = nix::unistd::write(&write_end, &[u8::from(written.is_ok())]);
+            drop(write_end);
+            let status = nix::sys::wait::waitpid(child, None);
+            written?;
+            Ok(match status {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, signal, _)) => 128 + signal as i32,
+                _ => 125,
+            })
+        }
+    }
+}
+
 /// The text of a `uid_map` / `gid_map` file.
 pub fn map_text(maps: &[IdMap]) -> String {
     maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()

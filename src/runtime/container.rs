@@ -187,7 +187,7 @@ impl Container {
             format!("rm -r {}", self.dir.display()),
             "the upper dir and the rootfs mount point go with it; the mounts went with the mount namespace"
         );
-        match std::fs::remove_dir_all(&self.dir) {
+        match super::rootless::remove_state_dir(&self.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(RuntimeError::io("remove", &self.dir, e)),

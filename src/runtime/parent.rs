@@ -71,7 +71,7 @@ impl Drop for Resources {
             format!("rm -r {}", self.state_dir.display()),
             "the upper dir (the container's writes) and the rootfs mount point go with it"
         );
-        if let Err(e) = std::fs::remove_dir_all(&self.state_dir)
+        if let Err(e) = super::rootless::remove_state_dir(&self.state_dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             eprintln!("containy: warning: cannot remove {}: {e}", self.state_dir.display());

@@ -36,6 +36,27 @@ pub(super) fn write_id_maps(child: Pid, plan: &Plan) -> Result<(), RuntimeError>
     Ok(())
 }
 
+/// Remove a container's state directory. Rootless, its overlay upper dir may hold files the container's
+/// other ids own (subordinate ids on the host) and overlay's `work/work` (mode 0): the user cannot remove
+/// those itself, so a child that is root of a user namespace with the same maps does it.
+pub fn remove_state_dir(dir: &Path) -> std::io::Result<()> {
+    let first = match std::fs::remove_dir_all(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => e,
+    };
+    if first.kind() != std::io::ErrorKind::PermissionDenied || nix::unistd::geteuid().is_root() {
+        return Err(first);
+    }
+    let (uids, gids, _) = user_mapping::caller_maps();
+    let code = user_mapping::run_as_mapped_root(&uids, &gids, || match std::fs::remove_dir_all(dir) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    })
+    .map_err(std::io::Error::other)?;
+    if code == 0 { Ok(()) } else { Err(first) }
+}
+
 /// Step 4: the container's cgroup with its limits written, or — rootless, where the kernel does not let
 /// this user create one — none, after saying which limits go unapplied (an error with `strict`).
 pub(super) fn create_cgroup(
