@@ -489,8 +489,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Container::running(&cli.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
-        Command::Image(args) => images::image(args),
-        Command::Build(args) => images::build(&cli.root, args),
+        Command::Image(args) => mapped(|| images::image(args)),
+        Command::Build(args) => mapped(|| images::build(&cli.root, args)),
         Command::Extract(args) => {
             let dir = image::ensure_base(&args.tarball, &args.cache)?;
             println!("{}", dir.display());
@@ -566,6 +566,18 @@ fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
         Err(runtime::RuntimeError::Exec { code, text }) => Err(ExitWith { code: code as i32, message: text }.into()),
         Err(e) => Err(e).with_context(|| format!("cannot exec in container {}", args.id)),
     }
+}
+
+/// Rootless, the image verbs run as root of a user namespace with the caller's subordinate ids, so image
+/// files keep their owners; an error is reported there, as `main` would.
+fn mapped(verb: impl FnOnce() -> Result<i32>) -> Result<i32> {
+    Ok(runtime::rootless::as_mapped_root(|| match verb() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("containy: error: {e:#}");
+            125
+        }
+    })?)
 }
 
 /// `TERM`, `SIGTERM`, `term` or `15`.

@@ -13,7 +13,7 @@ mod init;
 pub mod inspect;
 mod io;
 mod parent;
-mod rootless;
+pub mod rootless;
 mod spawn;
 pub mod state;
 pub mod steps;

@@ -57,6 +57,22 @@ pub fn remove_state_dir(dir: &Path) -> std::io::Result<()> {
     if code == 0 { Ok(()) } else { Err(first) }
 }
 
+/// Run `work` as root of a user namespace with the caller's maps (own id and subordinate range) when
+/// containy is not root — how the rootless image verbs give files their owners (`podman unshare`) — or
+/// simply run it as root. Returns its exit code.
+pub fn as_mapped_root(work: impl FnOnce() -> i32) -> Result<i32, RuntimeError> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(work());
+    }
+    let (uids, gids, both) = user_mapping::caller_maps();
+    crate::explain!(
+        "rootless: become root of a user namespace for this command",
+        format!("clone3(CLONE_NEWUSER), then {}", if both { "newuidmap/newgidmap" } else { "write uid_map/gid_map" }),
+        "files can then be given the owners an image says, as ids of the user's subordinate range"
+    );
+    user_mapping::run_as_mapped_root(&uids, &gids, work).map_err(|e| RuntimeError::Rootless(e.to_string()))
+}
+
 /// Step 4: the container's cgroup with its limits written, or — rootless, where the kernel does not let
 /// this user create one — none, after saying which limits go unapplied (an error with `strict`).
 pub(super) fn create_cgroup(
