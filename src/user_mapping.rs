@@ -41,7 +41,9 @@ pub enum HelperError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{helper} refused to map {maps:?} for pid {pid}: {stderr} (check your lines in /etc/subuid and /etc/subgid)")]
+    #[error(
+        "{helper} refused to map {maps:?} for pid {pid}: {stderr} (check your lines in /etc/subuid and /etc/subgid)"
+    )]
     Refused { helper: &'static str, maps: String, pid: i32, stderr: String },
 }
 
@@ -221,10 +223,10 @@ mod tests {
     #[test]
     fn subordinate_ranges_match_by_name_or_uid() {
         let text = "alice:100000:65536\n1001:300000:1000\nbob:200000:65536\nbroken\nalice:x:1\nalice:5:0\n";
-        assert_eq!(parse_subordinate(text, "alice", 1001), [
-            SubordinateRange { start: 100000, count: 65536 },
-            SubordinateRange { start: 300000, count: 1000 }
-        ]);
+        assert_eq!(
+            parse_subordinate(text, "alice", 1001),
+            [SubordinateRange { start: 100000, count: 65536 }, SubordinateRange { start: 300000, count: 1000 }]
+        );
         assert!(parse_subordinate(text, "carol", 7).is_empty());
     }
 

@@ -214,7 +214,9 @@ impl Extractor {
         }
         if self.chown {
             match fchown(&file, Some(uid(meta.uid)), Some(gid(meta.gid))) {
-                Err(errno @ (Errno::EPERM | Errno::EINVAL)) => Self::owners_lost(&mut self.chown, &self.path, errno, meta.uid, meta.gid),
+                Err(errno @ (Errno::EPERM | Errno::EINVAL)) => {
+                    Self::owners_lost(&mut self.chown, &self.path, errno, meta.uid, meta.gid)
+                }
                 other => other.map_err(|errno| Failed("fchown", errno))?,
             }
         }
@@ -277,7 +279,9 @@ impl Extractor {
         if self.chown {
             let owner = (Some(uid(meta.uid)), Some(gid(meta.gid)));
             match fchownat(dir, name, owner.0, owner.1, AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Err(errno @ (Errno::EPERM | Errno::EINVAL)) => Self::owners_lost(&mut self.chown, &self.path, errno, meta.uid, meta.gid),
+                Err(errno @ (Errno::EPERM | Errno::EINVAL)) => {
+                    Self::owners_lost(&mut self.chown, &self.path, errno, meta.uid, meta.gid)
+                }
                 other => other.map_err(|errno| Failed("fchownat", errno))?,
             }
         }
@@ -332,7 +336,9 @@ impl Extractor {
             };
             if self.chown {
                 match fchown(&fd, Some(uid(d.uid)), Some(gid(d.gid))) {
-                    Err(errno @ (Errno::EPERM | Errno::EINVAL)) => Self::owners_lost(&mut self.chown, &d.path, errno, d.uid, d.gid),
+                    Err(errno @ (Errno::EPERM | Errno::EINVAL)) => {
+                        Self::owners_lost(&mut self.chown, &d.path, errno, d.uid, d.gid)
+                    }
                     other => other.map_err(|errno| failed("fchown", errno))?,
                 }
             }

@@ -87,7 +87,9 @@ fn set_default_maps(plan: &mut Plan, caller: &Caller) {
     plan.uid_mappings = maps(caller.uid, &caller.subuids);
     plan.gid_mappings = maps(caller.gid, &caller.subgids);
     let ranges = match (caller.subuids.first(), caller.subgids.first()) {
-        (Some(u), Some(g)) => format!("ids 1..{} are /etc/subuid's {}.. and /etc/subgid's {}..", u.count, u.start, g.start),
+        (Some(u), Some(g)) => {
+            format!("ids 1..{} are /etc/subuid's {}.. and /etc/subgid's {}..", u.count, u.start, g.start)
+        }
         _ => format!(
             "no range for {:?} in /etc/subuid and /etc/subgid, so only root exists inside: files owned by other \
              ids show as nobody and the process cannot become another user",
@@ -120,8 +122,10 @@ fn check_maps(
             let have = if ranges.is_empty() {
                 format!("{file} grants you no range")
             } else {
-                let list: Vec<_> =
-                    ranges.iter().map(|r| format!("{}..{}", r.start, u64::from(r.start) + u64::from(r.count))).collect();
+                let list: Vec<_> = ranges
+                    .iter()
+                    .map(|r| format!("{}..{}", r.start, u64::from(r.start) + u64::from(r.count)))
+                    .collect();
                 format!("{file} grants you only {}", list.join(", "))
             };
             return Err(RequestError::Usage(format!(
@@ -156,7 +160,9 @@ fn check_process_ids(plan: &Plan, caller: &Caller) -> Result<(), RequestError> {
             } else {
                 "map it, or run as an id the maps cover".to_string()
             };
-            return Err(RequestError::Usage(format!("process {what} {id} is not mapped in the user namespace: {hint}")));
+            return Err(RequestError::Usage(format!(
+                "process {what} {id} is not mapped in the user namespace: {hint}"
+            )));
         }
     }
     Ok(())
@@ -173,7 +179,7 @@ fn drop_unmapped_mount_gids(plan: &mut Plan) {
         let kept: Vec<&str> = m
             .data
             .split(',')
-            .filter(|opt| !opt.strip_prefix("gid=").and_then(|g| g.parse().ok()).is_some_and(|g| !mapped(g)))
+            .filter(|opt| opt.strip_prefix("gid=").and_then(|g| g.parse().ok()).is_none_or(mapped))
             .collect();
         m.data = kept.join(",");
     }
@@ -225,7 +231,12 @@ fn check_network(plan: &mut Plan) -> Result<(), RequestError> {
                     destination: m.destination.clone(),
                     fstype: "bind".into(),
                     source: PathBuf::from("/sys"),
-                    flags: libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    flags: libc::MS_BIND
+                        | libc::MS_REC
+                        | libc::MS_RDONLY
+                        | libc::MS_NOSUID
+                        | libc::MS_NODEV
+                        | libc::MS_NOEXEC,
                     propagation: Vec::new(),
                     data: String::new(),
                     copy_up: false,
@@ -268,10 +279,13 @@ mod tests {
         let mut p = plan();
         adapt_for(&mut p, &caller(true)).unwrap();
         assert!(p.namespaces.iter().any(|ns| ns.kind == Namespace::User && ns.path.is_none()));
-        assert_eq!(p.uid_mappings, [
-            IdMap { container_id: 0, host_id: 1000, size: 1 },
-            IdMap { container_id: 1, host_id: 100000, size: 65536 }
-        ]);
+        assert_eq!(
+            p.uid_mappings,
+            [
+                IdMap { container_id: 0, host_id: 1000, size: 1 },
+                IdMap { container_id: 1, host_id: 100000, size: 65536 }
+            ]
+        );
         let mut p = plan();
         adapt_for(&mut p, &caller(false)).unwrap();
         assert_eq!(p.gid_mappings, [IdMap { container_id: 0, host_id: 1000, size: 1 }]);
@@ -292,11 +306,10 @@ mod tests {
     fn maps_beyond_the_granted_range_are_refused() {
         let mut p = plan();
         p.namespaces.push(NamespaceSpec { kind: Namespace::User, path: None });
-        p.uid_mappings = vec![IdMap { container_id: 0, host_id: 1000, size: 1 }, IdMap {
-            container_id: 1,
-            host_id: 100000,
-            size: 70000,
-        }];
+        p.uid_mappings = vec![
+            IdMap { container_id: 0, host_id: 1000, size: 1 },
+            IdMap { container_id: 1, host_id: 100000, size: 70000 },
+        ];
         p.gid_mappings = vec![IdMap { container_id: 0, host_id: 1000, size: 1 }];
         let err = adapt_for(&mut p.clone(), &caller(true)).unwrap_err().to_string();
         assert!(err.contains("linux.uidMappings: host ids 100000..170000") && err.contains("100000..165536"), "{err}");

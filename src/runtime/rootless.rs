@@ -110,7 +110,10 @@ pub(super) fn create_cgroup(
                 unapplied.join(", ")
             )));
         }
-        eprintln!("containy: warning: running without a cgroup, so these limits are NOT applied: {}; {why}", unapplied.join(", "));
+        eprintln!(
+            "containy: warning: running without a cgroup, so these limits are NOT applied: {}; {why}",
+            unapplied.join(", ")
+        );
     }
     crate::explain!(
         "run without a cgroup (rootless)",
