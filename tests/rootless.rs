@@ -305,8 +305,11 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing() {
         user.containy(&["run", "--bundle", &bundle, "--user", "1000", &id]),
         &["process uid 1000 is not mapped", "usermod --add-subuids"],
     );
-    // A bridge network.
-    expect(user.containy(&["run", "--bundle", &bundle, "--net", "bridge", &id]), &["needs root", "slirp4netns"]);
+    // A named bridge network (the default one becomes pasta's user-mode network).
+    expect(
+        user.containy(&["run", "--bundle", &bundle, "--net", "backend", &id]),
+        &["named bridge network needs root", "pasta"],
+    );
     // An OCI map beyond the user's own id.
     let spec = spec_bundle(&user, &["true"]);
     let path = spec.join("config.json");
@@ -501,5 +504,50 @@ fn podman_rootless_runs_execs_stops_and_logs_with_containy() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
+    user.assert_no_leaks();
+}
+
+#[test]
+fn a_published_port_is_answered_on_127_0_0_1_through_pasta() {
+    require_root!();
+    let mut user = TestUser::new(true);
+    let b = user.bundle(
+        "configy.toml",
+        "[process]\nargs = [\"/bin/sh\", \"-c\", \"mkdir /tmp/www && echo hello-rootless > /tmp/www/index.html && \
+         exec httpd -f -p 80 -h /tmp/www\"]\n[rootfs]\npath = \"rootfs\"\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let id = user.id();
+    let mut child = user
+        .command(
+            &["run", "--bundle", b.to_str().unwrap(), "--net", "bridge", "-p", &publish, &id],
+            Some(&user.run_dir()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut answer = String::new();
+    for _ in 0..300 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("containy ended ({status}) before answering: {}", stderr(&child.wait_with_output().unwrap()));
+        }
+        if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = conn.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+            answer.clear();
+            let _ = conn.read_to_string(&mut answer);
+            if answer.contains("hello-rootless") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = user.containy(&["kill", &id, "KILL"]);
+    let out = child.wait_with_output().unwrap();
+    assert!(answer.contains("200 OK") && answer.contains("hello-rootless"), "{answer:?} {}", stderr(&out));
+    assert!(killed.status.success(), "kill: {}", stderr(&killed));
+    // pasta runs as the user: the leak check finds it if it outlived the container.
     user.assert_no_leaks();
 }

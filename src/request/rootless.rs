@@ -215,16 +215,29 @@ fn host_node(kind: char, major: u64, minor: u64) -> Option<PathBuf> {
     Some(PathBuf::from(format!("/dev/{dir}/{major}:{minor}")))
 }
 
-/// Bridge networks need root on the host (a veth in the host's namespace, NAT rules); sharing the host's
+/// Bridge networks need root on the host (a veth in the host's namespace, NAT rules): the default one becomes
+/// user-mode networking through pasta (podman's rootless default, too), a named one is refused. Sharing the host's
 /// network works, but a network namespace the container does not own cannot have its own sysfs, so `/sys`
 /// becomes a read-only bind of the host's (as `runc spec --rootless` writes it).
 fn check_network(plan: &mut Plan) -> Result<(), RequestError> {
     match &plan.network {
-        Network::Bridge { network, .. } => Err(RequestError::Usage(format!(
-            "network {network:?}: a bridge network needs root (a veth pair and NAT rules on the host); rootless, \
-             use network = \"slirp4netns\" (or --net slirp4netns) for outgoing connections and published ports, \
-             or \"none\""
-        ))),
+        Network::Bridge { network, ports } => {
+            if network != crate::plan::DEFAULT_NETWORK {
+                return Err(RequestError::Usage(format!(
+                    "network {network:?}: a named bridge network needs root (a bridge, veth pairs and NAT rules on \
+                     the host); rootless, use \"bridge\" (user-mode networking through pasta, with -p ports) or \
+                     \"none\""
+                )));
+            }
+            crate::explain!(
+                "rootless: bridge networking becomes user-mode networking (pasta)",
+                format!("published ports: {}", ports.len()),
+                "an ordinary user cannot make veth pairs or NAT rules; pasta gives the same outgoing connections \
+                 and published ports as a process of the user"
+            );
+            plan.network = Network::Pasta { ports: ports.clone() };
+            Ok(())
+        }
         Network::Host => {
             for m in plan.mounts.iter_mut().filter(|m| m.fstype == "sysfs") {
                 *m = Mount {
@@ -245,7 +258,7 @@ fn check_network(plan: &mut Plan) -> Result<(), RequestError> {
             }
             Ok(())
         }
-        Network::None | Network::Container(_) => Ok(()),
+        Network::None | Network::Container(_) | Network::Pasta { .. } => Ok(()),
     }
 }
 
@@ -318,11 +331,15 @@ mod tests {
     }
 
     #[test]
-    fn bridge_networks_are_refused_and_host_network_binds_sys() {
+    fn bridge_networks_go_through_pasta_and_host_network_binds_sys() {
         let mut p = plan();
-        p.network = Network::Bridge { network: "containy0".into(), ports: vec![] };
+        p.network = Network::Bridge { network: "backend".into(), ports: vec![] };
         let err = adapt_for(&mut p, &caller(true)).unwrap_err().to_string();
-        assert!(err.contains("needs root") && err.contains("slirp4netns"), "{err}");
+        assert!(err.contains("needs root") && err.contains("pasta"), "{err}");
+        let port = crate::plan::PortMapping::parse("127.0.0.1:8080:80").unwrap();
+        p.network = Network::Bridge { network: crate::plan::DEFAULT_NETWORK.into(), ports: vec![port.clone()] };
+        adapt_for(&mut p, &caller(true)).unwrap();
+        assert_eq!(p.network, Network::Pasta { ports: vec![port] });
         let mut p = plan();
         p.network = Network::Host;
         adapt_for(&mut p, &caller(true)).unwrap();

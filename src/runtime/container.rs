@@ -182,6 +182,7 @@ impl Container {
         {
             eprintln!("containy: warning: {e}");
         }
+        crate::network::pasta::stop(&self.dir);
         crate::explain!(
             "remove the state directory",
             format!("rm -r {}", self.dir.display()),

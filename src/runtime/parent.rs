@@ -66,6 +66,7 @@ impl Drop for Resources {
         {
             eprintln!("containy: warning: {e}");
         }
+        crate::network::pasta::stop(&self.state_dir);
         crate::explain!(
             "remove the state directory",
             format!("rm -r {}", self.state_dir.display()),
@@ -237,6 +238,9 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     if let Some((attachment, ports)) = &host.attachment {
         network::connect(attachment, child.as_raw(), ports)?;
     }
+    if let Network::Pasta { ports } = &plan.network {
+        network::pasta::start(child.as_raw(), ports, &state_dir)?;
+    }
     if !plan.net_devices.is_empty() {
         network::move_devices(&plan.net_devices, child.as_raw())?;
     }
@@ -323,7 +327,9 @@ fn prepare_network(
             );
             plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, false)).transpose()?
         }
-        Network::None => plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, true)).transpose()?,
+        Network::None | Network::Pasta { .. } => {
+            plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, true)).transpose()?
+        }
         Network::Bridge { network: name, ports } => {
             held.network = true;
             let (att, files) = network::prepare_bridge(&opts.root, &held.state_dir, &opts.id, &hostname, &name)?;
