@@ -10,10 +10,12 @@
 #   podman          tests/podman.rs: the engine driving containy through conmon (and runc, the reference)
 #   containerd      tests/containerd.rs: its own daemon, `ctr run --runc-binary containy`
 #   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)
+#   uidmap          newuidmap/newgidmap: a rootless user's /etc/subuid range mapped into its containers (tests/rootless.rs)
+#   passt           pasta: user-mode networking and published ports for rootless containers (tests/rootless.rs)
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
-    iproute2 nftables)
+    iproute2 nftables uidmap passt)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -337,7 +337,7 @@ mod tests {
         let err = adapt_for(&mut p, &caller(true)).unwrap_err().to_string();
         assert!(err.contains("needs root") && err.contains("pasta"), "{err}");
         let port = crate::plan::PortMapping::parse("127.0.0.1:8080:80").unwrap();
-        p.network = Network::Bridge { network: crate::plan::DEFAULT_NETWORK.into(), ports: vec![port.clone()] };
+        p.network = Network::Bridge { network: crate::plan::DEFAULT_NETWORK.into(), ports: vec![port] };
         adapt_for(&mut p, &caller(true)).unwrap();
         assert_eq!(p.network, Network::Pasta { ports: vec![port] });
         let mut p = plan();
