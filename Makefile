@@ -55,7 +55,7 @@ test: deps
 
 # This machine's cgroups are hybrid v1, so the container tests run again in a QEMU VM booted with Debian's
 # kernel and a pure cgroup2 tree (tests/vm/run.sh installs qemu and the kernel the first time).
-VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build
+VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build rootless
 test-cgroup2: deps
 	tests/vm/run.sh $(VM_TESTS)
 

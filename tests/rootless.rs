@@ -39,6 +39,12 @@ impl TestUser {
             let out = Command::new("id").args([flag, &name]).output().unwrap();
             stdout(&out).trim().parse().unwrap()
         };
+        // useradd gives ranges only where the files exist (the cgroup v2 VM starts without them).
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            if !Path::new(file).exists() {
+                std::fs::write(file, "").unwrap();
+            }
+        }
         let dir = tempfile::Builder::new().prefix("containy-rootless-").tempdir().unwrap();
         let user = TestUser { uid: id("-u"), gid: id("-g"), name, dir, ids: Vec::new() };
         if with_range {
@@ -252,10 +258,8 @@ fn the_friendly_config_runs_rootless_with_and_without_a_subuid_range() {
 #[test]
 fn limits_without_a_writable_cgroup_are_named_once_or_refused_with_strict_limits() {
     require_root!();
-    if nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-    {
-        eprintln!("skipped: cgroup v2 (the delegated case is tested in rootless_cgroup_v2)");
+    if is_cgroup_v2() {
+        eprintln!("skipped: cgroup v2 (the delegated case has its own test)");
         return;
     }
     let mut user = TestUser::new(true);
@@ -430,6 +434,10 @@ fn rootless_security_masked_paths_capabilities_seccomp_fds_and_host_files() {
 #[test]
 fn podman_rootless_runs_execs_stops_and_logs_with_containy() {
     require_root!();
+    if !Path::new("/usr/bin/podman").exists() && is_cgroup_v2() {
+        eprintln!("skipped: no podman in the cgroup v2 VM");
+        return;
+    }
     assert!(Path::new("/usr/bin/podman").exists(), "podman is not installed: install.sh installs it");
     let user = TestUser::new(true);
     let home = user.home();
@@ -510,6 +518,10 @@ fn podman_rootless_runs_execs_stops_and_logs_with_containy() {
 #[test]
 fn a_published_port_is_answered_on_127_0_0_1_through_pasta() {
     require_root!();
+    if !Path::new("/usr/bin/pasta").exists() && is_cgroup_v2() {
+        eprintln!("skipped: no pasta in the cgroup v2 VM");
+        return;
+    }
     let mut user = TestUser::new(true);
     let b = user.bundle(
         "configy.toml",
@@ -550,4 +562,98 @@ fn a_published_port_is_answered_on_127_0_0_1_through_pasta() {
     assert!(killed.status.success(), "kill: {}", stderr(&killed));
     // pasta runs as the user: the leak check finds it if it outlived the container.
     user.assert_no_leaks();
+}
+
+fn is_cgroup_v2() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+/// A cgroup v2 subtree delegated to a user the way systemd delegates `user@UID.service`: the directory and
+/// its `cgroup.procs`, `cgroup.subtree_control` and `cgroup.threads` are the user's, memory and pids are
+/// enabled for its children, and the user's processes start in a leaf below it (`session`).
+struct Delegated {
+    dir: PathBuf,
+}
+
+impl Delegated {
+    fn new(user: &TestUser) -> Delegated {
+        let dir = Path::new("/sys/fs/cgroup").join(format!("containy-rl-{}", user.name));
+        std::fs::create_dir(&dir).unwrap();
+        let delegated = Delegated { dir };
+        std::fs::write(delegated.dir.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+        std::fs::create_dir(delegated.session()).unwrap();
+        for path in [
+            delegated.dir.clone(),
+            delegated.dir.join("cgroup.procs"),
+            delegated.dir.join("cgroup.subtree_control"),
+            delegated.dir.join("cgroup.threads"),
+            delegated.session(),
+            delegated.session().join("cgroup.procs"),
+        ] {
+            user.chown(&path);
+        }
+        delegated
+    }
+
+    fn session(&self) -> PathBuf {
+        self.dir.join("session")
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        for dir in [self.session(), self.dir.join("containy"), self.dir.clone()] {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+#[test]
+fn on_cgroup_v2_a_delegated_subtree_gives_rootless_containers_their_limits() {
+    require_root!();
+    if !is_cgroup_v2() {
+        eprintln!("skipped: needs cgroup v2 (make test-cgroup2 runs it in the VM)");
+        return;
+    }
+    let mut user = TestUser::new(true);
+    let delegated = Delegated::new(&user);
+    // containy starts in the user's session cgroup, as a login shell would.
+    let run = |user: &mut TestUser, resources: &str, script: &str| -> (String, Output) {
+        let b = user.bundle(
+            "configy.toml",
+            &format!("[process]\nargs = [\"/bin/sh\", \"-c\", {script:?}]\n[rootfs]\npath = \"rootfs\"\n[resources]\n{resources}\n"),
+        );
+        let id = user.id();
+        let inner = user.command(&["run", "--bundle", b.to_str().unwrap(), &id], Some(&user.run_dir()));
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("echo $$ > \"$0/cgroup.procs\" && exec \"$@\"")
+            .arg(delegated.session())
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear()
+            .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir(user.home())
+            .stdin(Stdio::null());
+        (id, cmd.output().unwrap())
+    };
+    let (id, out) = run(
+        &mut user,
+        "pids = 10",
+        "cat /proc/self/cgroup; for i in $(seq 30); do sleep 30 & done 2>/dev/null; ls /proc | grep -c '^[0-9]'; kill -9 -1",
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text} {}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "the limit was applied: {}", stderr(&out));
+    let count: usize = lines[1].parse().unwrap();
+    assert!((2..=10).contains(&count), "pids = 10 held: {count} processes");
+    assert!(!delegated.dir.join("containy").join(&id).exists());
+
+    let (_, out) = run(&mut user, "memory = \"16M\"", "tail /dev/zero");
+    assert_eq!(out.status.code(), Some(137), "the memory limit held: {}", stderr(&out));
+    assert!(stderr(&out).contains("OOM"), "{}", stderr(&out));
+    user.assert_no_leaks();
+    drop(delegated);
 }
