@@ -37,7 +37,9 @@ pub enum PathsError {
 
 /// Does containy run without privilege on the host (not root, or root only in a user namespace of its own)?
 pub fn rootless() -> bool {
-    !nix::unistd::geteuid().is_root() || !crate::sys::in_initial_user_namespace()
+    // Asked by every default of the command line: read /proc once.
+    static ROOTLESS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOTLESS.get_or_init(|| !nix::unistd::geteuid().is_root() || !crate::sys::in_initial_user_namespace())
 }
 
 /// Where containers' state lives unless `--root` says otherwise.

@@ -98,7 +98,7 @@ impl TestUser {
     /// `containy ARGS…` as this user, with exactly HOME, PATH and XDG_RUNTIME_DIR (`runtime_dir: None`:
     /// unset).
     fn command(&self, args: &[&str], runtime_dir: Option<&Path>) -> Command {
-        let mut cmd = Command::new("setpriv");
+        let mut cmd = Command::new("/usr/bin/setpriv");
         cmd.arg(format!("--reuid={}", self.uid))
             .arg(format!("--regid={}", self.gid))
             .arg("--init-groups")
@@ -456,7 +456,7 @@ fn podman_rootless_runs_execs_stops_and_logs_with_containy() {
     assert!(tar.unwrap().status.success(), "tar of the busybox rootfs");
     user.chown_tree(home);
     let podman = |args: &[&str]| -> Output {
-        let mut cmd = Command::new("setpriv");
+        let mut cmd = Command::new("/usr/bin/setpriv");
         cmd.arg(format!("--reuid={}", user.uid))
             .arg(format!("--regid={}", user.gid))
             .args(["--init-groups", "--", "podman", "--root"])
@@ -656,4 +656,25 @@ fn on_cgroup_v2_a_delegated_subtree_gives_rootless_containers_their_limits() {
     assert!(stderr(&out).contains("OOM"), "{}", stderr(&out));
     user.assert_no_leaks();
     drop(delegated);
+}
+
+#[test]
+fn without_newuidmap_a_subuid_range_cannot_be_mapped_and_the_error_says_what_to_install() {
+    require_root!();
+    let mut user = TestUser::new(true);
+    let b = user.bundle("configy.toml", "[process]\nargs = [\"true\"]\n[rootfs]\npath = \"rootfs\"\n");
+    let id = user.id();
+    // containy finds newuidmap through PATH: here there is none.
+    let out = user
+        .command(&["run", "--bundle", b.to_str().unwrap(), &id], Some(&user.run_dir()))
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot run newuidmap") && stderr(&out).contains("apt-get install uidmap"),
+        "{}",
+        stderr(&out)
+    );
+    user.assert_no_leaks();
 }
