@@ -45,6 +45,12 @@ pub enum HelperError {
         "{helper} refused to map {maps:?} for pid {pid}: {stderr} (check your lines in /etc/subuid and /etc/subgid)"
     )]
     Refused { helper: &'static str, maps: String, pid: i32, stderr: String },
+    #[error("cannot make a user namespace to work in ({op}): {source}")]
+    Unshare {
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One range of subordinate ids granted to a user (`/etc/subuid` or `/etc/subgid`: `name-or-uid:start:count`).
@@ -135,9 +141,11 @@ pub fn run_as_mapped_root(
     gid_maps: &[IdMap],
     work: impl FnOnce() -> i32,
 ) -> Result<i32, HelperError> {
-    let helper_error = |source: std::io::Error| HelperError::Missing { helper: "clone3", maps: String::new(), source };
-    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| helper_error(e.into()))?;
-    match crate::sys::clone3(libc::CLONE_NEWUSER as u64, None).map_err(helper_error)? {
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| HelperError::Unshare { op: "pipe2", source: e.into() })?;
+    let forked = crate::sys::clone3(libc::CLONE_NEWUSER as u64, None)
+        .map_err(|source| HelperError::Unshare { op: "clone3(CLONE_NEWUSER)", source })?;
+    match forked {
         crate::sys::Forked::Child => {
             drop(write_end);
             // Wait until the parent wrote the maps: EOF (or a byte) means go.
