@@ -28,6 +28,11 @@ impl TestUser {
     fn new(with_range: bool) -> TestUser {
         let n = USERS.fetch_add(1, Ordering::SeqCst);
         let name = format!("crl{}x{n}", std::process::id());
+        // useradd gives ranges only where the files exist (the cgroup v2 VM starts without them).
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            // Append, never truncate: another test's useradd may be writing its range right now.
+            std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+        }
         let mut cmd = Command::new("useradd");
         cmd.args(["--no-create-home", "--shell", "/bin/sh", "--user-group"]);
         if !with_range {
@@ -39,11 +44,6 @@ impl TestUser {
             let out = Command::new("id").args([flag, &name]).output().unwrap();
             stdout(&out).trim().parse().unwrap()
         };
-        // useradd gives ranges only where the files exist (the cgroup v2 VM starts without them).
-        for file in ["/etc/subuid", "/etc/subgid"] {
-            // Append, never truncate: another test's useradd may be writing its range right now.
-            std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
-        }
         let dir = tempfile::Builder::new().prefix("containy-rootless-").tempdir().unwrap();
         let user = TestUser { uid: id("-u"), gid: id("-g"), name, dir, ids: Vec::new() };
         if with_range {
