@@ -86,10 +86,20 @@ pub fn stop(state_dir: &Path) {
     let pid_file: PathBuf = state_dir.join(PID_FILE);
     let Ok(text) = std::fs::read_to_string(&pid_file) else { return };
     if let Ok(pid) = text.trim().parse::<i32>() {
+        let pid = nix::unistd::Pid::from_raw(pid);
+        // Held before the name is checked, so the wait below is for this very process.
+        let pidfd = crate::sys::pidfd_open(pid);
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         // pasta re-executes itself as the build for this CPU (`passt.avx2`).
-        if comm.starts_with("pasta") || comm.starts_with("passt") {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        if let Ok(pidfd) = pidfd
+            && (comm.starts_with("pasta") || comm.starts_with("passt"))
+        {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            // Its ports are free once it is gone: wait for that (a pidfd turns readable when the process
+            // exits; a second at most, SIGKILL cannot be ignored).
+            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&pidfd), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(1000u16));
         }
     }
     let _ = std::fs::remove_file(&pid_file);
