@@ -259,7 +259,7 @@ impl Lesson {
             shown = shown.replacen("containy", "containy --explain", 1);
         }
         cmd.arg("--root").arg(&self.root);
-        if self.root != Path::new(crate::runtime::DEFAULT_ROOT) {
+        if self.root != crate::paths::state_root() {
             shown = shown.replacen("containy", &format!("containy --root {}", self.root.display()), 1);
         }
         cmd.args(["run", "--bundle"]).arg(&self.dir);
@@ -365,7 +365,7 @@ impl Lesson {
 
     /// `containy inspect ID`, printed as the table a terminal gets.
     pub fn inspect(&self, id: &str) -> Result<Inspection> {
-        let root = if self.root == Path::new(crate::runtime::DEFAULT_ROOT) {
+        let root = if self.root == crate::paths::state_root() {
             String::new()
         } else {
             format!(" --root {}", self.root.display())
