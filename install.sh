@@ -16,10 +16,12 @@
 #   docker-compose  tests/engine.rs: compose 1.29 (python, no daemon of its own) against `containy serve`
 #   docker.io       tests/engine.rs: only its `docker` CLI (20.10), unpacked with `dpkg -x` below into
 #                   /var/cache/containy-docker-cli; the package is never installed, so no dockerd can start
+#   uidmap          newuidmap/newgidmap: a rootless user's /etc/subuid range mapped into its containers (tests/rootless.rs)
+#   passt           pasta: user-mode networking and published ports for rootless containers (tests/rootless.rs)
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
-    iproute2 nftables docker-registry apache2-utils openssl skopeo python3-docker docker-compose)
+    iproute2 nftables docker-registry apache2-utils openssl skopeo python3-docker docker-compose uidmap passt)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

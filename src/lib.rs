@@ -23,6 +23,7 @@ pub mod lsm; // AppArmor profile / SELinux label for the program's execve
 pub mod namespaces; // clone flags, setns, the order namespaces are entered
 pub mod network; // none / host / bridge: veth, bridge, IPAM, NAT and ports over netlink
 pub mod oci; // OCI config.json -> Plan
+pub mod paths; // where containy keeps things, for root and for a user
 pub mod plan; // Plan: the validated description of one container
 pub mod process; // what the program carries across execve: rlimits, ids, terminal; then execve
 pub mod request; // what is asked for (config, image, flags) -> the one finished, validated Plan

@@ -16,6 +16,8 @@ use crate::image::{self, Store};
 use crate::oci;
 use crate::plan::{Plan, PlanError, RootfsSource, ValidPlan};
 
+pub mod rootless;
+
 /// Where the container's description comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -111,6 +113,7 @@ pub fn plan(request: &Request) -> Result<ValidPlan, RequestError> {
 /// lowers an API request itself): the overrides, then the one validation.
 pub fn finish(mut plan: Plan, overrides: &Overrides) -> Result<ValidPlan, RequestError> {
     apply_overrides(&mut plan, overrides)?;
+    rootless::adapt(&mut plan)?;
     Ok(plan.validate()?)
 }
 

@@ -178,15 +178,27 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
     cgroup.dirs.push(("unified".into(), leaf.clone()));
     if !enable_line.is_empty() {
         for part in rel.parent().into_iter().flat_map(|p| p.components()) {
-            write_file(&dir.join("cgroup.subtree_control"), enable_line.trim_end())?;
+            enable_in(&dir, &enable_line)?;
             dir.push(part);
         }
-        write_file(&dir.join("cgroup.subtree_control"), enable_line.trim_end())?;
+        enable_in(&dir, &enable_line)?;
     }
     for (_, file, value) in wanted {
         write_file(&leaf.join(file), &value)?;
     }
     attach_device_filter(&leaf, resources)
+}
+
+/// Enable controllers for `dir`'s children, unless they already are: a rootless user may not write the
+/// subtree_control files above the subtree delegated to it, where its controllers were enabled for it.
+fn enable_in(dir: &Path, enable_line: &str) -> Result<(), CgroupError> {
+    let file = dir.join("cgroup.subtree_control");
+    let current = std::fs::read_to_string(&file).unwrap_or_default();
+    let missing = enable_line.split_whitespace().any(|c| {
+        let name = c.trim_start_matches('+');
+        !current.split_whitespace().any(|have| have == name)
+    });
+    if missing { write_file(&file, enable_line.trim_end()) } else { Ok(()) }
 }
 
 /// The v2 equivalent of `devices.deny a` + the allow list: an eBPF program built from the same rules.
@@ -204,7 +216,24 @@ fn attach_device_filter(dir: &Path, resources: &Resources) -> Result<(), CgroupE
         field: "the device filter (linux.resources.devices)",
         reason: format!("cannot load or attach the cgroup v2 device program: {e}"),
     };
-    let fd = crate::sys::bpf_load_device_program(&program).map_err(unsupported)?;
+    let fd = match crate::sys::bpf_load_device_program(&program) {
+        Ok(fd) => fd,
+        // Only a privileged process may load the program. Without privilege (rootless) there is no device
+        // cgroup, as with crun: the container's root is the user outside, and the user's own permissions on
+        // the host's device nodes are what limits it (it cannot mknod in a user namespace).
+        Err(e)
+            if e.raw_os_error() == Some(libc::EPERM)
+                && (!nix::unistd::geteuid().is_root() || !crate::sys::in_initial_user_namespace()) =>
+        {
+            crate::explain!(
+                "no device filter (rootless)",
+                "bpf(BPF_PROG_LOAD): EPERM",
+                "an unprivileged user cannot load cgroup programs; its device access is its own on the host"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(unsupported(e)),
+    };
     let cgroup = std::fs::File::open(dir).map_err(|source| CgroupError::Read { path: dir.to_path_buf(), source })?;
     crate::sys::bpf_attach_device_program(std::os::fd::AsFd::as_fd(&fd), std::os::fd::AsFd::as_fd(&cgroup))
         .map_err(unsupported)

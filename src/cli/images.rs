@@ -12,7 +12,7 @@ use crate::image::{self, Store};
 #[derive(Debug, Args)]
 pub struct ImageArgs {
     /// The image store (layers, images, the name index).
-    #[arg(long, global = true, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    #[arg(long, global = true, default_value_os_t = crate::paths::store(), value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
     #[command(subcommand)]
     pub command: ImageCommand,
@@ -90,7 +90,7 @@ pub struct BuildArgs {
     #[arg(long, default_value = "none", value_name = "MODE")]
     pub network: String,
     /// The image store (layers, images, the name index).
-    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    #[arg(long, default_value_os_t = crate::paths::store(), value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
     /// The build context: COPY sources are taken from (and confined to) this directory.
     pub context: PathBuf,

@@ -32,7 +32,7 @@ use crate::{image, oci};
 )]
 pub struct Cli {
     /// Directory for container state.
-    #[arg(long, global = true, default_value = runtime::DEFAULT_ROOT, value_name = "DIR", env = "CONTAINY_ROOT")]
+    #[arg(long, global = true, default_value_os_t = crate::paths::state_root(), value_name = "DIR", env = "CONTAINY_ROOT")]
     pub root: PathBuf,
     /// Narrate every kernel step: what, which syscall or file, and why.
     #[arg(long, global = true)]
@@ -165,7 +165,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
     /// Where base tarballs are extracted.
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     /// Create and start the container, then return (it runs on without containy).
     #[arg(short, long)]
@@ -180,6 +180,9 @@ pub struct RunArgs {
     pub network: network::NetArgs,
     #[command(flatten)]
     pub limits: Box<limits::LimitArgs>,
+    /// Rootless without a writable cgroup: fail if the config asks for limits (default: warn and run).
+    #[arg(long, env = "CONTAINY_STRICT_LIMITS")]
+    pub strict_limits: bool,
     /// The container id (default: a random one).
     pub id: Option<String>,
     /// Run this image (NAME[:TAG]) from the store: its layers, and its command, env, workdir and user unless
@@ -187,7 +190,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME[:TAG]")]
     pub image: Option<String>,
     /// The image store.
-    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    #[arg(long, default_value_os_t = crate::paths::store(), value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
     /// Set an environment variable (KEY=VALUE), over the config's and the image's.
     #[arg(short, long, value_name = "KEY=VALUE")]
@@ -227,10 +230,13 @@ pub struct CreateArgs {
     #[arg(long)]
     pub no_new_keyring: bool,
     /// Where base tarballs are extracted.
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
     #[command(flatten)]
     pub network: network::NetArgs,
+    /// Rootless without a writable cgroup: fail if the config asks for limits (default: warn and run).
+    #[arg(long, env = "CONTAINY_STRICT_LIMITS")]
+    pub strict_limits: bool,
     /// The container's id.
     pub id: String,
 }
@@ -371,7 +377,7 @@ pub struct ExtractArgs {
     /// The tarball (.tar or .tar.gz).
     pub tarball: PathBuf,
     /// Where to extract it (one directory per tarball, named by its digest).
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
 }
 
@@ -384,13 +390,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.explain {
         crate::narrate::enable();
     }
+    if !matches!(cli.command, Command::Spec(_) | Command::Features | Command::Extract(_) | Command::Image(_)) {
+        crate::paths::check_state_root(&cli.root)?;
+    }
     match cli.command {
         Command::Run(args) => {
             let record = limits::ResultFile::take(args.limits.result.clone());
             record.finish(run(&cli.root, args))
         }
         Command::Create(args) => {
-            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| image::DEFAULT_STORE.into());
+            let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| crate::paths::store().into());
             let plan = request::plan(&Request {
                 source: Source::Bundle { dir: args.bundle, config: None },
                 overrides: Overrides { net: args.network.net, publish: args.network.publish, ..Default::default() },
@@ -400,6 +409,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let opts = RunOptions {
                 pid_file: args.pid_file,
                 preserve_fds: args.preserve_fds,
+                strict_limits: args.strict_limits,
                 ..RunOptions::new(args.id, &cli.root, args.cache)
             };
             runtime::create(&plan, &opts, args.console_socket.as_deref())?;
@@ -513,8 +523,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Container::running(&cli.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
-        Command::Image(args) => images::image(args),
-        Command::Build(args) => images::build(&cli.root, args),
+        Command::Image(args) => mapped(|| images::image(args)),
+        Command::Build(args) => mapped(|| images::build(&cli.root, args)),
         Command::Extract(args) => {
             let dir = image::ensure_base(&args.tarball, &args.cache)?;
             println!("{}", dir.display());
@@ -554,6 +564,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         pid_file: args.pid_file,
         preserve_fds: args.preserve_fds,
         result: args.limits.result.clone(),
+        strict_limits: args.strict_limits,
         ..RunOptions::new(id.clone(), root, args.cache)
     };
     if args.detach {
@@ -592,13 +603,25 @@ fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
         pid_file: args.pid_file.as_deref(),
         console_socket: args.console_socket.as_deref(),
         preserve_fds: args.preserve_fds,
-        seccomp_cache: std::path::Path::new(runtime::SECCOMP_CACHE),
+        seccomp_cache: &crate::paths::seccomp_cache(),
     };
     match runtime::exec::exec(&container, opts) {
         Ok(exit) => Ok(exit.code()),
         Err(runtime::RuntimeError::Exec { code, text }) => Err(ExitWith { code: code as i32, message: text }.into()),
         Err(e) => Err(e).with_context(|| format!("cannot exec in container {}", args.id)),
     }
+}
+
+/// Rootless, the image verbs run as root of a user namespace with the caller's subordinate ids, so image
+/// files keep their owners; an error is reported there, as `main` would.
+fn mapped(verb: impl FnOnce() -> Result<i32>) -> Result<i32> {
+    Ok(runtime::rootless::as_mapped_root(|| match verb() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("containy: error: {e:#}");
+            125
+        }
+    })?)
 }
 
 /// `TERM`, `SIGTERM`, `term` or `15`.

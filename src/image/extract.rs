@@ -123,6 +123,19 @@ struct Extractor {
 }
 
 impl Extractor {
+    /// The first chown the kernel refuses ends restoring owners: EPERM, not root; EINVAL, root of a user
+    /// namespace in which that id is not mapped (a rootless user without a subuid range). Said once.
+    fn owners_lost(chown: &mut bool, path: &[u8], errno: Errno, uid: u64, gid: u64) {
+        *chown = false;
+        if errno == Errno::EINVAL {
+            eprintln!(
+                "containy: warning: {}: owner {uid}:{gid} is not mapped in this user namespace (no range in \
+                 /etc/subuid and /etc/subgid?), so this and the following files are owned by root of the container",
+                String::from_utf8_lossy(path)
+            );
+        }
+    }
+
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), ImageError> {
         let kind = entry.header().entry_type();
         if kind.is_pax_global_extensions() {
@@ -201,7 +214,9 @@ impl Extractor {
         }
         if self.chown {
             match fchown(&file, Some(uid(meta.uid)), Some(gid(meta.gid))) {
-                Err(Errno::EPERM | Errno::EINVAL) => self.chown = false,
+                Err(errno @ (Errno::EPERM | Errno::EINVAL)) => {
+                    Self::owners_lost(&mut self.chown, &self.path, errno, meta.uid, meta.gid)
+                }
                 other => other.map_err(|errno| Failed("fchown", errno))?,
             }
         }
@@ -264,7 +279,9 @@ impl Extractor {
         if self.chown {
             let owner = (Some(uid(meta.uid)), Some(gid(meta.gid)));
             match fchownat(dir, name, owner.0, owner.1, AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Err(Errno::EPERM | Errno::EINVAL) => self.chown = false,
+                Err(errno @ (Errno::EPERM | Errno::EINVAL)) => {
+                    Self::owners_lost(&mut self.chown, &self.path, errno, meta.uid, meta.gid)
+                }
                 other => other.map_err(|errno| Failed("fchownat", errno))?,
             }
         }
@@ -319,7 +336,9 @@ impl Extractor {
             };
             if self.chown {
                 match fchown(&fd, Some(uid(d.uid)), Some(gid(d.gid))) {
-                    Err(Errno::EPERM | Errno::EINVAL) => self.chown = false,
+                    Err(errno @ (Errno::EPERM | Errno::EINVAL)) => {
+                        Self::owners_lost(&mut self.chown, &d.path, errno, d.uid, d.gid)
+                    }
                     other => other.map_err(|errno| failed("fchown", errno))?,
                 }
             }
@@ -344,7 +363,7 @@ impl From<Failed> for FileError {
 }
 
 /// The extended attributes a PAX header carries (`SCHILY.xattr.NAME`) that an image may set on a file: `user.*`
-/// and file capabilities. `trusted.*` (overlay's own metadata: an archive must not plant redirects or
+/// (but `user.overlay.*`) and file capabilities. `trusted.*` (overlay's own metadata: an archive must not plant redirects or
 /// opaque marks) and `security.*` labels are never taken from an archive.
 fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> {
     let Ok(Some(extensions)) = entry.pax_extensions() else {
@@ -354,7 +373,9 @@ fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Vec<(String, Vec<u8>)> 
         .flatten()
         .filter_map(|ext| {
             let name = ext.key().ok()?.strip_prefix("SCHILY.xattr.")?;
-            let allowed = name.starts_with("user.") || name == "security.capability";
+            // `user.overlay.*` is overlay's own metadata in a user namespace (`userxattr`): never an archive's.
+            let allowed =
+                (name.starts_with("user.") && !name.starts_with("user.overlay.")) || name == "security.capability";
             (allowed && !name.contains('\0')).then(|| (name.to_string(), ext.value_bytes().to_vec()))
         })
         .collect()

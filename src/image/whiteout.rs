@@ -26,6 +26,12 @@ const PREFIX: &[u8] = b".wh.";
 const OPAQUE: &[u8] = b".wh..wh..opq";
 pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
+/// The opaque mark as the overlay that will read this store sees it: `trusted.*` for root; in a user
+/// namespace (rootless) overlay is mounted with `userxattr` and reads `user.overlay.opaque` instead.
+pub fn opaque_xattr() -> &'static str {
+    if crate::sys::in_initial_user_namespace() { OPAQUE_XATTR } else { "user.overlay.opaque" }
+}
+
 /// If `path` (normalised) is a whiteout entry, turn it into overlay form and return the outcome; `None` for
 /// ordinary entries.
 pub(super) fn apply(root: &mut Root, path: &[u8], stats: &mut ExtractStats) -> Option<Result<(), Failed>> {
@@ -65,9 +71,9 @@ fn make_opaque(root: &mut Root, dir: &[u8]) -> Result<(), Failed> {
     let fd = root
         .open_in_root(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW)
         .map_err(|errno| Failed("openat2 opaque directory", errno))?;
-    crate::sys::fsetxattr(std::os::fd::AsFd::as_fd(&fd), OPAQUE_XATTR, b"y").map_err(|e| {
+    crate::sys::fsetxattr(std::os::fd::AsFd::as_fd(&fd), opaque_xattr(), b"y").map_err(|e| {
         Failed(
-            "setxattr trusted.overlay.opaque (needs CAP_SYS_ADMIN)",
+            "setxattr overlay.opaque (trusted.* needs CAP_SYS_ADMIN)",
             e.raw_os_error().map_or(Errno::EIO, Errno::from_raw),
         )
     })
@@ -111,7 +117,7 @@ fn append_tree<W: Write>(
         } else if meta.is_dir() {
             h.set_size(0);
             b.append_data(&mut h, &name, io::empty())?;
-            if crate::sys::lgetxattr(&path, OPAQUE_XATTR)?.is_some_and(|v| v == b"y") {
+            if crate::sys::lgetxattr(&path, opaque_xattr())?.is_some_and(|v| v == b"y") {
                 let mut o = tar::Header::new_gnu();
                 o.set_entry_type(tar::EntryType::Regular);
                 o.set_size(0);

@@ -29,6 +29,7 @@ mod ipam;
 mod link;
 mod netlink;
 mod nft;
+pub mod pasta;
 
 use std::fs::File;
 use std::net::Ipv4Addr;

@@ -355,6 +355,9 @@ pub enum Network {
     Bridge { network: String, ports: Vec<PortMapping> },
     /// The network namespace of another container, by id (as the containers of a pod share one).
     Container(String),
+    /// Rootless: a new network namespace connected by `pasta`, a process of the user (user-mode
+    /// networking), which also listens on the published ports.
+    Pasta { ports: Vec<PortMapping> },
 }
 
 /// A network's name is also its bridge's interface name: 1–15 characters (`IFNAMSIZ`), letters, digits,

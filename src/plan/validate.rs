@@ -190,13 +190,15 @@ fn check_network(plan: &Plan) -> Result<(), PlanError> {
         Network::Host if net.is_some() => {
             return refuse("network", "network \"host\" shares the host's network, but a network namespace is listed");
         }
-        Network::None | Network::Bridge { .. } | Network::Container(_) if net.is_none() => {
+        Network::None | Network::Bridge { .. } | Network::Container(_) | Network::Pasta { .. } if net.is_none() => {
             return refuse(
                 "network",
                 "this network mode needs the container's own network namespace, and it shares the host's",
             );
         }
-        Network::Bridge { .. } | Network::Container(_) if net.is_some_and(|n| n.path.is_some()) => {
+        Network::Bridge { .. } | Network::Container(_) | Network::Pasta { .. }
+            if net.is_some_and(|n| n.path.is_some()) =>
+        {
             return refuse(
                 "network",
                 "bridge and container:ID networking set the network namespace up themselves: do not also join one \

@@ -219,7 +219,12 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
                 }
             }
             MountOp::Overlay { lower, upper, work, target } => {
-                let (data, cwd) = overlay_data(lower, upper, work)?;
+                let (mut data, cwd) = overlay_data(lower, upper, work)?;
+                if !crate::sys::in_initial_user_namespace() {
+                    // In a user namespace overlay may not use trusted.* xattrs: it keeps its metadata (opaque
+                    // dirs, redirects) in user.overlay.* instead (Linux 5.11).
+                    data.push_str(",userxattr");
+                }
                 crate::explain!(
                     "stack the root filesystem",
                     format!("mount(\"overlay\", {}, \"overlay\", {data})", target.display()),

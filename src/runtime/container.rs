@@ -241,13 +241,16 @@ pub(super) fn teardown(dir: &Path, cgroup: Option<Cgroup>, hooks: Option<&State>
     {
         first_error.get_or_insert(e.into());
     }
+    // A rootless container's user-mode network (pasta) goes with it.
+    crate::network::pasta::stop(dir);
     super::steps::begin(30)?;
     crate::explain!(
         "remove the state directory",
         format!("rm -r {}", dir.display()),
         "the upper dir and the rootfs mount point go with it; the mounts went with the mount namespace"
     );
-    match std::fs::remove_dir_all(dir) {
+    // Rootless, it may hold files of subordinate ids: removed as root of a user namespace with the same maps.
+    match super::rootless::remove_state_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {

@@ -116,7 +116,8 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     begin(12)?;
     let mount_ctx = rootfs::Context {
         rootfs: &ctx.rootfs,
-        user_ns: ctx.namespaces.iter().any(|n| n.kind == Namespace::User),
+        // A new one, or one containy already runs in (rootless build, podman rootless).
+        user_ns: ctx.namespaces.iter().any(|n| n.kind == Namespace::User) || !crate::sys::in_initial_user_namespace(),
         cgroup_ns: ctx.namespaces.iter().any(|n| n.kind == Namespace::Cgroup),
     };
     rootfs::apply(&ctx.mounts.before_pivot, &mount_ctx)?;

@@ -15,6 +15,7 @@ mod io;
 mod limits;
 mod parent;
 mod result;
+pub mod rootless;
 mod spawn;
 pub mod state;
 pub mod steps;
@@ -49,6 +50,8 @@ pub struct RunOptions {
     pub preserve_fds: u32,
     /// `run`: write the result record (`result.rs`) here when the container ends.
     pub result: Option<PathBuf>,
+    /// Rootless without a writable cgroup: refuse a config that asks for limits instead of warning.
+    pub strict_limits: bool,
 }
 
 impl RunOptions {
@@ -59,9 +62,10 @@ impl RunOptions {
             root: root.to_path_buf(),
             base_cache,
             pid_file: None,
-            seccomp_cache: crate::seccomp::DEFAULT_CACHE.into(),
+            seccomp_cache: crate::paths::seccomp_cache(),
             preserve_fds: 0,
             result: None,
+            strict_limits: false,
         }
     }
 }
@@ -130,6 +134,9 @@ pub enum RuntimeError {
     NotFound { id: String, root: PathBuf },
     #[error("{0}")]
     Usage(&'static str),
+    /// Something a rootless container cannot have, or a helper it needs failed; says what to do.
+    #[error("{0}")]
+    Rootless(String),
     #[error("container {id:?} cannot be started: it is {status:?}, not created")]
     NotCreated { id: String, status: state::Status },
     #[error("container {id:?} is not running")]

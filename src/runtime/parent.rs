@@ -25,7 +25,7 @@ use crate::cgroups::{self, Cgroup, Layout};
 use crate::network;
 use crate::plan::{Mount, Namespace, NamespaceSpec, Network, Plan, PortMapping, RootfsMode, RootfsSource, ValidPlan};
 use crate::rootfs::{self, CgroupMount, RootPaths};
-use crate::{capabilities, image, namespaces, seccomp, user_mapping};
+use crate::{capabilities, image, namespaces, seccomp};
 
 /// What a running container holds on the host; dropping it gives everything back.
 struct Resources {
@@ -177,9 +177,9 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         },
         "limits are written before the process exists, so it never runs unlimited"
     );
-    let cgroup = Cgroup::create(&layout, &rel, &limits::cgroup_resources(plan))?;
-    let state = State { cgroups: cgroup.dirs().to_vec(), ..state };
-    held.cgroup = Some(cgroup);
+    let cgroup = super::rootless::create_cgroup(&layout, &rel, &limits::cgroup_resources(plan), opts.strict_limits)?;
+    let state = State { cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(), ..state };
+    held.cgroup = cgroup;
     state.write(&state_dir)?;
 
     // After state.json exists, so `delete --force` finds the container (and its network.json) whenever
@@ -233,12 +233,14 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
 
     begin(8)?;
     if namespaces::creates(&host.namespaces, Namespace::User) {
-        let deny_setgroups = !nix::unistd::geteuid().is_root();
-        user_mapping::write_id_maps(child, &plan.uid_mappings, &plan.gid_mappings, deny_setgroups)?;
+        super::rootless::write_id_maps(child, plan)?;
     }
     // The child's network namespace exists now; it waits for Go, so it never sees a half-made network.
     if let Some((attachment, ports)) = &host.attachment {
         network::connect(attachment, child.as_raw(), ports)?;
+    }
+    if let Network::Pasta { ports } = &plan.network {
+        network::pasta::start(child.as_raw(), ports, &state_dir)?;
     }
     if !plan.net_devices.is_empty() {
         network::move_devices(&plan.net_devices, child.as_raw())?;
@@ -326,7 +328,9 @@ fn prepare_network(
             );
             plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, false)).transpose()?
         }
-        Network::None => plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, true)).transpose()?,
+        Network::None | Network::Pasta { .. } => {
+            plan.etc_files.then(|| network::etc_files(&held.state_dir, &hostname, true)).transpose()?
+        }
         Network::Bridge { network: name, ports } => {
             let (att, files) = network::prepare_bridge(&opts.root, &held.state_dir, &opts.id, &hostname, &name)?;
             attachment = Some((att, ports));

@@ -207,6 +207,14 @@ pub fn lgetxattr(path: &std::path::Path, name: &str) -> io::Result<Option<Vec<u8
     Ok(Some(buf))
 }
 
+/// Is this process in the host's user namespace (`/proc/self/uid_map` maps every id to itself)?
+pub fn in_initial_user_namespace() -> bool {
+    match std::fs::read_to_string("/proc/self/uid_map") {
+        Ok(text) => text.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"],
+        Err(_) => true,
+    }
+}
+
 /// Number of threads in this process, from `/proc/self/status`. containy must be single-threaded when
 /// it clones (see ARCHITECTURE.md): debug builds assert it.
 pub fn thread_count() -> Option<usize> {

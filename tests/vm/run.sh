@@ -14,7 +14,8 @@
 #
 # Environment: CONTAINY_VM_PROFILE=dev|release (dev: builds faster), CONTAINY_VM_TIMEOUT (s, default 600),
 # CONTAINY_VM_MEMORY (default 2G), CONTAINY_VM_MODULES (default "overlay veth bridge"), CONTAINY_VM_TOOLS
-# (host programs copied in with their libraries, if installed; default "runc").
+# (host programs copied in with their libraries, if installed; default "runc setpriv useradd userdel
+# newuidmap newgidmap": tests/rootless.rs makes its users in the VM too).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -24,7 +25,7 @@ profile=${CONTAINY_VM_PROFILE:-dev}
 timeout_s=${CONTAINY_VM_TIMEOUT:-600}
 memory=${CONTAINY_VM_MEMORY:-2G}
 modules=${CONTAINY_VM_MODULES:-overlay veth bridge}
-tools=${CONTAINY_VM_TOOLS:-runc}
+tools=${CONTAINY_VM_TOOLS:-runc setpriv useradd userdel newuidmap newgidmap}
 rust_target=x86_64-unknown-linux-gnu
 
 tests=()
@@ -135,7 +136,7 @@ if [ ! -s "$base" ]; then
     for p in "${tool_paths[@]}"; do
         for f in "$p" $(ldd "$p" 2>/dev/null | grep -o '/[^ ]*' || true); do
             mkdir -p "$stage$(dirname "$f")"
-            cp -L "$f" "$stage$f"
+            cp -L --preserve=mode "$f" "$stage$f"
         done
     done
     # Each module after its dependencies (modules.dep lists them last-loaded-first).

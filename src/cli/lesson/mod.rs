@@ -54,7 +54,7 @@ pub struct LessonArgs {
     #[arg(long, default_value = "lesson", value_name = "PREFIX")]
     pub id: String,
     /// Where base tarballs are extracted.
-    #[arg(long, default_value = image::DEFAULT_CACHE, value_name = "DIR", env = "CONTAINY_CACHE")]
+    #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
 }
 
@@ -265,7 +265,7 @@ impl Lesson {
             shown = shown.replacen("containy", "containy --explain", 1);
         }
         cmd.arg("--root").arg(&self.root);
-        if self.root != Path::new(crate::runtime::DEFAULT_ROOT) {
+        if self.root != crate::paths::state_root() {
             shown = shown.replacen("containy", &format!("containy --root {}", self.root.display()), 1);
         }
         cmd.args(["run", "--bundle"]).arg(bundle);
@@ -387,7 +387,7 @@ impl Lesson {
 
     /// `containy inspect ID`, printed as the table a terminal gets.
     pub fn inspect(&self, id: &str) -> Result<Inspection> {
-        let root = if self.root == Path::new(crate::runtime::DEFAULT_ROOT) {
+        let root = if self.root == crate::paths::state_root() {
             String::new()
         } else {
             format!(" --root {}", self.root.display())

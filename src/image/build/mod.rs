@@ -319,7 +319,7 @@ fn run_in_container(
         plan.network = Network::Host;
     }
     let run_opts =
-        crate::runtime::RunOptions::new(format!("build-{}", unique()), &opts.state_root, super::DEFAULT_CACHE.into());
+        crate::runtime::RunOptions::new(format!("build-{}", unique()), &opts.state_root, crate::paths::base_cache());
     let plan = plan.validate().map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
     let exit = crate::runtime::run(&plan, &run_opts)
         .map_err(|e| ImageError::Usage(format!("cannot run the step: {}", crate::error::chain(&e))))?;
