@@ -32,8 +32,8 @@ pub struct MappingError {
 #[derive(Debug, thiserror::Error)]
 pub enum HelperError {
     #[error(
-        "cannot run {helper} to map ids {maps:?}: {source} — install the 'uidmap' package (apt-get install uidmap), \
-         or map only your own id"
+        "cannot run {helper} to map ids {maps:?} (install the 'uidmap' package: apt-get install uidmap, or map only \
+         your own id)"
     )]
     Missing {
         helper: &'static str,
@@ -45,7 +45,7 @@ pub enum HelperError {
         "{helper} refused to map {maps:?} for pid {pid}: {stderr} (check your lines in /etc/subuid and /etc/subgid)"
     )]
     Refused { helper: &'static str, maps: String, pid: i32, stderr: String },
-    #[error("cannot make a user namespace to work in ({op}): {source}")]
+    #[error("cannot make a user namespace to work in ({op})")]
     Unshare {
         op: &'static str,
         #[source]

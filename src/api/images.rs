@@ -1,6 +1,6 @@
 //! `/images/...`: list, inspect, tag, rm, load (`docker load`: the archive is streamed to a temp file and
-//! imported by `image::import`), save (`image::export`), and create (pull), which answers 404 until the
-//! registry client lands.
+//! imported by `image::import`), save (`image::export`), and create (`docker pull`, through containy's registry
+//! client `image::registry`, on a blocking thread).
 
 use std::sync::Arc;
 
@@ -28,12 +28,16 @@ pub async fn route(engine: Arc<Engine>, req: Req, segs: &[&str]) -> Result<Reply
         (&Method::GET, ["json"], _) => blocking(move || list(&e)).await,
         (&Method::POST, ["load"], _) => load(engine, req, flag(&q, "quiet")).await,
         (&Method::POST, ["create"], _) => {
-            let image = param(&q, "fromImage").unwrap_or("");
+            let image = param(&q, "fromImage").unwrap_or("").to_string();
+            if image.is_empty() {
+                return Err(EngineError::bad("fromImage: give the image to pull (fromSrc imports are not supported)"));
+            }
             let tag = param(&q, "tag").filter(|t| !t.is_empty()).unwrap_or("latest");
-            Err(EngineError::not_found(format!(
-                "pull access denied for {image}:{tag}: containy cannot pull yet (no registry client): \
-                 use 'docker load' or 'docker import'"
-            )))
+            // A digest "tag" is docker's way of asking for image@sha256:…
+            let reference =
+                if tag.starts_with("sha256:") { format!("{image}@{tag}") } else { format!("{image}:{tag}") };
+            let platform = param(&q, "platform").filter(|p| !p.is_empty()).map(str::to_string);
+            blocking(move || pull(&e, &reference, platform.as_deref())).await
         }
         (&Method::GET, ["get"], _) => {
             let names: Vec<String> = q.iter().filter(|(k, _)| k == "names").map(|(_, v)| v.clone()).collect();
@@ -52,6 +56,33 @@ pub async fn route(engine: Arc<Engine>, req: Req, segs: &[&str]) -> Result<Reply
         }
         _ => Err(EngineError::not_found("page not found")),
     }
+}
+
+/// `docker pull`: the image from its registry into the store, and docker's progress lines for the CLI. As dockerd
+/// does, registries on the loopback (`localhost`, `127.0.0.0/8`) may be plain HTTP.
+fn pull(engine: &Engine, reference: &str, platform: Option<&str>) -> Result<Reply, EngineError> {
+    use crate::image::registry::{self, Platform, PullOptions, Reference};
+    let parsed = Reference::parse(reference).map_err(|e| EngineError::bad(format!("fromImage: {e}")))?;
+    let mut options = PullOptions::default();
+    let host = parsed.registry.split(':').next().unwrap_or("");
+    if host == "localhost" || host.starts_with("127.") {
+        options.connection.insecure.push(parsed.registry.clone());
+    }
+    if let Some(platform) = platform {
+        options.platform = Some(Platform::parse(platform).map_err(|e| EngineError::bad(format!("platform: {e}")))?);
+    }
+    let store = store(engine)?;
+    let pulled = registry::pull(&store, reference, &options, &|_| {})
+        .map_err(|e| EngineError::not_found(crate::error::chain(&e)))?;
+    let lines = [
+        json!({"status": format!("Pulling from {}", parsed.repository), "id": parsed.tag.clone().unwrap_or_default()}),
+        json!({"status": format!("Digest: {}", pulled.digest)}),
+        json!({"status": format!("Status: Downloaded newer image for {}", pulled.name)}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut reply = hyper::Response::new(body::full(Bytes::from(text)));
+    reply.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    Ok(reply)
 }
 
 fn store(engine: &Engine) -> Result<Store, EngineError> {
