@@ -69,8 +69,13 @@ pub(super) fn from_json(path: Option<&FieldPath>, inner: &serde_json::Error) -> 
 
 /// `process.rlimits[0].soft`: keys joined by dots, indices in brackets (0-based).
 fn field_of(path: &FieldPath) -> String {
+    dotted(&path.iter().cloned().collect::<Vec<_>>())
+}
+
+/// The same for a path as a list of segments (`unknown.rs` keeps them so).
+pub(super) fn dotted(path: &[Segment]) -> String {
     let mut field = String::new();
-    for segment in path.iter() {
+    for segment in path {
         match segment {
             Segment::Seq { index } => field.push_str(&format!("[{index}]")),
             Segment::Map { key } | Segment::Enum { variant: key } => {

@@ -9,7 +9,8 @@
 use serde_path_to_error::Segment;
 
 use super::schema::Friendly;
-use super::{Format, diagnose::Failure, position};
+use super::diagnose::{Failure, dotted};
+use super::{Format, position};
 
 /// A config with more typos than this is reported in part (the rest follow once these are fixed).
 const MAX_REPORTED: usize = 20;
@@ -98,22 +99,6 @@ fn distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-fn dotted(path: &[Segment]) -> String {
-    let mut field = String::new();
-    for segment in path {
-        match segment {
-            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !field.is_empty() {
-                    field.push('.');
-                }
-                field.push_str(key);
-            }
-            Segment::Unknown => {}
-        }
-    }
-    field
-}
 
 /// The document as a plain value, in its own syntax's value type.
 enum Doc {
