@@ -16,10 +16,12 @@ use super::store::{Store, store_error};
 use super::whiteout::write_layer_tar;
 use super::{ImageError, hex};
 
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
+/// Writes through to `inner`, hashing and counting what passes (export and registry push both need a blob's
+/// digest and size as it is written).
+pub(crate) struct HashingWriter<W> {
+    pub inner: W,
+    pub hasher: Sha256,
+    pub size: u64,
 }
 
 impl<W: Write> Write for HashingWriter<W> {

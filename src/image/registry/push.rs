@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Seek, Write};
+use std::io::{self, Seek};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::client::{Client, Connection, Payload, expect_success, percent_encode};
 use super::manifest::{OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST};
 use super::{Event, Reference, RegistryError, Status};
+use crate::image::export::HashingWriter;
 use crate::image::store::{Image, Store, TmpDir, store_error, write_durably};
 use crate::image::whiteout::write_layer_tar;
 use crate::image::{ImageError, hex};
@@ -306,25 +307,6 @@ fn upload_bytes(client: &Client, r: &Reference, digest: &str, bytes: &[u8], scop
     let url = with_digest(&client.absolute(&location), digest);
     let response = client.send("PUT", &url, scope, &[], Payload::Bytes(bytes, "application/octet-stream"))?;
     expect_success(response, &url).map(|_| ())
-}
-
-/// Writes through to `inner`, hashing and counting what passes.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    size: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// Tar (and compress) layer `id` into a tmp file: tar → sha256 (diff_id) → compressor → sha256 (digest) →
