@@ -610,11 +610,9 @@ fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal> {
 fn update_resources(args: &UpdateArgs) -> Result<crate::plan::Resources> {
     let mut r = match &args.resources {
         Some(path) if path.as_os_str() == "-" => {
-            let tmp = std::env::temp_dir().join(format!("containy-update-{}.json", std::process::id()));
-            std::io::copy(&mut std::io::stdin(), &mut std::fs::File::create(&tmp)?)?;
-            let r = oci::load_resources(&tmp);
-            let _ = std::fs::remove_file(&tmp);
-            r?
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            oci::parse_resources(&text, std::path::Path::new("update --resources (standard input)"))?
         }
         Some(path) => oci::load_resources(path)?,
         None => crate::plan::Resources::default(),

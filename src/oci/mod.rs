@@ -61,16 +61,22 @@ pub enum OciError {
     },
 
     #[error(
-        "{}: {} {} not supported by containy yet; remove {} (or fix a misspelled name) to run this bundle",
+        "{}: {} {} not supported by containy yet ({}); remove {} to run this bundle",
         file.display(),
         fields.join(", "),
         if fields.len() == 1 { "is" } else { "are" },
+        support::reasons(fields),
         if fields.len() == 1 { "it" } else { "them" },
     )]
     Unsupported { file: PathBuf, fields: Vec<String> },
 
     #[error("{}: {field} {problem}", file.display())]
     Invalid { file: PathBuf, field: String, problem: String },
+}
+
+/// A setting containy accepts but cannot apply here, and goes on without (as runc does): said on stderr.
+pub(crate) fn warn(text: &str) {
+    eprintln!("containy: warning: {text}");
 }
 
 /// Read `path` (a `config.json`) and lower it. `bundle` is the bundle directory: `root.path` and relative
@@ -89,7 +95,16 @@ pub fn load(path: &Path, bundle: &Path) -> Result<Plan, OciError> {
 /// pass), placed into a minimal config and lowered through the same code, so it is checked the same way.
 fn load_fragment(path: &Path, place: impl FnOnce(serde_json::Value) -> serde_json::Value) -> Result<Plan, OciError> {
     let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
-    let fragment: serde_json::Value = serde_json::from_str(&text).map_err(|source| OciError::Syntax {
+    parse_fragment(&text, path, place)
+}
+
+/// A fragment already read (from standard input: `label` names it in messages, e.g. `<stdin>`).
+fn parse_fragment(
+    text: &str,
+    path: &Path,
+    place: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) -> Result<Plan, OciError> {
+    let fragment: serde_json::Value = serde_json::from_str(text).map_err(|source| OciError::Syntax {
         file: path.to_path_buf(),
         line: source.line(),
         column: source.column(),
@@ -113,7 +128,13 @@ pub fn load_process(path: &Path) -> Result<crate::plan::Process, OciError> {
 
 /// An OCI `linux.resources` object (`update --resources FILE`).
 pub fn load_resources(path: &Path) -> Result<crate::plan::Resources, OciError> {
-    let plan = load_fragment(path, |resources| {
+    let text = std::fs::read_to_string(path).map_err(|source| OciError::Read { path: path.to_path_buf(), source })?;
+    parse_resources(&text, path)
+}
+
+/// An OCI `linux.resources` object already read (`update --resources -`); `label` names it in messages.
+pub fn parse_resources(text: &str, label: &Path) -> Result<crate::plan::Resources, OciError> {
+    let plan = parse_fragment(text, label, |resources| {
         serde_json::json!({
             "ociVersion": "1.0.2",
             "root": {"path": "rootfs"},
@@ -134,9 +155,16 @@ pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciErr
         source,
     })?;
 
-    let fields = support::unsupported_fields(&raw);
-    if !fields.is_empty() {
-        return Err(OciError::Unsupported { file: file(), fields });
+    let findings = support::check(&raw);
+    if !findings.refused.is_empty() {
+        return Err(OciError::Unsupported { file: file(), fields: findings.refused });
+    }
+    if !findings.ignored.is_empty() {
+        crate::explain!(
+            "ignore properties the runtime spec does not define for Linux",
+            format!("ignore {}", findings.ignored.join(", ")),
+            "the spec says a runtime MUST ignore unknown properties (a newer spec's, a vendor's, or a typo)"
+        );
     }
 
     // Parsed again from the text, not from `raw`: only the text knows where a bad value sits.
@@ -189,38 +217,51 @@ mod tests {
 
     #[test]
     fn unsupported_fields_are_refused_by_name() {
-        let cases: Vec<(&str, Edit)> = vec![
+        let cases: Vec<(&str, &str, Edit)> = vec![
             (
                 "linux.seccomp.listenerPath",
+                "SCMP_ACT_NOTIFY needs a seccomp agent",
                 Box::new(|v| {
                     v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a"})
                 }),
             ),
             (
-                "hooks.poststop[0].user",
-                Box::new(|v| v["hooks"] = serde_json::json!({"poststop": [{"path": "/x", "user": "u"}]})),
+                "linux.intelRdt",
+                "Intel RDT (resctrl) is not implemented",
+                Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"})),
             ),
-            ("linux.intelRdt", Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"}))),
-            ("linux.foo", Box::new(|v| v["linux"]["foo"] = serde_json::json!("bar"))),
             (
-                "linux.resources.memory.disableOOMKiller",
-                Box::new(|v| {
-                    v["linux"]["resources"]["memory"] = serde_json::json!({"limit": 1048576, "disableOOMKiller": true})
-                }),
+                "process.scheduler",
+                "sched_setattr(2)",
+                Box::new(|v| v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_FIFO", "priority": 1})),
             ),
-            ("process.user.username", Box::new(|v| v["process"]["user"]["username"] = serde_json::json!("root"))),
-            ("mounts[0].uidMappings", Box::new(|v| v["mounts"][0]["uidMappings"] = serde_json::json!([{"size": 1}]))),
+            (
+                "mounts[0].uidMappings",
+                "id-mapped mounts",
+                Box::new(|v| v["mounts"][0]["uidMappings"] = serde_json::json!([{"size": 1}])),
+            ),
         ];
-        for (name, edit) in cases {
+        for (name, why, edit) in cases {
             let err = lower_edited(|v| edit(v)).unwrap_err();
             assert!(matches!(&err, OciError::Unsupported { fields, .. } if fields == &[name]), "{name}: {err:?}");
-            assert_eq!(
-                err.to_string(),
-                format!(
-                    "config.json: {name} is not supported by containy yet; remove it (or fix a misspelled name) to run this bundle"
-                )
-            );
+            let text = err.to_string();
+            assert!(text.starts_with(&format!("config.json: {name} is not supported by containy yet (")), "{text}");
+            assert!(text.contains(why) && text.ends_with("; remove it to run this bundle"), "{text}");
         }
+    }
+
+    #[test]
+    fn unknown_properties_and_defaults_are_accepted() {
+        // What dockerd writes into every spec, and what the spec says a runtime must ignore.
+        let plan = lower_edited(|v| {
+            v["linux"]["resources"]["memory"] = serde_json::json!({"disableOOMKiller": false, "kernel": 0});
+            v["linux"]["foo"] = serde_json::json!("bar");
+            v["process"]["user"]["username"] = serde_json::json!("root");
+            v["hooks"] = serde_json::json!({"poststop": [{"path": "/x", "user": "u"}]});
+            v["windows"] = serde_json::json!({"layerFolders": []});
+        })
+        .unwrap();
+        assert!(!plan.resources.oom_kill_disable);
     }
 
     #[test]

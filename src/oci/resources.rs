@@ -8,7 +8,7 @@
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
 
 use super::convert::{Invalid, invalid};
-use crate::plan::{DeviceRule, HugetlbLimit, IoRate, IoThrottle, Resources};
+use crate::plan::{DeviceRule, HugetlbLimit, IoRate, IoThrottle, IoWeightDevice, RdmaLimit, Resources};
 
 /// `cpu.shares` outside this range is clamped by the kernel; refusing says so instead.
 const SHARES: std::ops::RangeInclusive<u64> = 2..=262_144;
@@ -227,6 +227,85 @@ fn lower_more(resources: &LinuxResources, lowered: &mut Resources) -> Result<(),
             .map_err(|problem| invalid(format!("linux.resources.unified.{key}"), problem))?;
     }
     lowered.unified = unified;
+    lower_rest(resources, lowered)
+}
+
+/// What runc also honours and a conformant engine may write: the OOM killer switch, the hierarchy flag,
+/// real-time CPU budgets, CFS burst, leaf and per-device I/O weights, network classes and RDMA.
+/// Kernel memory (`kernel`, `kernelTCP`) is deprecated by the kernel and ignored with a warning, as runc does.
+fn lower_rest(resources: &LinuxResources, lowered: &mut Resources) -> Result<(), Invalid> {
+    if let Some(memory) = resources.memory() {
+        for (name, value) in [("kernel", memory.kernel()), ("kernelTCP", memory.kernel_tcp())] {
+            if value.is_some_and(|v| v != 0) {
+                super::warn(&format!(
+                    "linux.resources.memory.{name} is ignored: kernel memory limits are deprecated by the kernel \
+                     (and ignored by runc); the memory limit already counts kernel memory"
+                ));
+            }
+        }
+        lowered.oom_kill_disable = memory.disable_oom_killer().unwrap_or(false);
+        lowered.use_hierarchy = memory.use_hierarchy();
+    }
+    if let Some(cpu) = resources.cpu() {
+        lowered.cpu_rt_period = cpu.realtime_period().filter(|&p| p > 0);
+        lowered.cpu_rt_runtime = match cpu.realtime_runtime() {
+            None | Some(0) => None,
+            Some(r) if r >= -1 => Some(r),
+            Some(r) => {
+                return Err(invalid(
+                    "linux.resources.cpu.realtimeRuntime",
+                    format!("must be >= 0 µs (or -1 for no limit), got {r}"),
+                ));
+            }
+        };
+        lowered.cpu_burst = cpu.burst();
+    }
+    if let Some(block_io) = resources.block_io() {
+        let weight = |field: String, w: Option<u16>| match w {
+            None | Some(0) => Ok(None),
+            Some(w) if IO_WEIGHT.contains(&w) => Ok(Some(w)),
+            Some(w) => Err(invalid(field, format!("must be in {}..={}, got {w}", IO_WEIGHT.start(), IO_WEIGHT.end()))),
+        };
+        lowered.io_leaf_weight = weight("linux.resources.blockIO.leafWeight".into(), block_io.leaf_weight())?;
+        for (i, device) in block_io.weight_device().as_deref().unwrap_or_default().iter().enumerate() {
+            let field = |part: &str| format!("linux.resources.blockIO.weightDevice[{i}].{part}");
+            let number = |part: &str, n: i64| {
+                u64::try_from(n).map_err(|_| invalid(field(part), format!("must be >= 0, got {n}")))
+            };
+            lowered.io_weight_devices.push(IoWeightDevice {
+                major: number("major", device.major())?,
+                minor: number("minor", device.minor())?,
+                weight: weight(field("weight"), device.weight())?,
+                leaf_weight: weight(field("leafWeight"), device.leaf_weight())?,
+            });
+        }
+    }
+    if let Some(network) = resources.network() {
+        lowered.net_class_id = network.class_id().filter(|&id| id != 0);
+        for (i, p) in network.priorities().as_deref().unwrap_or_default().iter().enumerate() {
+            let name = p.name();
+            if name.is_empty() || name.contains(['/', ' ', '\n']) {
+                return Err(invalid(
+                    format!("linux.resources.network.priorities[{i}].name"),
+                    format!("is not a network interface name: {name:?}"),
+                ));
+            }
+            lowered.net_priorities.push((name.clone(), p.priority()));
+        }
+    }
+    let mut rdma: Vec<RdmaLimit> = resources
+        .rdma()
+        .iter()
+        .flatten()
+        .map(|(device, l)| RdmaLimit { device: device.clone(), hca_handles: l.hca_handles(), hca_objects: l.hca_objects() })
+        .collect();
+    rdma.sort_by(|a, b| a.device.cmp(&b.device));
+    for limit in &rdma {
+        if limit.device.is_empty() || limit.device.contains([' ', '\n', '/']) {
+            return Err(invalid(format!("linux.resources.rdma.{}", limit.device), "is not an RDMA device name"));
+        }
+    }
+    lowered.rdma = rdma;
     Ok(())
 }
 

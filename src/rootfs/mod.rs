@@ -110,6 +110,8 @@ pub enum MountOp {
     Device(crate::plan::Device),
     /// `pivot_root` into the rootfs and detach the old root.
     PivotRoot,
+    /// No mount namespace: `chroot` into this directory and make no mount at all (the mount table is the host's).
+    Chroot(PathBuf),
     /// After the pivot: hide a path (`/dev/null` over files, an empty read-only tmpfs over directories).
     Mask(PathBuf),
     /// After the pivot: bind a path onto itself read-only.
@@ -121,7 +123,14 @@ pub enum MountOp {
 /// The whole mount sequence for a plan, as data. `user_ns`: inside a user namespace devices can't be
 /// created with `mknod` and are bind-mounted instead.
 pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec<MountOp> {
-    let mut ops = vec![MountOp::RootPropagation(plan.root_propagation)];
+    if !plan.namespaces.iter().any(|ns| ns.kind == crate::plan::Namespace::Mount) {
+        return vec![MountOp::Chroot(paths.base.clone())];
+    }
+    // `shared` and `unbindable` are for the container's `/` only: until then every mount is a slave, so
+    // nothing the container mounts reaches the host, and an unbindable `/` could not be bound to the rootfs.
+    let late_propagation = plan.root_propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0;
+    let early = if late_propagation { libc::MS_REC | libc::MS_SLAVE } else { plan.root_propagation };
+    let mut ops = vec![MountOp::RootPropagation(early)];
     match &plan.rootfs.mode {
         RootfsMode::Overlay => ops.push(MountOp::Overlay {
             lower: if paths.layers.is_empty() { vec![paths.base.clone()] } else { paths.layers.clone() },
@@ -149,7 +158,7 @@ pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec
             ops.push(MountOp::Cgroup { destination: m.destination.clone(), cgroups: cgroups.clone(), flags: m.flags });
             continue;
         }
-        ops.push(MountOp::Inside(m.clone()));
+        ops.push(MountOp::Inside(with_mount_label(m, plan.mount_label.as_deref())));
         if m.destination == Path::new("/dev") && m.fstype == "tmpfs" {
             ops.push(MountOp::Devices);
         }
@@ -161,7 +170,33 @@ pub fn plan_mounts(plan: &Plan, paths: &RootPaths, cgroups: &CgroupMount) -> Vec
     if plan.rootfs.readonly {
         ops.push(MountOp::ReadOnlyRoot);
     }
+    if late_propagation {
+        ops.push(MountOp::RootPropagation(plan.root_propagation));
+    }
     ops
+}
+
+/// OCI `linux.mountLabel` as the `context=` option of a mount that makes a new filesystem (tmpfs, devpts,
+/// mqueue, …), where SELinux is enabled; a bind mount keeps the label of what it shows, and proc and
+/// sysfs take none. Without SELinux there is nothing to label (as crun does).
+fn with_mount_label(m: &crate::plan::Mount, label: Option<&str>) -> crate::plan::Mount {
+    let labelled = !m.is_bind() && !matches!(m.fstype.as_str(), "proc" | "sysfs" | "cgroup" | "cgroup2");
+    match label {
+        Some(label) if labelled && crate::lsm::selinux_enabled() && !m.data.contains("context=") => {
+            let mut m = m.clone();
+            let option = format!("context=\"{label}\"");
+            m.data = if m.data.is_empty() { option } else { format!("{},{option}", m.data) };
+            m
+        }
+        _ => m.clone(),
+    }
+}
+
+impl MountOp {
+    /// The step after which paths are the container's: `pivot_root`, or `chroot` without a mount namespace.
+    pub fn switches_root(&self) -> bool {
+        matches!(self, MountOp::PivotRoot | MountOp::Chroot(_))
+    }
 }
 
 /// What the mount loop needs besides the ops themselves.
@@ -181,11 +216,17 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
     for op in ops {
         match op {
             MountOp::RootPropagation(flags) => {
-                let slave = flags & libc::MS_SLAVE != 0;
+                let (what, how) = match *flags & !libc::MS_REC {
+                    libc::MS_SLAVE => ("make every mount a slave of the host's", "MS_SLAVE"),
+                    libc::MS_SHARED => ("make the container's / shared", "MS_SHARED"),
+                    libc::MS_UNBINDABLE => ("make the container's / unbindable", "MS_UNBINDABLE"),
+                    _ => ("make every mount private", "MS_PRIVATE"),
+                };
+                let rec = if flags & libc::MS_REC != 0 { "MS_REC|" } else { "" };
                 crate::explain!(
-                    if slave { "make every mount a slave of the host's" } else { "make every mount private" },
-                    if slave { "mount(\"\", \"/\", MS_REC|MS_SLAVE)" } else { "mount(\"\", \"/\", MS_REC|MS_PRIVATE)" },
-                    "mounts made from now on must not propagate to the host's mount table"
+                    what,
+                    format!("mount(\"\", \"/\", {rec}{how})"),
+                    "mounts made in the container must not propagate to the host's mount table"
                 );
                 do_mount(None, Path::new("/"), None, MsFlags::from_bits_retain(*flags), None, "propagation")?;
             }
@@ -250,6 +291,7 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
                 root = None;
                 pivot::pivot_root(ctx.rootfs)?;
             }
+            MountOp::Chroot(dir) => pivot::chroot(dir)?,
             MountOp::Mask(path) => {
                 if null.is_none() {
                     null = Some(pivot::open_null()?);
@@ -587,6 +629,7 @@ mod tests {
             personality: None,
             devices: Vec::new(),
             root_propagation: libc::MS_REC | libc::MS_PRIVATE,
+            mount_label: None,
             time_offsets: Vec::new(),
         }
     }

@@ -124,7 +124,7 @@ impl Container {
     }
 
     fn cgroup(&self) -> Cgroup {
-        Cgroup::reopen(&cgroups::detect(), self.state.cgroups.clone())
+        Cgroup::reopen(&cgroups::detect(), self.state.cgroups.clone()).with_existing(self.state.cgroups_existing.clone())
     }
 
     /// Every process of the container (from its cgroup), as host pids.
@@ -133,8 +133,10 @@ impl Container {
     }
 
     /// Send `signal` to the container's init, or with `all` to every process in its cgroup.
+    /// With `all` a stopped container is no error (as in runc): engines send `kill --all` after its init
+    /// ended, to reach what it left behind in the cgroup — if anything.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), RuntimeError> {
-        if !self.alive() {
+        if !self.alive() && !all {
             return Err(RuntimeError::NotRunning { id: self.state.id.clone() });
         }
         crate::explain!(

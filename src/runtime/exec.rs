@@ -76,6 +76,13 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         source: e,
     })?;
     let join = namespaces_to_join(container.state.pid);
+    // A container without a mount namespace of its own is only chroot-ed: its root is entered by path.
+    let chroot_dir = if join.contains(CloneFlags::CLONE_NEWNS) {
+        None
+    } else {
+        let path = std::path::PathBuf::from(format!("/proc/{}/root", container.state.pid));
+        Some(std::fs::File::open(&path).map_err(|e| RuntimeError::io("open", &path, e))?)
+    };
     let cgroup = Cgroup::reopen(&cgroups::detect(), container.state.cgroups.clone());
 
     let (handled, old_mask) = io::block_handled_signals()?;
@@ -98,7 +105,16 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
             let sync = child_sock.try_clone().ok();
             finish(
                 sync,
-                middle_main(&pidfd, join, &cgroup_tasks, child_sock, &opts, seccomp_filter.as_ref(), &old_mask),
+                middle_main(
+                    &pidfd,
+                    join,
+                    chroot_dir.as_ref(),
+                    &cgroup_tasks,
+                    child_sock,
+                    &opts,
+                    seccomp_filter.as_ref(),
+                    &old_mask,
+                ),
             )
         }
         sys::Forked::Parent(pid) => pid,
@@ -158,6 +174,7 @@ fn supervise_exec(middle: Pid, handled: &SigSet, sync: OwnedFd, opts: &ExecOptio
 fn middle_main(
     pidfd: &OwnedFd,
     join: CloneFlags,
+    chroot_dir: Option<&std::fs::File>,
     cgroup_tasks: &[std::fs::File],
     sync: OwnedFd,
     opts: &ExecOptions,
@@ -179,6 +196,10 @@ fn middle_main(
         format!("setns(pidfd, {join:?})"),
         "one call enters all of them, in the order the kernel needs (user first)"
     );
+    if let Some(dir) = chroot_dir {
+        nix::unistd::fchdir(dir).map_err(|e| setup_failed("fchdir to the container's root", e))?;
+        nix::unistd::chroot(".").map_err(|e| setup_failed("chroot to the container's root", e))?;
+    }
     nix::sched::setns(pidfd, join).map_err(|e| setup_failed(&format!("setns(pidfd, {join:?})"), e))?;
     nix::unistd::chdir("/").map_err(|e| setup_failed("chdir /", e))?;
     let process = match sys::clone3(0, None).map_err(|e| setup_failed("clone3", e))? {

@@ -173,7 +173,7 @@ fn setup_and_exec(ctx: ChildContext) -> Result<std::convert::Infallible, Failure
         user_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::User),
         cgroup_ns: plan.namespaces.iter().any(|n| n.kind == Namespace::Cgroup),
     };
-    let pivot = ctx.mounts.iter().position(|op| *op == rootfs::MountOp::PivotRoot).unwrap_or(ctx.mounts.len());
+    let pivot = ctx.mounts.iter().position(rootfs::MountOp::switches_root).unwrap_or(ctx.mounts.len());
     let after_pivot = (pivot + 1).min(ctx.mounts.len());
     rootfs::apply(&ctx.mounts[..pivot], &mount_ctx)?;
     run_create_hooks(plan, &ctx.sync, hook_state.as_deref())?;
@@ -219,7 +219,7 @@ fn run_create_hooks(plan: &Plan, sync: &OwnedFd, state: Option<&str>) -> Result<
         }
     }
     if !hooks.create_container.is_empty() {
-        hooks::run("createContainer", &hooks.create_container, &hook_input(state, Status::Creating))?;
+        hooks::run("createContainer", &hooks.create_container, &hook_input(state, Status::Created))?;
     }
     Ok(())
 }
@@ -263,17 +263,26 @@ pub(super) fn become_process(
     // 9. Find the program now, inside the container, so a typo is reported as such.
     let program = find_executable(&process.args[0], &process.env)?;
 
-    // 10. Identity: bounding set first (needs CAP_SETPCAP), then groups and ids (keeping capabilities
-    // across setuid), then the remaining capability sets, then no_new_privs. Without no_new_privs the
-    // kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so then the filter goes first,
-    // while we still hold every capability — and must allow the calls below (prctl, capset, setgroups,
-    // setresuid/gid, close_range), as it must allow what follows the very end (sendmsg, rt_sigprocmask, execve).
+    // 10. What needs no privilege to undo comes before any filter: exec-time LSM labels, the bounding set
+    // (CAP_SYS_ADMIN stays effective until the ids change) and marking every inherited fd close-on-exec
+    // (CVE-2024-21626: a leaked host fd is a way out). A profile then never sees these calls.
+    lsm::set_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())?;
+    capabilities::drop_bounding(&process.capabilities)?;
+    crate::explain!(
+        "close inherited file descriptors",
+        "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)",
+        "a leaked host fd is a way out of the container (CVE-2024-21626)"
+    );
+    sys::cloexec_from(3 + preserve_fds as i32).map_err(|e| setup_failed("close_range", e))?;
+
+    // 11. Without no_new_privs the kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so
+    // then the filter goes in now, while we hold it — and the profile must allow what applying the
+    // process's user and capabilities takes (prctl, setgroups, setresgid, setresuid, capget, capset),
+    // the ready message (sendmsg), the signal mask (rt_sigprocmask) and execve, as with runc.
     let nnp = process.no_new_privileges;
     if let Some(filter) = seccomp_filter.filter(|_| !nnp) {
         seccomp::load(filter)?;
     }
-    lsm::set_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())?;
-    capabilities::drop_bounding(&process.capabilities)?;
     set_identity(process)?;
     if let Some(mask) = process.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
@@ -288,19 +297,6 @@ pub(super) fn become_process(
         nix::sys::prctl::set_no_new_privs().map_err(|e| setup_failed("prctl(PR_SET_NO_NEW_PRIVS)", e))?;
     }
 
-    // 11. Only stdio survives execve: everything else is marked close-on-exec.
-    crate::explain!(
-        "close inherited file descriptors",
-        "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)",
-        "a leaked host fd is a way out of the container (CVE-2024-21626)"
-    );
-    sys::cloexec_from(3 + preserve_fds as i32).map_err(|e| setup_failed("close_range", e))?;
-
-    // With no_new_privs any process may install a filter: the later, the fewer of our own calls it sees.
-    if let Some(filter) = seccomp_filter.filter(|_| nnp) {
-        seccomp::load(filter)?;
-    }
-
     // 12. Tell the parent we are ready, restore the signal mask, and become the container's program.
     send_message(sync, &Message::Ready).map_err(|e| setup_failed("telling the parent we are ready", e))?;
     let started = exec_fifo.map(wait_for_start).transpose()?;
@@ -308,17 +304,25 @@ pub(super) fn become_process(
     if !start_hooks.hooks.is_empty() {
         hooks::run("startContainer", start_hooks.hooks, &hook_input(start_hooks.state, Status::Created))?;
     }
-    if let Some(mut started) = started {
-        use std::io::Write;
-        started.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))?;
-    }
     crate::explain!(
         format!("execute {}", process.args.join(" ")),
         format!("execve({})", program.display()),
         "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
     );
+    let exec_args = ExecArgs::new(&program, &process.args, &process.env)?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
-    exec(&program, &process.args, &process.env)
+    // With no_new_privs any process may install a filter: last of all, so that the profile sees nothing of
+    // ours but execve (and, after `create`, the one write that tells `start` we go).
+    if let Some(filter) = seccomp_filter.filter(|_| nnp) {
+        seccomp::load(filter)?;
+    }
+    if let Some(mut started) = started {
+        use std::io::Write;
+        started.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))?;
+        // Not closed: it is close-on-exec, and a close would be one more call for the profile to allow.
+        std::mem::forget(started);
+    }
+    exec_args.exec()
 }
 
 /// The create/start split: reopen the exec FIFO for writing — `open(2)` blocks until `containy start` opens
@@ -508,12 +512,27 @@ fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, Failure> {
         .ok_or_else(|| Failure::Exec(127, format!("exec {name:?}: executable file not found in $PATH")))
 }
 
-fn exec(program: &Path, args: &[String], env: &[String]) -> Result<std::convert::Infallible, Failure> {
-    let cstr = |s: &[u8]| CString::new(s).map_err(|_| Failure::Setup("argument contains a NUL byte".into()));
-    let path = cstr(program.as_os_str().as_bytes())?;
-    let argv = args.iter().map(|a| cstr(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
-    let envp = env.iter().map(|e| cstr(e.as_bytes())).collect::<Result<Vec<_>, _>>()?;
-    let err = nix::unistd::execve(&path, &argv, &envp).unwrap_err();
-    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
-    Err(Failure::Exec(code, format!("exec {:?}: {}", program, err.desc().to_lowercase())))
+/// The `execve` arguments, built (allocated) before the seccomp filter goes in: after it, nothing but
+/// the call itself should run.
+struct ExecArgs {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl ExecArgs {
+    fn new(program: &Path, args: &[String], env: &[String]) -> Result<ExecArgs, Failure> {
+        let cstr = |s: &[u8]| CString::new(s).map_err(|_| Failure::Setup("argument contains a NUL byte".into()));
+        Ok(ExecArgs {
+            path: cstr(program.as_os_str().as_bytes())?,
+            argv: args.iter().map(|a| cstr(a.as_bytes())).collect::<Result<Vec<_>, _>>()?,
+            envp: env.iter().map(|e| cstr(e.as_bytes())).collect::<Result<Vec<_>, _>>()?,
+        })
+    }
+
+    fn exec(&self) -> Result<std::convert::Infallible, Failure> {
+        let err = nix::unistd::execve(&self.path, &self.argv, &self.envp).unwrap_err();
+        let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+        Err(Failure::Exec(code, format!("exec {:?}: {}", self.path, err.desc().to_lowercase())))
+    }
 }

@@ -190,6 +190,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         bundle: plan.bundle.clone(),
         rootfs: paths.rootfs.clone(),
         cgroups: cgroup.dirs().to_vec(),
+        cgroups_existing: cgroup.existing().to_vec(),
         start_time: 0,
         created: state::now_rfc3339(),
         annotations: plan.annotations.clone(),
@@ -263,8 +264,15 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         ),
         "one syscall creates the process and all its new namespaces at once"
     );
+    // A PID or time namespace given by path holds only the *children* of whoever enters it: enter it here,
+    // so the clone is born inside, and step back out right after.
+    let for_children = namespaces::enter_for_children(&joined)?;
     let forked = sys::clone3(flags.bits() as u64, cgroup_dir.as_ref().map(|f| f.as_fd()))
-        .map_err(|e| RuntimeError::Clone { flags: format!("{flags:?}"), source: e })?;
+        .map_err(|e| RuntimeError::Clone { flags: format!("{flags:?}"), source: e });
+    if !matches!(forked, Ok(sys::Forked::Child)) {
+        namespaces::leave_for_children(for_children)?;
+    }
+    let forked = forked?;
     let child = match forked {
         sys::Forked::Child => {
             drop(parent_sock);
@@ -307,7 +315,7 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
         held.poststop = Some(state.clone());
     }
     if !plan.hooks.create_container.is_empty() || !plan.hooks.start_container.is_empty() {
-        let json = state.hook_input(Status::Creating).to_string();
+        let json = state.hook_input(Status::Created).to_string();
         send_message(&parent_sock, &Message::State(json)).map_err(|e| RuntimeError::sys("send the state", e))?;
     }
     send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;
@@ -319,7 +327,8 @@ fn prepare(plan: &Plan, opts: &RunOptions, detached: bool) -> Result<Prepared, R
             Some(Message::Ready) => break,
             Some(Message::Hooks) => {
                 // Mounts are made, pivot_root is next: the runtime-namespace hooks of the create step.
-                let input = state.hook_input(Status::Creating);
+                // The spec's "created": the create operation's environment exists (runtime.md, lifecycle).
+                let input = state.hook_input(Status::Created);
                 hooks::run("prestart", &plan.hooks.prestart, &input)?;
                 hooks::run("createRuntime", &plan.hooks.create_runtime, &input)?;
                 send_message(&parent_sock, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the child", e))?;

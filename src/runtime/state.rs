@@ -25,6 +25,9 @@ pub struct State {
     /// cgroup directories by controller: one per v1 hierarchy, or the v2 one (named "unified").
     #[serde(default)]
     pub cgroups: Vec<(String, PathBuf)>,
+    /// Those of `cgroups` that existed before the container (joined, not created): `delete` leaves them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroups_existing: Vec<PathBuf>,
     /// The process's start time (clock ticks since boot, `/proc/<pid>/stat` field 22): a pid is only
     /// this container's while its start time matches, so a reused pid is never signalled.
     #[serde(default)]
