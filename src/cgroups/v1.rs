@@ -513,6 +513,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_settings_runc_also_writes_are_written() {
+        use crate::plan::{IoWeightDevice, RdmaLimit};
+        let r = Resources {
+            oom_kill_disable: true,
+            cpu_rt_period: Some(1_000_000),
+            cpu_rt_runtime: Some(0),
+            cpu_burst: Some(1000),
+            io_leaf_weight: Some(200),
+            io_weight_devices: vec![IoWeightDevice { major: 8, minor: 0, weight: Some(300), leaf_weight: None }],
+            net_class_id: Some(0x100001),
+            net_priorities: vec![("lo".into(), 3)],
+            rdma: vec![RdmaLimit { device: "mlx4_0".into(), hca_handles: Some(2), hca_objects: None }],
+            ..Resources::default()
+        };
+        let w = writes(&r, Features { memsw: false, blkio_weight: Some("blkio.weight") }, true);
+        let got: Vec<(&str, &str, &str)> = w.iter().map(|(c, f, v)| (*c, f.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("memory", "memory.oom_control", "1"),
+                ("cpu", "cpu.rt_period_us", "1000000"),
+                ("cpu", "cpu.rt_runtime_us", "0"),
+                ("cpu", "cpu.cfs_burst_us", "1000"),
+                ("blkio", "blkio.leaf_weight", "200"),
+                ("blkio", "blkio.weight_device", "8:0 300"),
+                ("net_cls", "net_cls.classid", "1048577"),
+                ("net_prio", "net_prio.ifpriomap", "lo 3"),
+                ("rdma", "rdma.max", "mlx4_0 hca_handle=2 hca_object=max"),
+            ]
+        );
+    }
+
     fn hierarchy(root: &Path, name: &str) -> Hierarchy {
         let mount_point = root.join(name);
         std::fs::create_dir_all(&mount_point).unwrap();
@@ -520,15 +553,13 @@ mod tests {
     }
 
     #[test]
-    fn what_v1_cannot_do_is_refused_by_field() {
+    fn what_v1_cannot_do_is_refused_or_warned_about() {
         let tmp = tempfile::tempdir().unwrap();
         let mut hs: Vec<Hierarchy> = ["memory", "cpuset", "blkio"].iter().map(|n| hierarchy(tmp.path(), n)).collect();
         let message = |r: &Resources, hs: &[Hierarchy]| check(hs, r).unwrap_err().to_string();
-        let err = message(&new_resources(), &hs);
-        assert!(err.contains("linux.resources.hugepageLimits") && err.contains("no cgroup v1 hugetlb"), "{err}");
+        // No hugetlb hierarchy, no weight file: warned about, not refused (as runc goes on without them).
+        assert_eq!(check(&hs, &new_resources()).unwrap(), Features { memsw: false, blkio_weight: None });
         let no_huge = Resources { hugetlb: Vec::new(), ..new_resources() };
-        let err = message(&no_huge, &hs);
-        assert!(err.contains("io_weight") && err.contains("neither blkio.weight nor blkio.bfq.weight"), "{err}");
         std::fs::write(tmp.path().join("blkio/blkio.weight"), "500").unwrap();
         assert_eq!(check(&hs, &no_huge).unwrap(), Features { memsw: false, blkio_weight: Some("blkio.weight") });
         hs.push(hierarchy(tmp.path(), "hugetlb"));

@@ -403,7 +403,35 @@ pub(super) mod tests {
         assert_eq!(default.root_propagation, libc::MS_REC | libc::MS_PRIVATE);
         let slave = lower_with(|v| v["linux"]["rootfsPropagation"] = json!("rslave")).unwrap();
         assert_eq!(slave.root_propagation, libc::MS_REC | libc::MS_SLAVE);
-        assert_eq!(field_of(|v| v["linux"]["rootfsPropagation"] = json!("rshared")), "linux.rootfsPropagation");
+        let shared = lower_with(|v| v["linux"]["rootfsPropagation"] = json!("shared")).unwrap();
+        assert_eq!(shared.root_propagation, libc::MS_SHARED);
+        let unbindable = lower_with(|v| v["linux"]["rootfsPropagation"] = json!("runbindable")).unwrap();
+        assert_eq!(unbindable.root_propagation, libc::MS_REC | libc::MS_UNBINDABLE);
+        assert_eq!(field_of(|v| v["linux"]["rootfsPropagation"] = json!("sharing")), "linux.rootfsPropagation");
+    }
+
+    #[test]
+    fn without_a_mount_namespace_only_what_needs_one_is_refused() {
+        let no_mount = |v: &mut Value| v["linux"]["namespaces"] = json!([{"type": "uts"}]);
+        let plan = lower_with(no_mount).unwrap();
+        assert!(plan.namespaces.iter().all(|ns| ns.kind != Namespace::Mount));
+        let with = |field: &'static str, value: Value| {
+            move |v: &mut Value| {
+                no_mount(v);
+                match field {
+                    "mounts" => v["mounts"] = value,
+                    "root.readonly" => v["root"]["readonly"] = value,
+                    _ => v["linux"][field.trim_start_matches("linux.")] = value,
+                }
+            }
+        };
+        assert_eq!(field_of(with("mounts", json!([{"destination": "/proc", "type": "proc"}]))), "mounts");
+        assert_eq!(field_of(with("linux.maskedPaths", json!(["/proc/kcore"]))), "linux.maskedPaths");
+        assert_eq!(field_of(with("root.readonly", json!(true))), "root.readonly");
+        assert_eq!(field_of(with("linux.sysctl", json!({"kernel.domainname": "x"}))), "linux.sysctl");
+        let err = lower_with(with("linux.readonlyPaths", json!(["/proc/sys"]))).unwrap_err();
+        assert!(err.problem.contains("host's mount table"), "{}", err.problem);
+        lower_with(with("mounts", json!([]))).unwrap();
     }
 
     #[test]

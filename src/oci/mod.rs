@@ -363,14 +363,14 @@ mod tests {
                 Box::new(|v| v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}])),
             ),
             (
-                "linux.namespaces",
+                "mounts",
                 Box::new(|v| v["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "mount")),
             ),
             (
                 "linux.resources.memory.swap",
                 Box::new(|v| v["linux"]["resources"]["memory"] = json!({"limit": 2000000, "swap": 1000000})),
             ),
-            ("linux.rootfsPropagation", Box::new(|v| v["linux"]["rootfsPropagation"] = json!("shared"))),
+            ("linux.rootfsPropagation", Box::new(|v| v["linux"]["rootfsPropagation"] = json!("sharing"))),
             (
                 "hostname",
                 Box::new(|v| v["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "uts")),
@@ -383,12 +383,13 @@ mod tests {
 
     #[test]
     fn rootfs_propagation_lists_what_is_allowed() {
-        let err = lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!("shared")).unwrap_err();
+        let err = lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!("sharing")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "config.json: linux.rootfsPropagation is \"shared\"; containy supports private, rprivate, slave, rslave"
+            "config.json: linux.rootfsPropagation is \"sharing\"; containy supports private, rprivate, slave, rslave, \
+             shared, rshared, unbindable, runbindable"
         );
-        for ok in ["private", "rprivate", "slave", "rslave"] {
+        for ok in ["private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"] {
             lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!(ok)).unwrap();
         }
     }

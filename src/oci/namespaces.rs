@@ -147,7 +147,7 @@ mod tests {
             field_of(|v| push_namespace(v, json!({"type": "pid", "path": "ns/pid"}))),
             "linux.namespaces[2].path"
         );
-        assert_eq!(field_of(|v| v.as_object_mut().unwrap().remove("linux").map(drop).unwrap()), "linux.namespaces");
+        assert_eq!(field_of(|v| v.as_object_mut().unwrap().remove("linux").map(drop).unwrap()), "linux");
     }
 
     #[test]

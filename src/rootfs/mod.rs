@@ -611,7 +611,7 @@ mod tests {
             },
             hostname: None,
             domainname: None,
-            namespaces: vec![],
+            namespaces: vec![crate::plan::NamespaceSpec { kind: crate::plan::Namespace::Mount, path: None }],
             uid_mappings: vec![],
             gid_mappings: vec![],
             rootfs: Rootfs { source: RootfsSource::Directory("/base".into()), mode, readonly, keep_changes: false },
@@ -646,6 +646,23 @@ mod tests {
         assert!(pos(&|o| matches!(o, MountOp::Cgroup { .. })) < pivot);
         assert!(pivot < pos(&|o| matches!(o, MountOp::Mask(_))));
         assert_eq!(ops.last(), Some(&MountOp::ReadOnlyRoot));
+    }
+
+    #[test]
+    fn shared_and_unbindable_roots_are_made_after_everything_else() {
+        for flags in [libc::MS_SHARED, libc::MS_REC | libc::MS_UNBINDABLE] {
+            let plan = Plan { root_propagation: flags, ..plan_with(RootfsMode::Overlay, true) };
+            let ops = plan_mounts(&plan, &paths(), &CgroupMount::V2 { host_dir: None });
+            assert_eq!(ops[0], MountOp::RootPropagation(libc::MS_REC | libc::MS_SLAVE));
+            assert_eq!(ops.last(), Some(&MountOp::RootPropagation(flags)));
+        }
+    }
+
+    #[test]
+    fn without_a_mount_namespace_there_is_only_a_chroot() {
+        let plan = Plan { namespaces: vec![], ..plan_with(RootfsMode::Direct, false) };
+        let ops = plan_mounts(&plan, &paths(), &CgroupMount::V2 { host_dir: None });
+        assert_eq!(ops, [MountOp::Chroot(PathBuf::from("/base"))]);
     }
 
     #[test]

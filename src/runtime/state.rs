@@ -197,6 +197,7 @@ mod tests {
             bundle: "/b".into(),
             rootfs: dir.join("rootfs"),
             cgroups: vec![],
+            cgroups_existing: vec![],
             start_time: 0,
             created: String::new(),
             annotations: Default::default(),
