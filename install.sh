@@ -10,10 +10,12 @@
 #   podman          tests/podman.rs: the engine driving containy through conmon (and runc, the reference)
 #   containerd      tests/containerd.rs: its own daemon, `ctr run --runc-binary containy`
 #   iproute2, nftables  tests/network.rs checks links and rules with `ip` and `nft` (containy itself uses netlink)
+#   docker.io, python3-docker  tests/docker.rs: a private dockerd runs containy (`--add-runtime`), driven by the
+#                   CLI and by the docker SDK for Python
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
-    iproute2 nftables)
+    iproute2 nftables docker.io python3-docker)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -264,9 +264,8 @@ pub(super) fn check(hierarchies: &[Hierarchy], resources: &Resources) -> Result<
     let blkio = hierarchy_of(hierarchies, "blkio");
     let blkio_weight =
         blkio.and_then(|h| ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| h.mount_point.join(f).exists()));
-    let weights = resources.io_weight.is_some()
-        || resources.io_leaf_weight.is_some()
-        || !resources.io_weight_devices.is_empty();
+    let weights =
+        resources.io_weight.is_some() || resources.io_leaf_weight.is_some() || !resources.io_weight_devices.is_empty();
     if blkio.is_some() && weights && blkio_weight.is_none() {
         super::warn(
             "this kernel has neither blkio.weight nor blkio.bfq.weight (no CFQ or BFQ I/O scheduler): \

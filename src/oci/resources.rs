@@ -297,7 +297,11 @@ fn lower_rest(resources: &LinuxResources, lowered: &mut Resources) -> Result<(),
         .rdma()
         .iter()
         .flatten()
-        .map(|(device, l)| RdmaLimit { device: device.clone(), hca_handles: l.hca_handles(), hca_objects: l.hca_objects() })
+        .map(|(device, l)| RdmaLimit {
+            device: device.clone(),
+            hca_handles: l.hca_handles(),
+            hca_objects: l.hca_objects(),
+        })
         .collect();
     rdma.sort_by(|a, b| a.device.cmp(&b.device));
     for limit in &rdma {

@@ -391,7 +391,8 @@ mod tests {
 
     #[test]
     fn defaults_ask_for_nothing_and_requests_are_refused() {
-        let config = json!({"process": {"scheduler": {"policy": "SCHED_FIFO", "priority": 0}, "ioPriority": {"priority": 0}}});
+        let config =
+            json!({"process": {"scheduler": {"policy": "SCHED_FIFO", "priority": 0}, "ioPriority": {"priority": 0}}});
         let mut found = check(&config).refused;
         found.sort();
         assert_eq!(found, ["process.ioPriority", "process.scheduler"]);

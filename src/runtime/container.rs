@@ -124,7 +124,8 @@ impl Container {
     }
 
     fn cgroup(&self) -> Cgroup {
-        Cgroup::reopen(&cgroups::detect(), self.state.cgroups.clone()).with_existing(self.state.cgroups_existing.clone())
+        Cgroup::reopen(&cgroups::detect(), self.state.cgroups.clone())
+            .with_existing(self.state.cgroups_existing.clone())
     }
 
     /// Every process of the container (from its cgroup), as host pids.
