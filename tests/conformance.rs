@@ -530,11 +530,13 @@ struct PidNamespace {
 impl PidNamespace {
     fn new() -> PidNamespace {
         let holder = Command::new("unshare").args(["--pid", "--fork", "sleep", "600"]).spawn().unwrap();
+        let mut ns = PidNamespace { holder, path: PathBuf::new() };
         // The sleep is unshare's child, pid 1 of the new namespace.
-        let children = format!("/proc/{}/task/{}/children", holder.id(), holder.id());
+        let children = format!("/proc/{}/task/{}/children", ns.holder.id(), ns.holder.id());
         for _ in 0..500 {
             if let Some(pid) = std::fs::read_to_string(&children).ok().and_then(|t| t.trim().parse::<u32>().ok()) {
-                return PidNamespace { holder, path: PathBuf::from(format!("/proc/{pid}/ns/pid")) };
+                ns.path = PathBuf::from(format!("/proc/{pid}/ns/pid"));
+                return ns;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }

@@ -171,6 +171,7 @@ fn supervise_exec(middle: Pid, handled: &SigSet, sync: OwnedFd, opts: &ExecOptio
 
 /// The middle process: join, clone the real process, report its pid, then (unless detached) wait for it
 /// and exit like it.
+#[allow(clippy::too_many_arguments)] // what the middle process holds from before the clone, each used once
 fn middle_main(
     pidfd: &OwnedFd,
     join: CloneFlags,
