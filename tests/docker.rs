@@ -25,6 +25,8 @@ const IMAGE: &str = "containy-test-busybox:latest";
 /// The private dockerd shared by every test in this binary.
 struct World {
     dir: PathBuf,
+    /// The watchdog running dockerd; it outlives this process on purpose (see the module comment).
+    _watchdog: std::process::Child,
 }
 
 impl World {
@@ -43,9 +45,12 @@ impl World {
     }
 }
 
-/// Stops dockerd when the test process (`$1`) is gone, then unmounts and removes what it left in `$2`.
+/// Starts dockerd (the arguments after `$2`), and stops it when the test process (`$1`) is gone; then
+/// unmounts and removes what it left in `$2`.
 const WATCHDOG: &str = r#"
-test_pid=$1; dir=$2; dockerd_pid=$3
+test_pid=$1; dir=$2; shift 2
+"$@" &
+dockerd_pid=$!
 while kill -0 "$test_pid" 2>/dev/null; do sleep 0.5; done
 kill -TERM "$dockerd_pid" 2>/dev/null
 i=0; while kill -0 "$dockerd_pid" 2>/dev/null && [ $i -lt 40 ]; do sleep 0.5; i=$((i+1)); done
@@ -64,7 +69,11 @@ fn world() -> &'static World {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
-        let dockerd = Command::new(DOCKERD)
+        // Detached from us: it must outlive this process to clean up after it.
+        let watchdog = Command::new("/bin/sh")
+            .args(["-c", WATCHDOG, "watchdog", &std::process::id().to_string()])
+            .arg(&dir)
+            .arg(DOCKERD)
             .arg("--host")
             .arg(format!("unix://{}", dir.join("docker.sock").display()))
             .arg("--data-root")
@@ -80,19 +89,8 @@ fn world() -> &'static World {
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .expect("start dockerd");
-        let dockerd_pid = dockerd.id().to_string();
-        // Detached from us: it must outlive this process to clean up after it.
-        Command::new("/bin/sh")
-            .args(["-c", WATCHDOG, "watchdog", &std::process::id().to_string()])
-            .arg(&dir)
-            .arg(&dockerd_pid)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the dockerd watchdog");
-        let world = World { dir };
+            .expect("start dockerd under its watchdog");
+        let world = World { dir, _watchdog: watchdog };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !world.docker(&["version"]).status.success() {
             let log = std::fs::read_to_string(world.dir.join("dockerd.log")).unwrap_or_default();
