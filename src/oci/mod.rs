@@ -74,6 +74,13 @@ pub enum OciError {
     Invalid { file: PathBuf, field: String, problem: String },
 }
 
+/// `--debug`: name the properties the support check ignores.
+static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_debug() {
+    DEBUG.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A setting containy accepts but cannot apply here, and goes on without (as runc does): said on stderr.
 pub(crate) fn warn(text: &str) {
     eprintln!("containy: warning: {text}");
@@ -160,6 +167,13 @@ pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciErr
         return Err(OciError::Unsupported { file: file(), fields: findings.refused });
     }
     if !findings.ignored.is_empty() {
+        if DEBUG.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "containy: debug: {}: ignoring {} (not defined by the runtime spec for Linux)",
+                label.display(),
+                findings.ignored.join(", ")
+            );
+        }
         crate::explain!(
             "ignore properties the runtime spec does not define for Linux",
             format!("ignore {}", findings.ignored.join(", ")),

@@ -23,13 +23,14 @@ pub(super) fn lower_resources(resources: Option<&LinuxResources>) -> Result<Reso
     let mut lowered = Resources::default();
 
     if let Some(memory) = resources.memory() {
+        // 0 is "not set" to runc (and what a generator writes for it), as for the other fields here.
         lowered.memory = match memory.limit() {
-            None | Some(-1) => None,
+            None | Some(0) | Some(-1) => None,
             Some(limit) if limit > 0 => Some(limit.unsigned_abs()),
             Some(limit) => {
                 return Err(invalid(
                     "linux.resources.memory.limit",
-                    format!("must be > 0 bytes (or -1 for no limit), got {limit}"),
+                    format!("must be > 0 bytes (or -1 or 0 for no limit), got {limit}"),
                 ));
             }
         };
@@ -243,6 +244,12 @@ fn lower_rest(resources: &LinuxResources, lowered: &mut Resources) -> Result<(),
                 ));
             }
         }
+        if memory.check_before_update() == Some(true) {
+            super::warn(
+                "linux.resources.memory.checkBeforeUpdate is not checked by containy: on cgroup v1 the kernel \
+                 itself refuses a limit below the usage it cannot reclaim (EBUSY)",
+            );
+        }
         lowered.oom_kill_disable = memory.disable_oom_killer().unwrap_or(false);
         lowered.use_hierarchy = memory.use_hierarchy();
     }
@@ -385,7 +392,7 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_refused_by_field() {
-        assert_eq!(field_of(r#"{"memory": {"limit": 0}}"#), "linux.resources.memory.limit");
+        assert_eq!(lower_json(r#"{"memory": {"limit": 0}}"#).unwrap().memory, None);
         assert_eq!(field_of(r#"{"memory": {"limit": -2}}"#), "linux.resources.memory.limit");
         assert_eq!(field_of(r#"{"cpu": {"shares": 1}}"#), "linux.resources.cpu.shares");
         assert_eq!(field_of(r#"{"cpu": {"shares": 300000}}"#), "linux.resources.cpu.shares");
