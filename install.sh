@@ -18,10 +18,12 @@
 #                   /var/cache/containy-docker-cli; the package is never installed, so no dockerd can start
 #   uidmap          newuidmap/newgidmap: a rootless user's /etc/subuid range mapped into its containers (tests/rootless.rs)
 #   passt           pasta: user-mode networking and published ports for rootless containers (tests/rootless.rs)
+#   docker.io, python3-docker  tests/docker.rs: a private dockerd runs containy (`--add-runtime`), driven by the
+#                   CLI and by the docker SDK for Python
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
-    iproute2 nftables docker-registry apache2-utils openssl skopeo python3-docker docker-compose uidmap passt)
+    iproute2 nftables docker-registry apache2-utils openssl skopeo python3-docker docker-compose uidmap passt docker.io)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

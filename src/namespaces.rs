@@ -161,9 +161,52 @@ pub fn open_joined(specs: &[NamespaceSpec]) -> Result<Vec<(Namespace, PathBuf, F
         .collect()
 }
 
-/// `setns(2)` into each opened namespace, in the order `open_joined` gave.
+/// Does entering this kind of namespace move only the caller's future *children* (`pid_for_children`,
+/// `time_for_children`) rather than the caller itself?
+pub fn only_for_children(kind: Namespace) -> bool {
+    matches!(kind, Namespace::Pid | Namespace::Time)
+}
+
+/// Before the clone, in the parent: enter the PID and time namespaces the plan joins, so that the child is
+/// born in them (the child's own `setns` could only move *its* children). Returns the parent's own
+/// namespaces, to go back to with [`leave_for_children`] right after the clone.
+pub fn enter_for_children(opened: &[(Namespace, PathBuf, File)]) -> Result<Vec<(Namespace, File)>, NamespaceError> {
+    let mut own = Vec::new();
+    for (kind, path, file) in opened.iter().filter(|(kind, _, _)| only_for_children(*kind)) {
+        let own_path = Path::new("/proc/self/ns").join(format!("{}_for_children", kind.proc_name()));
+        let current = File::open(&own_path).map_err(|source| NamespaceError::Open { path: own_path, source })?;
+        crate::explain!(
+            format!("join the {} namespace for the container process", kind.proc_name()),
+            format!("setns({}, {:?}) before clone3", path.display(), kind.clone_flag()),
+            "entering a PID or time namespace only moves the children made afterwards"
+        );
+        nix::sched::setns(file, kind.clone_flag()).map_err(|source| NamespaceError::Join {
+            path: path.clone(),
+            kind: kind.proc_name(),
+            source,
+        })?;
+        own.push((*kind, current));
+    }
+    Ok(own)
+}
+
+/// After the clone, in the parent: back to its own PID and time namespaces for children (hooks and later
+/// forks of containy must not land in the container's).
+pub fn leave_for_children(own: Vec<(Namespace, File)>) -> Result<(), NamespaceError> {
+    for (kind, file) in own {
+        nix::sched::setns(&file, kind.clone_flag()).map_err(|source| NamespaceError::Join {
+            path: PathBuf::from(format!("/proc/self/ns/{}_for_children", kind.proc_name())),
+            kind: kind.proc_name(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// `setns(2)` into each opened namespace, in the order `open_joined` gave — except the PID and time
+/// namespaces, which the parent entered before the clone ([`enter_for_children`]).
 pub fn join(opened: Vec<(Namespace, PathBuf, File)>) -> Result<(), NamespaceError> {
-    for (kind, path, file) in opened {
+    for (kind, path, file) in opened.into_iter().filter(|(kind, _, _)| !only_for_children(*kind)) {
         crate::explain!(
             format!("join the {} namespace", kind.proc_name()),
             format!("setns({}, {:?})", path.display(), kind.clone_flag()),

@@ -202,17 +202,35 @@ pub fn find_executable(name: &str, env: &[String]) -> Result<PathBuf, ProcessErr
         .ok_or_else(|| not(127, format!("exec {name:?}: executable file not found in $PATH")))
 }
 
-/// `execve(2)` with exactly the plan's arguments and environment; returns only on failure.
-pub fn execute(program: &Path, args: &[String], env: &[String]) -> ProcessError {
-    let cstrings = |items: &[String]| items.iter().map(|s| CString::new(s.as_bytes())).collect::<Result<Vec<_>, _>>();
-    let (Ok(path), Ok(argv), Ok(envp)) = (CString::new(program.as_os_str().as_bytes()), cstrings(args), cstrings(env))
-    else {
-        return ProcessError::NotExecutable {
-            code: 126,
-            message: "an argument or variable contains a NUL byte".into(),
-        };
-    };
-    let Err(err) = nix::unistd::execve(&path, &argv, &envp);
-    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
-    ProcessError::NotExecutable { code, message: format!("exec {:?}: {}", program, err.desc().to_lowercase()) }
+/// The `execve(2)` arguments, built (allocated) before the seccomp filter goes in: after it, nothing but the
+/// call itself should run.
+pub struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl Program {
+    pub fn prepare(program: &Path, args: &[String], env: &[String]) -> Result<Program, ProcessError> {
+        let nul =
+            || ProcessError::NotExecutable { code: 126, message: "an argument or variable contains a NUL byte".into() };
+        let cstrings =
+            |items: &[String]| items.iter().map(|s| CString::new(s.as_bytes())).collect::<Result<Vec<_>, _>>();
+        Ok(Program {
+            path: CString::new(program.as_os_str().as_bytes()).map_err(|_| nul())?,
+            argv: cstrings(args).map_err(|_| nul())?,
+            envp: cstrings(env).map_err(|_| nul())?,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        Path::new(std::ffi::OsStr::from_bytes(self.path.as_bytes()))
+    }
+
+    /// `execve(2)` with exactly the plan's arguments and environment; returns only on failure.
+    pub fn execute(&self) -> ProcessError {
+        let Err(err) = nix::unistd::execve(&self.path, &self.argv, &self.envp);
+        let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+        ProcessError::NotExecutable { code, message: format!("exec {:?}: {}", self.path(), err.desc().to_lowercase()) }
+    }
 }

@@ -313,7 +313,7 @@ pub fn resources(
             stdin
                 .read_to_string(&mut text)
                 .map_err(|e| RequestError::Usage(format!("--resources -: cannot read standard input: {e}")))?;
-            oci::parse_resources(&text, Path::new("<stdin>"))?
+            oci::parse_resources(&text, Path::new("update --resources (standard input)"))?
         }
         Some(path) => oci::load_resources(path)?,
         None => crate::plan::Resources::default(),

@@ -249,7 +249,7 @@ fn oci_bundle(args: &[&str], resources: serde_json::Value) -> Bundle {
 }
 
 #[test]
-fn a_hugetlb_limit_without_a_v1_hugetlb_hierarchy_is_refused() {
+fn a_hugetlb_limit_without_a_v1_hugetlb_hierarchy_is_warned_about() {
     require_root!();
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     if is_v2() || mountinfo.lines().any(|l| l.contains(" - cgroup ") && l.ends_with(",hugetlb")) {
@@ -257,15 +257,15 @@ fn a_hugetlb_limit_without_a_v1_hugetlb_hierarchy_is_refused() {
         return;
     }
     let bundle = oci_bundle(&["true"], serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}));
+    // As runc: what the kernel cannot apply is said, and the container runs.
     let out = bundle.run();
-    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("linux.resources.hugepageLimits") && err.contains("no cgroup v1 hugetlb hierarchy"), "{err}");
-    bundle.assert_no_leaks();
+    assert!(err.contains("warning: no cgroup v1 hugetlb hierarchy"), "{err}");
 }
 
 #[test]
-fn an_io_weight_without_a_weight_file_is_refused() {
+fn an_io_weight_without_a_weight_file_is_warned_about() {
     require_root!();
     let blkio = std::path::Path::new("/sys/fs/cgroup/blkio");
     if is_v2() || blkio.join("blkio.weight").exists() || blkio.join("blkio.bfq.weight").exists() {
@@ -274,8 +274,12 @@ fn an_io_weight_without_a_weight_file_is_refused() {
     }
     let bundle = Bundle::friendly(&config("true", "io_weight = 500"));
     let out = bundle.run();
-    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
-    assert!(stderr(&out).contains("neither blkio.weight nor blkio.bfq.weight"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: this kernel has neither blkio.weight nor blkio.bfq.weight"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

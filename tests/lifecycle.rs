@@ -334,7 +334,8 @@ fn hooks_fire_in_lifecycle_order_with_the_state_on_stdin() {
         "{text}"
     );
     let statuses: Vec<&str> = seen.iter().map(|(_, s)| s["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["creating", "creating", "creating", "created", "running", "stopped"]);
+    // runtime.md: "created" once the create operation has made the environment (lifecycle steps 3–7).
+    assert_eq!(statuses, ["created", "created", "created", "created", "running", "stopped"]);
     for (name, state) in &seen {
         assert_eq!(state["id"], bundle.id.as_str(), "{name}");
         assert_eq!(state["pid"], pid, "{name}: the container's host pid");

@@ -38,8 +38,6 @@ pub enum CgroupError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cgroup {path} already exists: is another container using it? (delete it or pick another cgroupsPath)")]
-    Exists { path: PathBuf },
     #[error("cannot write {value:?} to {path}")]
     Write {
         path: PathBuf,
@@ -152,6 +150,8 @@ pub struct Cgroup {
     parents: Vec<PathBuf>,
     /// `containy/` in each hierarchy when the default path is used; removed when empty.
     shared_parents: Vec<PathBuf>,
+    /// Directories that existed before the container (an engine pre-created them): joined, never removed.
+    existing: Vec<PathBuf>,
     memory_limit: Option<u64>,
 }
 
@@ -180,6 +180,7 @@ impl Cgroup {
             dirs: Vec::new(),
             parents: Vec::new(),
             shared_parents: Vec::new(),
+            existing: Vec::new(),
             memory_limit: resources.memory,
         };
         let result = match layout {
@@ -214,7 +215,25 @@ impl Cgroup {
 
     /// The cgroup of an existing container, from the directories recorded in its state.
     pub fn reopen(layout: &Layout, dirs: Vec<(String, PathBuf)>) -> Cgroup {
-        Cgroup { layout: layout.clone(), dirs, parents: Vec::new(), shared_parents: Vec::new(), memory_limit: None }
+        Cgroup {
+            layout: layout.clone(),
+            dirs,
+            parents: Vec::new(),
+            shared_parents: Vec::new(),
+            existing: Vec::new(),
+            memory_limit: None,
+        }
+    }
+
+    /// The directories among `dirs` that existed before the container: `remove` leaves them.
+    pub fn with_existing(mut self, existing: Vec<PathBuf>) -> Cgroup {
+        self.existing = existing;
+        self
+    }
+
+    /// The directories this cgroup joined rather than created (to record in the state).
+    pub fn existing(&self) -> &[PathBuf] {
+        &self.existing
     }
 
     pub fn stats(&self) -> Stats {
@@ -329,6 +348,9 @@ impl Cgroup {
     pub fn remove(&mut self) -> Result<(), CgroupError> {
         let mut first_error = None;
         for (_, dir) in self.dirs.drain(..) {
+            if self.existing.contains(&dir) {
+                continue; // not ours: the engine that made it removes it
+            }
             if let Err(e) = remove_dir_retrying(&dir) {
                 first_error.get_or_insert(e);
             }
@@ -365,9 +387,15 @@ fn remove_dir_retrying(dir: &Path) -> Result<(), CgroupError> {
     Err(CgroupError::Remove { path: dir.to_path_buf(), source: std::io::Error::from_raw_os_error(libc::EBUSY) })
 }
 
-/// Create `root/rel`, making missing parents (remembered in `parents` so they can be removed). The
-/// last component must be new: two containers never share a cgroup by accident.
-fn make_dirs(root: &Path, rel: &Path, parents: &mut Vec<PathBuf>) -> Result<PathBuf, CgroupError> {
+/// Create `root/rel`, making missing parents (remembered in `parents` so they can be removed). A leaf that
+/// exists already is joined, as runc and crun do (`cgroupsPath` names a place, and engines pre-create it):
+/// it is recorded in `existing` so that only what containy created is removed.
+fn make_dirs(
+    root: &Path,
+    rel: &Path,
+    parents: &mut Vec<PathBuf>,
+    existing: &mut Vec<PathBuf>,
+) -> Result<PathBuf, CgroupError> {
     let leaf = root.join(rel);
     // Another container may remove an empty shared parent (`containy/`) between our two mkdirs: then the
     // leaf's mkdir says ENOENT, and making the parents again is the answer.
@@ -383,12 +411,21 @@ fn make_dirs(root: &Path, rel: &Path, parents: &mut Vec<PathBuf>) -> Result<Path
         }
         match std::fs::create_dir(&leaf) {
             Ok(()) => return Ok(leaf),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(CgroupError::Exists { path: leaf }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                existing.push(leaf.clone());
+                return Ok(leaf);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => return Err(CgroupError::Create { path: leaf, source }),
         }
     }
     Err(CgroupError::Create { path: leaf, source: std::io::Error::from_raw_os_error(libc::ENOENT) })
+}
+
+/// A limit this kernel has no file for (kernel memory, a controller that is not mounted, an I/O weight
+/// without BFQ): containy goes on without it and says so, as runc does.
+fn warn(text: &str) {
+    eprintln!("containy: warning: {text}");
 }
 
 fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {
@@ -465,6 +502,15 @@ pub fn check_page_size(size: &str) -> Result<(), String> {
     Err(format!("{size:?} is not a huge page size: write it as the kernel names it, e.g. \"2MB\" or \"1GB\""))
 }
 
+/// `rdma.max` lines (v1 and v2 alike): `mlx4_0 hca_handle=2 hca_object=max`.
+fn rdma_lines(limits: &[crate::plan::RdmaLimit]) -> Vec<String> {
+    let value = |v: Option<u32>| v.map_or("max".to_string(), |v| v.to_string());
+    limits
+        .iter()
+        .map(|l| format!("{} hca_handle={} hca_object={}", l.device, value(l.hca_handles), value(l.hca_objects)))
+        .collect()
+}
+
 /// `c 1:3 rwm`: a device rule as the v1 devices controller (and the docs) write it.
 pub fn device_rule_text(rule: &DeviceRule) -> String {
     let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
@@ -538,15 +584,14 @@ mod tests {
     }
 
     #[test]
-    fn make_dirs_refuses_an_existing_leaf_and_records_what_it_made() {
+    fn make_dirs_joins_an_existing_leaf_and_records_what_it_made() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut parents = Vec::new();
-        let dir = make_dirs(tmp.path(), Path::new("containy/a"), &mut parents).unwrap();
+        let (mut parents, mut existing) = (Vec::new(), Vec::new());
+        let dir = make_dirs(tmp.path(), Path::new("containy/a"), &mut parents, &mut existing).unwrap();
         assert_eq!(parents, vec![tmp.path().join("containy")]);
-        assert!(dir.is_dir());
-        let mut again = Vec::new();
-        let err = make_dirs(tmp.path(), Path::new("containy/a"), &mut again).unwrap_err();
-        assert!(matches!(err, CgroupError::Exists { .. }), "{err}");
-        assert!(again.is_empty());
+        assert!(dir.is_dir() && existing.is_empty());
+        let (mut again, mut existing) = (Vec::new(), Vec::new());
+        let joined = make_dirs(tmp.path(), Path::new("containy/a"), &mut again, &mut existing).unwrap();
+        assert_eq!((joined, again, existing), (dir.clone(), vec![], vec![dir]));
     }
 }

@@ -69,8 +69,28 @@ fn wanted(resources: &Resources) -> Vec<&'static str> {
     if !resources.hugetlb.is_empty() {
         wanted.push("hugetlb");
     }
+    if resources.io_leaf_weight.is_some() || !resources.io_weight_devices.is_empty() {
+        wanted.push("blkio");
+    }
+    if resources.net_class_id.is_some() {
+        wanted.push("net_cls");
+    }
+    if !resources.net_priorities.is_empty() {
+        wanted.push("net_prio");
+    }
+    if !resources.rdma.is_empty() {
+        wanted.push("rdma");
+    }
+    wanted.dedup();
     wanted
 }
+
+/// Files a kernel may lack (no `CONFIG_RT_GROUP_SCHED`, no CFS burst before 5.14): a missing one is
+/// skipped with a warning rather than failing the container, as runc does.
+const OPTIONAL_FILES: &[&str] = &["cpu.rt_period_us", "cpu.rt_runtime_us", "cpu.cfs_burst_us", "memory.use_hierarchy"];
+
+/// The controllers whose settings are applied where mounted and warned about where not.
+const OPTIONAL_CONTROLLERS: &[&str] = &["hugetlb", "blkio", "net_cls", "net_prio", "rdma"];
 
 /// What this kernel's v1 hierarchies offer, looked up once: the swap limit file exists only with swap
 /// accounting, the weight file only with the CFQ or BFQ I/O scheduler.
@@ -140,6 +160,7 @@ pub(super) fn writes(resources: &Resources, features: Features, update: bool) ->
     for h in &resources.hugetlb {
         push("hugetlb", &format!("hugetlb.{}.limit_in_bytes", h.page_size), h.limit.to_string());
     }
+    more_writes(resources, features, &mut push);
     if update {
         return w;
     }
@@ -153,6 +174,59 @@ pub(super) fn writes(resources: &Resources, features: Features, update: bool) ->
         w.push(("devices", file.to_string(), device_rule_text(rule)));
     }
     w
+}
+
+/// The settings besides the common limits, in the order runc writes them.
+fn more_writes(resources: &Resources, features: Features, push: &mut impl FnMut(&'static str, &str, String)) {
+    if resources.oom_kill_disable {
+        push("memory", "memory.oom_control", "1".into());
+    }
+    if let Some(on) = resources.use_hierarchy {
+        push("memory", "memory.use_hierarchy", u8::from(on).to_string());
+    }
+    // The period first: a runtime is checked against the period in place.
+    if let Some(period) = resources.cpu_rt_period {
+        push("cpu", "cpu.rt_period_us", period.to_string());
+    }
+    if let Some(runtime) = resources.cpu_rt_runtime {
+        push("cpu", "cpu.rt_runtime_us", runtime.to_string());
+    }
+    if let Some(burst) = resources.cpu_burst {
+        push("cpu", "cpu.cfs_burst_us", burst.to_string());
+    }
+    // CFQ has weight_device and leaf weights; BFQ takes per-device lines in blkio.bfq.weight itself.
+    match features.blkio_weight {
+        Some("blkio.weight") => {
+            if let Some(leaf) = resources.io_leaf_weight {
+                push("blkio", "blkio.leaf_weight", leaf.to_string());
+            }
+            for d in &resources.io_weight_devices {
+                if let Some(w) = d.weight {
+                    push("blkio", "blkio.weight_device", format!("{}:{} {w}", d.major, d.minor));
+                }
+                if let Some(w) = d.leaf_weight {
+                    push("blkio", "blkio.leaf_weight_device", format!("{}:{} {w}", d.major, d.minor));
+                }
+            }
+        }
+        Some(bfq) => {
+            for d in &resources.io_weight_devices {
+                if let Some(w) = d.weight {
+                    push("blkio", bfq, format!("{}:{} {w}", d.major, d.minor));
+                }
+            }
+        }
+        None => {}
+    }
+    if let Some(id) = resources.net_class_id {
+        push("net_cls", "net_cls.classid", id.to_string());
+    }
+    for (interface, priority) in &resources.net_priorities {
+        push("net_prio", "net_prio.ifpriomap", format!("{interface} {priority}"));
+    }
+    for line in super::rdma_lines(&resources.rdma) {
+        push("rdma", "rdma.max", line);
+    }
 }
 
 fn hierarchy_of<'a>(hierarchies: &'a [Hierarchy], controller: &str) -> Option<&'a Hierarchy> {
@@ -174,28 +248,32 @@ pub(super) fn check(hierarchies: &[Hierarchy], resources: &Resources) -> Result<
             "cpu.idle is a cgroup v2 setting and this machine uses cgroup v1; remove it or set it to 0",
         );
     }
-    if !resources.hugetlb.is_empty() && hierarchy_of(hierarchies, "hugetlb").is_none() {
-        return unsupported(
-            "hugetlb limits (linux.resources.hugepageLimits)",
-            "no cgroup v1 hugetlb hierarchy is mounted on this machine; remove the limits",
-        );
-    }
     if (resources.cpuset_cpus.is_some() || resources.cpuset_mems.is_some())
         && hierarchy_of(hierarchies, "cpuset").is_none()
     {
         return unsupported("cpus/mems (linux.resources.cpu.cpus/mems)", "no cgroup v1 cpuset hierarchy is mounted");
     }
-    let blkio = hierarchy_of(hierarchies, "blkio");
-    if (resources.io_weight.is_some() || !resources.io_throttles.is_empty()) && blkio.is_none() {
-        return unsupported("I/O limits (linux.resources.blockIO)", "no cgroup v1 blkio hierarchy is mounted");
+    for controller in wanted(resources) {
+        if OPTIONAL_CONTROLLERS.contains(&controller) && hierarchy_of(hierarchies, controller).is_none() {
+            super::warn(&format!(
+                "no cgroup v1 {controller} hierarchy is mounted on this machine: the container's {controller} \
+                 settings are not applied"
+            ));
+        }
     }
+    let blkio = hierarchy_of(hierarchies, "blkio");
     let blkio_weight =
         blkio.and_then(|h| ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| h.mount_point.join(f).exists()));
-    if resources.io_weight.is_some() && blkio_weight.is_none() {
-        return unsupported(
-            "io weight (linux.resources.blockIO.weight / resources.io_weight)",
-            "this kernel has neither blkio.weight nor blkio.bfq.weight (no CFQ or BFQ I/O scheduler); remove it",
+    let weights =
+        resources.io_weight.is_some() || resources.io_leaf_weight.is_some() || !resources.io_weight_devices.is_empty();
+    if blkio.is_some() && weights && blkio_weight.is_none() {
+        super::warn(
+            "this kernel has neither blkio.weight nor blkio.bfq.weight (no CFQ or BFQ I/O scheduler): \
+             linux.resources.blockIO weights are not applied",
         );
+    }
+    if blkio_weight == Some("blkio.bfq.weight") && resources.io_leaf_weight.is_some() {
+        super::warn("BFQ has no leaf weights: linux.resources.blockIO.leafWeight is not applied");
     }
     let memsw =
         hierarchy_of(hierarchies, "memory").is_some_and(|h| h.mount_point.join("memory.memsw.limit_in_bytes").exists());
@@ -236,7 +314,7 @@ pub(super) fn create(
         if cgroup.dirs.iter().any(|(_, d)| d.starts_with(&h.mount_point)) {
             continue; // co-mounted (cpu,cpuacct): one directory serves both
         }
-        let dir = make_dirs(&h.mount_point, rel, &mut cgroup.parents)?;
+        let dir = make_dirs(&h.mount_point, rel, &mut cgroup.parents, &mut cgroup.existing)?;
         cgroup.dirs.push((controller.to_string(), dir));
         if controller == "cpuset" {
             fill_cpuset(&h.mount_point, rel)?;
@@ -247,9 +325,15 @@ pub(super) fn create(
 
 fn apply(cgroup: &Cgroup, resources: &Resources, features: Features, update: bool) -> Result<(), CgroupError> {
     for (controller, file, value) in writes(resources, features, update) {
-        if let Some(dir) = dir_of(cgroup, controller) {
-            write_file(&dir.join(file), &value)?;
+        let Some(dir) = dir_of(cgroup, controller) else {
+            continue; // a controller this kernel does not mount: warned about in `check`
+        };
+        let path = dir.join(&file);
+        if OPTIONAL_FILES.contains(&file.as_str()) && !path.exists() {
+            super::warn(&format!("this kernel has no {file}: {value:?} is not applied"));
+            continue;
         }
+        write_file(&path, &value)?;
     }
     Ok(())
 }
@@ -428,6 +512,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_settings_runc_also_writes_are_written() {
+        use crate::plan::{IoWeightDevice, RdmaLimit};
+        let r = Resources {
+            oom_kill_disable: true,
+            cpu_rt_period: Some(1_000_000),
+            cpu_rt_runtime: Some(0),
+            cpu_burst: Some(1000),
+            io_leaf_weight: Some(200),
+            io_weight_devices: vec![IoWeightDevice { major: 8, minor: 0, weight: Some(300), leaf_weight: None }],
+            net_class_id: Some(0x100001),
+            net_priorities: vec![("lo".into(), 3)],
+            rdma: vec![RdmaLimit { device: "mlx4_0".into(), hca_handles: Some(2), hca_objects: None }],
+            ..Resources::default()
+        };
+        let w = writes(&r, Features { memsw: false, blkio_weight: Some("blkio.weight") }, true);
+        let got: Vec<(&str, &str, &str)> = w.iter().map(|(c, f, v)| (*c, f.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("memory", "memory.oom_control", "1"),
+                ("cpu", "cpu.rt_period_us", "1000000"),
+                ("cpu", "cpu.rt_runtime_us", "0"),
+                ("cpu", "cpu.cfs_burst_us", "1000"),
+                ("blkio", "blkio.leaf_weight", "200"),
+                ("blkio", "blkio.weight_device", "8:0 300"),
+                ("net_cls", "net_cls.classid", "1048577"),
+                ("net_prio", "net_prio.ifpriomap", "lo 3"),
+                ("rdma", "rdma.max", "mlx4_0 hca_handle=2 hca_object=max"),
+            ]
+        );
+    }
+
     fn hierarchy(root: &Path, name: &str) -> Hierarchy {
         let mount_point = root.join(name);
         std::fs::create_dir_all(&mount_point).unwrap();
@@ -435,15 +552,13 @@ mod tests {
     }
 
     #[test]
-    fn what_v1_cannot_do_is_refused_by_field() {
+    fn what_v1_cannot_do_is_refused_or_warned_about() {
         let tmp = tempfile::tempdir().unwrap();
         let mut hs: Vec<Hierarchy> = ["memory", "cpuset", "blkio"].iter().map(|n| hierarchy(tmp.path(), n)).collect();
         let message = |r: &Resources, hs: &[Hierarchy]| check(hs, r).unwrap_err().to_string();
-        let err = message(&new_resources(), &hs);
-        assert!(err.contains("linux.resources.hugepageLimits") && err.contains("no cgroup v1 hugetlb"), "{err}");
+        // No hugetlb hierarchy, no weight file: warned about, not refused (as runc goes on without them).
+        assert_eq!(check(&hs, &new_resources()).unwrap(), Features { memsw: false, blkio_weight: None });
         let no_huge = Resources { hugetlb: Vec::new(), ..new_resources() };
-        let err = message(&no_huge, &hs);
-        assert!(err.contains("io_weight") && err.contains("neither blkio.weight nor blkio.bfq.weight"), "{err}");
         std::fs::write(tmp.path().join("blkio/blkio.weight"), "500").unwrap();
         assert_eq!(check(&hs, &no_huge).unwrap(), Features { memsw: false, blkio_weight: Some("blkio.weight") });
         hs.push(hierarchy(tmp.path(), "hugetlb"));

@@ -80,6 +80,20 @@ pub(super) fn check(resources: &Resources) -> Result<(), CgroupError> {
             reason,
         })?;
     }
+    // What v1 has and v2 does not: go on without it and say so (runc ignores most of these silently).
+    let missing = [
+        (resources.oom_kill_disable, "linux.resources.memory.disableOOMKiller (v2 has no memory.oom_control)"),
+        (
+            resources.cpu_rt_period.is_some() || resources.cpu_rt_runtime.is_some(),
+            "linux.resources.cpu.realtimePeriod/realtimeRuntime (v2 has no real-time CPU budget per cgroup)",
+        ),
+        (resources.io_leaf_weight.is_some(), "linux.resources.blockIO.leafWeight (v2 has no leaf weights)"),
+        (resources.net_class_id.is_some(), "linux.resources.network.classID (v2 has no net_cls)"),
+        (!resources.net_priorities.is_empty(), "linux.resources.network.priorities (v2 has no net_prio)"),
+    ];
+    for (_, what) in missing.iter().filter(|(set, _)| *set) {
+        super::warn(&format!("cgroup v2: {what}; not applied"));
+    }
     Ok(())
 }
 
@@ -121,8 +135,19 @@ pub(super) fn writes(resources: &Resources) -> Vec<Write> {
     if let Some(cpus) = &resources.cpuset_cpus {
         push("cpuset", "cpuset.cpus", cpus.clone());
     }
+    if let Some(burst) = resources.cpu_burst {
+        push("cpu", "cpu.max.burst", burst.to_string());
+    }
     if let Some(weight) = resources.io_weight {
         push("io", "io.weight", blkio_weight_to_io_weight(weight).to_string());
+    }
+    for d in &resources.io_weight_devices {
+        if let Some(weight) = d.weight {
+            push("io", "io.weight", format!("{}:{} {}", d.major, d.minor, blkio_weight_to_io_weight(weight)));
+        }
+    }
+    for line in super::rdma_lines(&resources.rdma) {
+        push("rdma", "rdma.max", line);
     }
     for line in io_max_lines(&resources.io_throttles) {
         push("io", "io.max", line);
@@ -174,7 +199,7 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
     }
     let enable_line: String =
         enable.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c} ")).collect();
-    let leaf = make_dirs(root, rel, &mut cgroup.parents)?;
+    let leaf = make_dirs(root, rel, &mut cgroup.parents, &mut cgroup.existing)?;
     cgroup.dirs.push(("unified".into(), leaf.clone()));
     if !enable_line.is_empty() {
         for part in rel.parent().into_iter().flat_map(|p| p.components()) {

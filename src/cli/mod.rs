@@ -43,7 +43,8 @@ pub struct Cli {
     /// `text` or `json` (one JSON object per line, as runc writes them).
     #[arg(long, global = true, default_value = "text", value_name = "FORMAT")]
     pub log_format: LogFormat,
-    /// Accepted for runc compatibility (containy's `--explain` is its debug output).
+    /// Accepted for runc compatibility (containy's `--explain` is its debug output); also names the config
+    /// properties containy ignores because the runtime spec does not define them.
     #[arg(long, global = true)]
     pub debug: bool,
     /// Use systemd to manage cgroups: not supported (containy writes cgroup files itself).
@@ -392,6 +393,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     if !matches!(cli.command, Command::Spec(_) | Command::Features | Command::Extract(_) | Command::Image(_)) {
         crate::paths::check_state_root(&cli.root)?;
+    }
+    if cli.debug {
+        crate::oci::set_debug();
     }
     match cli.command {
         Command::Run(args) => {

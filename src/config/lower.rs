@@ -74,6 +74,7 @@ pub(super) fn lower(config: Friendly, bundle: &Path) -> Result<Plan, Invalid> {
         personality: None,
         devices: Vec::new(),
         root_propagation: libc::MS_REC | libc::MS_PRIVATE,
+        mount_label: None,
         time_offsets: Vec::new(),
         limits,
     })

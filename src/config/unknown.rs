@@ -8,8 +8,8 @@
 
 use serde_path_to_error::Segment;
 
-use super::schema::Friendly;
 use super::diagnose::{Failure, dotted};
+use super::schema::Friendly;
 use super::{Format, position};
 
 /// A config with more typos than this is reported in part (the rest follow once these are fixed).
@@ -98,7 +98,6 @@ fn distance(a: &str, b: &str) -> usize {
     }
     d[a.len()][b.len()]
 }
-
 
 /// The document as a plain value, in its own syntax's value type.
 enum Doc {

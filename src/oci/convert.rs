@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::devices::lower_devices;
 use super::hooks::lower_hooks;
 use super::mounts::lower_mounts;
-use super::namespaces::{lower_id_mappings, lower_namespaces, lower_uts_name, no_mount_namespace};
+use super::namespaces::{lower_id_mappings, lower_namespaces, lower_uts_name, no_linux_section};
 use super::resources::lower_resources;
 use super::seccomp::lower_seccomp;
 use crate::plan::{
@@ -35,9 +35,19 @@ pub(super) fn invalid(field: impl Into<String>, problem: impl Into<String>) -> I
     Invalid { field: field.into(), problem: problem.into() }
 }
 
-/// The propagation `/` may be given before the container's mounts are made. `shared` and its kin would let
-/// the container's mounts leak back to the host, which is exactly what making the root private prevents.
-const ROOTFS_PROPAGATIONS: &[&str] = &["private", "rprivate", "slave", "rslave"];
+/// `linux.rootfsPropagation`, by the spec's names and runc's recursive variants. `private` and `slave` are
+/// given to every mount before the container's mounts are made; `shared` and `unbindable` only to the
+/// container's `/` after `pivot_root` (see `rootfs::plan_mounts`), so its mounts never propagate to the host.
+const ROOTFS_PROPAGATIONS: &[(&str, u64)] = &[
+    ("private", libc::MS_REC | libc::MS_PRIVATE),
+    ("rprivate", libc::MS_REC | libc::MS_PRIVATE),
+    ("slave", libc::MS_REC | libc::MS_SLAVE),
+    ("rslave", libc::MS_REC | libc::MS_SLAVE),
+    ("shared", libc::MS_SHARED),
+    ("rshared", libc::MS_REC | libc::MS_SHARED),
+    ("unbindable", libc::MS_UNBINDABLE),
+    ("runbindable", libc::MS_REC | libc::MS_UNBINDABLE),
+];
 
 /// Lower `spec` (parsed from `raw`, which keeps the order of the capability lists) for the bundle `bundle`.
 pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Invalid> {
@@ -50,7 +60,7 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     }
     // Not `unwrap_or_default()`: oci_spec's default `Linux` is a full container (namespaces, masked paths).
     let Some(linux) = spec.linux() else {
-        return Err(no_mount_namespace());
+        return Err(no_linux_section());
     };
 
     let namespaces = lower_namespaces(linux.namespaces().as_deref().unwrap_or_default())?;
@@ -83,14 +93,17 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     let domainname = lower_uts_name("domainname", spec.domainname(), uts)?;
 
     let root_propagation = match linux.rootfs_propagation().as_deref().unwrap_or_default() {
-        "" | "private" | "rprivate" => libc::MS_REC | libc::MS_PRIVATE,
-        "slave" | "rslave" => libc::MS_REC | libc::MS_SLAVE,
-        other => {
-            return Err(invalid(
-                "linux.rootfsPropagation",
-                format!("is {other:?}; containy supports {}", ROOTFS_PROPAGATIONS.join(", ")),
-            ));
-        }
+        "" => libc::MS_REC | libc::MS_PRIVATE,
+        name => match ROOTFS_PROPAGATIONS.iter().find(|(n, _)| *n == name) {
+            Some((_, flags)) => *flags,
+            None => {
+                let names: Vec<&str> = ROOTFS_PROPAGATIONS.iter().map(|(n, _)| *n).collect();
+                return Err(invalid(
+                    "linux.rootfsPropagation",
+                    format!("is {name:?}; containy supports {}", names.join(", ")),
+                ));
+            }
+        },
     };
 
     let cgroups_path = match linux.cgroups_path() {
@@ -126,6 +139,9 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
     // What an engine or podman can pass through for untrusted code: `containy.limits.cpu_time = "2s"`, ….
     let limits = crate::config::limits::from_annotations(&annotations)
         .map_err(|(key, problem)| invalid(format!("annotations.{key:?}"), problem))?;
+    if has(Namespace::Mount).is_none() {
+        check_without_mount_namespace(spec, linux)?;
+    }
     Ok(Plan {
         bundle: bundle.to_path_buf(),
         process,
@@ -151,7 +167,31 @@ pub(super) fn lower(spec: &Spec, raw: &Value, bundle: &Path) -> Result<Plan, Inv
         limits,
         devices,
         root_propagation,
+        mount_label: linux.mount_label().clone().filter(|l| !l.is_empty()),
     })
+}
+
+/// Without a mount namespace the container shares the host's mount table: containy then only `chroot`s
+/// into the root filesystem (as runc and crun do) and makes no mount at all. runc goes on to make the
+/// config's mounts anyway — on the host, where they stay after the container is gone; containy refuses
+/// every field that would need one, naming it.
+fn check_without_mount_namespace(spec: &Spec, linux: &oci_spec::runtime::Linux) -> Result<(), Invalid> {
+    let why = "needs a mount namespace: without one it would change the host's mount table; add {\"type\": \"mount\"} \
+               to linux.namespaces or remove it";
+    let set = [
+        ("mounts", spec.mounts().as_ref().is_some_and(|m| !m.is_empty())),
+        ("linux.maskedPaths", linux.masked_paths().as_ref().is_some_and(|p| !p.is_empty())),
+        ("linux.readonlyPaths", linux.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())),
+        ("linux.devices", linux.devices().as_ref().is_some_and(|d| !d.is_empty())),
+        ("linux.rootfsPropagation", linux.rootfs_propagation().as_ref().is_some_and(|p| !p.is_empty())),
+        ("root.readonly", spec.root().as_ref().is_some_and(|r| r.readonly() == Some(true))),
+        // Written through the container's /proc/sys, which only exists where proc is mounted.
+        ("linux.sysctl", linux.sysctl().as_ref().is_some_and(|s| !s.is_empty())),
+    ];
+    match set.iter().find(|(_, is_set)| *is_set) {
+        Some((field, _)) => Err(invalid(*field, why)),
+        None => Ok(()),
+    }
 }
 
 /// `linux.personality`: the domain, and the one flag graders ask for: `ADDR_NO_RANDOMIZE` (no ASLR, so a run's
@@ -379,7 +419,35 @@ pub(super) mod tests {
         assert_eq!(default.root_propagation, libc::MS_REC | libc::MS_PRIVATE);
         let slave = lower_with(|v| v["linux"]["rootfsPropagation"] = json!("rslave")).unwrap();
         assert_eq!(slave.root_propagation, libc::MS_REC | libc::MS_SLAVE);
-        assert_eq!(field_of(|v| v["linux"]["rootfsPropagation"] = json!("rshared")), "linux.rootfsPropagation");
+        let shared = lower_with(|v| v["linux"]["rootfsPropagation"] = json!("shared")).unwrap();
+        assert_eq!(shared.root_propagation, libc::MS_SHARED);
+        let unbindable = lower_with(|v| v["linux"]["rootfsPropagation"] = json!("runbindable")).unwrap();
+        assert_eq!(unbindable.root_propagation, libc::MS_REC | libc::MS_UNBINDABLE);
+        assert_eq!(field_of(|v| v["linux"]["rootfsPropagation"] = json!("sharing")), "linux.rootfsPropagation");
+    }
+
+    #[test]
+    fn without_a_mount_namespace_only_what_needs_one_is_refused() {
+        let no_mount = |v: &mut Value| v["linux"]["namespaces"] = json!([{"type": "uts"}]);
+        let plan = lower_with(no_mount).unwrap();
+        assert!(plan.namespaces.iter().all(|ns| ns.kind != Namespace::Mount));
+        let with = |field: &'static str, value: Value| {
+            move |v: &mut Value| {
+                no_mount(v);
+                match field {
+                    "mounts" => v["mounts"] = value,
+                    "root.readonly" => v["root"]["readonly"] = value,
+                    _ => v["linux"][field.trim_start_matches("linux.")] = value,
+                }
+            }
+        };
+        assert_eq!(field_of(with("mounts", json!([{"destination": "/proc", "type": "proc"}]))), "mounts");
+        assert_eq!(field_of(with("linux.maskedPaths", json!(["/proc/kcore"]))), "linux.maskedPaths");
+        assert_eq!(field_of(with("root.readonly", json!(true))), "root.readonly");
+        assert_eq!(field_of(with("linux.sysctl", json!({"kernel.domainname": "x"}))), "linux.sysctl");
+        let err = lower_with(with("linux.readonlyPaths", json!(["/proc/sys"]))).unwrap_err();
+        assert!(err.problem.contains("host's mount table"), "{}", err.problem);
+        lower_with(with("mounts", json!([]))).unwrap();
     }
 
     #[test]

@@ -61,16 +61,29 @@ pub enum OciError {
     },
 
     #[error(
-        "{}: {} {} not supported by containy yet; remove {} (or fix a misspelled name) to run this bundle",
+        "{}: {} {} not supported by containy yet ({}); remove {} to run this bundle",
         file.display(),
         fields.join(", "),
         if fields.len() == 1 { "is" } else { "are" },
+        support::reasons(fields),
         if fields.len() == 1 { "it" } else { "them" },
     )]
     Unsupported { file: PathBuf, fields: Vec<String> },
 
     #[error("{}: {field} {problem}", file.display())]
     Invalid { file: PathBuf, field: String, problem: String },
+}
+
+/// `--debug`: name the properties the support check ignores.
+static DEBUG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_debug() {
+    DEBUG.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A setting containy accepts but cannot apply here, and goes on without (as runc does): said on stderr.
+pub(crate) fn warn(text: &str) {
+    eprintln!("containy: warning: {text}");
 }
 
 /// Read `path` (a `config.json`) and lower it. `bundle` is the bundle directory: `root.path` and relative
@@ -149,9 +162,23 @@ pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciErr
         source,
     })?;
 
-    let fields = support::unsupported_fields(&raw);
-    if !fields.is_empty() {
-        return Err(OciError::Unsupported { file: file(), fields });
+    let findings = support::check(&raw);
+    if !findings.refused.is_empty() {
+        return Err(OciError::Unsupported { file: file(), fields: findings.refused });
+    }
+    if !findings.ignored.is_empty() {
+        if DEBUG.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!(
+                "containy: debug: {}: ignoring {} (not defined by the runtime spec for Linux)",
+                label.display(),
+                findings.ignored.join(", ")
+            );
+        }
+        crate::explain!(
+            "ignore properties the runtime spec does not define for Linux",
+            format!("ignore {}", findings.ignored.join(", ")),
+            "the spec says a runtime MUST ignore unknown properties (a newer spec's, a vendor's, or a typo)"
+        );
     }
 
     // Parsed again from the text, not from `raw`: only the text knows where a bad value sits.
@@ -204,38 +231,51 @@ mod tests {
 
     #[test]
     fn unsupported_fields_are_refused_by_name() {
-        let cases: Vec<(&str, Edit)> = vec![
+        let cases: Vec<(&str, &str, Edit)> = vec![
             (
                 "linux.seccomp.listenerPath",
+                "SCMP_ACT_NOTIFY needs a seccomp agent",
                 Box::new(|v| {
                     v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a"})
                 }),
             ),
             (
-                "hooks.poststop[0].user",
-                Box::new(|v| v["hooks"] = serde_json::json!({"poststop": [{"path": "/x", "user": "u"}]})),
+                "linux.intelRdt",
+                "Intel RDT (resctrl) is not implemented",
+                Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"})),
             ),
-            ("linux.intelRdt", Box::new(|v| v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"}))),
-            ("linux.foo", Box::new(|v| v["linux"]["foo"] = serde_json::json!("bar"))),
             (
-                "linux.resources.memory.disableOOMKiller",
-                Box::new(|v| {
-                    v["linux"]["resources"]["memory"] = serde_json::json!({"limit": 1048576, "disableOOMKiller": true})
-                }),
+                "process.scheduler",
+                "sched_setattr(2)",
+                Box::new(|v| v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_FIFO", "priority": 1})),
             ),
-            ("process.user.username", Box::new(|v| v["process"]["user"]["username"] = serde_json::json!("root"))),
-            ("mounts[0].uidMappings", Box::new(|v| v["mounts"][0]["uidMappings"] = serde_json::json!([{"size": 1}]))),
+            (
+                "mounts[0].uidMappings",
+                "id-mapped mounts",
+                Box::new(|v| v["mounts"][0]["uidMappings"] = serde_json::json!([{"size": 1}])),
+            ),
         ];
-        for (name, edit) in cases {
+        for (name, why, edit) in cases {
             let err = lower_edited(|v| edit(v)).unwrap_err();
             assert!(matches!(&err, OciError::Unsupported { fields, .. } if fields == &[name]), "{name}: {err:?}");
-            assert_eq!(
-                err.to_string(),
-                format!(
-                    "config.json: {name} is not supported by containy yet; remove it (or fix a misspelled name) to run this bundle"
-                )
-            );
+            let text = err.to_string();
+            assert!(text.starts_with(&format!("config.json: {name} is not supported by containy yet (")), "{text}");
+            assert!(text.contains(why) && text.ends_with("; remove it to run this bundle"), "{text}");
         }
+    }
+
+    #[test]
+    fn unknown_properties_and_defaults_are_accepted() {
+        // What dockerd writes into every spec, and what the spec says a runtime must ignore.
+        let plan = lower_edited(|v| {
+            v["linux"]["resources"]["memory"] = serde_json::json!({"disableOOMKiller": false, "kernel": 0});
+            v["linux"]["foo"] = serde_json::json!("bar");
+            v["process"]["user"]["username"] = serde_json::json!("root");
+            v["hooks"] = serde_json::json!({"poststop": [{"path": "/x", "user": "u"}]});
+            v["windows"] = serde_json::json!({"layerFolders": []});
+        })
+        .unwrap();
+        assert!(!plan.resources.oom_kill_disable);
     }
 
     #[test]
@@ -337,14 +377,14 @@ mod tests {
                 Box::new(|v| v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}])),
             ),
             (
-                "linux.namespaces",
+                "mounts",
                 Box::new(|v| v["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "mount")),
             ),
             (
                 "linux.resources.memory.swap",
                 Box::new(|v| v["linux"]["resources"]["memory"] = json!({"limit": 2000000, "swap": 1000000})),
             ),
-            ("linux.rootfsPropagation", Box::new(|v| v["linux"]["rootfsPropagation"] = json!("shared"))),
+            ("linux.rootfsPropagation", Box::new(|v| v["linux"]["rootfsPropagation"] = json!("sharing"))),
             (
                 "hostname",
                 Box::new(|v| v["linux"]["namespaces"].as_array_mut().unwrap().retain(|ns| ns["type"] != "uts")),
@@ -357,12 +397,13 @@ mod tests {
 
     #[test]
     fn rootfs_propagation_lists_what_is_allowed() {
-        let err = lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!("shared")).unwrap_err();
+        let err = lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!("sharing")).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "config.json: linux.rootfsPropagation is \"shared\"; containy supports private, rprivate, slave, rslave"
+            "config.json: linux.rootfsPropagation is \"sharing\"; containy supports private, rprivate, slave, rslave, \
+             shared, rshared, unbindable, runbindable"
         );
-        for ok in ["private", "rprivate", "slave", "rslave"] {
+        for ok in ["private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"] {
             lower_edited(|v| v["linux"]["rootfsPropagation"] = serde_json::json!(ok)).unwrap();
         }
     }

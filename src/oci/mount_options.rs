@@ -114,6 +114,17 @@ const RUNTIME_EXTENSIONS: &[&str] =
 
 /// Translate an OCI `options` list, left to right. Never fails: what is not a flag or a propagation type is
 /// filesystem data, and the kernel judges it at mount time.
+/// Every option name containy acts on (for `containy features`), sorted: flags, recursive attributes,
+/// propagation, and `tmpcopyup`.
+pub fn known_options() -> Vec<&'static str> {
+    let mut names: Vec<&str> = FLAGS.iter().map(|(n, _, _)| *n).chain(RECURSIVE.iter().map(|(n, _, _)| *n)).collect();
+    names.extend(PROPAGATION.iter().map(|(n, _)| *n));
+    names.push("tmpcopyup");
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 pub fn parse_mount_options(options: &[String]) -> MountOptions {
     let mut parsed = MountOptions::default();
     let mut data: Vec<&str> = Vec::new();

@@ -8,7 +8,7 @@
 use oci_spec::runtime::{LinuxDeviceType, LinuxResources};
 
 use super::convert::{Invalid, invalid};
-use crate::plan::{DeviceRule, HugetlbLimit, IoRate, IoThrottle, Resources};
+use crate::plan::{DeviceRule, HugetlbLimit, IoRate, IoThrottle, IoWeightDevice, RdmaLimit, Resources};
 
 /// `cpu.shares` outside this range is clamped by the kernel; refusing says so instead.
 const SHARES: std::ops::RangeInclusive<u64> = 2..=262_144;
@@ -23,13 +23,14 @@ pub(super) fn lower_resources(resources: Option<&LinuxResources>) -> Result<Reso
     let mut lowered = Resources::default();
 
     if let Some(memory) = resources.memory() {
+        // 0 is "not set" to runc (and what a generator writes for it), as for the other fields here.
         lowered.memory = match memory.limit() {
-            None | Some(-1) => None,
+            None | Some(0) | Some(-1) => None,
             Some(limit) if limit > 0 => Some(limit.unsigned_abs()),
             Some(limit) => {
                 return Err(invalid(
                     "linux.resources.memory.limit",
-                    format!("must be > 0 bytes (or -1 for no limit), got {limit}"),
+                    format!("must be > 0 bytes (or -1 or 0 for no limit), got {limit}"),
                 ));
             }
         };
@@ -227,6 +228,95 @@ fn lower_more(resources: &LinuxResources, lowered: &mut Resources) -> Result<(),
             .map_err(|problem| invalid(format!("linux.resources.unified.{key}"), problem))?;
     }
     lowered.unified = unified;
+    lower_rest(resources, lowered)
+}
+
+/// What runc also honours and a conformant engine may write: the OOM killer switch, the hierarchy flag,
+/// real-time CPU budgets, CFS burst, leaf and per-device I/O weights, network classes and RDMA.
+/// Kernel memory (`kernel`, `kernelTCP`) is deprecated by the kernel and ignored with a warning, as runc does.
+fn lower_rest(resources: &LinuxResources, lowered: &mut Resources) -> Result<(), Invalid> {
+    if let Some(memory) = resources.memory() {
+        for (name, value) in [("kernel", memory.kernel()), ("kernelTCP", memory.kernel_tcp())] {
+            if value.is_some_and(|v| v != 0) {
+                super::warn(&format!(
+                    "linux.resources.memory.{name} is ignored: kernel memory limits are deprecated by the kernel \
+                     (and ignored by runc); the memory limit already counts kernel memory"
+                ));
+            }
+        }
+        if memory.check_before_update() == Some(true) {
+            super::warn(
+                "linux.resources.memory.checkBeforeUpdate is not checked by containy: on cgroup v1 the kernel \
+                 itself refuses a limit below the usage it cannot reclaim (EBUSY)",
+            );
+        }
+        lowered.oom_kill_disable = memory.disable_oom_killer().unwrap_or(false);
+        lowered.use_hierarchy = memory.use_hierarchy();
+    }
+    if let Some(cpu) = resources.cpu() {
+        lowered.cpu_rt_period = cpu.realtime_period().filter(|&p| p > 0);
+        lowered.cpu_rt_runtime = match cpu.realtime_runtime() {
+            None | Some(0) => None,
+            Some(r) if r >= -1 => Some(r),
+            Some(r) => {
+                return Err(invalid(
+                    "linux.resources.cpu.realtimeRuntime",
+                    format!("must be >= 0 µs (or -1 for no limit), got {r}"),
+                ));
+            }
+        };
+        lowered.cpu_burst = cpu.burst();
+    }
+    if let Some(block_io) = resources.block_io() {
+        let weight = |field: String, w: Option<u16>| match w {
+            None | Some(0) => Ok(None),
+            Some(w) if IO_WEIGHT.contains(&w) => Ok(Some(w)),
+            Some(w) => Err(invalid(field, format!("must be in {}..={}, got {w}", IO_WEIGHT.start(), IO_WEIGHT.end()))),
+        };
+        lowered.io_leaf_weight = weight("linux.resources.blockIO.leafWeight".into(), block_io.leaf_weight())?;
+        for (i, device) in block_io.weight_device().as_deref().unwrap_or_default().iter().enumerate() {
+            let field = |part: &str| format!("linux.resources.blockIO.weightDevice[{i}].{part}");
+            let number = |part: &str, n: i64| {
+                u64::try_from(n).map_err(|_| invalid(field(part), format!("must be >= 0, got {n}")))
+            };
+            lowered.io_weight_devices.push(IoWeightDevice {
+                major: number("major", device.major())?,
+                minor: number("minor", device.minor())?,
+                weight: weight(field("weight"), device.weight())?,
+                leaf_weight: weight(field("leafWeight"), device.leaf_weight())?,
+            });
+        }
+    }
+    if let Some(network) = resources.network() {
+        lowered.net_class_id = network.class_id().filter(|&id| id != 0);
+        for (i, p) in network.priorities().as_deref().unwrap_or_default().iter().enumerate() {
+            let name = p.name();
+            if name.is_empty() || name.contains(['/', ' ', '\n']) {
+                return Err(invalid(
+                    format!("linux.resources.network.priorities[{i}].name"),
+                    format!("is not a network interface name: {name:?}"),
+                ));
+            }
+            lowered.net_priorities.push((name.clone(), p.priority()));
+        }
+    }
+    let mut rdma: Vec<RdmaLimit> = resources
+        .rdma()
+        .iter()
+        .flatten()
+        .map(|(device, l)| RdmaLimit {
+            device: device.clone(),
+            hca_handles: l.hca_handles(),
+            hca_objects: l.hca_objects(),
+        })
+        .collect();
+    rdma.sort_by(|a, b| a.device.cmp(&b.device));
+    for limit in &rdma {
+        if limit.device.is_empty() || limit.device.contains([' ', '\n', '/']) {
+            return Err(invalid(format!("linux.resources.rdma.{}", limit.device), "is not an RDMA device name"));
+        }
+    }
+    lowered.rdma = rdma;
     Ok(())
 }
 
@@ -302,7 +392,7 @@ mod tests {
 
     #[test]
     fn out_of_range_values_are_refused_by_field() {
-        assert_eq!(field_of(r#"{"memory": {"limit": 0}}"#), "linux.resources.memory.limit");
+        assert_eq!(lower_json(r#"{"memory": {"limit": 0}}"#).unwrap().memory, None);
         assert_eq!(field_of(r#"{"memory": {"limit": -2}}"#), "linux.resources.memory.limit");
         assert_eq!(field_of(r#"{"cpu": {"shares": 1}}"#), "linux.resources.cpu.shares");
         assert_eq!(field_of(r#"{"cpu": {"shares": 300000}}"#), "linux.resources.cpu.shares");

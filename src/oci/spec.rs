@@ -73,29 +73,33 @@ pub fn features() -> Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::runtime::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "mand",
-            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
-            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable",
-            "rw", "shared", "slave", "strictatime", "suid", "sync", "tmpcopyup", "unbindable"],
+        "mountOptions": super::mount_options::known_options(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": capabilities,
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false},
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
             "seccomp": {
                 "enabled": true,
                 "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
                     "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                     "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-                "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+                "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]
             },
             // Applied where the host has the LSM enabled (see lsm.rs).
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
+            // Id-mapped mounts (`mounts[].uidMappings`, the `idmap` option) are refused by name.
+            "mountExtensions": {"idmap": {"enabled": false}},
             "netDevices": {"enabled": true}
         },
-        "annotations": {"org.containy.version": env!("CARGO_PKG_VERSION")}
+        "annotations": {"org.containy.version": env!("CARGO_PKG_VERSION")},
+        // containy reads no annotation as configuration: none can weaken a container.
+        "potentiallyUnsafeConfigAnnotations": []
     })
 }
 
@@ -112,6 +116,15 @@ mod tests {
             assert_eq!(plan.hostname.as_deref(), Some("containy"));
             assert_eq!(plan.uid_mappings.len(), rootless as usize);
         }
+    }
+
+    #[test]
+    fn every_mount_option_features_lists_is_parsed() {
+        let f = features();
+        for name in f["mountOptions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()) {
+            assert!(!super::super::mount_options::is_unsupported_extension(name), "{name}");
+        }
+        assert!(f["mountOptions"].as_array().unwrap().iter().any(|o| o == "rro"));
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! Which OCI fields containy honours — and the check that refuses every other one.
+//! Which OCI fields containy honours, which it refuses, and which it ignores.
 //!
 //! The runtime spec grows (hooks, sysctl, intelRdt, seccomp agents, …) and `oci_spec` parses far more than
-//! containy acts on. A runtime that parsed `linux.sysctl` and then did nothing with it would run a container
-//! with a setting the user believes is there and is not. So before anything is lowered, the raw JSON is walked against
-//! [`SUPPORTED`]: every key present must be a supported field, or be blank (`null`, `""`, `[]`, `{}`, or an
-//! object holding only blanks — it asks for nothing). Unknown keys are refused too: they may be a newer spec
-//! field, or a typo, and either way would otherwise be ignored. This runs on the raw JSON rather than the typed
-//! `Spec` because serde drops unknown keys on the floor.
+//! containy acts on. A runtime that parsed `process.scheduler` and then did nothing with it would run a
+//! container with a setting the user believes is there and is not. So before anything is lowered, the raw
+//! JSON is walked against two tables: [`SUPPORTED`] fields are honoured; [`REFUSED`] fields are defined by
+//! the spec but not implemented, and are refused by name — unless their value asks for nothing (blank:
+//! `null`, `""`, `[]`, `{}`; a `false` switch; the documented default, like `SCHED_OTHER` at nice 0).
+//! Everything else is a property the spec does not define (a newer spec's field, a vendor extension, a
+//! typo): the spec says a runtime MUST NOT fail on it and MUST ignore it, so it is only mentioned with
+//! `--explain`. The sections of other platforms (`windows`, `solaris`, `vm`, `zos`) are ignored the same way.
+//! This runs on the raw JSON rather than the typed `Spec` because serde drops unknown keys on the floor.
 
 use serde_json::Value;
 
@@ -100,8 +103,26 @@ pub const SUPPORTED: &[&str] = &[
     "linux.resources.cpu.idle",
     "linux.resources.memory.reservation",
     "linux.resources.memory.swappiness",
-    // leafWeight and weightDevice stay refused: containy writes no per-device weights.
+    // Kernel memory is ignored with a warning, as runc does: the kernel deprecated it.
+    "linux.resources.memory.kernel",
+    "linux.resources.memory.kernelTCP",
+    "linux.resources.memory.disableOOMKiller",
+    "linux.resources.memory.useHierarchy",
+    "linux.resources.memory.checkBeforeUpdate",
+    "linux.resources.cpu.realtimeRuntime",
+    "linux.resources.cpu.realtimePeriod",
+    "linux.resources.cpu.burst",
     "linux.resources.blockIO.weight",
+    "linux.resources.blockIO.leafWeight",
+    "linux.resources.blockIO.weightDevice[].major",
+    "linux.resources.blockIO.weightDevice[].minor",
+    "linux.resources.blockIO.weightDevice[].weight",
+    "linux.resources.blockIO.weightDevice[].leafWeight",
+    "linux.resources.network.classID",
+    "linux.resources.network.priorities[].name",
+    "linux.resources.network.priorities[].priority",
+    // A map keyed by RDMA device names; each value is `{"hcaHandles": …, "hcaObjects": …}`.
+    "linux.resources.rdma",
     "linux.resources.blockIO.throttleReadBpsDevice[].major",
     "linux.resources.blockIO.throttleReadBpsDevice[].minor",
     "linux.resources.blockIO.throttleReadBpsDevice[].rate",
@@ -123,6 +144,8 @@ pub const SUPPORTED: &[&str] = &[
     "linux.maskedPaths",
     "linux.readonlyPaths",
     "linux.rootfsPropagation",
+    // Applied where SELinux is enabled; elsewhere there is nothing to label with (see lsm.rs).
+    "linux.mountLabel",
     "linux.devices[].path",
     "linux.devices[].type",
     "linux.devices[].major",
@@ -147,32 +170,115 @@ pub const SUPPORTED: &[&str] = &[
     "linux.seccomp.syscalls[].args[].op",
 ];
 
-/// Every field present in `config` that containy would not honour, as OCI JSON paths
-/// (`linux.sysctl`, `mounts[2].uidMappings`), in document order of the walk. Empty: all is supported.
+/// Fields the runtime spec defines for Linux that containy does not implement, with the reason it gives.
+/// A value that asks for nothing is accepted (see [`asks_for_nothing`]).
+pub const REFUSED: &[(&str, &str)] = &[
+    ("process.scheduler", "sched_setattr(2) policies are not implemented"),
+    ("process.ioPriority", "ioprio_set(2) is not implemented"),
+    ("process.execCPUAffinity", "per-process CPU affinity is not implemented"),
+    ("mounts[].uidMappings", "id-mapped mounts are not implemented"),
+    ("mounts[].gidMappings", "id-mapped mounts are not implemented"),
+    ("linux.intelRdt", "Intel RDT (resctrl) is not implemented"),
+    ("linux.memoryPolicy", "set_mempolicy(2) is not implemented"),
+    ("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a seccomp agent, which containy does not run"),
+    ("linux.seccomp.listenerMetadata", "SCMP_ACT_NOTIFY needs a seccomp agent, which containy does not run"),
+];
+
+/// The sections the spec defines for other platforms: not for a Linux runtime, so ignored.
+const OTHER_PLATFORMS: &[&str] = &["windows", "solaris", "vm", "zos"];
+
+/// Values of refused fields that are the spec's (or the kernel's) default: they ask for nothing.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("process.scheduler.policy", "SCHED_OTHER"),
+    ("process.scheduler.nice", "0"),
+    ("process.scheduler.priority", "0"),
+    ("process.scheduler.runtime", "0"),
+    ("process.scheduler.deadline", "0"),
+    ("process.scheduler.period", "0"),
+];
+
+/// What the walk found: fields to refuse (with why), and properties ignored because the spec does not
+/// define them for Linux. Both as the user's JSON paths (`mounts[2].uidMappings`), in document order.
+#[derive(Debug, Default, PartialEq)]
+pub struct Findings {
+    pub refused: Vec<String>,
+    pub ignored: Vec<String>,
+}
+
+/// Walk `config` against the tables.
 ///
 /// Values of the wrong JSON type (an object where an array belongs) are not judged here; the typed parse
 /// reports them with their line and column.
-pub fn unsupported_fields(config: &Value) -> Vec<String> {
-    let mut found = Vec::new();
+pub fn check(config: &Value) -> Findings {
+    let mut found = Findings::default();
     walk(config, "", "", &mut found);
     found
 }
 
+/// Why each refused field is refused, for the error message.
+pub fn reasons(fields: &[String]) -> String {
+    let mut reasons: Vec<&str> = Vec::new();
+    for field in fields {
+        let pattern = array_pattern(field);
+        if let Some((_, why)) = REFUSED.iter().find(|(p, _)| *p == pattern)
+            && !reasons.contains(why)
+        {
+            reasons.push(why);
+        }
+    }
+    reasons.join("; ")
+}
+
+/// `mounts[3].uidMappings` -> `mounts[].uidMappings`.
+fn array_pattern(shown: &str) -> String {
+    let mut out = String::new();
+    let mut in_index = false;
+    for c in shown.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_node(table: impl Iterator<Item = &'static str> + Clone, pattern: &str) -> (bool, bool) {
+    let object_prefix = format!("{pattern}.");
+    let array_prefix = format!("{pattern}[].");
+    (table.clone().any(|p| p.starts_with(&object_prefix)), table.clone().any(|p| p.starts_with(&array_prefix)))
+}
+
 /// `pattern` is the table form of the path so far (`mounts[]`), `shown` the user's (`mounts[3]`).
-fn walk(value: &Value, pattern: &str, shown: &str, found: &mut Vec<String>) {
+fn walk(value: &Value, pattern: &str, shown: &str, found: &mut Findings) {
     let Value::Object(map) = value else {
         return;
     };
+    let known = || SUPPORTED.iter().copied().chain(REFUSED.iter().map(|(p, _)| *p));
     for (key, child) in map {
         let child_pattern = join(pattern, key);
         let child_shown = join(shown, key);
         if SUPPORTED.contains(&child_pattern.as_str()) {
             continue;
         }
-        let object_prefix = format!("{child_pattern}.");
-        let array_prefix = format!("{child_pattern}[].");
-        let is_object_node = SUPPORTED.iter().any(|p| p.starts_with(&object_prefix));
-        let is_array_node = SUPPORTED.iter().any(|p| p.starts_with(&array_prefix));
+        if REFUSED.iter().any(|(p, _)| *p == child_pattern) {
+            if !asks_for_nothing(&child_pattern, child) {
+                found.refused.push(child_shown);
+            }
+            continue;
+        }
+        if pattern.is_empty() && OTHER_PLATFORMS.contains(&key.as_str()) {
+            found.ignored.push(child_shown);
+            continue;
+        }
+        let (is_object_node, is_array_node) = is_node(known(), &child_pattern);
         match child {
             Value::Object(_) if is_object_node => walk(child, &child_pattern, &child_shown, found),
             Value::Array(items) if is_array_node => {
@@ -181,10 +287,10 @@ fn walk(value: &Value, pattern: &str, shown: &str, found: &mut Vec<String>) {
                     walk(item, &item_pattern, &format!("{child_shown}[{i}]"), found);
                 }
             }
-            // A supported node with a value of the wrong type: the typed parse names it precisely.
+            // A known node with a value of the wrong type: the typed parse names it precisely.
             _ if is_object_node || is_array_node => {}
-            _ if is_blank(child) => {}
-            _ => found.push(child_shown),
+            // Not a property the spec defines: ignored, as the spec requires.
+            _ => found.ignored.push(child_shown),
         }
     }
 }
@@ -193,16 +299,28 @@ fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() { key.to_string() } else { format!("{prefix}.{key}") }
 }
 
-/// A value that asks for nothing: generators often write `"hooks": {}` or `"apparmorProfile": ""`.
-/// Non-empty arrays are never blank (`[{}]` is still one entry), and neither are `false` or `0`:
+/// A value of a refused field that asks for nothing: blank (generators often write `"hooks": {}` or
+/// `"intelRdt": null`), a `false` switch, a documented default, or an object of only such values.
+/// Non-empty arrays are never blank (`[{}]` is still one entry), and `0` is not in general:
 /// `"swappiness": 0` asks for something.
-fn is_blank(value: &Value) -> bool {
+fn asks_for_nothing(pattern: &str, value: &Value) -> bool {
+    if DEFAULTS.iter().any(|(p, v)| *p == pattern && value_is(value, v)) {
+        return true;
+    }
     match value {
-        Value::Null => true,
+        Value::Null | Value::Bool(false) => true,
         Value::String(s) => s.is_empty(),
         Value::Array(items) => items.is_empty(),
-        Value::Object(map) => map.values().all(is_blank),
-        Value::Bool(_) | Value::Number(_) => false,
+        Value::Object(map) => map.iter().all(|(k, v)| asks_for_nothing(&join(pattern, k), v)),
+        Value::Bool(true) | Value::Number(_) => false,
+    }
+}
+
+fn value_is(value: &Value, text: &str) -> bool {
+    match value {
+        Value::String(s) => s == text,
+        Value::Number(n) => n.to_string() == text,
+        _ => false,
     }
 }
 
@@ -225,11 +343,11 @@ mod tests {
                     "args": [{"index": 0, "value": 1, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}]}
             }
         });
-        assert_eq!(unsupported_fields(&config), Vec::<String>::new());
+        assert_eq!(check(&config).refused, Vec::<String>::new());
     }
 
     #[test]
-    fn unsupported_fields_are_named_with_their_path() {
+    fn refused_fields_are_named_with_their_path_and_unknown_ones_ignored() {
         let config = json!({
             "hooks": {"prestart": [{"path": "/bin/true", "user": "x"}], "onReboot": []},
             "process": {"user": {"uid": 0, "username": "root"}, "ioPriority": {"class": "IOPRIO_CLASS_RT"}},
@@ -237,26 +355,25 @@ mod tests {
             "linux": {
                 "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"},
                 "foo": 1,
-                "resources": {"memory": {"limit": 1, "swappiness": 0, "kernel": 1}, "cpu": {"cpus": "0-1", "realtimeRuntime": 5},
+                "intelRdt": {"closID": "x"},
+                "resources": {"memory": {"limit": 1, "swappiness": 0, "kernel": 1, "disableOOMKiller": true},
+                    "cpu": {"cpus": "0-1", "realtimeRuntime": 5},
                     "blockIO": {"weight": 500, "leafWeight": 10, "weightDevice": [{"major": 8, "minor": 0, "weight": 10}]}}
-            }
+            },
+            "windows": {"layerFolders": ["c:\\x"]}
         });
-        let mut found = unsupported_fields(&config);
-        found.sort();
+        let found = check(&config);
+        let mut refused = found.refused;
+        refused.sort();
         assert_eq!(
-            found,
-            [
-                "hooks.prestart[0].user",
-                "linux.foo",
-                "linux.resources.blockIO.leafWeight",
-                "linux.resources.blockIO.weightDevice",
-                "linux.resources.cpu.realtimeRuntime",
-                "linux.resources.memory.kernel",
-                "linux.seccomp.listenerPath",
-                "mounts[1].uidMappings",
-                "process.ioPriority",
-                "process.user.username",
-            ]
+            refused,
+            ["linux.intelRdt", "linux.seccomp.listenerPath", "mounts[1].uidMappings", "process.ioPriority"]
+        );
+        let mut ignored = found.ignored;
+        ignored.sort();
+        assert_eq!(
+            ignored,
+            ["hooks.onReboot", "hooks.prestart[0].user", "linux.foo", "process.user.username", "windows"]
         );
     }
 
@@ -264,24 +381,28 @@ mod tests {
     fn blank_values_ask_for_nothing() {
         let config = json!({
             "hooks": {"prestart": [], "poststop": null},
-            "process": {"apparmorProfile": "", "selinuxLabel": null},
-            "linux": {"sysctl": {}, "seccomp": null, "resources": {"hugepageLimits": []}},
+            "process": {"apparmorProfile": "", "selinuxLabel": null, "scheduler": {"policy": "SCHED_OTHER", "nice": 0}},
+            "linux": {"sysctl": {}, "seccomp": null, "resources": {"hugepageLimits": []},
+                "intelRdt": {"closID": "", "enableCMT": false}},
             "solaris": {}
         });
-        assert_eq!(unsupported_fields(&config), Vec::<String>::new());
+        assert_eq!(check(&config).refused, Vec::<String>::new());
     }
 
     #[test]
-    fn false_and_zero_are_not_blank() {
-        let config = json!({"linux": {"resources": {"memory": {"disableOOMKiller": false}}}, "vm": {"x": 0}});
-        let mut found = unsupported_fields(&config);
+    fn defaults_ask_for_nothing_and_requests_are_refused() {
+        let config =
+            json!({"process": {"scheduler": {"policy": "SCHED_FIFO", "priority": 0}, "ioPriority": {"priority": 0}}});
+        let mut found = check(&config).refused;
         found.sort();
-        assert_eq!(found, ["linux.resources.memory.disableOOMKiller", "vm"]);
+        assert_eq!(found, ["process.ioPriority", "process.scheduler"]);
+        let docker = json!({"linux": {"resources": {"memory": {"disableOOMKiller": false, "kernel": 0}}}});
+        assert_eq!(check(&docker), Findings::default());
     }
 
     #[test]
     fn wrong_json_types_are_left_to_the_typed_parse() {
         let config = json!({"process": "sh", "mounts": {"destination": "/x"}, "linux": {"namespaces": 3}});
-        assert_eq!(unsupported_fields(&config), Vec::<String>::new());
+        assert_eq!(check(&config), Findings::default());
     }
 }

@@ -55,12 +55,15 @@ pub struct Plan {
     pub time_offsets: Vec<TimeOffset>,
     /// Device nodes made in the container besides the standard ones (OCI `linux.devices`, podman `--device`).
     pub devices: Vec<Device>,
-    /// How `/` is re-marked before anything is mounted: `MS_REC|MS_PRIVATE` (the default) or
-    /// `MS_REC|MS_SLAVE` (host mounts still propagate in, nothing propagates out; OCI `rootfsPropagation`).
+    /// OCI `rootfsPropagation`: `MS_REC|MS_PRIVATE` (the default) or `MS_REC|MS_SLAVE` re-mark every mount
+    /// before anything is mounted; `MS_SHARED`/`MS_UNBINDABLE` (maybe with `MS_REC`) are given to the
+    /// container's `/` after `pivot_root`, every mount having been made a slave first.
     pub root_propagation: u64,
     /// Limits for untrusted code, enforced by the supervisor (CPU and wall time, output) or translated to
     /// kernel limits (rlimits, pids.max, a tmpfs for the writable layer): see `crate::limits`.
     pub limits: crate::limits::Limits,
+    /// OCI `linux.mountLabel`: the SELinux context of the container's filesystems, applied where SELinux is on.
+    pub mount_label: Option<String>,
 }
 
 /// One device node to create inside the container, as `mknod(2)` takes it.
@@ -305,6 +308,42 @@ pub struct Resources {
     pub hugetlb: Vec<HugetlbLimit>,
     /// v2 only: raw cgroup files (name -> value) written last, in name order.
     pub unified: Vec<(String, String)>,
+    /// v1 `memory.oom_control`: the OOM killer leaves the container alone (its tasks wait for memory instead).
+    pub oom_kill_disable: bool,
+    /// v1 `memory.use_hierarchy` (always on in v2 and in new v1 kernels).
+    pub use_hierarchy: Option<bool>,
+    /// v1 `cpu.rt_period_us` / `cpu.rt_runtime_us`: real-time scheduling budget, µs.
+    pub cpu_rt_period: Option<u64>,
+    pub cpu_rt_runtime: Option<i64>,
+    /// v1 `cpu.cfs_burst_us`, v2 `cpu.max.burst`: quota a container may save up and spend at once, µs.
+    pub cpu_burst: Option<u64>,
+    /// v1 `blkio.leaf_weight` (CFQ only).
+    pub io_leaf_weight: Option<u16>,
+    /// Per-device I/O weights.
+    pub io_weight_devices: Vec<IoWeightDevice>,
+    /// v1 `net_cls.classid`: the class id of the container's packets, for tc.
+    pub net_class_id: Option<u32>,
+    /// v1 `net_prio.ifpriomap`: a priority per interface.
+    pub net_priorities: Vec<(String, u32)>,
+    /// `rdma.max`: per device, the HCA handles and objects the container may use (`None`: max).
+    pub rdma: Vec<RdmaLimit>,
+}
+
+/// A weight (and leaf weight) for one block device (`MAJ:MIN`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IoWeightDevice {
+    pub major: u64,
+    pub minor: u64,
+    pub weight: Option<u16>,
+    pub leaf_weight: Option<u16>,
+}
+
+/// An `rdma.max` line: `mlx4_0 hca_handle=2 hca_object=2000`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RdmaLimit {
+    pub device: String,
+    pub hca_handles: Option<u32>,
+    pub hca_objects: Option<u32>,
 }
 
 /// Which of a device's I/O rates is throttled.

@@ -121,7 +121,18 @@ pub enum MountOp {
 /// The whole mount sequence for a plan, as data. `user_ns`: inside a user namespace devices can't be
 /// created with `mknod` and are bind-mounted instead.
 pub fn plan_mounts(plan: &Plan, host_mounts: &[Mount], paths: &RootPaths, cgroups: &CgroupMount) -> MountPlan {
-    let mut ops = vec![MountOp::RootPropagation(plan.root_propagation)];
+    if !plan.namespaces.iter().any(|ns| ns.kind == crate::plan::Namespace::Mount) {
+        return MountPlan {
+            before_pivot: Vec::new(),
+            switch: RootSwitch::Chroot(paths.base.clone()),
+            after_pivot: Vec::new(),
+        };
+    }
+    // `shared` and `unbindable` are for the container's `/` only: until then every mount is a slave, so
+    // nothing the container mounts reaches the host, and an unbindable `/` could not be bound to the rootfs.
+    let late_propagation = plan.root_propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0;
+    let early = if late_propagation { libc::MS_REC | libc::MS_SLAVE } else { plan.root_propagation };
+    let mut ops = vec![MountOp::RootPropagation(early)];
     match &plan.rootfs.mode {
         RootfsMode::Overlay => {
             let (upper, work) = match plan.limits.disk {
@@ -158,7 +169,7 @@ pub fn plan_mounts(plan: &Plan, host_mounts: &[Mount], paths: &RootPaths, cgroup
             ops.push(MountOp::Cgroup { destination: m.destination.clone(), cgroups: cgroups.clone(), flags: m.flags });
             continue;
         }
-        ops.push(MountOp::Inside(m.clone()));
+        ops.push(MountOp::Inside(with_mount_label(m, plan.mount_label.as_deref())));
         if m.destination == Path::new("/dev") && m.fstype == "tmpfs" {
             ops.push(MountOp::Devices);
         }
@@ -169,15 +180,55 @@ pub fn plan_mounts(plan: &Plan, host_mounts: &[Mount], paths: &RootPaths, cgroup
     if plan.rootfs.readonly {
         after_pivot.push(MountOp::ReadOnlyRoot);
     }
-    MountPlan { before_pivot: ops, after_pivot }
+    if late_propagation {
+        after_pivot.push(MountOp::RootPropagation(plan.root_propagation));
+    }
+    MountPlan { before_pivot: ops, switch: RootSwitch::PivotRoot, after_pivot }
 }
 
-/// The mount sequence in its two parts: what is built under the new root while host paths still resolve, and
-/// what seals it once `pivot_root` made it `/` (masks and read-only remounts name container paths).
+/// The mount sequence in its two parts — what is built under the new root while host paths still resolve, and
+/// what seals it once it is `/` (masks and read-only remounts name container paths) — and how the root is
+/// switched between them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MountPlan {
     pub before_pivot: Vec<MountOp>,
+    pub switch: RootSwitch,
     pub after_pivot: Vec<MountOp>,
+}
+
+/// OCI `linux.mountLabel` as the `context=` option of a mount that makes a new filesystem (tmpfs, devpts,
+/// mqueue, …), where SELinux is enabled; a bind mount keeps the label of what it shows, and proc and
+/// sysfs take none. Without SELinux there is nothing to label (as crun does).
+fn with_mount_label(m: &crate::plan::Mount, label: Option<&str>) -> crate::plan::Mount {
+    let labelled = !m.is_bind() && !matches!(m.fstype.as_str(), "proc" | "sysfs" | "cgroup" | "cgroup2");
+    match label {
+        Some(label) if labelled && crate::lsm::selinux_enabled() && !m.data.contains("context=") => {
+            let mut m = m.clone();
+            let option = format!("context=\"{label}\"");
+            m.data = if m.data.is_empty() { option } else { format!("{},{option}", m.data) };
+            m
+        }
+        _ => m.clone(),
+    }
+}
+
+/// How the container's root becomes `/`: `pivot_root` in its own mount namespace; without one (an OCI config
+/// may share the host's mount table, as runc allows) only `chroot`, since pivoting would change the host's root —
+/// and then no mount at all is made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RootSwitch {
+    PivotRoot,
+    Chroot(PathBuf),
+}
+
+impl RootSwitch {
+    /// Step 14: make the root `/` (`rootfs` is the mount point the overlay or bind went to).
+    pub fn apply(&self, rootfs: &Path) -> Result<(), RootfsError> {
+        match self {
+            RootSwitch::PivotRoot => pivot::pivot_root(rootfs),
+            RootSwitch::Chroot(dir) => pivot::chroot(dir),
+        }
+    }
 }
 
 /// What the mount loop needs besides the ops themselves.
@@ -197,11 +248,17 @@ pub fn apply(ops: &[MountOp], ctx: &Context) -> Result<(), RootfsError> {
     for op in ops {
         match op {
             MountOp::RootPropagation(flags) => {
-                let slave = flags & libc::MS_SLAVE != 0;
+                let (what, how) = match *flags & !libc::MS_REC {
+                    libc::MS_SLAVE => ("make every mount a slave of the host's", "MS_SLAVE"),
+                    libc::MS_SHARED => ("make the container's / shared", "MS_SHARED"),
+                    libc::MS_UNBINDABLE => ("make the container's / unbindable", "MS_UNBINDABLE"),
+                    _ => ("make every mount private", "MS_PRIVATE"),
+                };
+                let rec = if flags & libc::MS_REC != 0 { "MS_REC|" } else { "" };
                 crate::explain!(
-                    if slave { "make every mount a slave of the host's" } else { "make every mount private" },
-                    if slave { "mount(\"\", \"/\", MS_REC|MS_SLAVE)" } else { "mount(\"\", \"/\", MS_REC|MS_PRIVATE)" },
-                    "mounts made from now on must not propagate to the host's mount table"
+                    what,
+                    format!("mount(\"\", \"/\", {rec}{how})"),
+                    "mounts made in the container must not propagate to the host's mount table"
                 );
                 do_mount(None, Path::new("/"), None, MsFlags::from_bits_retain(*flags), None, "propagation")?;
             }
@@ -591,7 +648,7 @@ mod tests {
             },
             hostname: None,
             domainname: None,
-            namespaces: vec![],
+            namespaces: vec![crate::plan::NamespaceSpec { kind: crate::plan::Namespace::Mount, path: None }],
             uid_mappings: vec![],
             gid_mappings: vec![],
             rootfs: Rootfs { source: RootfsSource::Directory("/base".into()), mode, readonly, keep_changes: false },
@@ -609,6 +666,7 @@ mod tests {
             personality: None,
             devices: Vec::new(),
             root_propagation: libc::MS_REC | libc::MS_PRIVATE,
+            mount_label: None,
             time_offsets: Vec::new(),
             limits: Default::default(),
         }
@@ -616,7 +674,7 @@ mod tests {
 
     #[test]
     fn overlay_sequence_is_private_then_root_then_mounts_then_pivot_then_masks() {
-        let MountPlan { before_pivot: ops, after_pivot } =
+        let MountPlan { before_pivot: ops, after_pivot, .. } =
             plan_mounts(&plan_with(RootfsMode::Overlay, true), &[], &paths(), &CgroupMount::V2 { host_dir: None });
         assert_eq!(ops[0], MountOp::RootPropagation(libc::MS_REC | libc::MS_PRIVATE));
         assert!(matches!(&ops[1], MountOp::Overlay { lower, .. } if lower == &[PathBuf::from("/base")]));
@@ -634,6 +692,24 @@ mod tests {
         assert!(!ops.iter().any(|o| matches!(o, MountOp::Mask(_) | MountOp::ReadOnly(_) | MountOp::ReadOnlyRoot)));
         assert!(matches!(after_pivot[0], MountOp::Mask(_)));
         assert_eq!(after_pivot.last(), Some(&MountOp::ReadOnlyRoot));
+    }
+
+    #[test]
+    fn shared_and_unbindable_roots_are_made_after_everything_else() {
+        for flags in [libc::MS_SHARED, libc::MS_REC | libc::MS_UNBINDABLE] {
+            let plan = Plan { root_propagation: flags, ..plan_with(RootfsMode::Overlay, true) };
+            let mounts = plan_mounts(&plan, &[], &paths(), &CgroupMount::V2 { host_dir: None });
+            assert_eq!(mounts.before_pivot[0], MountOp::RootPropagation(libc::MS_REC | libc::MS_SLAVE));
+            assert_eq!(mounts.after_pivot.last(), Some(&MountOp::RootPropagation(flags)));
+        }
+    }
+
+    #[test]
+    fn without_a_mount_namespace_there_is_only_a_chroot() {
+        let plan = Plan { namespaces: vec![], ..plan_with(RootfsMode::Direct, false) };
+        let mounts = plan_mounts(&plan, &[], &paths(), &CgroupMount::V2 { host_dir: None });
+        assert_eq!(mounts.switch, RootSwitch::Chroot(PathBuf::from("/base")));
+        assert!(mounts.before_pivot.is_empty() && mounts.after_pivot.is_empty());
     }
 
     #[test]

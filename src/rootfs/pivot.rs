@@ -34,6 +34,21 @@ pub fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
     Ok(())
 }
 
+/// Without a mount namespace there is no `pivot_root` (it would pivot the host): `chroot` is all that is
+/// left. The container shares the host's mount table, so a process with CAP_SYS_CHROOT could climb out;
+/// that is what a config without a mount namespace asks for, and why runc and crun do the same.
+pub(super) fn chroot(dir: &Path) -> Result<(), RootfsError> {
+    crate::explain!(
+        "enter the root filesystem (no mount namespace)",
+        format!("chdir({}); chroot(\".\")", dir.display()),
+        "without a mount namespace of its own the container must not mount anything, not even its root"
+    );
+    nix::unistd::chdir(dir).map_err(sys("chdir", dir))?;
+    nix::unistd::chroot(".").map_err(sys("chroot", dir))?;
+    nix::unistd::chdir("/").map_err(sys("chdir", Path::new("/")))?;
+    Ok(())
+}
+
 /// The container's `/dev/null`, verified to *be* the null device (character device 1:3): with no `/dev`
 /// tmpfs of ours it comes from the image, and a regular file or a symlink there must not become the
 /// source of every mask.

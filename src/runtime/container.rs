@@ -136,10 +136,11 @@ impl Container {
 
     fn cgroup(&self) -> Cgroup {
         let layout = cgroups::detect();
-        match (&self.state.cgroup_path, self.state.cgroups.is_empty()) {
+        let cgroup = match (&self.state.cgroup_path, self.state.cgroups.is_empty()) {
             (Some(rel), true) => Cgroup::find(&layout, rel),
             _ => Cgroup::reopen(&layout, self.state.cgroups.clone()),
-        }
+        };
+        cgroup.with_existing(self.state.cgroups_existing.clone())
     }
 
     /// Every process of the container (from its cgroup), as host pids.
@@ -148,8 +149,10 @@ impl Container {
     }
 
     /// Send `signal` to the container's init, or with `all` to every process in its cgroup.
+    /// With `all` a stopped container is no error (as in runc): engines send `kill --all` after its init
+    /// ended, to reach what it left behind in the cgroup — if anything.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), RuntimeError> {
-        if !self.alive() {
+        if !self.alive() && !all {
             return Err(RuntimeError::NotRunning { id: self.state.id.clone() });
         }
         crate::explain!(

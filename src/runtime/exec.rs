@@ -76,6 +76,13 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     let pidfd = sys::pidfd_open(nix::unistd::Pid::from_raw(pid))
         .map_err(|e| RuntimeError::Io(crate::error::IoError::new("pidfd_open", format!("/proc/{pid}"), e)))?;
     let join = namespaces_to_join(pid);
+    // A container without a mount namespace of its own is only chroot-ed: its root is entered by path.
+    let chroot_dir = if join.contains(CloneFlags::CLONE_NEWNS) {
+        None
+    } else {
+        let path = std::path::PathBuf::from(format!("/proc/{pid}/root"));
+        Some(std::fs::File::open(&path).map_err(|e| RuntimeError::io("open", &path, e))?)
+    };
     let cgroup = Cgroup::reopen(&cgroups::detect(), container.state.cgroups.clone());
     let cgroup_dir = cgroup.open_dir();
     let cgroup_tasks = cgroup.open_tasks()?;
@@ -83,7 +90,8 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     begin(7)?;
     let spawned = spawn::spawn(CloneFlags::empty(), cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
         let sync = end.sync.try_clone().ok();
-        finish(sync, middle_main(&pidfd, join, &cgroup_tasks, end, &opts, seccomp_filter.as_ref()))
+        let joining = Joining { pidfd: &pidfd, join, chroot_dir: chroot_dir.as_ref(), cgroup_tasks: &cgroup_tasks };
+        finish(sync, middle_main(joining, end, &opts, seccomp_filter.as_ref()))
     })?;
     drop(cgroup_dir);
     drop(cgroup_tasks);
@@ -118,14 +126,23 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
 
 /// The middle process: join, clone the real process, report its pid, then (unless detached) wait for it
 /// and exit like it.
-fn middle_main(
-    pidfd: &OwnedFd,
+#[allow(clippy::too_many_arguments)] // what the middle process holds from before the clone, each used once
+/// What the middle process joins, opened by the parent: the container's init as a pidfd (its namespaces), the
+/// namespaces that differ from ours, its root when it has no mount namespace to join, its v1 `tasks` files.
+struct Joining<'a> {
+    pidfd: &'a OwnedFd,
     join: CloneFlags,
-    cgroup_tasks: &[std::fs::File],
+    chroot_dir: Option<&'a std::fs::File>,
+    cgroup_tasks: &'a [std::fs::File],
+}
+
+fn middle_main(
+    joining: Joining,
     end: ChildEnd,
     opts: &ExecOptions,
     seccomp_filter: Option<&seccomp::CompiledFilter>,
 ) -> Result<std::convert::Infallible, Failure> {
+    let Joining { pidfd, join, chroot_dir, cgroup_tasks } = joining;
     let ChildEnd { sync, old_mask } = end;
     wait_for_go(&sync)?;
     begin(9)?;
@@ -138,6 +155,10 @@ fn middle_main(
         format!("setns(pidfd, {join:?})"),
         "one call enters all of them, in the order the kernel needs (user first)"
     );
+    if let Some(dir) = chroot_dir {
+        nix::unistd::fchdir(dir).map_err(|e| setup_failed("fchdir to the container's root", e))?;
+        nix::unistd::chroot(".").map_err(|e| setup_failed("chroot to the container's root", e))?;
+    }
     nix::sched::setns(pidfd, join).map_err(|e| setup_failed(&format!("setns(pidfd, {join:?})"), e))?;
     nix::unistd::chdir("/").map_err(|e| setup_failed("chdir /", e))?;
     // Entering a PID namespace moves only our children: the process itself is one.

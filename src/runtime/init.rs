@@ -126,7 +126,7 @@ fn setup_and_exec(ctx: ChildContext, end: ChildEnd) -> Result<std::convert::Infa
     run_create_hooks(plan, sync, hook_state.as_deref())?;
 
     begin(14)?;
-    rootfs::pivot_root(&ctx.rootfs)?;
+    ctx.mounts.switch.apply(&ctx.rootfs)?;
 
     begin(15)?;
     sysctl::write_all(&plan.sysctl)?;
@@ -183,7 +183,7 @@ fn run_create_hooks(plan: &Plan, sync: &OwnedFd, state: Option<&str>) -> Result<
         wait_for_go(sync)?;
     }
     if !hooks.create_container.is_empty() {
-        hooks::run("createContainer", &hooks.create_container, &hook_input(state, Status::Creating))?;
+        hooks::run("createContainer", &hooks.create_container, &hook_input(state, Status::Created))?;
     }
     Ok(())
 }
@@ -226,23 +226,15 @@ pub(super) fn become_process(
 
     begin(20)?;
     let program = process::find_executable(&p.args[0], &p.env).map_err(from_process)?;
+    // Built now: after the seccomp filter nothing but execve (and the one FIFO write after `create`) may run.
+    let program = process::Program::prepare(&program, &p.args, &p.env).map_err(from_process)?;
 
-    // Without no_new_privs the kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so the
-    // filter goes first, while every capability is still held — and must allow the calls below (prctl, capset,
-    // setgroups, setresuid/gid, close_range) as it must allow what follows the very end (sendmsg,
-    // rt_sigprocmask, execve).
+    // What needs no privilege to undo comes before any filter, so a profile never sees it: exec-time LSM labels,
+    // the bounding set (CAP_SYS_ADMIN stays effective until the ids change) and every inherited fd marked
+    // close-on-exec (CVE-2024-21626: a leaked host fd is a way out).
     begin(21)?;
-    let nnp = p.no_new_privileges;
-    if let Some(filter) = seccomp_filter.filter(|_| !nnp) {
-        seccomp::load(filter)?;
-    }
     lsm::set_exec_labels(p.apparmor_profile.as_deref(), p.selinux_label.as_deref())?;
     capabilities::drop_bounding(&p.capabilities)?;
-    process::set_identity(p).map_err(from_process)?;
-    capabilities::set_sets(&p.capabilities)?;
-    if nnp {
-        capabilities::set_no_new_privs()?;
-    }
 
     begin(22)?;
     crate::explain!(
@@ -252,10 +244,19 @@ pub(super) fn become_process(
     );
     sys::cloexec_from(3 + preserve_fds as i32).map_err(|e| setup_failed("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
 
-    // With no_new_privs any process may install a filter: the later, the fewer of our own calls it sees.
-    if let Some(filter) = seccomp_filter.filter(|_| nnp) {
-        begin(23)?;
+    // Without no_new_privs the kernel installs a seccomp filter only for a holder of CAP_SYS_ADMIN, so then the
+    // filter goes in now, while it is held — and the profile must allow what applying the user and capabilities
+    // takes (prctl, setgroups, setresgid, setresuid, capget, capset), the Ready message (sendmsg), the signal
+    // mask (rt_sigprocmask) and execve, as with runc.
+    begin(23)?;
+    let nnp = p.no_new_privileges;
+    if let Some(filter) = seccomp_filter.filter(|_| !nnp) {
         seccomp::load(filter)?;
+    }
+    process::set_identity(p).map_err(from_process)?;
+    capabilities::set_sets(&p.capabilities)?;
+    if nnp {
+        capabilities::set_no_new_privs()?;
     }
 
     begin(24)?;
@@ -265,20 +266,27 @@ pub(super) fn become_process(
     if !start_hooks.hooks.is_empty() {
         hooks::run("startContainer", start_hooks.hooks, &hook_input(start_hooks.state, Status::Created))?;
     }
-    if let Some(mut started) = started {
-        use std::io::Write;
-        started.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))?;
-    }
 
     begin(25)?;
     crate::explain!(
         format!("execute {}", p.args.join(" ")),
-        format!("execve({})", program.display()),
+        format!("execve({})", program.path().display()),
         "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
     );
     crate::sys::default_sigpipe().map_err(|e| setup_failed("signal(SIGPIPE, SIG_DFL)", e))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
-    Err(from_process(process::execute(&program, &p.args, &p.env)))
+    // With no_new_privs any process may install a filter: last of all, so the profile sees nothing of ours but
+    // execve (and, after `create`, the one write that tells `start` we go).
+    if let Some(filter) = seccomp_filter.filter(|_| nnp) {
+        seccomp::load(filter)?;
+    }
+    if let Some(mut started) = started {
+        use std::io::Write;
+        started.write_all(b"0").map_err(|e| setup_failed("write the exec FIFO", e))?;
+        // Not closed: it is close-on-exec, and a close would be one more call for the profile to allow.
+        std::mem::forget(started);
+    }
+    Err(from_process(program.execute()))
 }
 
 /// The create/start split: reopen the exec FIFO for writing — `open(2)` blocks until `containy start` opens

@@ -148,6 +148,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         bundle: plan.bundle.clone(),
         rootfs: state_dir.join("rootfs"),
         cgroups: Vec::new(),
+        cgroups_existing: Vec::new(),
         cgroup_path: None,
         start_time: 0,
         created: state::now_rfc3339(),
@@ -178,7 +179,11 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         "limits are written before the process exists, so it never runs unlimited"
     );
     let cgroup = super::rootless::create_cgroup(&layout, &rel, &limits::cgroup_resources(plan), opts.strict_limits)?;
-    let state = State { cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(), ..state };
+    let state = State {
+        cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(),
+        cgroups_existing: cgroup.as_ref().map(|c| c.existing().to_vec()).unwrap_or_default(),
+        ..state
+    };
     held.cgroup = cgroup;
     state.write(&state_dir)?;
 
@@ -218,12 +223,17 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         cgroup_tasks,
     };
     let pipes = output.as_ref();
+    // A PID or time namespace given by path holds only the *children* of whoever enters it: enter it here, so
+    // the clone is born inside, and step back out right after.
+    let for_children = namespaces::enter_for_children(&context.joined)?;
     let spawned = spawn::spawn(flags, cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
         if let Some(pipes) = pipes {
             pipes.attach_in_child();
         }
         child_main(context, end)
-    })?;
+    });
+    namespaces::leave_for_children(for_children)?;
+    let spawned = spawned?;
     let child = spawned.pid;
     held.child = Some(child);
     if let Some(pipes) = &mut output {
@@ -250,14 +260,15 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         held.poststop = Some(state.clone());
     }
     if !plan.hooks.create_container.is_empty() || !plan.hooks.start_container.is_empty() {
-        let json = state.hook_input(Status::Creating).to_string();
+        let json = state.hook_input(Status::Created).to_string();
         send_message(&spawned.sync, &Message::State(json)).map_err(|e| RuntimeError::sys("send the state", e))?;
     }
     spawn::go(&spawned.sync)?;
 
     // 9–24 happen in the child; the parent answers its requests (13: the runtime-namespace hooks) until Ready.
     let ready = spawn::await_ready(&spawned.sync, || {
-        let input = state.hook_input(Status::Creating);
+        // The spec's "created": the create operation's environment exists (runtime.md, lifecycle).
+        let input = state.hook_input(Status::Created);
         hooks::run("prestart", &plan.hooks.prestart, &input)?;
         hooks::run("createRuntime", &plan.hooks.create_runtime, &input)?;
         Ok(())

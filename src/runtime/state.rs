@@ -29,6 +29,9 @@ pub struct State {
     /// dies while making them, `delete` still finds them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_path: Option<PathBuf>,
+    /// Those of `cgroups` that existed before the container (joined, not created): `delete` leaves them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroups_existing: Vec<PathBuf>,
     /// The process's start time (clock ticks since boot, `/proc/<pid>/stat` field 22): a pid is only
     /// this container's while its start time matches, so a reused pid is never signalled.
     #[serde(default)]
@@ -215,6 +218,7 @@ mod tests {
             rootfs: dir.join("rootfs"),
             cgroups: vec![],
             cgroup_path: None,
+            cgroups_existing: vec![],
             start_time: 0,
             created: String::new(),
             annotations: Default::default(),

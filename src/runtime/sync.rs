@@ -17,9 +17,9 @@
 //!  13 (run them; send Go) ───────────────────────▶ 13 (createContainer hooks)
 //!                                                  14 pivot_root  15 sysctls  16 masks  17 rlimits  18 cwd
 //!            ◀──────────────────────────────────── 19 Pty + SCM_RIGHTS(master)   (with a terminal)
-//!                                                  20 find the program  21 ids, caps  22 fds  23 seccomp
+//!                                                  20 find the program  21 LSM, bounding set  22 fds  23 ids, caps
 //!            ◀──────────────────────────────────── 24 Ready            (or Error(text), then exit)
-//!  26 state.json: created / running                24 (startContainer hooks)  25 execve
+//!  26 state.json: created / running                24 (startContainer hooks)  25 seccomp (NNP), execve
 //!            ◀──────────────────────────────────── EOF: execve succeeded
 //!            ◀──────────────────────────────────── Exec(code, text): execve failed
 //! ```
