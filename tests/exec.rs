@@ -12,7 +12,7 @@ fn exec(bundle: &Bundle, args: &[&str]) -> std::process::Output {
 #[test]
 fn exec_joins_the_namespaces_cgroup_and_walls_of_the_container() {
     require_root!();
-    let bundle = Bundle::friendly(&sh_config("sleep 30", "hostname = \"exec-box\""));
+    let bundle = Bundle::friendly(&sh_config("sleep 600", "hostname = \"exec-box\""));
     let running = Running::start(&bundle);
     let out = exec(
         &bundle,
@@ -29,7 +29,7 @@ fn exec_joins_the_namespaces_cgroup_and_walls_of_the_container() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "exec-box");
     assert_ne!(lines[1], "pid=1", "exec must not be the container's init");
-    assert_eq!(lines[2].trim(), "sleep 30", "the container's PID 1 is visible: same PID namespace");
+    assert_eq!(lines[2].trim(), "sleep 600", "the container's PID 1 is visible: same PID namespace");
     assert_eq!(lines[3], "lo");
     assert!(text.contains("Seccomp:\t2") && text.contains("NoNewPrivs:\t1"), "{text}");
 
@@ -142,7 +142,7 @@ fn exec_runs_from_a_sealed_copy_of_containy() {
     // own binary inside the container, where a container process can hold it open and write it later. So
     // `exec` runs from a memfd copy sealed against writes: whatever /proc/<pid>/exe of containy's exec
     // processes leads to, it is never the host file, and it cannot be written.
-    let bundle = Bundle::friendly(&sh_config("sleep 30", ""));
+    let bundle = Bundle::friendly(&sh_config("sleep 600", ""));
     let running = Running::start(&bundle);
     let mut exec = std::process::Command::new(common::CONTAINY)
         .arg("--root")
