@@ -140,10 +140,21 @@ fn check_namespaces(plan: &Plan) -> Result<(), PlanError> {
         }
     }
     if has(plan, Namespace::Mount).is_none() {
-        return refuse(
-            "namespaces.mount",
-            "containy needs the container's own mount namespace: the root filesystem and every mount live in it",
-        );
+        // Without a mount namespace the container shares the host's mount table: containy only chroots into a
+        // directory root and makes no mount at all — so nothing may ask for one (it would land on the host).
+        let why = "needs the container's own mount namespace: without one it would change the host's mount table";
+        let asked = [
+            ("mounts", !plan.mounts.is_empty()),
+            ("masked_paths", !plan.masked_paths.is_empty()),
+            ("readonly_paths", !plan.readonly_paths.is_empty()),
+            ("devices", !plan.devices.is_empty()),
+            ("rootfs.readonly", plan.rootfs.readonly),
+            ("sysctl", !plan.sysctl.is_empty()),
+            ("rootfs.mode", plan.rootfs.mode != RootfsMode::Direct),
+        ];
+        if let Some((field, _)) = asked.iter().find(|(_, asked)| *asked) {
+            return refuse(*field, why);
+        }
     }
     let maps = !plan.uid_mappings.is_empty() || !plan.gid_mappings.is_empty();
     match (creates(plan, Namespace::User), maps) {
@@ -303,6 +314,19 @@ mod tests {
         let e = error(p);
         assert_eq!(e.field, "net_devices");
         assert!(e.problem.contains("host"), "{e}");
+    }
+
+    #[test]
+    fn without_a_mount_namespace_nothing_may_be_mounted() {
+        let p = without(plan(), Namespace::Mount);
+        assert_eq!(error(p).field, "mounts");
+        let mut p = without(plan(), Namespace::Mount);
+        p.mounts.clear();
+        p.masked_paths.clear();
+        p.readonly_paths.clear();
+        assert_eq!(error(p.clone()).field, "rootfs.mode");
+        p.rootfs.mode = RootfsMode::Direct;
+        assert!(p.validate().is_ok());
     }
 
     #[test]

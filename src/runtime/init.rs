@@ -233,6 +233,9 @@ pub(super) fn become_process(
     // the bounding set (CAP_SYS_ADMIN stays effective until the ids change) and every inherited fd marked
     // close-on-exec (CVE-2024-21626: a leaked host fd is a way out).
     begin(21)?;
+    // Rust ignores SIGPIPE, and an ignored signal stays ignored across execve: the program gets the default
+    // back (`yes | head` must end), before any filter could refuse the rt_sigaction.
+    crate::sys::default_sigpipe().map_err(|e| setup_failed("signal(SIGPIPE, SIG_DFL)", e))?;
     lsm::set_exec_labels(p.apparmor_profile.as_deref(), p.selinux_label.as_deref())?;
     capabilities::drop_bounding(&p.capabilities)?;
 
@@ -273,7 +276,6 @@ pub(super) fn become_process(
         format!("execve({})", program.path().display()),
         "the process keeps its pid, namespaces, cgroup and root: it *is* the container now"
     );
-    crate::sys::default_sigpipe().map_err(|e| setup_failed("signal(SIGPIPE, SIG_DFL)", e))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None).map_err(|e| setup_failed("sigprocmask", e))?;
     // With no_new_privs any process may install a filter: last of all, so the profile sees nothing of ours but
     // execve (and, after `create`, the one write that tells `start` we go).
