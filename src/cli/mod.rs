@@ -535,7 +535,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Network(command) => network::network(&cli.root, command),
-        Command::Pull(args) => registry::pull(args),
+        Command::Pull(args) => mapped(|| registry::pull(args)),
         Command::Login(args) => registry::login(args),
         Command::Logout(args) => registry::logout(args),
         Command::Serve(args) => engine::serve(&cli.root, args),
