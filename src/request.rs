@@ -6,8 +6,9 @@
 //! (2) an image — named on the command line or by `rootfs.image` — is looked up in the store, and its config
 //! fills in the process; (3) the command-line overrides are applied; (4) the whole is validated once, and from
 //! then on it is a [`ValidPlan`] that nothing can change. For a caller who is not root, (3) also makes the Plan
-//! rootless (`rootless.rs`: a user namespace with the caller's subordinate ids). Nothing after this module edits a Plan: what the
-//! runtime learns on the host later (a network lease, the /etc files it generates) lives in its own structs.
+//! rootless (`rootless.rs`: a user namespace with the caller's subordinate ids). Nothing after this module edits
+//! a Plan: what the runtime learns on the host later (a network lease, the /etc files it generates) lives in its
+//! own structs.
 
 use std::path::{Path, PathBuf};
 
