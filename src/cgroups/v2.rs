@@ -173,7 +173,7 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
             enable.push(controller);
         }
     }
-    let mut dir = root.to_path_buf();
+    let dir = root.to_path_buf();
     let available = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
     if let Some(missing) =
         enable.iter().find(|c| !available.is_empty() && !available.split_whitespace().any(|a| a == **c))
@@ -201,24 +201,43 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
         enable.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c} ")).collect();
     let leaf = make_dirs(root, rel, &mut cgroup.parents, &mut cgroup.existing)?;
     cgroup.dirs.push(("unified".into(), leaf.clone()));
-    if !enable_line.is_empty() {
+    let enable_path = |force: bool| -> Result<(), CgroupError> {
+        let mut dir = dir.clone();
         for part in rel.parent().into_iter().flat_map(|p| p.components()) {
-            enable_in(&dir, &enable_line)?;
+            enable_in(&dir, &enable_line, force)?;
             dir.push(part);
         }
-        enable_in(&dir, &enable_line)?;
+        enable_in(&dir, &enable_line, force)
+    };
+    if !enable_line.is_empty() {
+        enable_path(false)?;
     }
     for (_, file, value) in wanted {
-        write_file(&leaf.join(file), &value)?;
+        let path = leaf.join(file);
+        match write_file(&path, &value) {
+            // The file of a controller that is not enabled above the leaf does not exist (the kernel answers
+            // a write with EACCES): a container that shares `containy/` may have been setting the parent up at
+            // the same moment. Enable the controllers again, whatever the parent says it has, and retry once.
+            Err(CgroupError::Write { source, .. })
+                if !enable_line.is_empty()
+                    && matches!(source.raw_os_error(), Some(libc::EACCES) | Some(libc::ENOENT)) =>
+            {
+                enable_path(true)?;
+                write_file(&path, &value)?;
+            }
+            other => other?,
+        }
     }
     attach_device_filter(&leaf, resources)
 }
 
 /// Enable controllers for `dir`'s children, unless they already are: a rootless user may not write the
 /// subtree_control files above the subtree delegated to it, where its controllers were enabled for it.
-fn enable_in(dir: &Path, enable_line: &str) -> Result<(), CgroupError> {
+/// Enable the controllers of `enable_line` in `dir`'s `cgroup.subtree_control` — unless it lists them already
+/// (a delegated subtree may not be ours to write), or `force`.
+fn enable_in(dir: &Path, enable_line: &str, force: bool) -> Result<(), CgroupError> {
     let file = dir.join("cgroup.subtree_control");
-    let current = std::fs::read_to_string(&file).unwrap_or_default();
+    let current = if force { String::new() } else { std::fs::read_to_string(&file).unwrap_or_default() };
     let missing = enable_line.split_whitespace().any(|c| {
         let name = c.trim_start_matches('+');
         !current.split_whitespace().any(|have| have == name)
