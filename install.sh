@@ -14,12 +14,12 @@
 #                   certificate, signed tokens) and skopeo pushing an image for containy to pull
 #   python3-docker  tests/engine.rs: docker-py (5.0.3) drives `containy serve`, as autograders do
 #   docker-compose  tests/engine.rs: compose 1.29 (python, no daemon of its own) against `containy serve`
-#   docker.io       tests/engine.rs: only its `docker` CLI (20.10), unpacked with `dpkg -x` below into
-#                   /var/cache/containy-docker-cli; the package is never installed, so no dockerd can start
+#   docker.io       tests/engine.rs talks to `containy serve` with the CLI unpacked below into
+#                   /var/cache/containy-docker-cli; tests/docker.rs starts a private dockerd of it (never Debian's
+#                   own service: no systemd here, and the tests stop theirs)
 #   uidmap          newuidmap/newgidmap: a rootless user's /etc/subuid range mapped into its containers (tests/rootless.rs)
 #   passt           pasta: user-mode networking and published ports for rootless containers (tests/rootless.rs)
-#   docker.io, python3-docker  tests/docker.rs: a private dockerd runs containy (`--add-runtime`), driven by the
-#                   CLI and by the docker SDK for Python
+#   python3-docker  also tests/docker.rs: the docker SDK for Python against the private dockerd
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
@@ -37,8 +37,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The docker CLI of Debian's docker.io, without installing the package (whose dockerd would change the host's
-# firewall if it ever ran): download the .deb and unpack it into a cache directory.
+# The docker CLI of Debian's docker.io at a fixed path for the engine tests: download the .deb and unpack it into
+# a cache directory (tests/docker.rs uses the installed package's dockerd, started privately).
 docker_cli=/var/cache/containy-docker-cli
 if [ ! -x "$docker_cli/x/usr/bin/docker" ]; then
     SUDO=""
