@@ -130,6 +130,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
     let (base, layers) = resolve_base(plan, opts)?;
+    let rel = cgroups::relative_path(plan.cgroups_path.as_deref(), &opts.id)?;
 
     begin(2)?;
     let state_dir = state::create_dir(&opts.root, &opts.id)?;
@@ -139,7 +140,8 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         "one atomic mkdir: of two runs with the same id, exactly one wins"
     );
     let mut held = Resources { state_dir: state_dir.clone(), cgroup: None, child: None, keep: false, poststop: None };
-    // The state (status creating) is the record everything taken later is added to, so it comes first.
+    // The state (status creating) is the record everything taken later is added to, so it comes first — with
+    // the cgroup's path, so that if containy dies while making its directories `delete` still finds them.
     let state = State {
         oci_version: super::OCI_VERSION.into(),
         id: opts.id.clone(),
@@ -149,7 +151,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         rootfs: state_dir.join("rootfs"),
         cgroups: Vec::new(),
         cgroups_existing: Vec::new(),
-        cgroup_path: None,
+        cgroup_path: Some(rel.clone()),
         start_time: 0,
         created: state::now_rfc3339(),
         annotations: plan.annotations.clone(),
@@ -166,10 +168,6 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
 
     begin(4)?;
     let layout = cgroups::detect();
-    let rel = cgroups::relative_path(plan.cgroups_path.as_deref(), &opts.id)?;
-    // Recorded before it is taken: if containy dies while making the directories, `delete` finds them.
-    let state = State { cgroup_path: Some(rel.clone()), ..state };
-    state.write(&state_dir)?;
     crate::explain!(
         format!("create the cgroup {}", rel.display()),
         match &layout {
