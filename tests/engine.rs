@@ -132,15 +132,7 @@ fn stdin_and_terminal() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(common::stdout(&out), "through stdin\n");
     // -it under a pty (script(1) gives the client one): the shell reads our line and exits with its code.
-    let line = format!("DOCKER_HOST=unix://{} {DOCKER} run --rm -it busybox sh", d.socket().display());
-    let mut script = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    script.stdin.take().unwrap().write_all(b"tty; exit 5\n").unwrap();
-    let out = script.wait_with_output().unwrap();
+    let out = under_a_pty(&d, "run --rm -it busybox sh", b"tty; exit 5\n");
     assert_eq!(out.status.code(), Some(5), "{}", common::stdout(&out));
     assert!(common::stdout(&out).contains("/dev/pts/"), "{}", common::stdout(&out));
     // exec -i and exec -it into a running container.
@@ -150,19 +142,24 @@ fn stdin_and_terminal() {
         d.docker_cmd(&["exec", "-i", "ex", "cat"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
     assert_eq!(common::stdout(&child.wait_with_output().unwrap()), "piped\n");
-    let line = format!("DOCKER_HOST=unix://{} {DOCKER} exec -it ex sh", d.socket().display());
+    let out = under_a_pty(&d, "exec -it ex sh", b"tty; exit 6\n");
+    assert_eq!(out.status.code(), Some(6), "{}", common::stdout(&out));
+    assert!(common::stdout(&out).contains("/dev/pts/"), "{}", common::stdout(&out));
+    d.ok(&["rm", "-f", "ex"]);
+    d.assert_clean(&[ex]);
+}
+
+/// `docker ARGS` under a pty (script(1) gives the client one), typing `input`.
+fn under_a_pty(d: &Daemon, args: &str, input: &[u8]) -> std::process::Output {
+    let line = format!("DOCKER_HOST=unix://{} {DOCKER} {args}", d.socket().display());
     let mut script = Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    script.stdin.take().unwrap().write_all(b"tty; exit 6\n").unwrap();
-    let out = script.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(6), "{}", common::stdout(&out));
-    assert!(common::stdout(&out).contains("/dev/pts/"), "{}", common::stdout(&out));
-    d.ok(&["rm", "-f", "ex"]);
-    d.assert_clean(&[ex]);
+    script.stdin.take().unwrap().write_all(input).unwrap();
+    script.wait_with_output().unwrap()
 }
 
 #[test]
