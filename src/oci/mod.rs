@@ -181,20 +181,31 @@ pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciErr
         );
     }
 
-    // Parsed again from the text, not from `raw`: only the text knows where a bad value sits.
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let spec: Spec = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let field = if path == "." { String::from("the top level") } else { path };
-        let source = err.into_inner();
-        OciError::Type { file: file(), field, line: source.line(), column: source.column(), source }
-    })?;
+    // Parsed again from the text, not from `raw`: only the text knows where a bad value sits. The plain
+    // parse is the hot path; `serde_path_to_error`, which finds the field's path, runs only when it failed
+    // (its copy of every `Deserialize` is the largest block of code in the binary: not touching it on
+    // success keeps a container start's page faults and RSS down — BENCHMARKS.md).
+    let spec: Spec = serde_json::from_str(text).map_err(|plain| type_error(text, label, plain))?;
 
     convert::lower(&spec, &raw, bundle).map_err(|convert::Invalid { field, problem }| OciError::Invalid {
         file: file(),
         field,
         problem,
     })
+}
+
+/// The error for a config.json whose values do not fit the spec's types, with the path of the field: the
+/// text is parsed once more with `serde_path_to_error`, which records where the parse stood.
+fn type_error(text: &str, label: &Path, plain: serde_json::Error) -> OciError {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let (field, source) = match serde_path_to_error::deserialize::<_, Spec>(&mut deserializer) {
+        Err(err) => {
+            let path = err.path().to_string();
+            (if path == "." { String::from("the top level") } else { path }, err.into_inner())
+        }
+        Ok(_) => (String::from("the top level"), plain),
+    };
+    OciError::Type { file: label.to_path_buf(), field, line: source.line(), column: source.column(), source }
 }
 
 #[cfg(test)]
