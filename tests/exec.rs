@@ -140,10 +140,12 @@ fn exec_runs_from_a_sealed_copy_of_containy() {
     require_root!();
     // CVE-2019-5736 as published: an image's `#!/proc/self/exe` script makes the kernel run the runtime's
     // own binary inside the container, where a container process can hold it open and write it later. So
-    // `exec` runs from a memfd copy sealed against writes: whatever /proc/<pid>/exe of containy's exec
+    // `exec` re-executes itself from a view of its binary that no write can reach — a detached read-only
+    // overlay (as root), a sealed memfd copy otherwise: whatever /proc/<pid>/exe of containy's exec
     // processes leads to, it is never the host file, and it cannot be written.
     let bundle = Bundle::friendly(&sh_config("sleep 600", ""));
     let running = Running::start(&bundle);
+    let host_file = std::fs::canonicalize(common::CONTAINY).unwrap();
     let mut exec = std::process::Command::new(common::CONTAINY)
         .arg("--root")
         .arg(&bundle.state_root)
@@ -151,15 +153,17 @@ fn exec_runs_from_a_sealed_copy_of_containy() {
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // The exec process re-executes itself from the copy first thing; give it a moment.
+    // The exec process re-executes itself first thing; give it a moment.
     let exe = format!("/proc/{}/exe", exec.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut target = std::fs::read_link(&exe).unwrap();
-    while !target.to_string_lossy().starts_with("/memfd:containy") && std::time::Instant::now() < deadline {
+    while target == host_file && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
         target = std::fs::read_link(&exe).unwrap();
     }
-    assert!(target.to_string_lossy().starts_with("/memfd:containy"), "exec runs from {target:?}");
+    assert_ne!(target, host_file, "exec runs from the host's binary");
+    // As root the view is the overlay (`/containy` in a mount attached nowhere), not a copy.
+    assert_eq!(target, std::path::Path::new("/").join(host_file.file_name().unwrap()), "exec runs from {target:?}");
     let write = std::fs::OpenOptions::new().write(true).open(&exe).and_then(|mut f| {
         use std::io::Write;
         f.write_all(b"pwned")

@@ -589,7 +589,7 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
 }
 
 fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
-    runtime::exec::reexec_sealed()?;
+    runtime::sealed_exe::reexec_sealed(root)?;
     let container = Container::running(root, &args.id)?;
     let overrides = request::ExecOverrides {
         process_file: args.process,

@@ -16,6 +16,7 @@ mod limits;
 mod parent;
 mod result;
 pub mod rootless;
+pub mod sealed_exe;
 mod spawn;
 pub mod state;
 pub mod steps;

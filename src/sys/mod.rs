@@ -4,8 +4,10 @@
 //! in safe Rust. Every `unsafe` block carries a `// SAFETY:` comment saying why the call is sound.
 //! File descriptors come back as `OwnedFd` and are opened `O_CLOEXEC`, so none leaks into the container.
 
+mod mountfd;
 mod timer;
 
+pub use mountfd::{fsconfig_create, fsconfig_set, fsmount, fsopen};
 pub use timer::{default_sigpipe, pidfd_send_signal, timerfd, timerfd_arm, timerfd_expired};
 
 use std::io;
