@@ -14,6 +14,7 @@
 #      seccomp vs unconfined, a fully cached rebuild — each only where containy can do it (otherwise
 #      "not measured: containy has no exec/seccomp/build yet"; runc/crun exec is still recorded);
 #   F. a profile of containy's run path (bench/profile.sh: strace, perf, callgrind, RSS breakdown);
+#   E2. what friendliness costs: the OCI bundle vs configy.toml over the Debian base, seccomp default/none;
 #   G. pulling a 3-layer Debian image from a local registry: containy pull vs skopeo copy and podman pull
 #      (bench/pull.sh; BENCH_PULL_ROUNDS=5).
 # Results: bench/results/summary.md (+ plots *.svg, machine.txt, profile/, and history.tsv: one line of
@@ -21,7 +22,8 @@
 #
 # Knobs (environment): BENCH_ROUNDS=60 paired rounds for A and E; BENCH_ISOLATED_ROUNDS=half that for A2;
 # BENCH_SIZE_ROUNDS=2×that for C (its differences are small); BENCH_BATCH_ROUNDS=8 for B;
-# BENCH_EXTRACT_ROUNDS=3 for D; BENCH_PROFILE=0 skips F; BENCH_NO_BUILD=1 uses the existing binary; BENCH_WORK=/var/tmp/containy-bench (bundles and bases, reused
+# BENCH_EXTRACT_ROUNDS=3 for D; BENCH_PROFILE=0 skips F; BENCH_CHECK=1 (`make bench-check`) runs A, B and E
+# only and then bench/lib/check.py, which exits 1 when a run-path target is missed; BENCH_NO_BUILD=1 uses the existing binary; BENCH_WORK=/var/tmp/containy-bench (bundles and bases, reused
 # between runs); BENCH_STATE_TMPFS=1 (default) puts the three runtimes' state roots — and so containy's
 # overlay upper dirs — on a private tmpfs in $BENCH_WORK/state, as /run is on most hosts (here /run is ext4,
 # where every mkdir/rename/unlink competes with whatever else writes to the disk); BENCH_CRUN_HUGETLB=1: below.
@@ -48,6 +50,7 @@ EXTRACT_ROUNDS=${BENCH_EXTRACT_ROUNDS:-3}
 WORK=${BENCH_WORK:-/var/tmp/containy-bench}
 CRUN_HUGETLB=${BENCH_CRUN_HUGETLB:-0}
 STATE_TMPFS=${BENCH_STATE_TMPFS:-1}
+CHECK=${BENCH_CHECK:-0}
 DEBIAN_TARBALL=$ROOT_DIR/bundle/debian.tar.gz
 CONTAINY=$ROOT_DIR/target/release/containy
 TAG=cb$$ # every container id, cgroup and state dir of this run starts with it: easy to find leaks
@@ -181,12 +184,13 @@ c["process"]["args"] = ["/bin/sleep", "3600"]
 c["root"]["path"] = sys.argv[3]
 json.dump(c, open(sys.argv[2], "w"), indent=2)
 EOF
+    DEBIAN_DIR=
+    [ -f "$DEBIAN_TARBALL" ] && DEBIAN_DIR=$("$CONTAINY" extract --cache "$WORK/cache" "$DEBIAN_TARBALL")
+    [ "$CHECK" = 1 ] && return # the base-size section is not part of the check
     padded "$WORK/bases/busybox" "$WORK/bases/busybox-x10" 10
     friendly_config "$WORK/sizes/busybox" path "$WORK/bases/busybox"
     friendly_config "$WORK/sizes/busybox-x10" path "$WORK/bases/busybox-x10"
-    DEBIAN_DIR=
-    if [ -f "$DEBIAN_TARBALL" ]; then
-        DEBIAN_DIR=$("$CONTAINY" extract --cache "$WORK/cache" "$DEBIAN_TARBALL")
+    if [ -n "$DEBIAN_DIR" ]; then
         padded "$DEBIAN_DIR" "$WORK/bases/debian-x10" 10
         friendly_config "$WORK/sizes/debian" path "$DEBIAN_DIR"
         friendly_config "$WORK/sizes/debian-x10" path "$WORK/bases/debian-x10"
@@ -337,19 +341,28 @@ section_missing() {
     done
     [ ${#args[@]} -gt 0 ] && "${MEASURE[@]}" --rounds "$ROUNDS" --warmup 2 --out "$RAW/exec.tsv" "${args[@]}"
     stop_exec_containers
-    # seccomp: measured once `process.seccomp = "unconfined"` is accepted in a friendly config.
-    friendly_config "$WORK/seccomp/default" path "$WORK/bases/busybox" 'seccomp = "default"'
-    friendly_config "$WORK/seccomp/unconfined" path "$WORK/bases/busybox" 'seccomp = "unconfined"'
-    if "$CONTAINY" --root "$WORK/state/containy" run --bundle "$WORK/seccomp/unconfined" "$TAG-sp-u" >"$RAW/seccomp-probe.txt" 2>&1 &&
-        "$CONTAINY" --root "$WORK/state/containy" run --bundle "$WORK/seccomp/default" "$TAG-sp-d" >>"$RAW/seccomp-probe.txt" 2>&1; then
-        echo "seccomp: measured (friendly process.seccomp)" >>"$RAW/missing.txt"
-        "${MEASURE[@]}" --rounds "$ROUNDS" --warmup 2 --out "$RAW/seccomp.tsv" \
-            "seccomp default" "$CONTAINY --root $WORK/state/containy run --bundle $WORK/seccomp/default $TAG-sd-{n}" \
-            "unconfined" "$CONTAINY --root $WORK/state/containy run --bundle $WORK/seccomp/unconfined $TAG-su-{n}"
-    else
-        echo "seccomp: not measured: containy has no seccomp yet ($(tail -1 "$RAW/seccomp-probe.txt"))" >>"$RAW/missing.txt"
-    fi
+    section_friendly
     sed 's/^/   /' "$RAW/missing.txt" >&2
+}
+
+# What friendliness costs: the OCI bundle against a configy.toml over the Debian base (busybox without the
+# tarball) in overlay mode, with the default seccomp profile and the generated /etc files, and the same with
+# seccomp unconfined (the seccomp row).
+section_friendly() {
+    local base=$WORK/bases/busybox
+    [ -n "$DEBIAN_DIR" ] && base=$DEBIAN_DIR
+    friendly_config "$WORK/friendly/default" path "$base" 'seccomp = "default"'
+    friendly_config "$WORK/friendly/unconfined" path "$base" 'seccomp = "unconfined"'
+    local c="$CONTAINY --root $WORK/state/containy run --cache $WORK/cache --bundle"
+    if $c "$WORK/friendly/default" "$TAG-fp" >"$RAW/friendly-probe.txt" 2>&1; then
+        echo "friendly path and seccomp: measured on $(basename "$base")" >>"$RAW/missing.txt"
+        "${MEASURE[@]}" --rounds "$ROUNDS" --warmup 2 --out "$RAW/friendly.tsv" \
+            "oci" "$CONTAINY --root $WORK/state/containy run --bundle $WORK/oci $TAG-fo-{n}" \
+            "friendly" "$c $WORK/friendly/default $TAG-fd-{n}" \
+            "friendly unconfined" "$c $WORK/friendly/unconfined $TAG-fu-{n}"
+    else
+        echo "friendly path: not measured ($(tail -1 "$RAW/friendly-probe.txt"))" >>"$RAW/missing.txt"
+    fi
 }
 
 state_unmount() {
@@ -394,8 +407,8 @@ main() {
     trap cleanup EXIT
     trap 'exit 130' INT TERM
     if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-        say "cargo build --release"
-        cargo build --release 2>&1 | tail -2 >&2 ||
+        say "make release (the static release build)"
+        make --no-print-directory release 2>&1 | tail -2 >&2 ||
             { [ -x "$CONTAINY" ] && note "WARNING: the build failed; benchmarking the existing $CONTAINY"; }
     fi
     [ -x "$CONTAINY" ] || { echo "no $CONTAINY" >&2; exit 1; }
@@ -420,6 +433,15 @@ main() {
 
     section_run
     section_batch
+    if [ "$CHECK" = 1 ]; then # make bench-check: the run-path rows only, then the targets
+        section_missing
+        hugetlb_unmount
+        state_unmount
+        leak_check
+        say "targets (bench/lib/check.py)"
+        python3 "$BENCH/lib/check.py" "$RAW"
+        return
+    fi
     section_sizes
     section_missing
     if [ "${BENCH_PROFILE:-1}" = 1 ]; then
