@@ -77,7 +77,11 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
         let names: Vec<&str> = LESSONS.iter().map(|(n, _)| *n).collect();
         bail!("there is no lesson {name:?}: the lessons are {}", names.join(", "));
     }
-    anyhow::ensure!(nix::unistd::geteuid().is_root(), "lessons create real containers: run them as root (sudo)");
+    if crate::paths::rootless()
+        && let Some(why) = needs_root(name)
+    {
+        bail!("lesson {name} cannot run rootless: {why} — run it as root (sudo containy lesson {name})");
+    }
     let lessons = lessons_dir(args.dir.as_deref())?;
     let mut lesson = Lesson::new(root, explain, &lessons, name, &args)?;
     let result = match name {
@@ -97,6 +101,21 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
     };
     result.with_context(|| format!("lesson {name} failed"))?;
     Ok(0)
+}
+
+/// Why a lesson cannot be taken without root here (`None`: it can). process, namespaces and privileges work
+/// for any user; the others show what only root may do on this host.
+fn needs_root(name: &str) -> Option<&'static str> {
+    let cgroup_v1 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|fs| fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    match name {
+        "filesystem" => Some("it runs chroot(2) on the host, which needs CAP_SYS_CHROOT in the host's user namespace"),
+        "cgroups" | "limits" if cgroup_v1 => Some(
+            "its point is cgroup limits, and this host has cgroup v1, which is never delegated to an ordinary user \
+             (a rootless container runs without a cgroup)",
+        ),
+        _ => None,
+    }
 }
 
 fn lessons_dir(given: Option<&Path>) -> Result<PathBuf> {
@@ -155,17 +174,33 @@ impl Lesson {
                 short(needed)
             );
         }
+        let scratch = Scratch::new()?;
+        let mut dir = lessons.join(name);
+        let mut rootfs = rootfs;
+        if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
+            // The lessons compile their C programs into their own directory (containers bind-mount it): a user
+            // who may not write there (a root-owned checkout) takes the lesson from a copy. The configs' relative
+            // base path does not hold in the copy, so the base is given explicitly.
+            let copy = scratch.path().join(name);
+            copy_dir(&dir, &copy)?;
+            println!(
+                "{}",
+                format!("# {} is not writable for you: using a copy in {}", short(&dir), copy.display()).cyan()
+            );
+            dir = copy;
+            rootfs = rootfs.or_else(|| Some(default_base.clone()));
+        }
         Ok(Lesson {
             containy: std::env::current_exe().context("cannot find the containy binary itself")?,
             root: root.to_path_buf(),
             explain,
-            dir: lessons.join(name),
+            dir,
             rootfs,
             default_base,
             cache: args.cache.clone(),
             id_prefix: format!("{}-{name}", args.id),
             containers: 0,
-            scratch: Scratch::new()?,
+            scratch,
             step: 0,
         })
     }
@@ -278,6 +313,11 @@ impl Lesson {
             shown += &format!(" --rootfs {}", short(rootfs));
         }
         cmd.env("CONTAINY_CACHE", &self.cache);
+        if crate::paths::rootless() {
+            // A lesson about limits must not go on without them (rootless, a cgroup only where delegated).
+            cmd.arg("--strict-limits");
+            shown += " --strict-limits";
+        }
         if let Some(pid_file) = pid_file {
             cmd.arg("--pid-file").arg(pid_file);
             shown += &format!(" --pid-file {}", pid_file.display());
@@ -397,6 +437,19 @@ impl Lesson {
         print!("{}", super::inspect::table(&inspection));
         Ok(inspection)
     }
+}
+
+/// Copy a lesson's directory (plain files only: configs, C sources, READMEs) into `to`.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("mkdir {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("read {}", from.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))
+                .with_context(|| format!("copy {} to {}", entry.path().display(), to.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// One pipe for a container's stdout and stderr, so the lesson prints them in the order they were written.
