@@ -151,6 +151,11 @@ pub fn requested_limits(r: &Resources) -> Vec<String> {
     names
 }
 
+/// Has this user been delegated a cgroup v2 subtree (so rootless containers get their limits)?
+pub fn has_delegated_cgroup() -> bool {
+    matches!(cgroups::detect(), Layout::V2) && delegated(Path::new("")).is_some()
+}
+
 /// cgroup v2: the container's cgroup goes below the topmost ancestor of containy's own cgroup that this
 /// user owns — the subtree delegated to it (systemd chowns `user@UID.service`; the VM tests make one the
 /// same way). `None`: nothing is delegated.

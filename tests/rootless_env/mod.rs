@@ -267,7 +267,7 @@ pub fn is_cgroup_v2() -> bool {
 }
 
 /// A cgroup v2 subtree delegated to a user the way systemd delegates `user@UID.service`: the directory and
-/// its `cgroup.procs`, `cgroup.subtree_control` and `cgroup.threads` are the user's, memory and pids are
+/// its `cgroup.procs`, `cgroup.subtree_control` and `cgroup.threads` are the user's, cpu, memory and pids are
 /// enabled for its children, and the user's processes start in a leaf below it (`session`).
 pub struct Delegated {
     pub dir: PathBuf,
@@ -278,7 +278,7 @@ impl Delegated {
         let dir = Path::new("/sys/fs/cgroup").join(format!("containy-rl-{}", user.name));
         std::fs::create_dir(&dir).unwrap();
         let delegated = Delegated { dir };
-        std::fs::write(delegated.dir.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+        std::fs::write(delegated.dir.join("cgroup.subtree_control"), "+cpu +memory +pids").unwrap();
         std::fs::create_dir(delegated.session()).unwrap();
         for path in [
             delegated.dir.clone(),
@@ -295,6 +295,21 @@ impl Delegated {
 
     pub fn session(&self) -> PathBuf {
         self.dir.join("session")
+    }
+
+    /// `inner` (a [`TestUser::command`]) started in the session cgroup, as from a login shell.
+    pub fn in_session(&self, user: &TestUser, inner: &Command) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("echo $$ > \"$0/cgroup.procs\" && exec \"$@\"")
+            .arg(self.session())
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .env_clear()
+            .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir(user.home())
+            .stdin(Stdio::null());
+        cmd
     }
 }
 

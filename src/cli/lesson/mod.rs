@@ -104,15 +104,19 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
 }
 
 /// Why a lesson cannot be taken without root here (`None`: it can). process, namespaces and privileges work
-/// for any user; the others show what only root may do on this host.
+/// for any user; filesystem runs chroot(2) on the host; cgroups and limits need a cgroup the user may write.
 fn needs_root(name: &str) -> Option<&'static str> {
-    let cgroup_v1 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+    let v1 = nix::sys::statfs::statfs("/sys/fs/cgroup")
         .is_ok_and(|fs| fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC);
     match name {
         "filesystem" => Some("it runs chroot(2) on the host, which needs CAP_SYS_CHROOT in the host's user namespace"),
-        "cgroups" | "limits" if cgroup_v1 => Some(
+        "cgroups" | "limits" if v1 => Some(
             "its point is cgroup limits, and this host has cgroup v1, which is never delegated to an ordinary user \
              (a rootless container runs without a cgroup)",
+        ),
+        "cgroups" | "limits" if !crate::runtime::rootless::has_delegated_cgroup() => Some(
+            "its point is cgroup limits, and no cgroup v2 subtree is delegated to you (systemd delegates \
+             user@UID.service to a logged-in user; containy's own cgroup has no ancestor you own)",
         ),
         _ => None,
     }
