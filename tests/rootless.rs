@@ -47,6 +47,28 @@ fn the_spec_rootless_bundle_runs_and_lives_through_create_start_exec_kill_delete
 }
 
 #[test]
+fn delete_force_removes_a_running_container_whose_upper_dir_holds_files_of_other_ids() {
+    require_root!();
+    let mut user = TestUser::new(true);
+    let b = user.bundle("configy.toml", "[process]\nargs = [\"sleep\", \"1000\"]\n[rootfs]\npath = \"rootfs\"\n");
+    let id = user.id();
+    let (status, err) = user.containy_detached(&["create", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(status.success(), "create: {err}");
+    assert!(user.containy(&["start", &id]).status.success());
+    // Files of container uid 1000 (a subordinate id on the host) and a directory of mode 0 in the upper dir:
+    // the user cannot remove them itself.
+    let out = user.containy(&["exec", &id, "sh", "-c", "mkdir /tmp/d && chown 1000:1000 /tmp/d"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    let out = user.containy(&["exec", "--user", "1000", &id, "sh", "-c", "touch /tmp/d/f && chmod 0 /tmp/d"]);
+    assert!(out.status.success(), "exec --user 1000: {}", stderr(&out));
+    let out = user.containy(&["exec", &id, "stat", "-c", "%u", "/tmp/d"]);
+    assert_eq!(stdout(&out), "1000\n", "{}", stderr(&out));
+    let out = user.containy(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete --force: {}", stderr(&out));
+    user.assert_no_leaks();
+}
+
+#[test]
 fn the_friendly_config_runs_rootless_with_and_without_a_subuid_range() {
     require_root!();
     let config = "[process]\nargs = [\"/bin/sh\", \"-c\", \"id -u; wc -l < /proc/self/uid_map; echo hi > /tmp/x && \
