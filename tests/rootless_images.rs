@@ -116,6 +116,14 @@ fn pull_and_run_image_fetch_from_a_registry_and_keep_the_owners() {
     let out = containy(&user, &["pull", &format!("{}/rl/missing:1", registry.host())]);
     assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
     assert!(stderr(&out).contains("rl/missing"), "{}", stderr(&out));
+    let id = user.id();
+    let out = containy(&user, &["run", "--image", &format!("{}/rl/missing:1", registry.host()), &id, "--", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("pulling it failed too") && stderr(&out).contains("manifest unknown"),
+        "{}",
+        stderr(&out)
+    );
     let tmp = user.home().join(".local/share/containy/tmp");
     let left: Vec<_> = std::fs::read_dir(&tmp).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "a failed pull left {left:?}");
