@@ -115,13 +115,16 @@ fn limits_without_a_writable_cgroup_are_named_once_or_refused_with_strict_limits
 /// `containy lesson NAME` as the user, on the test busybox rootfs, with the lessons of this (root-owned)
 /// checkout: the lesson works on a copy of its directory in its scratch dir.
 fn lesson(user: &TestUser, name: &str) -> Command {
-    let lessons = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lessons");
     let rootfs = common::busybox_rootfs().to_str().unwrap();
+    lesson_on(user, name, &["--rootfs", rootfs])
+}
+
+/// [`lesson`] with other flags than `--rootfs` (none: the lessons' busybox base).
+fn lesson_on(user: &TestUser, name: &str, flags: &[&str]) -> Command {
+    let lessons = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lessons");
     let id = format!("{}-lesson", user.name);
-    user.command(
-        &["lesson", name, "--rootfs", rootfs, "--dir", lessons.to_str().unwrap(), "--id", &id],
-        Some(&user.run_dir()),
-    )
+    let args = [&["lesson", name, "--dir", lessons.to_str().unwrap(), "--id", &id][..], flags].concat();
+    user.command(&args, Some(&user.run_dir()))
 }
 
 #[test]
@@ -130,10 +133,14 @@ fn the_lessons_a_user_may_take_run_rootless_and_the_others_say_why_not() {
     let user = TestUser::new(true);
     // These lessons run host tools the cgroup v2 VM does not have (procps' ps, util-linux's ipcmk, cc).
     if Path::new("/usr/bin/ipcmk").exists() && Path::new("/usr/bin/cc").exists() {
-        let out = lesson(&user, "process").output().unwrap();
+        // On the lessons' own busybox base: made in the user's data dir when the checkout is not the user's.
+        let out = lesson_on(&user, "process", &[]).output().unwrap();
         let text = stdout(&out);
         assert!(out.status.success(), "lesson process: {text} {}", stderr(&out));
         assert!(text.contains("inside: my pid is 1\n"), "{text}");
+        if !Path::new(env!("CARGO_MANIFEST_DIR")).join("bundle/busybox.tar.gz").exists() {
+            assert!(user.home().join(".local/share/containy/busybox.tar.gz").is_file(), "{text}");
+        }
         let nspid = text.lines().find_map(|l| l.strip_prefix("NSpid:")).unwrap_or_else(|| panic!("no NSpid:\n{text}"));
         assert_eq!(nspid.split_whitespace().nth(1), Some("1"), "{nspid}");
 

@@ -164,7 +164,13 @@ impl Lesson {
             (None, Base::Debian) => Some(bundles.join("debian.tar.gz")),
             (None, Base::Busybox) => None,
         };
-        let default_base = bundles.join("busybox.tar.gz");
+        let mut default_base = bundles.join("busybox.tar.gz");
+        if !default_base.exists() && nix::unistd::access(&bundles, nix::unistd::AccessFlags::W_OK).is_err() {
+            // A checkout the user cannot write (rootless): the base goes to the user's own data directory.
+            let data = crate::paths::data_dir();
+            std::fs::create_dir_all(&data).with_context(|| format!("mkdir {}", data.display()))?;
+            default_base = data.join("busybox.tar.gz");
+        }
         let needed = rootfs.as_deref().unwrap_or(&default_base);
         if rootfs.is_none() && !default_base.exists() {
             // `make run` makes only the Debian base; the lessons' busybox one takes a second to write.
