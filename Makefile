@@ -74,7 +74,7 @@ test: deps
 
 # This machine's cgroups are hybrid v1, so the container tests run again in a QEMU VM booted with Debian's
 # kernel and a pure cgroup2 tree (tests/vm/run.sh installs qemu and the kernel the first time).
-VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build plan_contract limits rootless
+VM_TESTS ?= cgroups run lessons lifecycle oci security exec images build plan_contract limits rootless rootless_images rootless_errors rootless_security
 test-cgroup2: deps
 	CONTAINY_VM_TIMEOUT=$${CONTAINY_VM_TIMEOUT:-1800} tests/vm/run.sh $(VM_TESTS)
 

@@ -152,8 +152,23 @@ fn classify(path: &Path) -> ConfigFile {
 
 /// The image `name` from the store, pulled first as `policy` says. The pull runs on this thread (one layer at
 /// a time): `run` stays single-threaded up to its clone.
-fn find_or_pull(store: &Store, name: &str, policy: PullPolicy) -> Result<image::Image, RequestError> {
+fn find_or_pull(store: &Store, name: &str, mut policy: PullPolicy) -> Result<image::Image, RequestError> {
     let options = registry::PullOptions { jobs: 1, ..Default::default() };
+    let pulls = match policy {
+        PullPolicy::Always => true,
+        PullPolicy::Missing => registry::find_local(store, name).is_err(),
+        PullPolicy::Never => false,
+    };
+    if pulls && !nix::unistd::geteuid().is_root() {
+        // Rootless: the layers get their owners only in a user namespace with the subordinate ids.
+        rootless::in_mapped_user_namespace(|| {
+            let display = registry::display::Display::new();
+            let pulled = registry::ensure_image(store, name, policy, &options, &|e| display.event(e));
+            display.finish();
+            pulled.map(drop).map_err(RequestError::from)
+        })?;
+        policy = PullPolicy::Never;
+    }
     let display = registry::display::Display::new();
     let found = registry::ensure_image(store, name, policy, &options, &|e| display.event(e));
     display.finish();

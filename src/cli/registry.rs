@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 
+use crate::image::Store;
 use crate::image::registry::{self, Connection, Platform, PullOptions, auth::Credentials, display::Display};
-use crate::image::{self, Store};
 
 /// How to reach a registry (podman's flag names).
 #[derive(Debug, Clone, Args)]
@@ -65,7 +65,7 @@ pub struct PullArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
     /// The image store the image goes into.
-    #[arg(long, default_value = image::DEFAULT_STORE, value_name = "DIR", env = "CONTAINY_STORE")]
+    #[arg(long, default_value_os_t = crate::paths::store(), value_name = "DIR", env = "CONTAINY_STORE")]
     pub store: PathBuf,
 }
 

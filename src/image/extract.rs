@@ -130,7 +130,8 @@ impl Extractor {
         if errno == Errno::EINVAL {
             eprintln!(
                 "containy: warning: {}: owner {uid}:{gid} is not mapped in this user namespace (no range in \
-                 /etc/subuid and /etc/subgid?), so this and the following files are owned by root of the container",
+                 /etc/subuid and /etc/subgid, or one too small for this id), so this and the following files are \
+                 owned by root of the container",
                 String::from_utf8_lossy(path)
             );
         }

@@ -75,6 +75,46 @@ pub fn adapt_for(plan: &mut Plan, caller: &Caller) -> Result<(), RequestError> {
     check_network(plan)
 }
 
+/// Run `work` (a pull into the image store) as root of a user namespace with the caller's maps when containy
+/// runs as an ordinary user, as `containy pull` does: layers are extracted there, so a file an image gives
+/// to uid 1000 belongs to uid 1000 inside (a subordinate id on the host) instead of losing its owner. The
+/// child's error comes back as text through a pipe (it is not `Send` across a process boundary) and is
+/// returned as this call's error. As root (or root of an engine's user namespace) `work` runs here.
+pub fn in_mapped_user_namespace(work: impl FnOnce() -> Result<(), RequestError>) -> Result<(), RequestError> {
+    if nix::unistd::geteuid().is_root() {
+        return work();
+    }
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| RequestError::Usage(format!("rootless pull: pipe2: {e}")))?;
+    let (uids, gids, _) = user_mapping::caller_maps();
+    let code = user_mapping::run_as_mapped_root(&uids, &gids, move || match work() {
+        Ok(()) => 0,
+        Err(e) => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            // Less than a pipe's buffer: the write never waits for a reader that is waiting for this child.
+            let mut end = text.len().min(16 * 1024);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let _ = nix::unistd::write(&writer, &text.as_bytes()[..end]);
+            125
+        }
+    })
+    .map_err(|e| RequestError::Usage(format!("rootless pull: {e}")))?;
+    if code == 0 {
+        return Ok(());
+    }
+    let mut text = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(reader), &mut text);
+    let text = String::from_utf8_lossy(&text).into_owned();
+    Err(RequestError::Usage(if text.is_empty() { format!("the pull failed (exit code {code})") } else { text }))
+}
+
 /// Root is the caller; `1..` the first subordinate range, if any.
 fn set_default_maps(plan: &mut Plan, caller: &Caller) {
     let maps = |own: u32, ranges: &[SubordinateRange]| {
@@ -158,7 +198,12 @@ fn check_process_ids(plan: &Plan, caller: &Caller) -> Result<(), RequestError> {
                     caller.name
                 )
             } else {
-                "map it, or run as an id the maps cover".to_string()
+                let top = maps.iter().map(|m| u64::from(m.container_id) + u64::from(m.size)).max().unwrap_or(0);
+                format!(
+                    "the maps cover container ids 0..{top} (your /etc/subuid and /etc/subgid ranges are that \
+                     small) — run as an id below {top}, or ask root for a range of 65536: usermod \
+                     --add-subuids/--add-subgids"
+                )
             };
             return Err(RequestError::Usage(format!(
                 "process {what} {id} is not mapped in the user namespace: {hint}"
@@ -185,34 +230,41 @@ fn drop_unmapped_mount_gids(plan: &mut Plan) {
     }
 }
 
-/// A device node is bound from the host in a user namespace (it cannot be made): the caller must be able
-/// to open it there, or the container gets a node that always says "permission denied".
+/// A device node is bound from the host in a user namespace (it cannot be made): from the host's node at the
+/// same path, which must be that device, and which the caller must be able to open — or the container gets a
+/// node that always says "permission denied".
 fn check_devices(plan: &Plan) -> Result<(), RequestError> {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::MetadataExt;
     for d in &plan.devices {
-        let Some(host) = host_node(d.kind, d.major, d.minor) else { continue };
-        if nix::unistd::access(&host, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK).is_err() {
-            return Err(RequestError::Usage(format!(
-                "device {} ({} {}:{}): rootless, a device is bound from the host, and you may not open {} — \
-                 leave it out, or ask root for access to it",
+        if d.kind == 'p' {
+            continue; // a FIFO is made, not bound
+        }
+        let what = format!("device {} ({} {}:{})", d.path.display(), d.kind, d.major, d.minor);
+        let refuse = |why: String| {
+            RequestError::Usage(format!(
+                "{what}: rootless, a device is bound from the host's node at the same path, and {why} — leave it \
+                 out, or run as root"
+            ))
+        };
+        let meta =
+            std::fs::metadata(&d.path).map_err(|e| refuse(format!("{} cannot be used ({e})", d.path.display())))?;
+        let kind_matches =
+            if d.kind == 'b' { meta.file_type().is_block_device() } else { meta.file_type().is_char_device() };
+        let (major, minor) = (nix::sys::stat::major(meta.rdev()), nix::sys::stat::minor(meta.rdev()));
+        if !kind_matches || (major, minor) != (d.major, d.minor) {
+            return Err(refuse(format!("the host's {} is not that device", d.path.display())));
+        }
+        if nix::unistd::access(&d.path, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK).is_err() {
+            return Err(refuse(format!(
+                "you may not open the host's {} (mode {:o}, owner uid {})",
                 d.path.display(),
-                d.kind,
-                d.major,
-                d.minor,
-                host.display()
+                meta.mode() & 0o7777,
+                meta.uid()
             )));
         }
     }
     Ok(())
-}
-
-/// The host's node for a device number (`/dev/char/M:N`, `/dev/block/M:N`).
-fn host_node(kind: char, major: u64, minor: u64) -> Option<PathBuf> {
-    let dir = match kind {
-        'c' | 'u' => "char",
-        'b' => "block",
-        _ => return None,
-    };
-    Some(PathBuf::from(format!("/dev/{dir}/{major}:{minor}")))
 }
 
 /// Bridge networks need root on the host (a veth in the host's namespace, NAT rules): the default one becomes

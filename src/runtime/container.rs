@@ -177,7 +177,11 @@ impl Container {
             return Err(RuntimeError::StillRunning { id: self.state.id.clone() });
         }
         if self.alive() {
+            let pidfd = crate::sys::pidfd_open(Pid::from_raw(self.state.pid)).ok();
             let _ = kill(Pid::from_raw(self.state.pid), Signal::SIGKILL);
+            if let Some(pidfd) = pidfd {
+                super::rootless::wait_for_init(&pidfd);
+            }
         }
         let cgroup = self.cgroup();
         teardown(&self.dir, Some(cgroup), Some(&self.state))

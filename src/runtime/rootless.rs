@@ -57,6 +57,19 @@ pub fn remove_state_dir(dir: &Path) -> std::io::Result<()> {
     if code == 0 { Ok(()) } else { Err(first) }
 }
 
+/// `delete --force` of a running rootless container, which has no cgroup to empty: its processes end with
+/// its init (the kernel kills the rest of the PID namespace as init exits), so wait — a bounded while — for
+/// the init just killed to be gone, or they would briefly outlive the command. Root's containers are emptied
+/// through their cgroup instead.
+pub(super) fn wait_for_init(pidfd: &std::os::fd::OwnedFd) {
+    if !crate::paths::rootless() {
+        return;
+    }
+    // A pidfd becomes readable when its process has exited (also for a process that is not our child).
+    let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(pidfd), nix::poll::PollFlags::POLLIN)];
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16));
+}
+
 /// Run `work` as root of a user namespace with the caller's maps (own id and subordinate range) when
 /// containy is not root — how the rootless image verbs give files their owners (`podman unshare`) — or
 /// simply run it as root. Returns its exit code.
@@ -149,6 +162,11 @@ pub fn requested_limits(r: &Resources) -> Vec<String> {
     add(!r.unified.is_empty(), "unified keys");
     add(r.swappiness.is_some(), "swappiness");
     names
+}
+
+/// Has this user been delegated a cgroup v2 subtree (so rootless containers get their limits)?
+pub fn has_delegated_cgroup() -> bool {
+    matches!(cgroups::detect(), Layout::V2) && delegated(Path::new("")).is_some()
 }
 
 /// cgroup v2: the container's cgroup goes below the topmost ancestor of containy's own cgroup that this

@@ -77,7 +77,11 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
         let names: Vec<&str> = LESSONS.iter().map(|(n, _)| *n).collect();
         bail!("there is no lesson {name:?}: the lessons are {}", names.join(", "));
     }
-    anyhow::ensure!(nix::unistd::geteuid().is_root(), "lessons create real containers: run them as root (sudo)");
+    if crate::paths::rootless()
+        && let Some(why) = needs_root(name)
+    {
+        bail!("lesson {name} cannot run rootless: {why} — run it as root (sudo containy lesson {name})");
+    }
     let lessons = lessons_dir(args.dir.as_deref())?;
     let mut lesson = Lesson::new(root, explain, &lessons, name, &args)?;
     let result = match name {
@@ -97,6 +101,25 @@ pub fn run(root: &Path, explain: bool, args: LessonArgs) -> Result<i32> {
     };
     result.with_context(|| format!("lesson {name} failed"))?;
     Ok(0)
+}
+
+/// Why a lesson cannot be taken without root here (`None`: it can). process, namespaces and privileges work
+/// for any user; filesystem runs chroot(2) on the host; cgroups and limits need a cgroup the user may write.
+fn needs_root(name: &str) -> Option<&'static str> {
+    let v1 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|fs| fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    match name {
+        "filesystem" => Some("it runs chroot(2) on the host, which needs CAP_SYS_CHROOT in the host's user namespace"),
+        "cgroups" | "limits" if v1 => Some(
+            "its point is cgroup limits, and this host has cgroup v1, which is never delegated to an ordinary user \
+             (a rootless container runs without a cgroup)",
+        ),
+        "cgroups" | "limits" if !crate::runtime::rootless::has_delegated_cgroup() => Some(
+            "its point is cgroup limits, and no cgroup v2 subtree is delegated to you (systemd delegates \
+             user@UID.service to a logged-in user; containy's own cgroup has no ancestor you own)",
+        ),
+        _ => None,
+    }
 }
 
 fn lessons_dir(given: Option<&Path>) -> Result<PathBuf> {
@@ -141,7 +164,13 @@ impl Lesson {
             (None, Base::Debian) => Some(bundles.join("debian.tar.gz")),
             (None, Base::Busybox) => None,
         };
-        let default_base = bundles.join("busybox.tar.gz");
+        let mut default_base = bundles.join("busybox.tar.gz");
+        if !default_base.exists() && nix::unistd::access(&bundles, nix::unistd::AccessFlags::W_OK).is_err() {
+            // A checkout the user cannot write (rootless): the base goes to the user's own data directory.
+            let data = crate::paths::data_dir();
+            std::fs::create_dir_all(&data).with_context(|| format!("mkdir {}", data.display()))?;
+            default_base = data.join("busybox.tar.gz");
+        }
         let needed = rootfs.as_deref().unwrap_or(&default_base);
         if rootfs.is_none() && !default_base.exists() {
             // `make run` makes only the Debian base; the lessons' busybox one takes a second to write.
@@ -155,17 +184,33 @@ impl Lesson {
                 short(needed)
             );
         }
+        let scratch = Scratch::new()?;
+        let mut dir = lessons.join(name);
+        let mut rootfs = rootfs;
+        if nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_err() {
+            // The lessons compile their C programs into their own directory (containers bind-mount it): a user
+            // who may not write there (a root-owned checkout) takes the lesson from a copy. The configs' relative
+            // base path does not hold in the copy, so the base is given explicitly.
+            let copy = scratch.path().join(name);
+            copy_dir(&dir, &copy)?;
+            println!(
+                "{}",
+                format!("# {} is not writable for you: using a copy in {}", short(&dir), copy.display()).cyan()
+            );
+            dir = copy;
+            rootfs = rootfs.or_else(|| Some(default_base.clone()));
+        }
         Ok(Lesson {
             containy: std::env::current_exe().context("cannot find the containy binary itself")?,
             root: root.to_path_buf(),
             explain,
-            dir: lessons.join(name),
+            dir,
             rootfs,
             default_base,
             cache: args.cache.clone(),
             id_prefix: format!("{}-{name}", args.id),
             containers: 0,
-            scratch: Scratch::new()?,
+            scratch,
             step: 0,
         })
     }
@@ -278,6 +323,11 @@ impl Lesson {
             shown += &format!(" --rootfs {}", short(rootfs));
         }
         cmd.env("CONTAINY_CACHE", &self.cache);
+        if crate::paths::rootless() {
+            // A lesson about limits must not go on without them (rootless, a cgroup only where delegated).
+            cmd.arg("--strict-limits");
+            shown += " --strict-limits";
+        }
         if let Some(pid_file) = pid_file {
             cmd.arg("--pid-file").arg(pid_file);
             shown += &format!(" --pid-file {}", pid_file.display());
@@ -397,6 +447,19 @@ impl Lesson {
         print!("{}", super::inspect::table(&inspection));
         Ok(inspection)
     }
+}
+
+/// Copy a lesson's directory (plain files only: configs, C sources, READMEs) into `to`.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("mkdir {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("read {}", from.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))
+                .with_context(|| format!("copy {} to {}", entry.path().display(), to.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// One pipe for a container's stdout and stderr, so the lesson prints them in the order they were written.

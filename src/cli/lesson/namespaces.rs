@@ -48,7 +48,27 @@ pub fn run(l: &mut Lesson) -> Result<()> {
 
     l.step("containy inspect puts the namespaces side by side (readlink /proc/PID/ns/* against its own).");
     l.inspect(&container.id)?;
-    l.look("every kind containy created has an inode of its own; user and time are shared with the host.");
+    if crate::paths::rootless() {
+        l.look("every kind containy created has an inode of its own — user too: rootless, containy always makes");
+        l.look("a user namespace (an ordinary user may create the others only inside one it owns); time is shared.");
+    } else {
+        l.look("every kind containy created has an inode of its own; user and time are shared with the host.");
+    }
+    if crate::paths::rootless() {
+        // Part two's container maps uid 100000, which only root may grant: show this container's maps instead.
+        l.step("A user namespace: you are not root, so this container already runs in one.");
+        let pid = container.pid;
+        l.host(&format!("ps -o pid,user,comm -p {pid}"))?;
+        l.host(&format!("cat /proc/{pid}/uid_map"))?;
+        l.host(&format!("readlink /proc/{pid}/ns/user /proc/self/ns/user"))?;
+        l.look("uid_map: container uid 0 is YOUR uid on the host (and, with a range in /etc/subuid, container uids");
+        l.look("1.. are your subordinate ids): root inside can do nothing on the host that you could not.");
+        container.stop()?;
+        if let Some(id) = queue.0.take() {
+            l.host(&format!("ipcrm -q {id}"))?;
+        }
+        return Ok(());
+    }
     container.stop()?;
     if let Some(id) = queue.0.take() {
         l.host(&format!("ipcrm -q {id}"))?;
