@@ -190,9 +190,10 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
             ),
         });
     }
-    // memory and pids always (where the tree has them), as runc and crun enable them: their usage and peaks
-    // (`memory.peak`, `pids.peak`) are what `stats` and the result record read, with or without a limit.
-    for accounted in ["memory", "pids"] {
+    // memory, pids and cpu always (where the tree has them), as runc and crun enable them: their usage and
+    // peaks (`memory.peak`, `pids.peak`, `cpu.stat`) are what `stats` and the result record read, with or
+    // without a limit, and `cpu.max` is the brake of a CPU-time limit (`runtime/limits.rs`).
+    for accounted in ["memory", "pids", "cpu"] {
         if !enable.contains(&accounted) {
             enable.push(accounted);
         }
