@@ -222,7 +222,8 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
     }
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
-    let cgroup = Container::load(&engine.state_root, &rec.id).map(|c| c.cgroup()).ok();
+    // Rootless on v1 a container has no cgroup: nothing to measure or kill a limit's way with.
+    let cgroup = Container::load(&engine.state_root, &rec.id).map(|c| c.cgroup()).ok().filter(|c| !c.dirs().is_empty());
     let mut limiter: Option<Limiter<'_>> = None;
     let mut failure: Option<String> = None;
     let status = loop {
@@ -295,8 +296,8 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
                 Ok(l) => limiter = l,
                 Err(message) => {
                     eprintln!("containy monitor {}: {message}: killing the container", rec.id);
-                    if let Some(cgroup) = &cgroup {
-                        cgroup.kill_and_wait(std::time::Duration::from_secs(10));
+                    if let Ok(c) = Container::load(&engine.state_root, &rec.id) {
+                        let _ = c.kill(Signal::SIGKILL, true);
                     }
                     failure = Some(message);
                 }

@@ -84,6 +84,21 @@ pub fn check(plan: &Plan, detached: bool) -> Result<(), RuntimeError> {
     Ok(())
 }
 
+/// A container without a cgroup (rootless where none may be made): the limits a supervisor enforces cannot
+/// be — nothing would measure its CPU time or hold all its processes for the kill — so they are refused.
+pub fn check_without_cgroup(plan: &Plan) -> Result<(), RuntimeError> {
+    match plan.limits.supervised() {
+        Some(field) => Err(crate::limits::LimitError {
+            field,
+            message: "needs the container's cgroup (to measure it and to kill every process of it), and this user \
+                      cannot create one here (cgroup v1, or no delegated v2 subtree)"
+                .into(),
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
 /// The cgroup limits with `processes` folded in: the smaller of it and `pids.max` wins.
 pub fn cgroup_resources(plan: &Plan) -> std::borrow::Cow<'_, Resources> {
     let Some(processes) = plan.limits.processes else { return std::borrow::Cow::Borrowed(&plan.resources) };

@@ -177,6 +177,9 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         "limits are written before the process exists, so it never runs unlimited"
     );
     let cgroup = super::rootless::create_cgroup(&layout, &rel, &limits::cgroup_resources(plan), opts.strict_limits)?;
+    if cgroup.is_none() {
+        limits::check_without_cgroup(plan)?;
+    }
     let state = State {
         cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(),
         cgroups_existing: cgroup.as_ref().map(|c| c.existing().to_vec()).unwrap_or_default(),
