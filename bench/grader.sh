@@ -11,8 +11,9 @@
 #
 # Knobs: GRADER_RUNS (1000, split over the rounds), GRADER_ROUNDS (5; runtimes take turns every round:
 # A B C D A B C D …), GRADER_PARALLEL (2), GRADER_RUNTIMES ("containy crun runc bwrap"), GRADER_PROGRAMS
-# ("sh python"), GRADER_BASE (bundle/debian.tar.gz, made by `make bundle/debian.tar.gz`), CONTAINY
-# (target/release/containy, else target/debug).
+# ("sh python"), GRADER_BASE (bundle/debian.tar.gz, made by `make bundle/debian.tar.gz`), GRADER_ROOTFS
+# (readonly: containy uses the base directly and read-only, as runc/crun/bwrap do here; overlay: containy's
+# default, a writable overlay per run), CONTAINY (target/release/containy, else target/debug).
 #
 # crun on this hybrid cgroup host: crun refuses to start at all while /sys/fs/cgroup/unified is a cgroup2
 # mount with a controller ("cgroups in hybrid mode not supported"), also with --cgroup-manager=disabled. It is
@@ -31,6 +32,7 @@ ROUNDS=${GRADER_ROUNDS:-5}
 PARALLEL=${GRADER_PARALLEL:-2}
 RUNTIMES=${GRADER_RUNTIMES:-containy crun runc bwrap}
 PROGRAMS=${GRADER_PROGRAMS:-sh python}
+ROOTFS=${GRADER_ROOTFS:-readonly}
 BASE=${GRADER_BASE:-bundle/debian.tar.gz}
 CONTAINY=${CONTAINY:-$PWD/target/release/containy}
 [ -x "$CONTAINY" ] || CONTAINY=$PWD/target/debug/containy
@@ -104,6 +106,7 @@ args = $(program_args "$prog")
 env = ["PATH=/usr/bin:/bin", "HOME=/root"]
 [rootfs]
 path = "$W/debian"
+$([ "$ROOTFS" = overlay ] && echo 'mode = "overlay"' || printf 'mode = "direct"\nreadonly = true')
 [resources]
 memory = "128M"
 pids = 32
@@ -188,6 +191,7 @@ probe() { # runtime program
     esac
 }
 
+echo "grader: containy root filesystem: $ROOTFS (GRADER_ROOTFS); $RUNS runs per runtime and program, $ROUNDS rounds, $PARALLEL at a time" >&2
 measured=()
 for rt in $RUNTIMES; do
     if available "$rt"; then measured+=("$rt"); fi
