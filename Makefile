@@ -116,11 +116,13 @@ pictures: build bundle/busybox.tar.gz
 # Benchmarks, not tests (not part of `make test`): containy side by side with crun and runc — see BENCHMARKS.md.
 # `make bench BENCH_CRUN_HUGETLB=1` lets crun run on a hybrid-cgroup host by mounting hugetlb as a v1 hierarchy
 # for the duration of the run (unmounted at exit); other knobs (BENCH_ROUNDS, …) are listed in bench/run.sh.
-# `make bench-grader`: an autograder's load (bench/grader.sh) — containy with every limit and a result record vs
-# runc/crun/bubblewrap; GRADER_RUNS=1000 for the full count (default 20 per runtime and round).
+# The grader part (bench/grader.sh, also alone as `make bench-grader`): an autograder's load in the Debian base —
+# a shell one-liner and a Python script, containy with every limit and a result record vs crun/runc/bubblewrap;
+# GRADER_RUNS (default the issue's 1000 per runtime and program) and the other GRADER_* knobs in the script.
+grader_env = $(SUDO) env "PATH=$$PATH" $(foreach v,$(filter GRADER_%,$(.VARIABLES)),"$(v)=$($(v))")
 .PHONY: bench-grader
-bench-grader:
-	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter GRADER_%,$(.VARIABLES)),"$(v)=$($(v))") bench/grader.sh
+bench-grader: bundle/debian.tar.gz
+	$(grader_env) bench/grader.sh
 
 # `make bench-check`: the run-path rows only (A, B, E; with crun, via BENCH_CRUN_HUGETLB=1), then
 # bench/lib/check.py: nonzero, with the figure, when a ratio misses its target. Not part of `make test`.
@@ -129,5 +131,6 @@ bench-check:
 	$(SUDO) env "PATH=$$PATH" BENCH_CHECK=1 BENCH_CRUN_HUGETLB=1 BENCH_ROUNDS=$${BENCH_ROUNDS:-30} $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh
 
 .PHONY: bench
-bench:
+bench: bundle/debian.tar.gz
 	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh
+	$(grader_env) bench/grader.sh

@@ -4,6 +4,7 @@
 //! Every test checks that nothing of its container is left (cgroup, state, mounts, processes).
 
 mod common;
+mod engine_daemon;
 
 use std::process::Output;
 
@@ -26,7 +27,36 @@ fn run(b: &Bundle, flags: &[&str]) -> (Output, Value) {
     let text = std::fs::read_to_string(&record)
         .unwrap_or_else(|e| panic!("no record ({e}): {} {}", stdout(&out), stderr(&out)));
     let value: Value = serde_json::from_str(&text).unwrap();
+    assert_record_fields(&value);
     (out, value)
+}
+
+/// Every field of the record is there with its type, whatever the status (XX has no measurements).
+fn assert_record_fields(r: &Value) {
+    let keys = ["status", "limit", "exit_code", "signal", "cpu_time", "wall_time", "memory_peak", "oom_killed"];
+    for key in keys.iter().chain(&["output_bytes", "processes_peak"]) {
+        assert!(r.get(key).is_some(), "no {key}: {r}");
+    }
+    assert!(["OK", "RE", "SG", "TO", "ML", "OL", "XX"].contains(&r["status"].as_str().unwrap_or("")), "{r}");
+    assert!(r["oom_killed"].is_boolean(), "{r}");
+    // Exactly one of exit_code and signal once the program ran.
+    if r["status"] != "XX" {
+        assert!(r["exit_code"].is_i64() != r["signal"].is_i64(), "{r}");
+        let cpu = &r["cpu_time"];
+        let (user, sys, total) =
+            (cpu["user"].as_f64().unwrap(), cpu["sys"].as_f64().unwrap(), cpu["total"].as_f64().unwrap());
+        assert!(user >= 0.0 && sys >= 0.0 && (user + sys - total).abs() < 0.000_01, "{r}");
+        assert!(r["wall_time"].as_f64().is_some_and(|w| w > 0.0), "{r}");
+        assert!(r["memory_peak"].is_null() || r["memory_peak"].is_u64(), "{r}");
+        assert!(r["processes_peak"].is_null() || r["processes_peak"].as_u64().is_some_and(|p| p >= 1), "{r}");
+    }
+    let limit = r["limit"].as_str();
+    match r["status"].as_str() {
+        Some("TO") => assert!(matches!(limit, Some("cpu_time" | "wall_time")), "{r}"),
+        Some("OL") => assert_eq!(limit, Some("output"), "{r}"),
+        Some("ML") => assert_eq!((limit, r["oom_killed"].as_bool()), (Some("memory"), Some(true)), "{r}"),
+        _ => assert_eq!(limit, None, "{r}"),
+    }
 }
 
 fn cpu_total(record: &Value) -> f64 {
@@ -42,12 +72,10 @@ fn a_busy_loop_is_killed_at_its_cpu_limit() {
     assert_eq!(r["signal"], 9);
     assert_eq!(out.status.code(), Some(137));
     let cpu = cpu_total(&r);
-    // Under QEMU's emulation (tests/vm) on a loaded host the supervisor's timer can fire a tenth of a second
-    // late while the loop's virtual CPU runs on; on a real CPU the kill lands within milliseconds.
-    let emulated = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|c| c.contains("QEMU TCG CPU"));
-    let bound = if emulated { 1.3 } else { 1.1 };
-    eprintln!("a 1 s CPU limit: {cpu} s measured (emulated CPU: {emulated})");
-    assert!((0.9..=bound).contains(&cpu), "a 1 s CPU limit measured {cpu} s: {r}");
+    // Within 10 %, also under QEMU's emulation (tests/vm) on a loaded host, where containy wakes up to a
+    // tenth of a second late: the scheduler's bandwidth quota (the brake) stops the loop at its budget.
+    eprintln!("a 1 s CPU limit: {cpu} s measured");
+    assert!((1.0..=1.1).contains(&cpu), "a 1 s CPU limit measured {cpu} s: {r}");
     let (user, sys) = (r["cpu_time"]["user"].as_f64().unwrap(), r["cpu_time"]["sys"].as_f64().unwrap());
     assert!((user + sys - cpu).abs() < 0.001 && user > sys, "{r}");
 }
@@ -317,4 +345,57 @@ fn oci_annotations_carry_the_limits_and_create_refuses_what_it_cannot_enforce() 
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
     assert!(stderr(&out).contains("containy.limits.walltime"), "{}", stderr(&out));
     typo.assert_no_leaks();
+}
+
+#[test]
+fn the_engine_takes_limits_as_labels_and_inspect_shows_the_record() {
+    require_root!();
+    let Some(_) = engine_daemon::docker_cli() else { return };
+    let d = engine_daemon::Daemon::start();
+    // A busy loop under a 1 s CPU limit, its output capped at 10 bytes: the log keeps the beginning.
+    let busy = [
+        "run",
+        "--name",
+        "busy",
+        "--label",
+        "containy.limits.cpu_time=1s",
+        "--label",
+        "containy.limits.output=10",
+        "busybox",
+        "sh",
+        "-c",
+        "echo 0123456789abcdef; while :; do :; done",
+    ];
+    let out = d.docker(&busy);
+    assert_eq!(out.status.code(), Some(137), "{}\n{}", stderr(&out), d.log());
+    let r: Value = serde_json::from_str(&d.inspect("busy", "{{json .State.Containy.Result}}")).unwrap();
+    assert_record_fields(&r);
+    assert_eq!(
+        (r["status"].as_str(), r["limit"].as_str(), r["signal"].as_i64()),
+        (Some("TO"), Some("cpu_time"), Some(9))
+    );
+    let cpu = cpu_total(&r);
+    assert!((1.0..=1.1).contains(&cpu), "a 1 s CPU limit measured {cpu} s: {r}");
+    assert_eq!((r["output_bytes"]["kept"].as_u64(), r["output_bytes"]["dropped"].as_u64()), (Some(10), Some(7)), "{r}");
+    assert_eq!(d.ok(&["logs", "busy"]), "0123456789");
+    let busy_id = d.id("busy");
+    // A wall-clock limit, and an ordinary container: its record says OK.
+    let out =
+        d.docker(&["run", "--name", "slow", "--label", "containy.limits.wall_time=1s", "busybox", "sleep", "100"]);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    let r: Value = serde_json::from_str(&d.inspect("slow", "{{json .State.Containy.Result}}")).unwrap();
+    assert_eq!((r["status"].as_str(), r["limit"].as_str()), (Some("TO"), Some("wall_time")), "{r}");
+    d.ok(&["run", "--name", "fine", "busybox", "true"]);
+    let r: Value = serde_json::from_str(&d.inspect("fine", "{{json .State.Containy.Result}}")).unwrap();
+    assert_record_fields(&r);
+    assert_eq!(
+        (r["status"].as_str(), r["exit_code"].as_i64(), r["output_bytes"].is_null()),
+        (Some("OK"), Some(0), true)
+    );
+    // A bad limit is refused by name, before anything runs.
+    let out = d.docker(&["run", "--rm", "--label", "containy.limits.wall_time=forever", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("containy.limits.wall_time"), "{}", stderr(&out));
+    d.ok(&["rm", "busy", "slow", "fine"]);
+    d.assert_clean(&[busy_id]);
 }

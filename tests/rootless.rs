@@ -109,6 +109,11 @@ fn limits_without_a_writable_cgroup_are_named_once_or_refused_with_strict_limits
     let out = user.containy(&["run", "--strict-limits", "--bundle", b.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("--strict-limits: cannot apply memory, pids"), "{}", stderr(&out));
+    // A limit the supervisor enforces (CPU, wall time, output) cannot be without a cgroup: refused by name.
+    let id = user.id();
+    let out = user.containy(&["run", "--wall-time", "5s", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("limits.wall_time: needs the container's cgroup"), "{}", stderr(&out));
     user.assert_no_leaks();
 }
 

@@ -198,6 +198,8 @@ fn inspect(engine: &Engine, id: &str) -> Result<Reply, EngineError> {
             "Error": state.error,
             "StartedAt": state.started_at,
             "FinishedAt": state.finished_at,
+            // containy's own: the result record of a run that ended (limits for untrusted code).
+            "Containy": {"Result": state.result},
         },
         "Image": format!("sha256:{}", rec.image_id),
         "Name": format!("/{}", rec.name),

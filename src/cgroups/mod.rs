@@ -15,7 +15,7 @@ mod usage;
 mod v1;
 mod v2;
 
-pub use usage::CpuUsage;
+pub use usage::{Bandwidth, CpuUsage};
 pub use v2::check_unified_key;
 
 use std::fs::File;

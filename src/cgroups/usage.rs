@@ -5,6 +5,12 @@
 //! away or changed their session, and nothing else does. Peaks are the kernel's high-water marks (v1
 //! `memory.max_usage_in_bytes`, v2 `memory.peak`, `pids.peak` where the kernel has them).
 //!
+//! The CPU brake is the scheduler's bandwidth control (v1 `cpu.cfs_quota_us`/`cpu.cfs_period_us`, v2
+//! `cpu.max`) used as a budget: a quota of the remaining CPU time per period of a second lets the container
+//! use what it has left and then stops it (throttled) at the next scheduler tick — whether or not its
+//! supervisor is awake to notice. A throttled task cannot even run its way to death, so the kill lifts the
+//! quota again, but only *after* every process has SIGKILL pending: none of them returns to user space.
+//!
 //! [`Cgroup::kill_and_wait`] kills without the freezer: v2 writes `cgroup.kill` (the kernel kills every task,
 //! forking or not) and waits for `populated 0` in `cgroup.events`; v1 sends SIGKILL through a pidfd to every
 //! pid in `cgroup.procs`, round after round, and waits on the pidfds. A process with a fatal signal pending
@@ -26,6 +32,13 @@ pub struct CpuUsage {
     pub total: Duration,
     pub user: Duration,
     pub system: Duration,
+}
+
+/// A cgroup's CPU bandwidth: `quota` µs of CPU time per `period` µs (`None`: no quota).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bandwidth {
+    pub quota_us: Option<u64>,
+    pub period_us: u64,
 }
 
 impl CpuUsage {
@@ -107,7 +120,53 @@ impl Cgroup {
         read_number(self.dir_for("pids")?, "pids.peak")
     }
 
+    /// The CPU bandwidth now set (`None`: no cpu controller here).
+    pub fn cpu_bandwidth(&self) -> Option<Bandwidth> {
+        let dir = self.dir_for("cpu")?;
+        match self.layout {
+            Layout::V2 => {
+                let text = read_text(dir, "cpu.max")?;
+                let mut words = text.split_whitespace();
+                let quota_us = words.next()?.parse().ok(); // "max": no quota
+                Some(Bandwidth { quota_us, period_us: words.next()?.parse().ok()? })
+            }
+            Layout::V1 { .. } => {
+                let quota: i64 = read_text(dir, "cpu.cfs_quota_us")?.trim().parse().ok()?;
+                Some(Bandwidth {
+                    quota_us: u64::try_from(quota).ok(),
+                    period_us: read_number(dir, "cpu.cfs_period_us")?,
+                })
+            }
+        }
+    }
+
+    /// Set the CPU bandwidth (`was`: what is set now, so v1's period is written only when it changes).
+    /// The kernel takes a new quota at once, with a full quota to spend until its next period.
+    pub fn set_cpu_bandwidth(&self, to: Bandwidth, was: Bandwidth) -> bool {
+        let Some(dir) = self.dir_for("cpu") else { return false };
+        let quota = to.quota_us.map_or_else(|| "max".to_string(), |q| q.to_string());
+        match self.layout {
+            Layout::V2 => std::fs::write(dir.join("cpu.max"), format!("{quota} {}", to.period_us)).is_ok(),
+            Layout::V1 { .. } => {
+                let quota = if to.quota_us.is_none() { "-1".to_string() } else { quota };
+                (to.period_us == was.period_us
+                    || std::fs::write(dir.join("cpu.cfs_period_us"), to.period_us.to_string()).is_ok())
+                    && std::fs::write(dir.join("cpu.cfs_quota_us"), quota).is_ok()
+            }
+        }
+    }
+
+    /// No CPU quota any more: for processes that are being killed (a throttled task cannot run to its end).
+    fn lift_cpu_quota(&self) {
+        let Some(dir) = self.dir_for("cpu") else { return };
+        let _ = match self.layout {
+            Layout::V2 => std::fs::write(dir.join("cpu.max"), "max"),
+            Layout::V1 { .. } => std::fs::write(dir.join("cpu.cfs_quota_us"), "-1"),
+        };
+    }
+
     /// Kill every process in the cgroup and wait until none is left (or `timeout` passed: `false`).
+    /// A CPU quota (the brake, or the container's own) is lifted once all of them have SIGKILL pending.
     pub fn kill_and_wait(&self, timeout: Duration) -> bool {
         crate::explain!(
             "kill the whole container",
@@ -118,9 +177,10 @@ impl Cgroup {
             "a limit ends every process of the container, also those that forked away or left its session"
         );
         let deadline = Instant::now() + timeout;
+        let lift = || self.lift_cpu_quota();
         match self.layout {
-            Layout::V2 => self.dir_for("pids").is_some_and(|dir| kill_v2(dir, deadline)),
-            Layout::V1 { .. } => self.dir_for("pids").is_some_and(|dir| kill_v1(dir, deadline)),
+            Layout::V2 => self.dir_for("pids").is_some_and(|dir| kill_v2(dir, deadline, &lift)),
+            Layout::V1 { .. } => self.dir_for("pids").is_some_and(|dir| kill_v1(dir, deadline, &lift)),
         }
     }
 }
@@ -132,10 +192,11 @@ fn remaining(deadline: Instant) -> Option<PollTimeout> {
 
 /// `cgroup.kill`, then sleep in `poll` on `cgroup.events` (it signals POLLPRI on every change) until the
 /// cgroup is no longer populated.
-fn kill_v2(dir: &Path, deadline: Instant) -> bool {
+fn kill_v2(dir: &Path, deadline: Instant, signalled: &dyn Fn()) -> bool {
     if std::fs::write(dir.join("cgroup.kill"), "1").is_err() {
         return procs(dir).is_empty();
     }
+    signalled();
     let Ok(events) = std::fs::File::open(dir.join("cgroup.events")) else { return procs(dir).is_empty() };
     loop {
         let text = read_text(dir, "cgroup.events").unwrap_or_default();
@@ -151,7 +212,7 @@ fn kill_v2(dir: &Path, deadline: Instant) -> bool {
 }
 
 /// Rounds of SIGKILL through pidfds until `cgroup.procs` is empty.
-fn kill_v1(dir: &Path, deadline: Instant) -> bool {
+fn kill_v1(dir: &Path, deadline: Instant, signalled: &dyn Fn()) -> bool {
     let tasks = procs_path_in(dir);
     loop {
         let pids = procs(dir);
@@ -168,6 +229,7 @@ fn kill_v1(dir: &Path, deadline: Instant) -> bool {
                 pidfds.push(pidfd);
             }
         }
+        signalled();
         // A pidfd becomes readable when its process has exited.
         for pidfd in &pidfds {
             loop {

@@ -201,16 +201,21 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
         enable.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{c} ")).collect();
     let leaf = make_dirs(root, rel, &mut cgroup.parents, &mut cgroup.existing)?;
     cgroup.dirs.push(("unified".into(), leaf.clone()));
-    let enable_path = |force: bool| -> Result<(), CgroupError> {
+    let enable_path = |line: &str, force: bool| -> Result<(), CgroupError> {
         let mut dir = dir.clone();
         for part in rel.parent().into_iter().flat_map(|p| p.components()) {
-            enable_in(&dir, &enable_line, force)?;
+            enable_in(&dir, line, force)?;
             dir.push(part);
         }
-        enable_in(&dir, &enable_line, force)
+        enable_in(&dir, line, force)
     };
     if !enable_line.is_empty() {
-        enable_path(false)?;
+        enable_path(&enable_line, false)?;
+    }
+    // cpu too, where it can be: its `cpu.max` is the brake of a CPU-time limit (`runtime/limits.rs`). Best
+    // effort — a subtree delegated without cpu works as before, its CPU limit enforced by the checks alone.
+    if !enable.contains(&"cpu") && available.split_whitespace().any(|a| a == "cpu") {
+        let _ = enable_path("+cpu", false);
     }
     for (_, file, value) in wanted {
         let path = leaf.join(file);
@@ -222,7 +227,7 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
                 if !enable_line.is_empty()
                     && matches!(source.raw_os_error(), Some(libc::EACCES) | Some(libc::ENOENT)) =>
             {
-                enable_path(true)?;
+                enable_path(&enable_line, true)?;
                 write_file(&path, &value)?;
             }
             other => other?,

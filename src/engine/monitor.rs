@@ -13,6 +13,12 @@
 //! is blocked only after the container exists (the container must not inherit a blocked mask), and the loop
 //! reaps before every poll, so an exit is never missed.
 //!
+//! Limits for untrusted code (`containy.limits.*` labels) are enforced here, as `containy run`'s parent does:
+//! the runtime's `Limiter` adds its CPU and wall-clock timers to this loop's `poll` from `start` on, the output
+//! cap is applied where the output is read (the log and attach clients get the beginning), and at the end
+//! the result record (`runtime/result.rs`) is read from the cgroup before it is removed and kept in
+//! `state.json`, where `inspect` shows it as `State.Containy.Result`.
+//!
 //! The socket speaks one line, then streams: `start` → `ok`/`error MSG`; `wait` → `exit CODE OOM` when the
 //! container ends, then EOF once the monitor is gone (after an `--rm` removal: docker's `removed`);
 //! `attach IOE` (three 0/1 flags: stdin, stdout, stderr) → output frames (raw with a tty), and the client's
@@ -31,7 +37,10 @@ use nix::unistd::Pid;
 use super::logs::{self, STDERR, STDOUT};
 use super::record::{self, Record, RunState};
 use super::{Engine, EngineError, Result};
+use crate::cgroups::Cgroup;
+use crate::limits::Limits;
 use crate::runtime::container::Container;
+use crate::runtime::limits::Limiter;
 
 /// What the monitor tells its starter on its stdout, one JSON line: `{"ok":true}` or `{"error":…,"code":…}`.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -70,6 +79,8 @@ struct Io {
     /// Where attach clients' bytes go: the stdin pipe, or the pty master.
     stdin: Option<OwnedFd>,
     tty: bool,
+    /// The program was started (the limits' clocks start now).
+    started: bool,
 }
 
 /// The monitor's whole life; returns its exit code.
@@ -87,10 +98,10 @@ pub fn main(engine: &Engine, id: &str) -> i32 {
     }
     let _ = nix::unistd::setsid();
     match setup(engine, id) {
-        Ok((rec, pid, listener, io)) => {
+        Ok((rec, pid, listener, io, limits)) => {
             send_report(&mut report, &Report { ok: true, error: String::new(), code: 0 });
             drop(report);
-            serve(engine, &rec, pid, listener, io)
+            serve(engine, &rec, pid, listener, io, &limits)
         }
         Err(e) => {
             eprintln!("containy monitor {id}: {e}");
@@ -111,7 +122,7 @@ fn send_report(out: &mut Option<std::fs::File>, report: &Report) {
 }
 
 /// Create the container with its stdio, and the socket clients will use.
-fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io)> {
+fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io, Limits)> {
     let rec = Record::load(engine, id)?;
     let plan = super::plan::make_plan(engine, id, &rec.request)?;
     let dir = engine.monitor_dir(id);
@@ -120,7 +131,10 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io)> {
     let sock_path = engine.monitor_socket(id);
     let listener = UnixListener::bind(&sock_path).map_err(|e| EngineError::io("bind", &sock_path, e))?;
     // A failed create leaves nothing: the runtime cleans up after itself, and the dir goes in `main`.
-    let opts = crate::runtime::RunOptions::new(id.to_string(), &engine.state_root, engine.base_cache.clone());
+    let opts = crate::runtime::RunOptions {
+        supervisor: true,
+        ..crate::runtime::RunOptions::new(id.to_string(), &engine.state_root, engine.base_cache.clone())
+    };
     let io = if plan.process.terminal {
         create_with_tty(&plan, &opts, &dir)?
     } else {
@@ -140,7 +154,7 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io)> {
     // The log exists before anyone hears of the container (a `logs` right after `start` opens it).
     let log = engine.log_path(id);
     std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| EngineError::io("open", &log, e))?;
-    Ok((rec, pid, listener, io))
+    Ok((rec, pid, listener, io, plan.limits.clone()))
 }
 
 fn create_with_tty(
@@ -155,7 +169,7 @@ fn create_with_tty(
     let (conn, _) = console.accept().map_err(|e| EngineError::io("accept", &path, e))?;
     let master = receive_fd(&conn).ok_or_else(|| EngineError::internal("the container's pty master did not arrive"))?;
     let stdin = master.try_clone().map_err(|e| EngineError::io("dup", &path, e))?;
-    Ok(Io { out: Some(master), err: None, stdin: Some(stdin), tty: true })
+    Ok(Io { out: Some(master), err: None, stdin: Some(stdin), tty: true, started: false })
 }
 
 /// Pipes on fds 0, 1, 2 while the runtime clones (the container inherits them), then back to /dev/null.
@@ -179,7 +193,7 @@ fn create_with_pipes(plan: &crate::plan::ValidPlan, opts: &crate::runtime::RunOp
     let created = crate::runtime::create(plan, opts, None);
     redirect(&null, &null, &saved_err);
     created?;
-    Ok(Io { out: Some(out_r), err: Some(err_r), stdin: stdin.map(|(_, w)| w), tty: false })
+    Ok(Io { out: Some(out_r), err: Some(err_r), stdin: stdin.map(|(_, w)| w), tty: false, started: false })
 }
 
 fn receive_fd(conn: &UnixStream) -> Option<OwnedFd> {
@@ -197,7 +211,7 @@ fn receive_fd(conn: &UnixStream) -> Option<OwnedFd> {
 }
 
 /// The loop: until the container has exited, relay output to the log and attach clients, and answer requests.
-fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io: Io) -> i32 {
+fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io: Io, limits: &Limits) -> i32 {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let _ = mask.thread_block();
@@ -208,6 +222,10 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
     }
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
+    // Rootless on v1 a container has no cgroup: nothing to measure or kill a limit's way with.
+    let cgroup = Container::load(&engine.state_root, &rec.id).map(|c| c.cgroup()).ok().filter(|c| !c.dirs().is_empty());
+    let mut limiter: Option<Limiter<'_>> = None;
+    let mut failure: Option<String> = None;
     let status = loop {
         if let Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) =
             waitpid(pid, Some(WaitPidFlag::WNOHANG))
@@ -227,6 +245,12 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
         for &i in &polled {
             fds.push(PollFd::new(clients[i].sock.as_fd(), PollFlags::POLLIN));
         }
+        let first_limit = fds.len();
+        let limit_sources: Vec<_> = limiter.as_ref().map(Limiter::sources).unwrap_or_default();
+        for (_, fd) in &limit_sources {
+            fds.push(PollFd::new(*fd, PollFlags::POLLIN));
+        }
+        let limit_sources: Vec<_> = limit_sources.into_iter().map(|(source, _)| source).collect();
         // The timeout is a safety net only (a SIGCHLD is also read from the signalfd).
         if poll(&mut fds, PollTimeout::from(1000u16)).is_err() {
             continue;
@@ -249,7 +273,7 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
                 continue;
             }
             if ready[slot] {
-                relay_output(fd, stream, &mut buf, &mut log, &mut clients, io.tty);
+                relay_output(fd, stream, &mut buf, &mut log, &mut clients, io.tty, limiter.as_mut());
             }
             slot += 1;
         }
@@ -262,8 +286,68 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
         for i in gone.into_iter().rev() {
             clients.swap_remove(i);
         }
+        for (source, ok) in limit_sources.into_iter().zip(&ready[first_limit..]) {
+            if let (true, Some(l)) = (*ok, limiter.as_mut()) {
+                l.on_ready(source);
+            }
+        }
+        if io.started && limiter.is_none() && failure.is_none() {
+            match start_limits(limits, cgroup.as_ref()) {
+                Ok(l) => limiter = l,
+                Err(message) => {
+                    eprintln!("containy monitor {}: {message}: killing the container", rec.id);
+                    if let Ok(c) = Container::load(&engine.state_root, &rec.id) {
+                        let _ = c.kill(Signal::SIGKILL, true);
+                    }
+                    failure = Some(message);
+                }
+            }
+        }
     };
-    finish(engine, rec, status, io, log, clients, &mut buf)
+    // The last output still counts against the cap; then the record, read before `finish` removes the cgroup.
+    drain_output(&mut io, &mut buf, &mut log, &mut clients, limiter.as_mut());
+    let result = match (limiter.as_mut(), &cgroup, failure) {
+        (_, _, Some(message)) => serde_json::to_value(crate::runtime::result::Record::failed(message)).ok(),
+        (Some(l), Some(cgroup), None) => {
+            l.finish();
+            serde_json::to_value(crate::runtime::result::record(limits, &status, l.observed(), cgroup)).ok()
+        }
+        _ => None,
+    };
+    drop(limiter);
+    finish(engine, rec, status, log, clients, result)
+}
+
+/// The program has started: the clocks of its limits start now (`None`: nothing to measure with, and no
+/// limit asked for). A limit that cannot be enforced (no cgroup, no CPU accounting) is an error: the
+/// container must not run unlimited.
+fn start_limits<'a>(limits: &Limits, cgroup: Option<&'a Cgroup>) -> std::result::Result<Option<Limiter<'a>>, String> {
+    match cgroup {
+        Some(c) => Limiter::start(limits, c, None).map(Some).map_err(|e| e.to_string()),
+        None if limits.is_empty() => Ok(None),
+        None => Err("the container has no cgroup to enforce its limits with".to_string()),
+    }
+}
+
+/// What is still in the pipes: read without waiting (a background process may keep them open).
+fn drain_output(
+    io: &mut Io,
+    buf: &mut [u8],
+    log: &mut Option<logs::Writer>,
+    clients: &mut Vec<Client>,
+    mut limiter: Option<&mut Limiter<'_>>,
+) {
+    for stream in [STDOUT, STDERR] {
+        loop {
+            let fd = if stream == STDOUT { &mut io.out } else { &mut io.err };
+            let Some(f) = fd.as_ref() else { break };
+            let mut pfd = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+            if !matches!(poll(&mut pfd, PollTimeout::ZERO), Ok(n) if n > 0) {
+                break;
+            }
+            relay_output(fd, stream, buf, log, clients, io.tty, limiter.as_deref_mut());
+        }
+    }
 }
 
 /// Read what the container wrote; log it and send it to the attach clients that want it.
@@ -274,11 +358,17 @@ fn relay_output(
     log: &mut Option<logs::Writer>,
     clients: &mut Vec<Client>,
     tty: bool,
+    limiter: Option<&mut Limiter<'_>>,
 ) {
     let Some(f) = fd else { return };
     match nix::unistd::read(f.as_fd(), buf) {
         Ok(0) | Err(nix::errno::Errno::EIO) => *fd = None,
         Ok(n) => {
+            // Past the output cap the bytes are read (the program never blocks on a full pipe) and counted.
+            let n = limiter.map_or(n, |l| l.admit(n));
+            if n == 0 {
+                return;
+            }
             let bytes = &buf[..n];
             if let Some(log) = log {
                 log.write(stream, bytes);
@@ -337,7 +427,10 @@ fn answer(engine: &Engine, rec: &Record, c: &mut Client, io: &mut Io, request: &
     match words.as_slice() {
         ["start"] => {
             let reply = match start(engine, rec) {
-                Ok(()) => "ok\n".to_string(),
+                Ok(()) => {
+                    io.started = true;
+                    "ok\n".to_string()
+                }
                 Err(e) => format!("error {}\n", e.message.replace('\n', " ")),
             };
             let _ = c.sock.write_all(reply.as_bytes());
@@ -394,28 +487,15 @@ fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> nix::Result<()> {
     Ok(())
 }
 
-/// The container has exited: the last output, the record, the waiters, the runtime container, `--rm`.
+/// The container has exited and its output is read: the record, the waiters, the runtime container, `--rm`.
 fn finish(
     engine: &Engine,
     rec: &Record,
     status: WaitStatus,
-    mut io: Io,
     mut log: Option<logs::Writer>,
     mut clients: Vec<Client>,
-    buf: &mut [u8],
+    result: Option<serde_json::Value>,
 ) -> i32 {
-    // What is still in the pipes: read without waiting (a background process may keep them open).
-    for stream in [STDOUT, STDERR] {
-        loop {
-            let fd = if stream == STDOUT { &mut io.out } else { &mut io.err };
-            let Some(f) = fd.as_ref() else { break };
-            let mut pfd = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
-            if !matches!(poll(&mut pfd, PollTimeout::ZERO), Ok(n) if n > 0) {
-                break;
-            }
-            relay_output(fd, stream, buf, &mut log, &mut clients, io.tty);
-        }
-    }
     if let Some(log) = &mut log {
         log.flush();
     }
@@ -441,6 +521,7 @@ fn finish(
     state.oom_killed = oom;
     state.pid = 0;
     state.finished_at = crate::clock::now_rfc3339();
+    state.result = result;
     if let Err(e) = record::write_json(&dir, "state.json", &state) {
         eprintln!("containy monitor {}: {e}", rec.id);
     }

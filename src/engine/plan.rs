@@ -44,6 +44,9 @@ pub fn make_plan(engine: &Engine, id: &str, req: &CreateRequest) -> Result<Valid
         image_only.record.config.cmd = None;
     }
     runconf::apply(&store, &image_only, &mut plan, &req.cmd.clone().unwrap_or_default())?;
+    // Limits for untrusted code come as labels, as they come to an OCI bundle as annotations.
+    plan.limits = crate::config::limits::from_annotations(req.labels.iter().flatten())
+        .map_err(|(key, problem)| EngineError::bad(format!("invalid create request: Labels.{key}: {problem}")))?;
     request::finish(plan, &overrides)
         .map_err(|e| EngineError::bad(format!("invalid create request: {}", crate::error::chain(&e))))
 }

@@ -39,6 +39,9 @@ pub struct RunState {
     pub error: String,
     /// The monitor's pid, so a reader can tell a live record from one whose monitor died.
     pub monitor_pid: i32,
+    /// The result record (`runtime/result.rs`) once the container has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
 }
 
 pub const NEVER: &str = "0001-01-01T00:00:00Z";

@@ -134,7 +134,8 @@ impl Container {
         Ok(())
     }
 
-    fn cgroup(&self) -> Cgroup {
+    /// The container's cgroup, reopened from its state.
+    pub fn cgroup(&self) -> Cgroup {
         let layout = cgroups::detect();
         let cgroup = match (&self.state.cgroup_path, self.state.cgroups.is_empty()) {
             (Some(rel), true) => Cgroup::find(&layout, rel),

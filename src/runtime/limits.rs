@@ -7,10 +7,14 @@
 //! container never holds containy's own terminal or file); **after the child is ready** the timers are armed —
 //! wall time from the program's start, not containy's — and the supervisor's single `poll` gains up to four
 //! descriptors: a wall-clock timerfd, a CPU-check timerfd and the two pipes. Nothing sleeps. The CPU check is
-//! exact and cheap: CPU time cannot grow faster than wall time × cores, so the next check is due when the
-//! remaining budget, spent on every core at once, could be gone — a 1 s limit costs about ten reads of
-//! `cpuacct.usage`, and the kill lands within a millisecond of it. A limit that is hit kills the whole cgroup
-//! (every process, also those that left the session or forked away) and waits until it is empty.
+//! cheap: CPU time cannot grow faster than wall time × cores, so the next check is due when the remaining
+//! budget, spent on every core at once, could be gone — a 1 s limit costs about ten reads of `cpuacct.usage`.
+//! But a supervisor that wakes late (a loaded machine, an emulated CPU) would let the program run on, up to
+//! its lateness × cores. So each check also sets the **CPU brake** (`cgroups/usage.rs`): a bandwidth quota of
+//! the remaining budget per second, never looser than the container's own quota. The scheduler stops the
+//! program when its budget is spent, at the next tick, and the check that follows only has to notice and
+//! kill. A limit that is hit kills the whole cgroup (every process, also those that left the session or
+//! forked away) and waits until it is empty.
 //! Output beyond the cap is read and counted, never left in the pipe: the program does not block, and gets no
 //! SIGPIPE, it just stops being recorded (or is killed, with `output_kill`).
 
@@ -20,7 +24,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::OFlag;
 
 use super::RuntimeError;
-use crate::cgroups::{Cgroup, CpuUsage};
+use crate::cgroups::{Bandwidth, Cgroup, CpuUsage};
 use crate::limits::Limits;
 use crate::plan::{Plan, Resources, RootfsMode};
 
@@ -28,6 +32,11 @@ use crate::plan::{Plan, Resources, RootfsMode};
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest interval between two CPU checks: bounds the overshoot and the wakeups near the limit.
 const MIN_CHECK: Duration = Duration::from_millis(1);
+/// The brake's period when the container has no quota of its own: the longest the kernel allows, so a
+/// refill of the quota (once a period) comes long after the next check has set it again.
+const BRAKE_PERIOD_US: u64 = 1_000_000;
+/// The smallest quota the kernel accepts.
+const MIN_QUOTA_US: u64 = 1_000;
 
 /// Which limit ended (or, within the grace, was exceeded by) the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +82,21 @@ pub fn check(plan: &Plan, detached: bool) -> Result<(), RuntimeError> {
         }
     }
     Ok(())
+}
+
+/// A container without a cgroup (rootless where none may be made): the limits a supervisor enforces cannot
+/// be — nothing would measure its CPU time or hold all its processes for the kill — so they are refused.
+pub fn check_without_cgroup(plan: &Plan) -> Result<(), RuntimeError> {
+    match plan.limits.supervised() {
+        Some(field) => Err(crate::limits::LimitError {
+            field,
+            message: "needs the container's cgroup (to measure it and to kill every process of it), and this user \
+                      cannot create one here (cgroup v1, or no delegated v2 subtree)"
+                .into(),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// The cgroup limits with `processes` folded in: the smaller of it and `pids.max` wins.
@@ -135,6 +159,9 @@ pub struct Limiter<'a> {
     wall: Option<OwnedFd>,
     cpu: Option<OwnedFd>,
     cores: u32,
+    /// The container's own CPU bandwidth, and the brake set now (`None`: no cpu controller, or no limit).
+    own_bandwidth: Option<Bandwidth>,
+    brake: Option<Bandwidth>,
     output: [Option<OwnedFd>; 2],
     kept: u64,
     dropped: u64,
@@ -195,7 +222,8 @@ impl<'a> Limiter<'a> {
             Some(OutputPipes { read: [out, err], .. }) => [Some(out), Some(err)],
             None => [None, None],
         };
-        Ok(Limiter {
+        let own_bandwidth = limits.cpu_time.and_then(|_| cgroup.cpu_bandwidth());
+        let mut limiter = Limiter {
             limits: limits.clone(),
             cgroup,
             started,
@@ -204,12 +232,40 @@ impl<'a> Limiter<'a> {
             wall,
             cpu,
             cores,
+            own_bandwidth,
+            brake: None,
             output,
             kept: 0,
             dropped: 0,
             hit: None,
             buf: vec![0; 64 * 1024],
-        })
+        };
+        if let Some(budget) = limits.cpu_kill_at() {
+            crate::explain!(
+                format!("arm the CPU-time limit ({})", crate::limits::show_duration(budget)),
+                "a timerfd for the checks of the cgroup's CPU count; cpu.max (v2) / cpu.cfs_quota_us (v1) as a brake",
+                "the scheduler stops the container when its budget is spent, even if containy wakes late"
+            );
+            limiter.set_brake(budget);
+        }
+        Ok(limiter)
+    }
+
+    /// The brake for `remaining` CPU time: at most that much per period, and never more than the
+    /// container's own quota. Without a cpu controller there is no brake (the checks alone enforce it).
+    fn set_brake(&mut self, remaining: Duration) {
+        let Some(own) = self.own_bandwidth else { return };
+        let want = u64::try_from(remaining.as_micros()).unwrap_or(u64::MAX).max(MIN_QUOTA_US);
+        let brake = match own.quota_us {
+            Some(quota) => Bandwidth { quota_us: Some(quota.min(want)), period_us: own.period_us },
+            None => Bandwidth { quota_us: Some(want), period_us: BRAKE_PERIOD_US },
+        };
+        if self.brake == Some(brake) {
+            return;
+        }
+        if self.cgroup.set_cpu_bandwidth(brake, self.brake.unwrap_or(own)) {
+            self.brake = Some(brake);
+        }
     }
 
     /// The descriptors to poll for `POLLIN`.
@@ -256,7 +312,9 @@ impl<'a> Limiter<'a> {
             return;
         }
         let next = ((budget - used) / self.cores).max(MIN_CHECK);
-        if crate::sys::timerfd_arm(timer.as_fd(), next).is_err() {
+        let armed = crate::sys::timerfd_arm(timer.as_fd(), next);
+        self.set_brake(budget - used);
+        if armed.is_err() {
             // A timer that cannot be re-armed cannot enforce the limit: end the run rather than run unlimited.
             self.cpu = None;
             self.exceeded(Hit::CpuTime);
@@ -265,34 +323,39 @@ impl<'a> Limiter<'a> {
 
     /// Copy what the container wrote to our stdout/stderr, up to the cap; count the rest.
     fn relay(&mut self, i: usize) {
-        let Some(fd) = &self.output[i] else { return };
+        // Out of its slot while it is read (`admit` needs all of `self`); put back unless it ended.
+        let Some(fd) = self.output[i].take() else { return };
         loop {
-            match nix::unistd::read(fd, &mut self.buf) {
-                Ok(0) => {
-                    self.output[i] = None;
-                    return;
-                }
+            match nix::unistd::read(&fd, &mut self.buf) {
+                Ok(0) => return,
                 Ok(n) => {
-                    let cap = self.limits.output.unwrap_or(u64::MAX);
-                    let pass = (cap.saturating_sub(self.kept)).min(n as u64) as usize;
+                    let pass = self.admit(n);
                     if pass > 0 {
                         write_all(i, &self.buf[..pass]);
                     }
-                    self.kept += pass as u64;
-                    self.dropped += (n - pass) as u64;
-                    if self.dropped > 0 && self.limits.output_kill && self.hit.is_none() {
-                        self.exceeded(Hit::Output);
-                        return;
+                    if self.hit == Some(Hit::Output) {
+                        break;
                     }
                 }
                 Err(nix::errno::Errno::EINTR) => {}
-                Err(nix::errno::Errno::EAGAIN) => return,
-                Err(_) => {
-                    self.output[i] = None;
-                    return;
-                }
+                Err(nix::errno::Errno::EAGAIN) => break,
+                Err(_) => return,
             }
         }
+        self.output[i] = Some(fd);
+    }
+
+    /// `n` more bytes of output: how many of them fit under the cap (the rest are counted as dropped). With
+    /// `output_kill`, the first dropped byte ends the run. For a supervisor that reads the output itself.
+    pub fn admit(&mut self, n: usize) -> usize {
+        let cap = self.limits.output.unwrap_or(u64::MAX);
+        let pass = cap.saturating_sub(self.kept).min(n as u64) as usize;
+        self.kept += pass as u64;
+        self.dropped += (n - pass) as u64;
+        if self.dropped > 0 && self.limits.output_kill && self.hit.is_none() {
+            self.exceeded(Hit::Output);
+        }
+        pass
     }
 
     fn exceeded(&mut self, hit: Hit) {
@@ -316,7 +379,9 @@ impl<'a> Limiter<'a> {
     /// pipes end only when every writer is gone) and pass on the rest of its output.
     pub fn finish(&mut self) {
         self.ended.get_or_insert_with(Instant::now);
-        if self.output.iter().any(Option::is_some) && !self.cgroup.procs().is_empty() {
+        // What is left must not hold the pipes open, nor sit throttled by the brake, which only the kill lifts.
+        let pipes = self.output.iter().any(Option::is_some);
+        if (pipes || self.brake.is_some()) && !self.cgroup.procs().is_empty() {
             self.cgroup.kill_and_wait(KILL_TIMEOUT);
         }
         for i in 0..2 {

@@ -12,9 +12,9 @@ pub mod hooks;
 mod init;
 pub mod inspect;
 mod io;
-mod limits;
+pub mod limits;
 mod parent;
-mod result;
+pub mod result;
 pub mod rootless;
 pub mod sealed_exe;
 mod spawn;
@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub result: Option<PathBuf>,
     /// Rootless without a writable cgroup: refuse a config that asks for limits instead of warning.
     pub strict_limits: bool,
+    /// `create`: the caller stays with the container and enforces its CPU, wall and output limits itself
+    /// (the engine's monitor, with `limits::Limiter`), so `create` does not refuse them.
+    pub supervisor: bool,
 }
 
 impl RunOptions {
@@ -67,6 +70,7 @@ impl RunOptions {
             preserve_fds: 0,
             result: None,
             strict_limits: false,
+            supervisor: false,
         }
     }
 }

@@ -125,7 +125,7 @@ pub fn create(plan: &ValidPlan, opts: &RunOptions, console_socket: Option<&Path>
 fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
     begin(1)?;
     capabilities::validate(&plan.process.capabilities)?;
-    limits::check(plan, detached)?;
+    limits::check(plan, detached && !opts.supervisor)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
@@ -177,6 +177,9 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         "limits are written before the process exists, so it never runs unlimited"
     );
     let cgroup = super::rootless::create_cgroup(&layout, &rel, &limits::cgroup_resources(plan), opts.strict_limits)?;
+    if cgroup.is_none() {
+        limits::check_without_cgroup(plan)?;
+    }
     let state = State {
         cgroups: cgroup.as_ref().map(|c| c.dirs().to_vec()).unwrap_or_default(),
         cgroups_existing: cgroup.as_ref().map(|c| c.existing().to_vec()).unwrap_or_default(),
@@ -197,7 +200,8 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     let exec_fifo = if detached { Some(make_exec_fifo(&state_dir)?) } else { None };
 
     begin(7)?;
-    let mut output = OutputPipes::new(&plan.limits)?;
+    // A created container's output is its caller's (a supervisor caps it where it reads it).
+    let mut output = if detached { None } else { OutputPipes::new(&plan.limits)? };
     // The cgroup namespace is created by the child once it is in its cgroup (v1 can only place it after the
     // clone); a time namespace's clocks can be shifted only before a process is in it, so the child unshares
     // it and writes the offsets itself. Neither is among the clone flags.

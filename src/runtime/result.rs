@@ -190,6 +190,20 @@ impl Record {
     }
 }
 
+/// The record of a run that has ended, from what its supervisor saw and what its cgroup kept (read it
+/// before the cgroup is removed).
+pub fn record(limits: &Limits, status: &WaitStatus, observed: Observed, cgroup: &crate::cgroups::Cgroup) -> Record {
+    Record::from_ending(&Ending {
+        status,
+        limits,
+        observed: Some(observed),
+        cpu: cgroup.cpu_usage().map(|used| used.since(observed.cpu_baseline)),
+        memory_peak: cgroup.memory_peak(),
+        processes_peak: cgroup.pids_peak(),
+        oom_kills: cgroup.oom_kills(),
+    })
+}
+
 /// After the run: read what the cgroup kept, write the record if asked, and say it in one line on a terminal.
 pub fn conclude(
     plan: &crate::plan::Plan,
@@ -198,15 +212,7 @@ pub fn conclude(
     observed: Observed,
     cgroup: &crate::cgroups::Cgroup,
 ) -> Result<(), RuntimeError> {
-    let record = Record::from_ending(&Ending {
-        status,
-        limits: &plan.limits,
-        observed: Some(observed),
-        cpu: cgroup.cpu_usage().map(|used| used.since(observed.cpu_baseline)),
-        memory_peak: cgroup.memory_peak(),
-        processes_peak: cgroup.pids_peak(),
-        oom_kills: cgroup.oom_kills(),
-    });
+    let record = record(&plan.limits, status, observed, cgroup);
     if let Some(path) = path {
         record.write(path)?;
     }
