@@ -9,9 +9,11 @@
 //! the runtime → `start` → the monitor reaps it, records how it ended and, for `--rm`, removes the record.
 
 pub mod archive;
+pub mod attached;
 pub mod client;
 pub mod events;
 pub mod exec;
+pub mod flags;
 pub mod logs;
 pub mod monitor;
 pub mod ops;
