@@ -103,6 +103,11 @@ pictures: build bundle/busybox.tar.gz
 bench-grader:
 	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter GRADER_%,$(.VARIABLES)),"$(v)=$($(v))") bench/grader.sh
 
+# Section H of `make bench` alone: docker run --rm through containy serve, a private dockerd and podman's service.
+.PHONY: bench-engine
+bench-engine:
+	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/engine.sh
+
 .PHONY: bench
 bench:
 	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh
