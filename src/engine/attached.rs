@@ -40,10 +40,11 @@ pub fn run(engine: &Engine, rec: &Record) -> Result<Ended> {
     waiter.write_all(b"wait\n").map_err(io)?;
     let terminal = std::io::stdin();
     let raw = (tty && stdin).then(|| RawMode::enter(&terminal)).flatten();
-    ops::start(engine, &rec.id)?;
+    // The pty exists from create on: it has our size before its program runs.
     if tty && let Ok(ws) = crate::sys::window_size(std::io::stdout().as_fd()) {
         let _ = client::request(engine, &rec.id, &format!("resize {} {}", ws.ws_row, ws.ws_col));
     }
+    ops::start(engine, &rec.id)?;
     relay(&mut attach, stdin, tty);
     drop(raw);
     let mut line = String::new();

@@ -25,12 +25,14 @@ use std::path::{Path, PathBuf};
 
 pub use request::CreateRequest;
 
-/// What went wrong, in the four kinds the Docker API tells apart (400, 404, 409, 500).
+/// What went wrong, in the kinds the Docker API tells apart (400, 404, 409, 413, 500).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     BadRequest,
     NotFound,
     Conflict,
+    /// A request body over the daemon's cap (413).
+    TooLarge,
     Internal,
 }
 
