@@ -91,6 +91,21 @@ fn run_flags_and_verbs_share_the_engine_with_the_daemon() {
         .unwrap();
     child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
     assert_eq!(common::stdout(&child.wait_with_output().unwrap()), "through stdin\n");
+    // A signal to the CLI goes to the container (docker's --sig-proxy): its trap runs, its code comes back.
+    let trap = "trap 'echo got-term; exit 4' TERM; echo ready; while true; do sleep 0.1; done";
+    let mut child = cli(&d, &["run", "--image", "busybox", "--name", "sig", "--", "sh", "-c", trap])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(child.wait().unwrap().code(), Some(4));
 
     // Detached from the CLI: the daemon sees it, `logs -f` follows it to its end.
     let script = "echo one; echo two >&2; sleep 0.5; echo three; trap '' TERM; while true; do sleep 1; done";

@@ -11,6 +11,7 @@ use clap::Args;
 
 use crate::engine::flags::RunFlags;
 use crate::engine::{Engine, attached, logs, ops, record};
+use crate::image::registry;
 
 /// docker's `run` flags. Any of them (or `-d`/`--name` with `--image`) makes the run an engine container:
 /// it has a monitor, a log and a record that `ps`, `logs`, `stop`, `rm` and `containy serve` see.
@@ -141,6 +142,13 @@ pub(super) fn run(root: &Path, args: super::RunArgs) -> Result<i32> {
     };
     let engine = engine(root, &args.store, &args.cache)?;
     let request = flags.request()?;
+    // As every `run --image`: the image is pulled when --pull says so (missing, by default).
+    let store = crate::image::store::Store::open(&engine.store)?;
+    let options = registry::PullOptions { jobs: 1, ..Default::default() };
+    let display = registry::display::Display::new();
+    let found = registry::ensure_image(&store, &request.image, args.pull, &options, &|e| display.event(e));
+    display.finish();
+    found?;
     let created = ops::create(&engine, d.name.as_deref(), request);
     let rec = match created {
         Ok(rec) => rec,
@@ -154,7 +162,14 @@ pub(super) fn run(root: &Path, args: super::RunArgs) -> Result<i32> {
         println!("{}", rec.id);
         return Ok(0);
     }
-    let ended = attached::run(&engine, &rec)?;
+    let ended = match attached::run(&engine, &rec) {
+        Ok(ended) => ended,
+        Err(e) => {
+            // A foreground container that could not be started is not left behind, created and waiting.
+            let _ = ops::remove(&engine, &rec.id, true);
+            return Err(program_error(e.message));
+        }
+    };
     if ended.oom_killed {
         eprintln!("containy: container {} was killed by the OOM killer", rec.name);
     }

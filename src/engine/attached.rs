@@ -4,8 +4,10 @@
 //!
 //! Order matters once: the CLI attaches (and asks to hear the exit) *before* it sends `start`, so not one byte
 //! of output and not the exit can come before someone listens. Then one single-threaded `poll` loop relays:
-//! our stdin → the attach socket, the socket's frames (raw with a tty) → our stdout and stderr, until the
-//! monitor closes the stream; the `wait` connection then says `exit CODE OOM`.
+//! our stdin → the attach socket, the socket's frames (raw with a tty) → our stdout and stderr, and the
+//! signals we get (INT, TERM, HUP, QUIT, USR1, USR2: read from a signalfd, so they are blocked first) → the
+//! container, as docker's `--sig-proxy` does, until the monitor closes the stream; the `wait` connection
+//! then says `exit CODE OOM`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
@@ -45,7 +47,7 @@ pub fn run(engine: &Engine, rec: &Record) -> Result<Ended> {
         let _ = client::request(engine, &rec.id, &format!("resize {} {}", ws.ws_row, ws.ws_col));
     }
     ops::start(engine, &rec.id)?;
-    relay(&mut attach, stdin, tty);
+    relay(engine, rec, &mut attach, stdin, tty);
     drop(raw);
     let mut line = String::new();
     let _ = BufReader::new(&mut waiter).read_line(&mut line);
@@ -61,12 +63,24 @@ pub fn run(engine: &Engine, rec: &Record) -> Result<Ended> {
 }
 
 /// The poll loop: stdin → socket (half-closed at our EOF), socket → stdout/stderr (demultiplexed without a tty).
-fn relay(sock: &mut UnixStream, mut stdin_open: bool, tty: bool) {
+fn relay(engine: &Engine, rec: &Record, sock: &mut UnixStream, mut stdin_open: bool, tty: bool) {
+    use nix::sys::signal::{SigSet, Signal};
     let stdin = std::io::stdin();
+    let mut mask = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2] {
+        mask.add(signal);
+    }
+    let signals = mask
+        .thread_block()
+        .ok()
+        .and_then(|()| nix::sys::signalfd::SignalFd::with_flags(&mask, nix::sys::signalfd::SfdFlags::SFD_CLOEXEC).ok());
     let mut buf = vec![0u8; 32 * 1024];
     let mut pending: Vec<u8> = Vec::new();
     loop {
         let mut fds = vec![PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+        if let Some(s) = &signals {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+        }
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
@@ -85,7 +99,17 @@ fn relay(sock: &mut UnixStream, mut stdin_open: bool, tty: bool) {
                 }
             }
         }
-        if stdin_open && ready[1] {
+        let (got_signal, stdin_ready) = match &signals {
+            Some(_) => (ready[1], stdin_open && ready[2]),
+            None => (false, stdin_open && ready[1]),
+        };
+        if got_signal
+            && let Some(Ok(Some(info))) = signals.as_ref().map(|s| s.read_signal())
+            && let Ok(signal) = Signal::try_from(info.ssi_signo as i32)
+        {
+            let _ = ops::kill(engine, &rec.id, signal);
+        }
+        if stdin_ready {
             match nix::unistd::read(stdin.as_fd(), &mut buf) {
                 Ok(n) if n > 0 && sock.write_all(&buf[..n]).is_ok() => {}
                 _ => {
