@@ -176,7 +176,8 @@ pub struct RunArgs {
     /// Where base tarballs are extracted.
     #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
-    /// Create and start the container, then return (it runs on without containy).
+    /// Create and start the container, then return (it runs on without containy); with --image, an engine
+    /// container (see below).
     #[arg(short, long)]
     pub detach: bool,
     /// With --detach and a terminal: a Unix socket to send the pty's master side to.
