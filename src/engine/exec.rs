@@ -113,7 +113,9 @@ pub fn process_file(engine: &Engine, exec: &ExecRecord) -> Result<PathBuf> {
 /// slave through `/proc/PID/fd/0` reaches that same terminal). `TIOCSWINSZ` on it sets the one window size and
 /// sends SIGWINCH to the program's process group, as a resize of the master would. An exec without a tty has
 /// nothing to resize (docker answers 200 too); one whose program is not there yet answers 409, and clients
-/// retry (docker's CLI does, five times).
+/// retry (docker's CLI does, five times). The program chooses its fd 0: only a terminal is touched, opened
+/// `O_NOCTTY | O_NONBLOCK` (a FIFO or file there is opened without blocking and left alone, a socket cannot
+/// be opened), and the one call made on it is `TIOCSWINSZ`.
 pub fn resize(exec: &ExecRecord, height: u16, width: u16) -> Result<()> {
     use std::io::IsTerminal;
     use std::os::fd::AsFd;
