@@ -125,3 +125,46 @@ print("ok")
     assert_eq!(common::stdout(&out), "ok\n", "{}\n{}", common::stderr(&out), d.log());
     d.assert_clean(&[]);
 }
+
+/// docker keeps an exited container's filesystem until `rm`: `docker cp` out of it (what autograders do with
+/// results), `cp` into it, and the next `start` sees what the earlier run wrote. Still confined to its root.
+#[test]
+fn an_exited_containers_files_live_until_rm() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    let script = "mkdir -p /out; echo 42 > /out/result.txt; echo run >> /out/runs; ln -sf /etc/passwd /out/evil; \
+                  rm -f /etc/group; cat /out/runs /out/in.txt 2>/dev/null; true";
+    assert_eq!(d.ok(&["run", "--name", "res", "busybox", "sh", "-c", script]), "run\n");
+    let id = d.id("res");
+    assert_eq!(d.inspect("res", "{{.State.Status}}"), "exited");
+    let layer = d.path("store/containers").join(&id).join("changes/upper");
+    assert!(layer.join("out/result.txt").is_file(), "the writable layer is kept in the record");
+    // cp out: a file, a directory; a symlink and `..` resolve inside the container's root.
+    let out = d.path("out");
+    std::fs::create_dir(&out).unwrap();
+    d.ok(&["cp", "res:/out/result.txt", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("result.txt")).unwrap(), "42\n");
+    d.ok(&["cp", "res:/out", out.join("dir").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("dir/runs")).unwrap(), "run\n");
+    d.ok(&["cp", "res:/out/evil", out.join("evil").to_str().unwrap()]);
+    let copied = std::fs::read_to_string(out.join("evil")).unwrap();
+    assert!(copied.starts_with("root:x:0:0:root:/root:/bin/sh\n"), "{copied}");
+    d.ok(&["cp", "res:/../../../../out/../bin/busybox", out.join("bb").to_str().unwrap()]);
+    assert!(std::fs::metadata(out.join("bb")).unwrap().len() > 100_000);
+    // The image's files are there, and what the run deleted is gone (overlay's whiteout honoured).
+    d.ok(&["cp", "res:/etc/passwd", out.join("passwd").to_str().unwrap()]);
+    let gone = d.docker(&["cp", "res:/etc/group", out.join("group").to_str().unwrap()]);
+    assert!(!gone.status.success() && !out.join("group").exists(), "a deleted file is not copied");
+    // cp in, then the next run sees both the earlier run's files and the copied one.
+    let host_file = d.path("in.txt");
+    std::fs::write(&host_file, "from the host\n").unwrap();
+    d.ok(&["cp", host_file.to_str().unwrap(), "res:/out/"]);
+    assert_eq!(d.ok(&["start", "-a", "res"]), "run\nrun\nfrom the host\n");
+    assert!(!d.path("store/containers").join(&id).join("changes/work/work").read_dir().unwrap().any(|_| true));
+    // `--rm` takes its layer with it; `rm` takes this one.
+    d.ok(&["run", "--rm", "busybox", "sh", "-c", "echo x > /x"]);
+    d.ok(&["rm", "res"]);
+    assert!(!layer.exists());
+    d.assert_clean(&[id]);
+}

@@ -114,6 +114,11 @@ impl Engine {
     pub fn record_dir(&self, id: &str) -> PathBuf {
         self.containers_dir().join(id)
     }
+    /// The container's writable layer (`upper/`, `work/`): the runtime's `<bundle>/changes` for `keep_changes`,
+    /// with the record as the bundle (see `plan.rs`), so it lives until `rm` removes the record.
+    pub fn changes_dir(&self, id: &str) -> PathBuf {
+        self.record_dir(id).join("changes")
+    }
     /// The monitor's own directory (its attach socket): runtime state, gone at reboot like the containers.
     /// Named by the id's first 20 digits (80 random bits): a socket path must fit in 108 bytes.
     pub fn monitor_dir(&self, id: &str) -> PathBuf {
