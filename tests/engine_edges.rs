@@ -1,7 +1,8 @@
 //! `containy serve` at its edges: uploads over the daemon's cap (`--max-upload`) get docker's 413 with a
 //! `{"message": …}` that says what to change, through the real docker CLI (load, cp, build), and leave no
 //! temp file; the terminal of a container and of an exec is resized (`POST /containers/{id}/resize`,
-//! `POST /exec/{id}/resize`) through docker-py. Each test ends with the engine tests' leak check.
+//! `POST /exec/{id}/resize`) through docker-py; an exited container keeps its files until `rm` (`cp` out and
+//! in, the next `start -a`). Each test ends with the engine tests' leak check.
 
 mod common;
 mod engine_daemon;
@@ -162,9 +163,14 @@ fn an_exited_containers_files_live_until_rm() {
     d.ok(&["cp", host_file.to_str().unwrap(), "res:/out/"]);
     assert_eq!(d.ok(&["start", "-a", "res"]), "run\nrun\nfrom the host\n");
     assert!(!d.path("store/containers").join(&id).join("changes/work/work").read_dir().unwrap().any(|_| true));
-    // `--rm` takes its layer with it; `rm` takes this one.
+    // A created container (never started) too.
+    d.ok(&["create", "--name", "fresh", "busybox", "true"]);
+    let fresh = d.id("fresh");
+    d.ok(&["cp", "fresh:/etc/group", out.join("group").to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(out.join("group")).unwrap(), "root:x:0:\nnobody:x:65534:\n");
+    // `--rm` takes its layer with it; `rm` takes the others.
     d.ok(&["run", "--rm", "busybox", "sh", "-c", "echo x > /x"]);
-    d.ok(&["rm", "res"]);
+    d.ok(&["rm", "res", "fresh"]);
     assert!(!layer.exists());
-    d.assert_clean(&[id]);
+    d.assert_clean(&[id, fresh]);
 }
