@@ -130,6 +130,11 @@ bench-grader: bundle/debian.tar.gz
 bench-check:
 	$(SUDO) env "PATH=$$PATH" BENCH_CHECK=1 BENCH_CRUN_HUGETLB=1 BENCH_ROUNDS=$${BENCH_ROUNDS:-30} $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh
 
+# Section H of `make bench` alone: docker run --rm through containy serve, a private dockerd and podman's service.
+.PHONY: bench-engine
+bench-engine:
+	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/engine.sh
+
 .PHONY: bench
 bench: bundle/debian.tar.gz
 	$(SUDO) env "PATH=$$PATH" $(foreach v,$(filter BENCH_%,$(.VARIABLES)),"$(v)=$($(v))") bench/run.sh

@@ -17,6 +17,8 @@
 #   E2. what friendliness costs: the OCI bundle vs configy.toml over the Debian base, seccomp default/none;
 #   G. pulling a 3-layer Debian image from a local registry: containy pull vs skopeo copy and podman pull
 #      (bench/pull.sh; BENCH_PULL_ROUNDS=5).
+#   H. the engine: `docker run --rm … /bin/true` (one docker CLI) through containy serve, a private dockerd
+#      and podman's service: wall and client/daemon CPU, paired (bench/engine.sh; BENCH_ENGINE_ROUNDS=20).
 # Results: bench/results/summary.md (+ plots *.svg, machine.txt, profile/, and history.tsv: one line of
 # headline ratios per run, to show the spread on a shared machine); raw data in bench/results/raw/.
 #
@@ -450,6 +452,8 @@ main() {
     fi
     say "G. pull of a 3-layer image from a local registry: containy, skopeo, podman (bench/pull.sh)"
     BENCH_WORK=$WORK "$BENCH/pull.sh" || note "pull.sh failed"
+    say "H. the engine: docker run --rm through containy serve, dockerd and podman's service (bench/engine.sh)"
+    BENCH_WORK=$WORK "$BENCH/engine.sh" || note "engine.sh failed"
     section_extract # last: its ~1 GB of writes and deletes would slow the disk for the sections after it
     hugetlb_unmount
     state_unmount

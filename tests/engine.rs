@@ -253,7 +253,9 @@ fn api_errors_are_dockers() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(request("GET", "/containers/nosuch/json", "").0, 404);
     let big = format!(r#"{{"Image":"busybox","Env":["A={}"]}}"#, "x".repeat(5 << 20));
-    assert_eq!(request("POST", "/containers/create", &big).0, 400);
+    let (status, _, body) = request("POST", "/containers/create", &big);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("\"message\"") && body.contains("larger than"), "{body}");
     let (status, _, body) = request("POST", "/images/create?fromImage=alpine&tag=latest", "");
     assert_eq!(status, 404);
     assert!(body.contains("alpine"), "{body}");

@@ -323,6 +323,10 @@ if pull:
 else:
     p(f"{read('pull.skipped') or 'not measured'}\n")
 
+# H. the engine ---------------------------------------------------------------------------------------------
+p("## H. The engine: `docker run --rm` through containy serve, dockerd, podman (bench/engine.sh)\n")
+p(f"{read('engine.md') or read('engine.skipped') or 'not measured'}\n")
+
 # Targets ---------------------------------------------------------------------------------------------------
 p("## Targets (reported, not asserted)\n")
 p("| target | goal | measured | |")

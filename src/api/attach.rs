@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::body::{self, Reply, flag, param};
 use super::router::{Req, blocking};
-use crate::engine::{Engine, EngineError, record};
+use crate::engine::{Engine, EngineError, ops, record};
 
 pub async fn attach(engine: Arc<Engine>, req: Req, id: &str, q: &[(String, String)]) -> Result<Reply, EngineError> {
     let reference = id.to_string();
@@ -22,9 +22,17 @@ pub async fn attach(engine: Arc<Engine>, req: Req, id: &str, q: &[(String, Strin
     if !stream {
         return Ok(body::empty(StatusCode::OK));
     }
-    let mut monitor = tokio::net::UnixStream::connect(engine.monitor_socket(&rec.id))
-        .await
-        .map_err(|_| EngineError::conflict(format!("container {} is not running", rec.id)))?;
+    // An exited container has no monitor: as dockerd, attach waits for its next run (`docker start -a`
+    // attaches, then starts), so a fresh one is made, created and waiting for `start`.
+    let monitor = match tokio::net::UnixStream::connect(engine.monitor_socket(&rec.id)).await {
+        Ok(m) => Ok(m),
+        Err(_) => {
+            let (e, r) = (engine.clone(), rec.clone());
+            blocking(move || ops::ensure_monitor(&e, &r)).await?;
+            tokio::net::UnixStream::connect(engine.monitor_socket(&rec.id)).await
+        }
+    };
+    let mut monitor = monitor.map_err(|_| EngineError::conflict(format!("container {} is not running", rec.id)))?;
     let bit = |k: &str| if flag(q, k) { '1' } else { '0' };
     let line = format!("attach {}{}{}\n", bit("stdin"), bit("stdout"), bit("stderr"));
     monitor.write_all(line.as_bytes()).await.map_err(|e| EngineError::internal(format!("monitor: {e}")))?;

@@ -16,8 +16,26 @@ use crate::engine::{EngineError, Kind};
 pub type Body = BoxBody<Bytes, Infallible>;
 pub type Reply = Response<Body>;
 
-/// Request bodies larger than this are refused (413), except image archives, which are streamed to disk.
+/// JSON request bodies larger than this are refused (413); archives (load, build, cp) have their own cap.
 pub const MAX_BODY: usize = 4 << 20;
+
+/// The cap on an archive uploaded to the daemon (`docker load`, a build context, `docker cp` into a
+/// container): `containy serve --max-upload`, set once at start.
+static MAX_UPLOAD: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+pub const DEFAULT_MAX_UPLOAD: u64 = 8 << 30;
+
+pub fn set_max_upload(bytes: u64) {
+    let _ = MAX_UPLOAD.set(bytes);
+}
+
+pub fn max_upload() -> u64 {
+    *MAX_UPLOAD.get().unwrap_or(&DEFAULT_MAX_UPLOAD)
+}
+
+/// The 413 for a body over `limit` bytes, in docker's `{"message": …}` shape, naming what to change.
+pub fn too_large(what: &str, limit: u64, knob: &str) -> EngineError {
+    EngineError::new(Kind::TooLarge, format!("{what} is larger than the daemon's limit of {limit} bytes ({knob})"))
+}
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed()
@@ -45,6 +63,7 @@ pub fn error(e: &EngineError) -> Reply {
         Kind::BadRequest => StatusCode::BAD_REQUEST,
         Kind::NotFound => StatusCode::NOT_FOUND,
         Kind::Conflict => StatusCode::CONFLICT,
+        Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
     json(status, &serde_json::json!({"message": e.message}))
@@ -76,7 +95,7 @@ pub async fn read(body: Incoming) -> Result<Bytes, EngineError> {
     match limited.collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(EngineError::bad(format!("request body is larger than {} bytes", MAX_BODY)))
+            Err(too_large("the request body", MAX_BODY as u64, "a JSON body is at most 4 MiB"))
         }
         Err(e) => Err(EngineError::bad(format!("cannot read the request body: {e}"))),
     }

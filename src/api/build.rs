@@ -26,7 +26,7 @@ pub async fn build(engine: Arc<Engine>, req: Req) -> Result<Reply, EngineError> 
         return Err(EngineError::bad(format!("dockerfile {dockerfile:?}: give a path inside the context")));
     }
     let no_cache = flag(&q, "nocache");
-    let spooled = super::images::read_to_file(&engine, req.into_body()).await?;
+    let spooled = super::images::read_to_file(&engine, req).await?;
     let context = spooled.path.with_file_name("context");
     let ctx = context.clone();
     let archive = spooled.path.clone();

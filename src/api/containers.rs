@@ -453,7 +453,7 @@ async fn archive(engine: Arc<Engine>, req: Req, id: &str, path: &str) -> Result<
             Ok(reply)
         }
         Method::PUT => {
-            let bytes = super::images::read_to_file(&engine, req.into_body()).await?;
+            let bytes = super::images::read_to_file(&engine, req).await?;
             blocking(move || {
                 let file = std::fs::File::open(&bytes.path).map_err(|e| EngineError::io("open", &bytes.path, e))?;
                 archive::put(&engine, &id, &path, std::io::BufReader::new(file))

@@ -39,7 +39,15 @@ pub async fn route(engine: Arc<Engine>, req: Req, id: &str, action: &str) -> Res
             "ProcessConfig": {"tty": rec.request.tty, "entrypoint": rec.request.cmd.first(),
                 "arguments": rec.request.cmd.iter().skip(1).collect::<Vec<_>>(), "user": rec.request.user},
         }))),
-        (&Method::POST, "resize") => Ok(body::ok(json!({}))),
+        (&Method::POST, "resize") => {
+            let q = body::query(req.uri());
+            let size = |key: &str| body::param(&q, key).and_then(|v| v.parse::<u16>().ok());
+            let (Some(h), Some(w)) = (size("h"), size("w")) else {
+                return Err(EngineError::bad("resize: give h and w, the terminal's rows and columns"));
+            };
+            blocking(move || exec::resize(&rec, h, w)).await?;
+            Ok(body::ok(json!({})))
+        }
         (&Method::POST, "start") => start(engine, req, rec).await,
         _ => Err(EngineError::not_found("page not found")),
     }

@@ -190,7 +190,7 @@ fn remove(engine: &Engine, name: &str) -> Result<Reply, EngineError> {
 /// and the file removed; the answer is docker's progress stream, one JSON message.
 async fn load(engine: Arc<Engine>, req: Req, _quiet: bool) -> Result<Reply, EngineError> {
     let store = store(&engine)?;
-    let tmp = read_to_file(&engine, req.into_body()).await?;
+    let tmp = read_to_file(&engine, req).await?;
     let imported = blocking(move || {
         let result = crate::image::import(&store, None, &tmp.path);
         drop(tmp);
@@ -207,13 +207,31 @@ pub struct Spooled {
     _tmp: crate::image::store::TmpDir,
 }
 
-pub async fn read_to_file(engine: &Engine, mut incoming: hyper::body::Incoming) -> Result<Spooled, EngineError> {
+/// At most `body::max_upload()` bytes: over it, the file goes (the guard) and the client gets a 413. The rest
+/// of the body is read and dropped first (up to [`DRAIN`] more bytes): a client still writing when the
+/// connection closes sees only a broken pipe, never the 413 and its message.
+pub async fn read_to_file(engine: &Engine, req: super::router::Req) -> Result<Spooled, EngineError> {
+    const DRAIN: u64 = 256 << 20;
+    let (limit, knob) = (body::max_upload(), "containy serve --max-upload");
+    let mut incoming = req.into_body();
     let tmp = store(engine)?.tmp_dir()?;
     let path = tmp.path.join("body.tar");
     let mut file = tokio::fs::File::create(&path).await.map_err(|e| EngineError::io("create", &path, e))?;
+    let mut received = 0u64;
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|e| EngineError::bad(format!("cannot read the archive: {e}")))?;
         if let Some(data) = frame.data_ref() {
+            received += data.len() as u64;
+            if received > limit {
+                drop(file);
+                let mut drained = 0u64;
+                while drained < DRAIN
+                    && let Some(Ok(frame)) = incoming.frame().await
+                {
+                    drained += frame.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                return Err(body::too_large("the uploaded archive", limit, knob));
+            }
             tokio::io::AsyncWriteExt::write_all(&mut file, data)
                 .await
                 .map_err(|e| EngineError::io("write", &path, e))?;

@@ -34,8 +34,9 @@ pub const DEFAULT_SOCKET: &str = "/run/containy/containy.sock";
 pub const API_VERSION: &str = "1.44";
 pub const MIN_API_VERSION: &str = "1.24";
 
-/// Serve until killed.
-pub fn serve(engine: Engine, socket: &Path) -> Result<()> {
+/// Serve until killed; archives uploaded (load, build, cp) are capped at `max_upload` bytes.
+pub fn serve(engine: Engine, socket: &Path, max_upload: u64) -> Result<()> {
+    body::set_max_upload(max_upload);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {

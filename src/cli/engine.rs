@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// The Unix socket to listen on (its directory is made root-owned 0711; the socket is 0660).
     #[arg(long, default_value = crate::api::DEFAULT_SOCKET, value_name = "PATH")]
     pub socket: PathBuf,
+    /// The largest archive a client may upload (docker load, a build context, docker cp into a container):
+    /// larger ones get a 413.
+    #[arg(long, default_value = "8G", value_name = "SIZE")]
+    pub max_upload: String,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -50,8 +54,9 @@ fn engine(root: &Path, args: EngineArgs) -> Result<Engine> {
 }
 
 pub fn serve(root: &Path, args: ServeArgs) -> Result<i32> {
+    let max_upload = crate::config::parse_size(&args.max_upload).map_err(|e| anyhow::anyhow!("--max-upload: {e}"))?;
     let engine = engine(root, args.engine)?;
-    crate::api::serve(engine, &args.socket)?;
+    crate::api::serve(engine, &args.socket, max_upload)?;
     Ok(0)
 }
 

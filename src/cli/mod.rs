@@ -1,6 +1,7 @@
 //! The command line: clap structures and one function per verb. No logic lives here — each verb finds
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
+mod containers;
 mod engine;
 mod format;
 mod images;
@@ -108,8 +109,15 @@ pub enum Command {
     /// List containers.
     #[command(alias = "ls")]
     List(ListArgs),
-    /// List the processes of a container (host pids).
+    /// Without an id: list the engine's containers (`run --image … -d`/`--name`, and the daemon's); with
+    /// an id: the processes of a container (host pids).
     Ps(PsArgs),
+    /// Print an engine container's log (docker's json-file); -f follows it until the container ends.
+    Logs(containers::LogsArgs),
+    /// Stop engine containers: the stop signal, then SIGKILL after --time seconds.
+    Stop(containers::StopArgs),
+    /// Remove engine containers (-f: running ones too).
+    Rm(containers::RmArgs),
     /// Show a running container's resource usage: memory, cpu, pids, OOM kills.
     Stats(StatsArgs),
     /// Stream a container's events as JSON lines (runc's format): its usage every --interval and an
@@ -168,7 +176,8 @@ pub struct RunArgs {
     /// Where base tarballs are extracted.
     #[arg(long, default_value_os_t = crate::paths::base_cache(), value_name = "DIR", env = "CONTAINY_CACHE")]
     pub cache: PathBuf,
-    /// Create and start the container, then return (it runs on without containy).
+    /// Create and start the container, then return (it runs on without containy); with --image, an engine
+    /// container (see below).
     #[arg(short, long)]
     pub detach: bool,
     /// With --detach and a terminal: a Unix socket to send the pty's master side to.
@@ -208,6 +217,8 @@ pub struct RunArgs {
     /// When to pull the image (--image, or the config's rootfs.image): missing, always or never.
     #[arg(long, default_value = "missing", value_name = "POLICY")]
     pub pull: image::registry::PullPolicy,
+    #[command(flatten)]
+    pub docker: Box<containers::DockerFlags>,
 }
 
 #[derive(Debug, Args)]
@@ -331,8 +342,16 @@ pub struct ListArgs {
 pub struct PsArgs {
     #[command(flatten)]
     pub output: format::FormatArg,
-    /// The container's id.
-    pub id: String,
+    /// Engine containers: every one, not only running ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Engine containers: only their ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub store: containers::StoreArgs,
+    /// The container's id (without it: the engine's containers).
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -478,7 +497,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Ps(args) => {
-            let pids = Container::load(&cli.root, &args.id)?.pids();
+            let Some(id) = &args.id else {
+                return containers::ps(&cli.root, &args.store, args.all, args.quiet, args.output.json());
+            };
+            let pids = Container::load(&cli.root, id)?.pids();
             if args.output.json() {
                 println!("{}", serde_json::to_string(&pids)?);
             } else {
@@ -538,12 +560,18 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pull(args) => mapped(|| registry::pull(args)),
         Command::Login(args) => registry::login(args),
         Command::Logout(args) => registry::logout(args),
+        Command::Logs(args) => containers::logs(&cli.root, args),
+        Command::Stop(args) => containers::stop(&cli.root, args),
+        Command::Rm(args) => containers::rm(&cli.root, args),
         Command::Serve(args) => engine::serve(&cli.root, args),
         Command::Monitor(args) => engine::monitor(&cli.root, args),
     }
 }
 
 fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
+    if containers::wants_engine(&args) {
+        return containers::run(root, args);
+    }
     let source = match args.image {
         Some(name) => Source::Image { name, config: args.config, dir: args.bundle },
         None => Source::Bundle { dir: args.bundle, config: args.config },

@@ -1,6 +1,8 @@
-//! `docker cp`: files in and out of a running container, confined to its root filesystem.
+//! `docker cp`: files in and out of a container, confined to its root filesystem.
 //!
-//! The container's root is reached through `/proc/<pid>/root`, and every path in it is opened with
+//! A running (or created) container's root is reached through `/proc/<pid>/root`; a stopped one's is its
+//! writable layer (kept until `rm`) over its image's layers, mounted for the one request as a detached
+//! overlay (`fsmount`: in no namespace, gone when its descriptor closes). Every path in it is opened with
 //! `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` on that directory: `..` and absolute symlinks resolve
 //! as if the container's root were `/`, so a path (or a symlink the container planted) cannot reach the
 //! host. The opened object is then named `/proc/self/fd/N` for the tar writer, and the archive coming in
@@ -26,31 +28,72 @@ pub struct PathStat {
     pub link_target: String,
 }
 
-/// Open `path` inside the root of running container `reference` (`O_PATH`, final symlink followed).
-fn open_in_container(engine: &Engine, reference: &str, path: &str) -> Result<OwnedFd> {
+/// An opened path in a container's root, and what keeps that root alive (a stopped container's layers,
+/// mounted for this request only).
+struct Opened {
+    fd: OwnedFd,
+    _root: OwnedFd,
+}
+
+/// Open `path` inside the root of container `reference` (`O_PATH`, final symlink followed): a container
+/// with a process is reached through `/proc/<pid>/root`; an exited one (or one whose process is gone)
+/// through its writable layer over its image's layers, mounted for this request (`writable` for `cp` in).
+fn open_in_container(engine: &Engine, reference: &str, path: &str, writable: bool) -> Result<Opened> {
     let rec = record::find(engine, reference)?;
     let state = ops::status(engine, &rec);
-    if state.status != "running" && state.status != "paused" {
-        return Err(EngineError::conflict(format!(
-            "container {} is not running: containy copies files only while a container runs",
-            rec.id
-        )));
-    }
-    let root_path = format!("/proc/{}/root", state.pid);
-    let root =
+    let live = matches!(state.status.as_str(), "running" | "paused" | "created") && state.pid > 0;
+    let root = if live {
+        let root_path = format!("/proc/{}/root", state.pid);
         nix::fcntl::open(root_path.as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| EngineError::internal(format!("open {root_path}: {e}")))?;
+            .map_err(|e| EngineError::internal(format!("open {root_path}: {e}")))?
+    } else {
+        stopped_root(engine, &rec, writable)?
+    };
     let relative = path.trim_start_matches('/');
     let relative = if relative.is_empty() { "." } else { relative };
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    openat2(&root, relative, how).map_err(|e| match e {
+    let fd = openat2(&root, relative, how).map_err(|e| match e {
         nix::errno::Errno::ENOENT => {
             EngineError::not_found(format!("Could not find the file {path} in container {reference}"))
         }
         e => EngineError::bad(format!("{path}: {e}")),
-    })
+    })?;
+    Ok(Opened { fd, _root: root })
+}
+
+/// The root filesystem of a container without a process: an overlay of its writable layer (kept in the
+/// record until `rm`) over its image's layers, as a detached mount (gone when the descriptor closes).
+/// Read-only, the writable layer is just the top lower layer; `writable`, it is the upper dir again.
+fn stopped_root(engine: &Engine, rec: &record::Record, writable: bool) -> Result<OwnedFd> {
+    let changes = engine.changes_dir(&rec.id);
+    let (upper, work) = (changes.join("upper"), changes.join("work"));
+    if !upper.is_dir() {
+        return Err(EngineError::conflict(format!(
+            "container {} has no filesystem to copy from or to ({} is missing)",
+            rec.id,
+            upper.display()
+        )));
+    }
+    let store = crate::image::store::Store::open(&engine.store)?;
+    let image = store.find(&rec.image_id)?;
+    let text = |p: &Path| {
+        p.to_str().map(str::to_string).ok_or_else(|| EngineError::internal(format!("{}: not UTF-8", p.display())))
+    };
+    let mut options = Vec::new();
+    if writable {
+        options.push(("upperdir", text(&upper)?));
+        options.push(("workdir", text(&work)?));
+    } else {
+        options.push(("lowerdir+", text(&upper)?));
+    }
+    for layer in store.lowerdirs(&image) {
+        options.push(("lowerdir+", text(&layer)?));
+    }
+    let options: Vec<(&str, &str)> = options.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::sys::detached_mount("overlay", &options, !writable)
+        .map_err(|e| EngineError::internal(format!("mount the layers of container {}: {e}", rec.id)))
 }
 
 fn fd_path(fd: &OwnedFd) -> PathBuf {
@@ -58,8 +101,8 @@ fn fd_path(fd: &OwnedFd) -> PathBuf {
 }
 
 pub fn stat(engine: &Engine, reference: &str, path: &str) -> Result<PathStat> {
-    let fd = open_in_container(engine, reference, path)?;
-    let st = nix::sys::stat::fstat(&fd).map_err(|e| EngineError::internal(format!("stat {path}: {e}")))?;
+    let opened = open_in_container(engine, reference, path, false)?;
+    let st = nix::sys::stat::fstat(&opened.fd).map_err(|e| EngineError::internal(format!("stat {path}: {e}")))?;
     let kind = st.st_mode & libc::S_IFMT;
     let mut mode = st.st_mode & 0o777;
     if kind == libc::S_IFDIR {
@@ -71,8 +114,8 @@ pub fn stat(engine: &Engine, reference: &str, path: &str) -> Result<PathStat> {
 
 /// Write `path` (a file or a whole directory) as a tar archive to `out`, named by its last component.
 pub fn get<W: Write>(engine: &Engine, reference: &str, path: &str, out: W) -> Result<()> {
-    let fd = open_in_container(engine, reference, path)?;
-    let source = fd_path(&fd);
+    let opened = open_in_container(engine, reference, path, false)?;
+    let source = fd_path(&opened.fd);
     let name = Path::new(path).file_name().map_or(".".into(), |n| n.to_string_lossy().into_owned());
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
@@ -95,8 +138,8 @@ pub fn get<W: Write>(engine: &Engine, reference: &str, path: &str, out: W) -> Re
 
 /// Unpack the tar archive `input` into directory `dir` of the container.
 pub fn put<R: Read>(engine: &Engine, reference: &str, dir: &str, input: R) -> Result<()> {
-    let fd = open_in_container(engine, reference, dir)?;
-    let target = fd_path(&fd);
+    let opened = open_in_container(engine, reference, dir, true)?;
+    let target = fd_path(&opened.fd);
     if !target.is_dir() {
         return Err(EngineError::bad(format!("extraction point is not a directory: {dir}")));
     }

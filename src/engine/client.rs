@@ -64,7 +64,8 @@ pub fn request(engine: &Engine, id: &str, line: &str) -> Result<String> {
     let _ = BufReader::new(sock).read_line(&mut answer);
     match answer.trim_end().split_once(' ') {
         Some(("error", msg)) => Err(EngineError::internal(msg.to_string())),
-        _ if answer.is_empty() => Err(EngineError::internal(format!("the monitor of {id} closed the connection"))),
+        // It closes without a word only when its container has just ended.
+        _ if answer.is_empty() => Err(EngineError::conflict(format!("Container {id} is not running"))),
         _ => Ok(answer.trim_end().to_string()),
     }
 }

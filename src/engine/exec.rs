@@ -106,3 +106,63 @@ pub fn process_file(engine: &Engine, exec: &ExecRecord) -> Result<PathBuf> {
     std::fs::write(&path, process.to_string()).map_err(|e| EngineError::io("write", &path, e))?;
     Ok(path)
 }
+
+/// `POST /exec/{id}/resize`: the exec's terminal is held by its `containy exec` process, which relays it to the
+/// daemon's pipes; its size is set on the terminal's other side, fd 0 of the exec's program — a descendant of
+/// that process, found through `/proc/*/stat` (the terminal lives in the container's devpts, and reopening the
+/// slave through `/proc/PID/fd/0` reaches that same terminal). `TIOCSWINSZ` on it sets the one window size and
+/// sends SIGWINCH to the program's process group, as a resize of the master would. An exec without a tty has
+/// nothing to resize (docker answers 200 too); one whose program is not there yet answers 409, and clients
+/// retry (docker's CLI does, five times). The program chooses its fd 0: only a terminal is touched, opened
+/// `O_NOCTTY | O_NONBLOCK` (a FIFO or file there is opened without blocking and left alone, a socket cannot
+/// be opened), and the one call made on it is `TIOCSWINSZ`.
+pub fn resize(exec: &ExecRecord, height: u16, width: u16) -> Result<()> {
+    use std::io::IsTerminal;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    if !exec.request.tty {
+        return Ok(());
+    }
+    let not_running = || EngineError::conflict(format!("Exec {} is not running (or has no terminal yet)", exec.id));
+    if !exec.running || exec.pid <= 0 {
+        return Err(not_running());
+    }
+    let ws = libc::winsize { ws_row: height, ws_col: width, ws_xpixel: 0, ws_ypixel: 0 };
+    for pid in descendants(exec.pid) {
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(format!("/proc/{pid}/fd/0"));
+        if let Ok(tty) = opened
+            && tty.is_terminal()
+        {
+            return crate::sys::set_window_size(tty.as_fd(), &ws)
+                .map_err(|e| EngineError::internal(format!("resize the terminal of exec {}: {e}", exec.id)));
+        }
+    }
+    Err(not_running())
+}
+
+/// Every process below `root` (children, their children, …), parents before children.
+fn descendants(root: i32) -> Vec<i32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so read after the last `)`.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parent_of.iter().filter(|(_, pp)| *pp == parent).map(|(pid, _)| *pid));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}

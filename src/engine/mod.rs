@@ -9,9 +9,11 @@
 //! the runtime → `start` → the monitor reaps it, records how it ended and, for `--rm`, removes the record.
 
 pub mod archive;
+pub mod attached;
 pub mod client;
 pub mod events;
 pub mod exec;
+pub mod flags;
 pub mod logs;
 pub mod monitor;
 pub mod ops;
@@ -23,12 +25,14 @@ use std::path::{Path, PathBuf};
 
 pub use request::CreateRequest;
 
-/// What went wrong, in the four kinds the Docker API tells apart (400, 404, 409, 500).
+/// What went wrong, in the kinds the Docker API tells apart (400, 404, 409, 413, 500).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     BadRequest,
     NotFound,
     Conflict,
+    /// A request body over the daemon's cap (413).
+    TooLarge,
     Internal,
 }
 
@@ -109,6 +113,11 @@ impl Engine {
     }
     pub fn record_dir(&self, id: &str) -> PathBuf {
         self.containers_dir().join(id)
+    }
+    /// The container's writable layer (`upper/`, `work/`): the runtime's `<bundle>/changes` for `keep_changes`,
+    /// with the record as the bundle (see `plan.rs`), so it lives until `rm` removes the record.
+    pub fn changes_dir(&self, id: &str) -> PathBuf {
+        self.record_dir(id).join("changes")
     }
     /// The monitor's own directory (its attach socket): runtime state, gone at reboot like the containers.
     /// Named by the id's first 20 digits (80 random bits): a socket path must fit in 108 bytes.

@@ -89,14 +89,21 @@ pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
     if state.status == "running" || state.status == "paused" {
         return Ok(false);
     }
-    if client::connect(engine, &rec.id).is_none() {
-        // Ended before: a fresh container from the same record (the log goes on).
-        leftover_cleanup(engine, &rec.id);
-        client::spawn_monitor(engine, &rec.id)?;
-    }
+    ensure_monitor(engine, &rec)?;
     client::request(engine, &rec.id, "start")?;
     super::events::emit(engine, &rec, "start", &[]);
     Ok(true)
+}
+
+/// A monitor for `rec`: the one it has, or, when it ended before, a fresh container from the same record
+/// (created, waiting for `start`; the log and the writable layer go on) — what `start` needs, and `attach`
+/// before `start` (`docker start -a` of an exited container attaches first).
+pub fn ensure_monitor(engine: &Engine, rec: &Record) -> Result<()> {
+    if client::connect(engine, &rec.id).is_none() {
+        leftover_cleanup(engine, &rec.id);
+        client::spawn_monitor(engine, &rec.id)?;
+    }
+    Ok(())
 }
 
 /// The status as it is: the monitor's record, corrected when the monitor is gone.

@@ -31,6 +31,10 @@ pub fn make_plan(engine: &Engine, id: &str, req: &CreateRequest) -> Result<Valid
     let text = serde_json::to_string(&config).map_err(|e| EngineError::internal(e.to_string()))?;
     let mut plan = crate::config::parse_str(&text, crate::config::Format::Json, Path::new("<request>"), Path::new("/"))
         .map_err(|e| EngineError::bad(format!("invalid create request: {e}")))?;
+    // The writable layer lives in the record (`<record>/changes/{upper,work}`, the runtime's `keep_changes`), not
+    // in the runtime's state dir: docker keeps an exited container's files until `rm` (for `cp` out, and for the
+    // next `start`), and `rm` removes the record with it.
+    plan.bundle = engine.record_dir(id);
     let overrides = Overrides {
         env: req.env.clone().unwrap_or_default(),
         cwd: Some(&req.working_dir).filter(|w| !w.is_empty()).map(PathBuf::from),
@@ -75,7 +79,7 @@ fn friendly_config(engine: &Engine, id: &str, req: &CreateRequest) -> Result<Val
         config.insert("domainname".into(), json!(req.domainname));
     }
     config.insert("process".into(), process);
-    config.insert("rootfs".into(), json!({"image": req.image, "readonly": hc.readonly_rootfs}));
+    config.insert("rootfs".into(), json!({"image": req.image, "readonly": hc.readonly_rootfs, "keep_changes": true}));
     config.insert("mounts".into(), Value::Array(mounts(engine, req)?));
     config.insert("resources".into(), resources(req)?);
     let (network, ports) = network(engine, req)?;

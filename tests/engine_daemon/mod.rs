@@ -24,10 +24,16 @@ pub fn docker_cli() -> Option<&'static str> {
 pub struct Daemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// More `containy serve` flags (`--max-upload 64K`).
+    extra: Vec<String>,
 }
 
 impl Daemon {
     pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Daemon {
         let dir = tempfile::Builder::new().prefix("containy-engine-").tempdir().unwrap();
         let tar_path = dir.path().join("busybox.tar");
         let mut builder = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
@@ -43,7 +49,7 @@ impl Daemon {
             .output()
             .unwrap();
         assert!(out.status.success(), "import: {}", common::stderr(&out));
-        let mut d = Daemon { dir, child: None };
+        let mut d = Daemon { dir, child: None, extra: extra.iter().map(|s| s.to_string()).collect() };
         d.spawn();
         d
     }
@@ -69,6 +75,7 @@ impl Daemon {
             .arg("--cache")
             .arg(self.path("cache"))
             .args(["--default-network", "none"])
+            .args(&self.extra)
             .env("CONTAINY_API_LOG", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
