@@ -92,7 +92,7 @@ fn stopped_root(engine: &Engine, rec: &record::Record, writable: bool) -> Result
         options.push(("lowerdir+", text(&layer)?));
     }
     let options: Vec<(&str, &str)> = options.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    crate::sys::detached_mount("overlay", &options, !writable)
+    crate::sys::detached_mount("overlay", &options, if writable { 0 } else { libc::MOUNT_ATTR_RDONLY })
         .map_err(|e| EngineError::internal(format!("mount the layers of container {}: {e}", rec.id)))
 }
 

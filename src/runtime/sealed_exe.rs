@@ -82,13 +82,11 @@ fn overlay_view(exe: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
     };
     // `:` separates layers and `\` escapes: a path holding either is escaped for the option.
     let escape = |p: &Path| p.to_string_lossy().replace('\\', "\\\\").replace(':', "\\:");
-    let context = sys::fsopen("overlay")?;
-    // The binary's directory on top, so that a file of the same name in `scratch` cannot hide it.
-    sys::fsconfig_set(context.as_fd(), "lowerdir", &format!("{}:{}", escape(dir), escape(scratch)))?;
-    let _ = sys::fsconfig_set(context.as_fd(), "xino", "off"); // only silences a kernel log line
-    sys::fsconfig_create(context.as_fd())?;
+    // The binary's directory on top, so that a file of the same name in `scratch` cannot hide it. `xino`
+    // off only keeps a kernel log line quiet when the two layers are on different filesystems.
+    let lower = format!("{}:{}", escape(dir), escape(scratch));
     let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID;
-    let mount = sys::fsmount(context.as_fd(), attrs)?;
+    let mount = sys::detached_mount("overlay", &[("lowerdir", &lower), ("xino", "off")], attrs)?;
     Ok(openat(mount.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?)
 }
 

@@ -7,7 +7,7 @@
 mod mountfd;
 mod timer;
 
-pub use mountfd::{fsconfig_create, fsconfig_set, fsmount, fsopen};
+pub use mountfd::detached_mount;
 pub use timer::{default_sigpipe, pidfd_send_signal, timerfd, timerfd_arm, timerfd_expired};
 
 use std::io;
@@ -368,59 +368,4 @@ pub fn bpf_attach_device_program(program: BorrowedFd<'_>, cgroup: BorrowedFd<'_>
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// A new mount of `fstype` with string `options` (`key`, `value`; an empty value sets a flag), made with
-/// `fsopen`/`fsconfig`/`fsmount` and attached nowhere: the descriptor is its root, usable as a `dirfd`, and
-/// the mount goes away when the descriptor is closed — nothing to unmount, nothing left in any namespace.
-pub fn detached_mount(fstype: &str, options: &[(&str, &str)], readonly: bool) -> io::Result<OwnedFd> {
-    const FSOPEN_CLOEXEC: libc::c_uint = 1;
-    const FSCONFIG_SET_FLAG: libc::c_uint = 0;
-    const FSCONFIG_SET_STRING: libc::c_uint = 1;
-    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
-    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-    const MOUNT_ATTR_RDONLY: libc::c_uint = 1;
-    let cstr = |s: &str| std::ffi::CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
-    let fstype = cstr(fstype)?;
-    // SAFETY: fstype is a valid NUL-terminated string; the result is checked and owned at once.
-    let raw = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
-    if raw == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: raw is a fresh descriptor that nothing else owns.
-    let fs = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
-    for (key, value) in options {
-        let (k, v) = (cstr(key)?, cstr(value)?);
-        let (cmd, value_ptr) =
-            if value.is_empty() { (FSCONFIG_SET_FLAG, std::ptr::null()) } else { (FSCONFIG_SET_STRING, v.as_ptr()) };
-        // SAFETY: key and value are valid NUL-terminated strings (or NULL for a flag) that outlive the call.
-        let rc = unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, k.as_ptr(), value_ptr, 0) };
-        if rc == -1 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("fsconfig {key}={value}: {e}")));
-        }
-    }
-    // SAFETY: no memory arguments.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            fs.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<u8>(),
-            std::ptr::null::<u8>(),
-            0,
-        )
-    };
-    if rc == -1 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("fsconfig create: {e}")));
-    }
-    let attrs = if readonly { MOUNT_ATTR_RDONLY } else { 0 };
-    // SAFETY: no memory arguments; the result is checked and owned at once.
-    let raw = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
-    if raw == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: raw is a fresh descriptor (FSMOUNT_CLOEXEC) that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
 }

@@ -7,9 +7,10 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
 const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const FSMOUNT_CLOEXEC: libc::c_uint = 1;
@@ -26,42 +27,32 @@ fn owned(raw: libc::c_long) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
 }
 
-/// `fsopen(2)`: a configuration context for a new superblock of filesystem `fstype`.
-pub fn fsopen(fstype: &str) -> io::Result<OwnedFd> {
-    let fstype = c_string(fstype)?;
+/// A new mount of `fstype` with `options` (`key`, `value`; an empty value sets a flag) and `MOUNT_ATTR_*`
+/// bits `attrs`, attached nowhere: the descriptor is its root, usable as a `dirfd`, and the mount goes away
+/// when the descriptor (and every file opened below it) is closed — nothing to unmount, nothing left in any
+/// namespace. An option the filesystem refuses is named in the error.
+pub fn detached_mount(fstype: &str, options: &[(&str, &str)], attrs: u64) -> io::Result<OwnedFd> {
+    let name = c_string(fstype)?;
     // SAFETY: the name is a valid C string for the duration of the call; the result is checked and owned.
-    owned(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })
-}
-
-/// `fsconfig(FSCONFIG_SET_STRING)`: set option `key` to `value` in the context.
-pub fn fsconfig_set(context: BorrowedFd<'_>, key: &str, value: &str) -> io::Result<()> {
-    let (key, value) = (c_string(key)?, c_string(value)?);
-    // SAFETY: both strings are valid C strings for the duration of the call; aux must be 0 for this command.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_fsconfig, context.as_raw_fd(), FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0)
-    };
-    if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
-}
-
-/// `fsconfig(FSCONFIG_CMD_CREATE)`: create the superblock from the options set so far.
-pub fn fsconfig_create(context: BorrowedFd<'_>) -> io::Result<()> {
+    let context = owned(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?;
+    let named = |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
+    for (key, value) in options {
+        let (k, v) = (c_string(key)?, c_string(value)?);
+        let (command, value_ptr) =
+            if value.is_empty() { (FSCONFIG_SET_FLAG, std::ptr::null()) } else { (FSCONFIG_SET_STRING, v.as_ptr()) };
+        // SAFETY: key and value are valid C strings (or NULL for a flag) that outlive the call; aux is 0.
+        let rc = unsafe { libc::syscall(libc::SYS_fsconfig, context.as_raw_fd(), command, k.as_ptr(), value_ptr, 0) };
+        if rc == -1 {
+            return Err(named(format!("fsconfig {fstype} {key}={value}"))(io::Error::last_os_error()));
+        }
+    }
+    let null = std::ptr::null::<libc::c_char>();
     // SAFETY: the command takes no memory arguments (key and value must be NULL, aux 0).
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            context.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
-}
-
-/// `fsmount(2)`: a detached mount of the created superblock with `MOUNT_ATTR_*` bits `attrs`; its
-/// descriptor is the mount's root directory.
-pub fn fsmount(context: BorrowedFd<'_>, attrs: u64) -> io::Result<OwnedFd> {
+    let rc = unsafe { libc::syscall(libc::SYS_fsconfig, context.as_raw_fd(), FSCONFIG_CMD_CREATE, null, null, 0) };
+    if rc == -1 {
+        return Err(named(format!("fsconfig {fstype} create"))(io::Error::last_os_error()));
+    }
     // SAFETY: fsmount has no memory arguments; the result is checked and owned.
     owned(unsafe { libc::syscall(libc::SYS_fsmount, context.as_raw_fd(), FSMOUNT_CLOEXEC, attrs as libc::c_uint) })
+        .map_err(named(format!("fsmount {fstype}")))
 }
