@@ -351,13 +351,13 @@ section_missing() {
 # tarball) in overlay mode, with the default seccomp profile and the generated /etc files, and the same with
 # seccomp unconfined (the seccomp row).
 section_friendly() {
-    local base=$WORK/bases/busybox
-    [ -n "$DEBIAN_DIR" ] && base=$DEBIAN_DIR
+    local base=$WORK/bases/busybox name=busybox
+    [ -n "$DEBIAN_DIR" ] && base=$DEBIAN_DIR name=Debian
     friendly_config "$WORK/friendly/default" path "$base" 'seccomp = "default"'
     friendly_config "$WORK/friendly/unconfined" path "$base" 'seccomp = "unconfined"'
     local c="$CONTAINY --root $WORK/state/containy run --cache $WORK/cache --bundle"
     if $c "$WORK/friendly/default" "$TAG-fp" >"$RAW/friendly-probe.txt" 2>&1; then
-        echo "friendly path and seccomp: measured on $(basename "$base")" >>"$RAW/missing.txt"
+        echo "friendly path and seccomp: measured on the $name base" >>"$RAW/missing.txt"
         "${MEASURE[@]}" --rounds "$ROUNDS" --warmup 2 --out "$RAW/friendly.tsv" \
             "oci" "$CONTAINY --root $WORK/state/containy run --bundle $WORK/oci $TAG-fo-{n}" \
             "friendly" "$c $WORK/friendly/default $TAG-fd-{n}" \
