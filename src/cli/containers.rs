@@ -146,7 +146,13 @@ pub(super) fn run(root: &Path, args: super::RunArgs) -> Result<i32> {
     let store = crate::image::store::Store::open(&engine.store)?;
     let options = registry::PullOptions { jobs: 1, ..Default::default() };
     let display = registry::display::Display::new();
-    let found = registry::ensure_image(&store, &request.image, args.pull, &options, &|e| display.event(e));
+    let found = registry::ensure_image(
+        &store,
+        &request.image,
+        args.pull.unwrap_or(registry::PullPolicy::Missing),
+        &options,
+        &|e| display.event(e),
+    );
     display.finish();
     found?;
     let created = ops::create(&engine, d.name.as_deref(), request);

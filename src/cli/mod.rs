@@ -214,9 +214,11 @@ pub struct RunArgs {
     /// The command (after `--`): replaces the config's process.args, or the image's Cmd.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
-    /// When to pull the image (--image, or the config's rootfs.image): missing, always or never.
-    #[arg(long, default_value = "missing", value_name = "POLICY")]
-    pub pull: image::registry::PullPolicy,
+    /// When to pull the image (--image, or the config's rootfs.image): missing (the default), always or never.
+    /// No clap default: a default would be parsed on every run, and the run path of a bundle touches nothing
+    /// of the registry client.
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<image::registry::PullPolicy>,
     #[command(flatten)]
     pub docker: Box<containers::DockerFlags>,
 }
@@ -590,7 +592,12 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
         publish: args.network.publish,
         limits: args.limits.flags(),
     };
-    let plan = request::plan(&Request { source, overrides, store: args.store, pull: args.pull })?;
+    let plan = request::plan(&Request {
+        source,
+        overrides,
+        store: args.store,
+        pull: args.pull.unwrap_or(image::registry::PullPolicy::Missing),
+    })?;
     let id = args.id.unwrap_or_else(runtime::state::generate_id);
     let opts = RunOptions {
         pid_file: args.pid_file,
