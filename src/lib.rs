@@ -9,6 +9,7 @@
 
 pub mod narrate;
 
+pub mod accounts; // the host's users and groups from /etc/passwd and /etc/group (no NSS: a static binary)
 pub mod api; // `containy serve`: the Docker Engine API over a Unix socket (the only async code)
 pub mod capabilities; // the five capability sets
 pub mod cgroups; // cgroup v1 / v2 files, written directly

@@ -65,7 +65,7 @@ pub fn data_dir() -> PathBuf {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
-        .or_else(|| nix::unistd::User::from_uid(nix::unistd::getuid()).ok().flatten().map(|u| u.dir));
+        .or_else(|| crate::accounts::user_by_uid(nix::unistd::getuid().as_raw()).map(|u| u.home));
     home.unwrap_or_else(|| PathBuf::from("/nonexistent")).join(".local/share/containy")
 }
 

@@ -118,7 +118,7 @@ pub fn write_id_maps_with_helpers(child: Pid, uid_maps: &[IdMap], gid_maps: &[Id
 pub fn caller_maps() -> (Vec<IdMap>, Vec<IdMap>, bool) {
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();
-    let name = nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name).unwrap_or_default();
+    let name = crate::accounts::user_by_uid(uid).map(|u| u.name).unwrap_or_default();
     let subuids = subordinate_ranges(Path::new("/etc/subuid"), &name, uid);
     let subgids = subordinate_ranges(Path::new("/etc/subgid"), &name, uid);
     let maps = |own: u32, ranges: &[SubordinateRange]| {

@@ -81,8 +81,8 @@ fn bind(socket: &Path) -> Result<tokio::net::UnixListener> {
         tokio::net::UnixListener::bind(socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("chmod {}", socket.display()))?;
-    if let Ok(Some(group)) = nix::unistd::Group::from_name("containy") {
-        let _ = nix::unistd::chown(socket, None, Some(group.gid));
+    if let Some(gid) = crate::accounts::group_id("containy") {
+        let _ = nix::unistd::chown(socket, None, Some(nix::unistd::Gid::from_raw(gid)));
     }
     Ok(listener)
 }

@@ -30,7 +30,7 @@ impl Caller {
     pub fn current() -> Caller {
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
-        let name = nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name).unwrap_or_default();
+        let name = crate::accounts::user_by_uid(uid).map(|u| u.name).unwrap_or_default();
         Caller {
             subuids: user_mapping::subordinate_ranges(Path::new("/etc/subuid"), &name, uid),
             subgids: user_mapping::subordinate_ranges(Path::new("/etc/subgid"), &name, uid),
