@@ -153,17 +153,18 @@ fn exec_runs_from_a_sealed_copy_of_containy() {
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // The exec process re-executes itself first thing; give it a moment.
+    // The exec process re-executes itself first thing (and, just spawned, may not even run containy yet);
+    // give it a moment. As root the view is the overlay: `/containy` in a mount attached nowhere, not a copy.
+    let sealed = std::path::Path::new("/").join(host_file.file_name().unwrap());
     let exe = format!("/proc/{}/exe", exec.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut target = std::fs::read_link(&exe).unwrap();
-    while target == host_file && std::time::Instant::now() < deadline {
+    while target != sealed && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
         target = std::fs::read_link(&exe).unwrap();
     }
     assert_ne!(target, host_file, "exec runs from the host's binary");
-    // As root the view is the overlay (`/containy` in a mount attached nowhere), not a copy.
-    assert_eq!(target, std::path::Path::new("/").join(host_file.file_name().unwrap()), "exec runs from {target:?}");
+    assert_eq!(target, sealed, "exec runs from {target:?}");
     let write = std::fs::OpenOptions::new().write(true).open(&exe).and_then(|mut f| {
         use std::io::Write;
         f.write_all(b"pwned")
