@@ -13,8 +13,8 @@
 #   E. exec of /bin/true into a running container (containy create+start, runc/crun run -d), default
 #      seccomp vs unconfined, a fully cached rebuild — each only where containy can do it (otherwise
 #      "not measured: containy has no exec/seccomp/build yet"; runc/crun exec is still recorded);
-#   F. a profile of containy's run path (bench/profile.sh: strace, perf, callgrind, RSS breakdown);
 #   E2. what friendliness costs: the OCI bundle vs configy.toml over the Debian base, seccomp default/none;
+#   F. a profile of containy's run path (bench/profile.sh: strace, perf, callgrind, RSS breakdown);
 #   G. pulling a 3-layer Debian image from a local registry: containy pull vs skopeo copy and podman pull
 #      (bench/pull.sh; BENCH_PULL_ROUNDS=5).
 #   H. the engine: `docker run --rm … /bin/true` (one docker CLI) through containy serve, a private dockerd
