@@ -146,10 +146,10 @@ pub struct Cgroup {
     layout: Layout,
     /// v1: one directory per controller used; v2: exactly one.
     dirs: Vec<(String, PathBuf)>,
-    /// Parent directories containy created on the way; removed when empty. Never containy's own shared
-    /// `containy/` parent, which stays, as docker's `docker/` does: making and removing it on every run cost
-    /// 6 mkdir + 12 rmdir on a v1 host, and let one container remove it between another's two mkdirs.
+    /// Parent directories containy created on the way; removed when empty.
     parents: Vec<PathBuf>,
+    /// `containy/` in each hierarchy when the default path is used; removed when empty.
+    shared_parents: Vec<PathBuf>,
     /// Directories that existed before the container (an engine pre-created them): joined, never removed.
     existing: Vec<PathBuf>,
     memory_limit: Option<u64>,
@@ -179,6 +179,7 @@ impl Cgroup {
             layout: layout.clone(),
             dirs: Vec::new(),
             parents: Vec::new(),
+            shared_parents: Vec::new(),
             existing: Vec::new(),
             memory_limit: resources.memory,
         };
@@ -187,7 +188,7 @@ impl Cgroup {
             Layout::V1 { hierarchies } => v1::create(&mut cgroup, hierarchies, rel, resources),
         };
         if rel.parent() == Some(Path::new(DEFAULT_PARENT)) {
-            cgroup.parents.clear(); // the shared `containy/` stays
+            cgroup.shared_parents = cgroup.dirs.iter().filter_map(|(_, d)| d.parent().map(Path::to_path_buf)).collect();
         }
         match result {
             Ok(()) => Ok(cgroup),
@@ -214,7 +215,14 @@ impl Cgroup {
 
     /// The cgroup of an existing container, from the directories recorded in its state.
     pub fn reopen(layout: &Layout, dirs: Vec<(String, PathBuf)>) -> Cgroup {
-        Cgroup { layout: layout.clone(), dirs, parents: Vec::new(), existing: Vec::new(), memory_limit: None }
+        Cgroup {
+            layout: layout.clone(),
+            dirs,
+            parents: Vec::new(),
+            shared_parents: Vec::new(),
+            existing: Vec::new(),
+            memory_limit: None,
+        }
     }
 
     /// The directories among `dirs` that existed before the container: `remove` leaves them.
@@ -262,6 +270,17 @@ impl Cgroup {
     /// The pids in the cgroup (any hierarchy lists them all).
     pub fn procs(&self) -> Vec<Pid> {
         self.dirs.first().map(|(_, d)| procs(d)).unwrap_or_default()
+    }
+
+    /// `remove`, then containy's shared `containy/` parents too if they are empty now (for a cgroup
+    /// reopened from state, which does not know which parents it created).
+    pub fn remove_with_parents(&mut self) -> Result<(), CgroupError> {
+        self.shared_parents = self
+            .dirs
+            .iter()
+            .filter_map(|(_, d)| d.parent().filter(|p| p.ends_with(DEFAULT_PARENT)).map(Path::to_path_buf))
+            .collect();
+        self.remove()
     }
 
     pub fn layout(&self) -> &Layout {
@@ -336,10 +355,14 @@ impl Cgroup {
                 first_error.get_or_insert(e);
             }
         }
-        // Parents go when empty: those this run created (never the shared `containy/`). rmdir of a cgroup
-        // with children fails (EBUSY), so a parent still in use stays.
+        // Parents go when empty: those this run created, and containy's own `containy/` directory, which
+        // another container may have created and left to us. rmdir of a cgroup with children fails (EBUSY),
+        // so a parent still in use stays.
         while let Some(parent) = self.parents.pop() {
             let _ = std::fs::remove_dir(parent);
+        }
+        for shared in std::mem::take(&mut self.shared_parents) {
+            let _ = std::fs::remove_dir(shared);
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -374,8 +397,8 @@ fn make_dirs(
     existing: &mut Vec<PathBuf>,
 ) -> Result<PathBuf, CgroupError> {
     let leaf = root.join(rel);
-    // Another container may remove an empty parent it created (a shared custom `cgroupsPath` parent) between
-    // our two mkdirs: then the leaf's mkdir says ENOENT, and making the parents again is the answer.
+    // Another container may remove an empty shared parent (`containy/`) between our two mkdirs: then the
+    // leaf's mkdir says ENOENT, and making the parents again is the answer.
     for _ in 0..10 {
         let mut dir = root.to_path_buf();
         for part in rel.parent().into_iter().flat_map(|p| p.components()) {
