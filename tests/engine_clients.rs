@@ -12,14 +12,12 @@ use std::time::{Duration, Instant};
 
 use engine_daemon::{Daemon, docker_cli};
 
-/// The daemon is `kill -9`ed with an attached, a detached and a mid-stop container, and one that exits
-/// while it is down: they run on, their logs lose nothing, and a new daemon sees them all and removes them.
-/// Raw HTTP on the socket: `_ping`, versioned paths, docker's error JSON and status codes.
+/// docker-py, as an autograder drives it: `run` returning the output, a detached run with limits, `wait`,
+/// `logs`, `exec_run`.
 #[test]
 fn docker_py_runs_execs_and_waits() {
     require_root!();
-    if !Path::new("/usr/lib/python3/dist-packages/docker").exists() {
-        eprintln!("skipped: python3-docker is missing: run install.sh");
+    if !engine_daemon::docker_py() {
         return;
     }
     let d = Daemon::start();
@@ -166,7 +164,7 @@ fn classic_build_then_run() {
         d.docker_cmd(&["build", "-t", "broken", ctx.to_str().unwrap()]).env("DOCKER_BUILDKIT", "0").output().unwrap();
     assert!(!failed.status.success());
     // docker-py, as an autograder builds its image.
-    if Path::new("/usr/lib/python3/dist-packages/docker").exists() {
+    if engine_daemon::docker_py() {
         std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nCMD [\"echo\", \"from-py\"]\n").unwrap();
         let script = "import docker, sys\nc = docker.DockerClient(base_url='unix://' + sys.argv[1])\n\
                       img, _ = c.images.build(path=sys.argv[2], tag='pybuilt')\n\

@@ -68,8 +68,7 @@ fn uploads_over_the_cap_are_refused_with_413() {
 #[test]
 fn container_and_exec_terminals_are_resized() {
     require_root!();
-    if !Path::new("/usr/lib/python3/dist-packages/docker").exists() {
-        eprintln!("skipped: python3-docker is missing: run install.sh");
+    if !engine_daemon::docker_py() {
         return;
     }
     let d = Daemon::start();

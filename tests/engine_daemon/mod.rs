@@ -21,6 +21,15 @@ pub fn docker_cli() -> Option<&'static str> {
     }
 }
 
+/// Is Debian's python3-docker (docker-py) installed? Says "skipped" when it is not.
+pub fn docker_py() -> bool {
+    let found = Path::new("/usr/lib/python3/dist-packages/docker").exists();
+    if !found {
+        eprintln!("skipped: python3-docker is missing: run install.sh");
+    }
+    found
+}
+
 pub struct Daemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
