@@ -124,6 +124,12 @@ impl fmt::Debug for CompiledFilter {
 pub fn compile(profile: &Seccomp) -> Result<CompiledFilter, SeccompError> {
     let default = scmp_action(profile.default_action, profile.default_errno, "defaultErrnoRet")?;
     let mut ctx = ScmpFilterContext::new(default).map_err(libseccomp("create a filter"))?;
+    // A binary tree over the syscall numbers instead of one long if-chain. The program gets longer (the
+    // default profile: 1,431 instructions instead of 1,149), but every path through it gets short, and that is
+    // what the kernel pays for at load time: `seccomp(2)` runs the filter once for every syscall number of
+    // every ABI to build its allow-bitmap, so loading the default profile takes ≈0.37 ms instead of ≈0.95 ms
+    // here, and a syscall the bitmap does not settle walks ~10 comparisons instead of up to ~350.
+    ctx.set_ctl_optimize(2).map_err(libseccomp("ask for the binary-tree layout"))?;
     for (i, name) in profile.architectures.iter().enumerate() {
         let field = format!("architectures[{i}]");
         let arch = ScmpArch::from_str(name)
