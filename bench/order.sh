@@ -15,8 +15,9 @@
 # that still faults sits in a cold window (bench/lib/faults.py maps each faulting instruction fetch back to
 # its function). Both are merged into the file after what it already holds, so each run of this script on a
 # binary built with the file converges further (two or three rounds reach a handful of windows). Symbol
-# names carry a hash of the crate, not of the code, so the file stays valid across most edits; a stale name
-# is skipped by lld (`--no-warn-symbol-ordering`). Re-run after big changes, then `make release`:
+# names carry a hash of the crate and of the function's signature, not of its code, so the file stays valid
+# across most edits; a stale name is skipped by lld (`--no-warn-symbol-ordering`) and counted by
+# `make release`, and the next run here drops it. Re-run after big changes, then `make release`:
 #   sudo bench/order.sh            (needs the bundle of bench/run.sh in $BENCH_WORK, and linux-perf)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -97,15 +98,18 @@ echo "before: $(faulted "$TMP/oci-faults.data" --windows) on the OCI path" >&2
 echo "before: $(faulted "$TMP/all-faults.data" --windows) on the OCI and friendly paths" >&2
 # Two lists, the OCI path's first: it is what engines and graders run thousands of times, and its functions
 # together should fill as few windows as possible. Each list keeps what it had (the layout the current binary
-# was measured with), then what still faulted (functions no sample hit: each sat in a cold window), then what
-# the samples hit.
+# was measured with) less the names this binary no longer has (a changed signature changes a symbol's hash;
+# `make release` counts such stale names), then what still faulted (functions no sample hit: each sat in a
+# cold window), then what the samples hit.
+nm --defined-only "$BIN" | awk '{ print $3 }' >"$TMP/symbols"
+present() { [ -f "$1" ] && grep -xF -f "$TMP/symbols" "$1" || true; }
 {
-    [ -f "$OCI" ] && cat "$OCI"
+    present "$OCI"
     faulted "$TMP/oci-faults.data"
     sampled "$TMP/oci-samples.data"
 } | awk 'NF && !seen[$0]++' >"$OCI.tmp"
 {
-    [ -f "$FRIENDLY" ] && cat "$FRIENDLY"
+    present "$FRIENDLY"
     faulted "$TMP/all-faults.data"
     sampled "$TMP/all-samples.data"
 } | awk 'NF && !seen[$0]++' | grep -vxF -f "$OCI.tmp" >"$FRIENDLY.tmp" || true
