@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -207,10 +206,11 @@ pub struct Spooled {
     _tmp: crate::image::store::TmpDir,
 }
 
-/// At most `body::max_upload()` bytes: over it, the file goes (the guard) and the client gets a 413. The rest
-/// of the body is read and dropped first (up to [`DRAIN`] more bytes): a client still writing when the
-/// connection closes sees only a broken pipe, never the 413 and its message.
+/// At most `body::max_upload()` bytes: over it, the file goes (the guard) and the client gets a 413. On any
+/// error (over the cap, the disk full) the rest of the body is read and dropped first (up to [`DRAIN`] more
+/// bytes): a client still writing when the connection closes sees only a broken pipe, never the error.
 pub async fn read_to_file(engine: &Engine, req: super::router::Req) -> Result<Spooled, EngineError> {
+    use tokio::io::AsyncWriteExt;
     const DRAIN: u64 = 256 << 20;
     let (limit, knob) = (body::max_upload(), "containy serve --max-upload");
     let mut incoming = req.into_body();
@@ -218,26 +218,35 @@ pub async fn read_to_file(engine: &Engine, req: super::router::Req) -> Result<Sp
     let path = tmp.path.join("body.tar");
     let mut file = tokio::fs::File::create(&path).await.map_err(|e| EngineError::io("create", &path, e))?;
     let mut received = 0u64;
-    while let Some(frame) = incoming.frame().await {
-        let frame = frame.map_err(|e| EngineError::bad(format!("cannot read the archive: {e}")))?;
-        if let Some(data) = frame.data_ref() {
-            received += data.len() as u64;
-            if received > limit {
-                drop(file);
-                let mut drained = 0u64;
-                while drained < DRAIN
-                    && let Some(Ok(frame)) = incoming.frame().await
-                {
-                    drained += frame.data_ref().map_or(0, |d| d.len() as u64);
-                }
-                return Err(body::too_large("the uploaded archive", limit, knob));
-            }
-            tokio::io::AsyncWriteExt::write_all(&mut file, data)
-                .await
-                .map_err(|e| EngineError::io("write", &path, e))?;
+    let mut failed = None;
+    while let Some(frame) = body::next_frame(&mut incoming).await {
+        let Some(data) = frame?.into_data().ok() else { continue };
+        received += data.len() as u64;
+        if received > limit {
+            failed = Some(body::too_large("the uploaded archive", limit, knob));
+            break;
+        }
+        if let Err(e) = file.write_all(&data).await {
+            failed = Some(EngineError::io("write", &path, e));
+            break;
         }
     }
-    Ok(Spooled { path, _tmp: tmp })
+    // tokio's file writes on a blocking thread: the last write's error (ENOSPC) comes with the flush.
+    if failed.is_none()
+        && let Err(e) = file.flush().await
+    {
+        failed = Some(EngineError::io("write", &path, e));
+    }
+    drop(file);
+    let Some(error) = failed else { return Ok(Spooled { path, _tmp: tmp }) };
+    drop(tmp);
+    let mut drained = 0u64;
+    while drained < DRAIN
+        && let Some(Ok(frame)) = body::next_frame(&mut incoming).await
+    {
+        drained += frame.data_ref().map_or(0, |d| d.len() as u64);
+    }
+    Err(error)
 }
 
 /// `docker save`: the image as an archive (`image::export`), streamed as it is written.

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use request::CreateRequest;
 
-/// What went wrong, in the kinds the Docker API tells apart (400, 404, 409, 413, 500).
+/// What went wrong, in the kinds the Docker API tells apart (400, 404, 408, 409, 413, 500).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     BadRequest,
@@ -33,6 +33,8 @@ pub enum Kind {
     Conflict,
     /// A request body over the daemon's cap (413).
     TooLarge,
+    /// A client that stopped sending its request halfway (408).
+    Timeout,
     Internal,
 }
 

@@ -245,6 +245,13 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
         for &i in &polled {
             fds.push(PollFd::new(clients[i].sock.as_fd(), PollFlags::POLLIN));
         }
+        // A client that has closed its sending side is polled for nothing but its hang-up (POLLHUP comes
+        // without being asked for): one that went away entirely is dropped now, not at the next output.
+        let first_quiet = fds.len();
+        let quiet: Vec<usize> = (0..clients.len()).filter(|&i| !clients[i].input_open).collect();
+        for &i in &quiet {
+            fds.push(PollFd::new(clients[i].sock.as_fd(), PollFlags::empty()));
+        }
         let first_limit = fds.len();
         let limit_sources: Vec<_> = limiter.as_ref().map(Limiter::sources).unwrap_or_default();
         for (_, fd) in &limit_sources {
@@ -283,6 +290,12 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
                 gone.push(i);
             }
         }
+        for (&i, ok) in quiet.iter().zip(&ready[first_quiet..]) {
+            if *ok {
+                gone.push(i);
+            }
+        }
+        gone.sort_unstable();
         for i in gone.into_iter().rev() {
             clients.swap_remove(i);
         }
