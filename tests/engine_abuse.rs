@@ -180,10 +180,15 @@ fn a_thousand_clients_slow_and_vanishing_ones_and_the_daemon_keeps_serving() {
                     }
                 }
                 1 => {}
-                2 => c.send_raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"Im").unwrap(),
-                _ => c.send_raw(b"POST /images/load HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123").unwrap(),
+                2 => c
+                    .send_raw(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"Im")
+                    .unwrap(),
+                _ => c
+                    .send_raw(b"POST /images/load HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123")
+                    .unwrap(),
             }
-            let rest = c.read_until_closed().unwrap_or_else(|e| panic!("slow client {i}: the daemon never closed: {e}"));
+            let rest =
+                c.read_until_closed().unwrap_or_else(|e| panic!("slow client {i}: the daemon never closed: {e}"));
             if i % 4 >= 2 {
                 let text = String::from_utf8_lossy(&rest);
                 assert!(text.starts_with("HTTP/1.1 408"), "slow body {i}: {text}");
@@ -296,7 +301,12 @@ fn a_thousand_clients_slow_and_vanishing_ones_and_the_daemon_keeps_serving() {
         watch.slowest_ms.load(Ordering::Relaxed),
         watch.failures.lock().unwrap(),
     );
-    assert!(back, "descriptors left: daemon {:?} (was {base_targets:?}), monitor {}", fd_targets(d.pid()), fd_count(monitor));
+    assert!(
+        back,
+        "descriptors left: daemon {:?} (was {base_targets:?}), monitor {}",
+        fd_targets(d.pid()),
+        fd_count(monitor)
+    );
     assert!(watch.failures.lock().unwrap().is_empty(), "the probe was refused");
     assert!(watch.pings.load(Ordering::Relaxed) > 0, "the probe never got an answer");
     assert!(watch.max_fds.load(Ordering::Relaxed) > base_fds + CLIENTS / 2, "the thousand were never open at once");

@@ -70,10 +70,10 @@ impl Writer {
         match self.file.write_all(entries) {
             Ok(()) => {
                 if let Some((bytes, e)) = self.lost.take() {
-                    eprintln!(
+                    note(format_args!(
                         "containy monitor: the log {} can be written again; {bytes} bytes of output were lost ({e})",
                         self.path.display()
-                    );
+                    ));
                 }
             }
             Err(e) => {
@@ -83,17 +83,24 @@ impl Writer {
                 match &mut self.lost {
                     Some((bytes, _)) => *bytes += entries.len() as u64,
                     None => {
-                        eprintln!(
+                        note(format_args!(
                             "containy monitor: cannot write the log {}: {e}; the container's output is not logged \
                              until there is room",
                             self.path.display()
-                        );
+                        ));
                         self.lost = Some((entries.len() as u64, e));
                     }
                 }
             }
         }
     }
+}
+
+/// A line on the monitor's stderr. That is `monitor.log`, on the same filesystem as the json-file log: when
+/// the disk is full a write to it fails too, and `eprintln!` would then panic and take the monitor — the
+/// process that reaps the container — with it. So the line is written if it can be, and dropped if not.
+pub fn note(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{args}");
 }
 
 fn entry_line(stream: u8, bytes: &[u8]) -> Vec<u8> {

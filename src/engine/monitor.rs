@@ -104,7 +104,7 @@ pub fn main(engine: &Engine, id: &str) -> i32 {
             serve(engine, &rec, pid, listener, io, &limits)
         }
         Err(e) => {
-            eprintln!("containy monitor {id}: {e}");
+            logs::note(format_args!("containy monitor {id}: {e}"));
             let code = if e.kind == super::Kind::BadRequest { 400 } else { 500 };
             send_report(&mut report, &Report { ok: false, error: e.message, code });
             let _ = std::fs::remove_dir_all(engine.monitor_dir(id));
@@ -218,7 +218,11 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
     let mut log = logs::Writer::open(&engine.log_path(&rec.id)).ok();
     if log.is_none() {
-        eprintln!("containy monitor {}: cannot open the log {}", rec.id, engine.log_path(&rec.id).display());
+        logs::note(format_args!(
+            "containy monitor {}: cannot open the log {}",
+            rec.id,
+            engine.log_path(&rec.id).display()
+        ));
     }
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
@@ -308,7 +312,7 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
             match start_limits(limits, cgroup.as_ref()) {
                 Ok(l) => limiter = l,
                 Err(message) => {
-                    eprintln!("containy monitor {}: {message}: killing the container", rec.id);
+                    logs::note(format_args!("containy monitor {}: {message}: killing the container", rec.id));
                     if let Ok(c) = Container::load(&engine.state_root, &rec.id) {
                         let _ = c.kill(Signal::SIGKILL, true);
                     }
@@ -521,7 +525,7 @@ fn finish(
                 _ => 1,
             };
             if let Err(e) = c.delete(true) {
-                eprintln!("containy monitor {}: {e}", rec.id);
+                logs::note(format_args!("containy monitor {}: {e}", rec.id));
             }
             (code, oom)
         }
@@ -536,7 +540,7 @@ fn finish(
     state.finished_at = crate::clock::now_rfc3339();
     state.result = result;
     if let Err(e) = record::write_json(&dir, "state.json", &state) {
-        eprintln!("containy monitor {}: {e}", rec.id);
+        logs::note(format_args!("containy monitor {}: {e}", rec.id));
     }
     if oom {
         super::events::emit(engine, rec, "oom", &[]);
