@@ -350,6 +350,17 @@ fn a_container_log_on_a_full_disk_loses_output_but_stays_whole_and_the_container
     let monitor_log = std::fs::read_to_string(d.path(&format!("store/containers/{id}/monitor.log"))).unwrap();
     assert!(monitor_log.contains("bytes of output were lost"), "monitor.log: {monitor_log}");
     assert_eq!(http::once(&socket, "DELETE", &format!("/containers/{id}"), None).unwrap().status, 204);
+    // A create on the full disk: docker's 500 naming the reason, and no record or name left behind.
+    fs.fill(0);
+    let small = br#"{"Image": "busybox", "Cmd": ["true"]}"#;
+    let r = http::once(&socket, "POST", "/containers/create?name=full-disk", Some(small)).unwrap();
+    assert_eq!(r.status, 500, "{}", r.text());
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains(ENOSPC) && message.contains(&fs.path.display().to_string()), "{message}");
+    fs.free();
+    let r = http::once(&socket, "POST", "/containers/create?name=full-disk", Some(small)).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(http::once(&socket, "DELETE", "/containers/full-disk", None).unwrap().status, 204);
     let left: Vec<_> = std::fs::read_dir(&fs.path).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.iter().all(|n| n == "names" || n == "events.log"), "left on the tmpfs: {left:?}");
     drop(fs);
