@@ -72,7 +72,7 @@ fn pull(engine: &Engine, reference: &str, platform: Option<&str>) -> Result<Repl
     }
     let store = store(engine)?;
     let pulled = registry::pull(&store, reference, &options, &|_| {})
-        .map_err(|e| EngineError::not_found(crate::error::chain(&e)))?;
+        .map_err(|e| EngineError::new(pull_error_kind(&e), crate::error::chain(&e)))?;
     let lines = [
         json!({"status": format!("Pulling from {}", parsed.repository), "id": parsed.tag.clone().unwrap_or_default()}),
         json!({"status": format!("Digest: {}", pulled.digest)}),
@@ -82,6 +82,19 @@ fn pull(engine: &Engine, reference: &str, platform: Option<&str>) -> Result<Repl
     let mut reply = hyper::Response::new(body::full(Bytes::from(text)));
     reply.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
     Ok(reply)
+}
+
+/// dockerd's statuses for a failed pull: 404 for what the registry does not have (or will not show), 400 for
+/// a bad reference, 500 for the rest — a full disk is the daemon's trouble, not a missing image.
+fn pull_error_kind(e: &crate::image::registry::RegistryError) -> crate::engine::Kind {
+    use crate::engine::Kind;
+    use crate::image::registry::RegistryError as R;
+    match e {
+        R::Status { status: 404, .. } | R::Unauthorized { .. } | R::NoPlatform { .. } => Kind::NotFound,
+        R::Reference(_) | R::Usage(_) => Kind::BadRequest,
+        R::Blob { cause, .. } => pull_error_kind(cause),
+        _ => Kind::Internal,
+    }
 }
 
 fn store(engine: &Engine) -> Result<Store, EngineError> {
@@ -279,5 +292,23 @@ impl std::io::Write for ChannelWriter {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pull_error_kind;
+    use crate::engine::Kind;
+    use crate::image::registry::RegistryError as R;
+
+    #[test]
+    fn a_failed_pull_is_a_404_only_when_the_image_is_missing() {
+        let missing = R::Status { url: "u".into(), status: 404, message: "manifest unknown".into() };
+        assert_eq!(pull_error_kind(&missing), Kind::NotFound);
+        let enospc = std::io::Error::from_raw_os_error(28);
+        let full = R::Store(crate::image::ImageError::Corrupt { source: enospc });
+        let layer = R::Blob { digest: "sha256:x".into(), cause: Box::new(full) };
+        assert_eq!(pull_error_kind(&layer), Kind::Internal);
+        assert_eq!(pull_error_kind(&R::Usage("bad".into())), Kind::BadRequest);
     }
 }
