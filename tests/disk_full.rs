@@ -366,3 +366,33 @@ fn a_container_log_on_a_full_disk_loses_output_but_stays_whole_and_the_container
     drop(fs);
     d.assert_clean(&[id]);
 }
+
+#[test]
+fn an_engine_container_on_a_full_state_root_is_refused_and_leaves_nothing() {
+    require_root!();
+    let d = engine_daemon::Daemon::start();
+    let fs = Tmpfs::at(&d.path("state"), "4M");
+    let socket = d.socket();
+    let body = br#"{"Image": "busybox", "Cmd": ["echo", "ran"]}"#;
+    fs.fill(0);
+    let r = http::once(&socket, "POST", "/containers/create?name=full-state", Some(body)).unwrap();
+    assert_eq!(r.status, 500, "{}", r.text());
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains(ENOSPC) && message.contains(&fs.path.display().to_string()), "{message}");
+    let left: Vec<_> = std::fs::read_dir(&fs.path).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.iter().all(|n| n == "filler" || n == "engine"), "left in the state root: {left:?}");
+    fs.free();
+    let r = http::once(&socket, "POST", "/containers/create?name=full-state", Some(body)).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["Id"].as_str().unwrap().to_string();
+    assert_eq!(http::once(&socket, "POST", "/containers/full-state/start", None).unwrap().status, 204);
+    let waited = http::once(&socket, "POST", "/containers/full-state/wait", None).unwrap();
+    assert_eq!(waited.json()["StatusCode"], 0, "{}", waited.text());
+    assert_eq!(http::once(&socket, "DELETE", "/containers/full-state", None).unwrap().status, 204);
+    let left: Vec<_> = std::fs::read_dir(&fs.path).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.iter().all(|n| n == "engine"), "left in the state root: {left:?}");
+    let monitors: Vec<_> = std::fs::read_dir(fs.path.join("engine")).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(monitors.is_empty(), "monitor dirs left: {monitors:?}");
+    drop(fs);
+    d.assert_clean(std::slice::from_ref(&id));
+}

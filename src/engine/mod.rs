@@ -75,7 +75,8 @@ impl From<crate::image::ImageError> for EngineError {
             ImageError::Usage(_) | ImageError::BadName { .. } => Kind::BadRequest,
             _ => Kind::Internal,
         };
-        EngineError::new(kind, e.to_string())
+        // With its causes: "cannot extract …: No space left on device", not just "cannot extract …".
+        EngineError::new(kind, crate::error::chain(&e))
     }
 }
 
@@ -87,7 +88,7 @@ impl From<crate::runtime::RuntimeError> for EngineError {
             RuntimeError::NotRunning { .. } | RuntimeError::StillRunning { .. } => Kind::Conflict,
             _ => Kind::Internal,
         };
-        EngineError::new(kind, e.to_string())
+        EngineError::new(kind, crate::error::chain(&e))
     }
 }
 
