@@ -141,6 +141,11 @@ impl Watch {
 #[test]
 fn a_thousand_clients_slow_and_vanishing_ones_and_the_daemon_keeps_serving() {
     require_root!();
+    // Two descriptors a client on this side; the daemon inherits the limit too.
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    assert!(hard >= 4 * CLIENTS as u64, "RLIMIT_NOFILE {hard} is too low for {CLIENTS} clients");
     let containers: usize = std::env::var("ABUSE_CONTAINERS").ok().and_then(|n| n.parse().ok()).unwrap_or(16);
     // Long enough for a thousand threads to connect before the first one's connection counts as idle.
     let d = Daemon::start_with(&["--client-timeout", "10s"]);

@@ -84,16 +84,15 @@ fn pull(engine: &Engine, reference: &str, platform: Option<&str>) -> Result<Repl
     Ok(reply)
 }
 
-/// dockerd's statuses for a failed pull: 404 for what the registry does not have (or will not show), 400 for
-/// a bad reference, 500 for the rest — a full disk is the daemon's trouble, not a missing image.
+/// A failed pull is a 404 (the image could not be had: missing, refused, unreachable), unless it failed in
+/// the daemon's own store — a full disk is the daemon's trouble, a 500, not a missing image.
 fn pull_error_kind(e: &crate::image::registry::RegistryError) -> crate::engine::Kind {
     use crate::engine::Kind;
     use crate::image::registry::RegistryError as R;
     match e {
-        R::Status { status: 404, .. } | R::Unauthorized { .. } | R::NoPlatform { .. } => Kind::NotFound,
-        R::Reference(_) | R::Usage(_) => Kind::BadRequest,
+        R::Store(_) => Kind::Internal,
         R::Blob { cause, .. } => pull_error_kind(cause),
-        _ => Kind::Internal,
+        _ => Kind::NotFound,
     }
 }
 
@@ -309,6 +308,5 @@ mod tests {
         let full = R::Store(crate::image::ImageError::Corrupt { source: enospc });
         let layer = R::Blob { digest: "sha256:x".into(), cause: Box::new(full) };
         assert_eq!(pull_error_kind(&layer), Kind::Internal);
-        assert_eq!(pull_error_kind(&R::Usage("bad".into())), Kind::BadRequest);
     }
 }
