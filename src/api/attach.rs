@@ -9,6 +9,7 @@ use hyper::StatusCode;
 use hyper::header::HeaderValue;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::UnixStream;
 
 use super::body::{self, Reply, flag, param};
 use super::router::{Req, blocking};
@@ -39,15 +40,21 @@ pub async fn attach(engine: Arc<Engine>, req: Req, id: &str, q: &[(String, Strin
     Ok(hijack(req, monitor, rec.request.tty))
 }
 
-/// Answer 101 and splice the upgraded connection with `peer` once hyper hands it over.
+/// Answer 101 and splice the upgraded connection with `peer` once hyper hands it over. The connection keeps
+/// its slot of the daemon's connection cap (`server::Slot`) until the splice ends.
 pub fn hijack<B, P>(mut req: hyper::Request<B>, peer: P, tty: bool) -> Reply
 where
     P: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let upgrade = hyper::upgrade::on(&mut req);
+    let slot = req.extensions_mut().remove::<super::server::Slot>();
     tokio::spawn(async move {
-        if let Ok(upgraded) = upgrade.await {
-            splice(TokioIo::new(upgraded), peer).await;
+        let _slot = slot;
+        let Ok(upgraded) = upgrade.await else { return };
+        // The daemon serves a Unix socket: the connection is one, and its hang-up can be watched.
+        match upgraded.downcast::<TokioIo<UnixStream>>() {
+            Ok(parts) => splice_unix(parts.io.into_inner(), parts.read_buf, peer).await,
+            Err(upgraded) => splice(TokioIo::new(upgraded), peer).await,
         }
     });
     let mut r = body::empty(StatusCode::SWITCHING_PROTOCOLS);
@@ -75,4 +82,46 @@ where
     let _ = tokio::io::copy(&mut pr, &mut cw).await;
     let _ = cw.shutdown().await;
     input.abort();
+}
+
+/// [`splice`] for the daemon's own Unix connections, which also ends when the client hangs up while the
+/// container is silent. A client whose input has ended has either closed its sending side only (docker's
+/// CLI at the end of stdin: it still wants the output) or gone away; only the kernel tells them apart (a
+/// socket whose peer has closed both ways polls POLLHUP), and nothing would be written to find out before
+/// the container next prints — so from then on the socket is asked once a second.
+async fn splice_unix<P>(mut client: UnixStream, early: bytes::Bytes, peer: P)
+where
+    P: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut pr, mut pw) = tokio::io::split(peer);
+    let (mut cr, mut cw) = client.split();
+    let input = async {
+        if pw.write_all(&early).await.is_ok() {
+            let _ = tokio::io::copy(&mut cr, &mut pw).await;
+        }
+        let _ = pw.shutdown().await;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        while !hung_up(cr.as_ref()) {
+            tick.tick().await;
+        }
+    };
+    let output = async {
+        let _ = tokio::io::copy(&mut pr, &mut cw).await;
+        let _ = cw.shutdown().await;
+    };
+    tokio::select! {
+        () = input => {}
+        () = output => {}
+    }
+}
+
+/// Has the other end of `sock` closed it both ways (or is the socket broken)?
+fn hung_up(sock: &UnixStream) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(sock.as_fd(), PollFlags::empty())];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
+        Err(_) => true,
+    }
 }

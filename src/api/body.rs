@@ -64,6 +64,7 @@ pub fn error(e: &EngineError) -> Reply {
         Kind::NotFound => StatusCode::NOT_FOUND,
         Kind::Conflict => StatusCode::CONFLICT,
         Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::Timeout => StatusCode::REQUEST_TIMEOUT,
         Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     };
     json(status, &serde_json::json!({"message": e.message}))
@@ -89,16 +90,41 @@ pub fn channel(status: StatusCode, content_type: &'static str) -> (mpsc::Sender<
     (tx, r)
 }
 
-/// Read a whole request body, at most [`MAX_BODY`] bytes.
-pub async fn read(body: Incoming) -> Result<Bytes, EngineError> {
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(too_large("the request body", MAX_BODY as u64, "a JSON body is at most 4 MiB"))
-        }
-        Err(e) => Err(EngineError::bad(format!("cannot read the request body: {e}"))),
+/// The next part of a request body, waiting at most the daemon's client timeout for it (`server.rs`): a
+/// client that stops sending halfway gets a 408, and hyper closes its connection (the body was not read to
+/// its end), which frees the connection's slot.
+pub async fn next_frame(body: &mut Incoming) -> Option<Result<Frame<Bytes>, EngineError>> {
+    let timeout = super::server::client_timeout();
+    match tokio::time::timeout(timeout, body.frame()).await {
+        Ok(frame) => frame.map(|f| f.map_err(|e| EngineError::bad(format!("cannot read the request body: {e}")))),
+        Err(_) => Some(Err(EngineError::new(
+            Kind::Timeout,
+            format!(
+                "the client sent nothing of its request body for {} s (containy serve --client-timeout)",
+                timeout.as_secs_f64()
+            ),
+        ))),
     }
+}
+
+/// Read a whole request body, at most [`MAX_BODY`] bytes: one whose length says more is refused before a
+/// byte of it is read.
+pub async fn read(mut body: Incoming) -> Result<Bytes, EngineError> {
+    use hyper::body::Body as _;
+    let too_large = || too_large("the request body", MAX_BODY as u64, "a JSON body is at most 4 MiB");
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return Err(too_large());
+    }
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(frame) = next_frame(&mut body).await {
+        if let Some(data) = frame?.data_ref() {
+            if bytes.len() + data.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(data);
+        }
+    }
+    Ok(bytes.freeze())
 }
 
 /// Query parameters, decoded.

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -73,7 +72,7 @@ fn pull(engine: &Engine, reference: &str, platform: Option<&str>) -> Result<Repl
     }
     let store = store(engine)?;
     let pulled = registry::pull(&store, reference, &options, &|_| {})
-        .map_err(|e| EngineError::not_found(crate::error::chain(&e)))?;
+        .map_err(|e| EngineError::new(pull_error_kind(&e), crate::error::chain(&e)))?;
     let lines = [
         json!({"status": format!("Pulling from {}", parsed.repository), "id": parsed.tag.clone().unwrap_or_default()}),
         json!({"status": format!("Digest: {}", pulled.digest)}),
@@ -83,6 +82,18 @@ fn pull(engine: &Engine, reference: &str, platform: Option<&str>) -> Result<Repl
     let mut reply = hyper::Response::new(body::full(Bytes::from(text)));
     reply.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
     Ok(reply)
+}
+
+/// A failed pull is a 404 (the image could not be had: missing, refused, unreachable), unless it failed in
+/// the daemon's own store — a full disk is the daemon's trouble, a 500, not a missing image.
+fn pull_error_kind(e: &crate::image::registry::RegistryError) -> crate::engine::Kind {
+    use crate::engine::Kind;
+    use crate::image::registry::RegistryError as R;
+    match e {
+        R::Store(_) => Kind::Internal,
+        R::Blob { cause, .. } => pull_error_kind(cause),
+        _ => Kind::NotFound,
+    }
 }
 
 fn store(engine: &Engine) -> Result<Store, EngineError> {
@@ -207,10 +218,11 @@ pub struct Spooled {
     _tmp: crate::image::store::TmpDir,
 }
 
-/// At most `body::max_upload()` bytes: over it, the file goes (the guard) and the client gets a 413. The rest
-/// of the body is read and dropped first (up to [`DRAIN`] more bytes): a client still writing when the
-/// connection closes sees only a broken pipe, never the 413 and its message.
+/// At most `body::max_upload()` bytes: over it, the file goes (the guard) and the client gets a 413. On any
+/// error (over the cap, the disk full) the rest of the body is read and dropped first (up to [`DRAIN`] more
+/// bytes): a client still writing when the connection closes sees only a broken pipe, never the error.
 pub async fn read_to_file(engine: &Engine, req: super::router::Req) -> Result<Spooled, EngineError> {
+    use tokio::io::AsyncWriteExt;
     const DRAIN: u64 = 256 << 20;
     let (limit, knob) = (body::max_upload(), "containy serve --max-upload");
     let mut incoming = req.into_body();
@@ -218,26 +230,35 @@ pub async fn read_to_file(engine: &Engine, req: super::router::Req) -> Result<Sp
     let path = tmp.path.join("body.tar");
     let mut file = tokio::fs::File::create(&path).await.map_err(|e| EngineError::io("create", &path, e))?;
     let mut received = 0u64;
-    while let Some(frame) = incoming.frame().await {
-        let frame = frame.map_err(|e| EngineError::bad(format!("cannot read the archive: {e}")))?;
-        if let Some(data) = frame.data_ref() {
-            received += data.len() as u64;
-            if received > limit {
-                drop(file);
-                let mut drained = 0u64;
-                while drained < DRAIN
-                    && let Some(Ok(frame)) = incoming.frame().await
-                {
-                    drained += frame.data_ref().map_or(0, |d| d.len() as u64);
-                }
-                return Err(body::too_large("the uploaded archive", limit, knob));
-            }
-            tokio::io::AsyncWriteExt::write_all(&mut file, data)
-                .await
-                .map_err(|e| EngineError::io("write", &path, e))?;
+    let mut failed = None;
+    while let Some(frame) = body::next_frame(&mut incoming).await {
+        let Some(data) = frame?.into_data().ok() else { continue };
+        received += data.len() as u64;
+        if received > limit {
+            failed = Some(body::too_large("the uploaded archive", limit, knob));
+            break;
+        }
+        if let Err(e) = file.write_all(&data).await {
+            failed = Some(EngineError::io("write", &path, e));
+            break;
         }
     }
-    Ok(Spooled { path, _tmp: tmp })
+    // tokio's file writes on a blocking thread: the last write's error (ENOSPC) comes with the flush.
+    if failed.is_none()
+        && let Err(e) = file.flush().await
+    {
+        failed = Some(EngineError::io("write", &path, e));
+    }
+    drop(file);
+    let Some(error) = failed else { return Ok(Spooled { path, _tmp: tmp }) };
+    drop(tmp);
+    let mut drained = 0u64;
+    while drained < DRAIN
+        && let Some(Ok(frame)) = body::next_frame(&mut incoming).await
+    {
+        drained += frame.data_ref().map_or(0, |d| d.len() as u64);
+    }
+    Err(error)
 }
 
 /// `docker save`: the image as an archive (`image::export`), streamed as it is written.
@@ -270,5 +291,22 @@ impl std::io::Write for ChannelWriter {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pull_error_kind;
+    use crate::engine::Kind;
+    use crate::image::registry::RegistryError as R;
+
+    #[test]
+    fn a_failed_pull_is_a_404_only_when_the_image_is_missing() {
+        let missing = R::Status { url: "u".into(), status: 404, message: "manifest unknown".into() };
+        assert_eq!(pull_error_kind(&missing), Kind::NotFound);
+        let enospc = std::io::Error::from_raw_os_error(28);
+        let full = R::Store(crate::image::ImageError::Corrupt { source: enospc });
+        let layer = R::Blob { digest: "sha256:x".into(), cause: Box::new(full) };
+        assert_eq!(pull_error_kind(&layer), Kind::Internal);
     }
 }

@@ -18,13 +18,13 @@ mod exec;
 mod images;
 mod networks;
 mod router;
+pub mod server;
 mod system;
 mod volumes;
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use hyper_util::rt::TokioIo;
 
 use crate::engine::Engine;
 
@@ -34,32 +34,17 @@ pub const DEFAULT_SOCKET: &str = "/run/containy/containy.sock";
 pub const API_VERSION: &str = "1.44";
 pub const MIN_API_VERSION: &str = "1.24";
 
-/// Serve until killed; archives uploaded (load, build, cp) are capped at `max_upload` bytes.
-pub fn serve(engine: Engine, socket: &Path, max_upload: u64) -> Result<()> {
+/// Serve until killed; archives uploaded (load, build, cp) are capped at `max_upload` bytes, connections and
+/// silent clients by `limits` (`server.rs`).
+pub fn serve(engine: Engine, socket: &Path, max_upload: u64, limits: server::Limits) -> Result<()> {
     body::set_max_upload(max_upload);
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let listener = bind(socket)?;
         eprintln!("containy serve: listening on unix://{}", socket.display());
-        let engine = std::sync::Arc::new(engine);
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    eprintln!("containy serve: accept: {e}");
-                    continue;
-                }
-            };
-            let engine = engine.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| router::route(engine.clone(), req));
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades();
-                let _ = conn.await;
-            });
-        }
+        server::accept_loop(listener, std::sync::Arc::new(engine), limits).await;
+        Ok(())
     })
 }
 

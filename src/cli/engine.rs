@@ -30,6 +30,12 @@ pub struct ServeArgs {
     /// larger ones get a 413.
     #[arg(long, default_value = "8G", value_name = "SIZE")]
     pub max_upload: String,
+    /// The most client connections open at once (fewer if RLIMIT_NOFILE is low); the next waits until one closes.
+    #[arg(long, default_value_t = crate::api::server::Limits::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    pub max_connections: usize,
+    /// How long a client may stay silent while sending its request (head or body) before it is disconnected.
+    #[arg(long, default_value = "2m", value_name = "TIME")]
+    pub client_timeout: String,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -55,8 +61,16 @@ fn engine(root: &Path, args: EngineArgs) -> Result<Engine> {
 
 pub fn serve(root: &Path, args: ServeArgs) -> Result<i32> {
     let max_upload = crate::config::parse_size(&args.max_upload).map_err(|e| anyhow::anyhow!("--max-upload: {e}"))?;
+    let client_timeout = crate::config::limits::parse_time(&args.client_timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--client-timeout {:?}: give a time such as 30s or 2m", args.client_timeout))?;
+    if args.max_connections == 0 {
+        anyhow::bail!("--max-connections 0: give at least 1");
+    }
+    let limits = crate::api::server::Limits { max_connections: args.max_connections, client_timeout };
     let engine = engine(root, args.engine)?;
-    crate::api::serve(engine, &args.socket, max_upload)?;
+    crate::api::serve(engine, &args.socket, max_upload, limits)?;
     Ok(0)
 }
 

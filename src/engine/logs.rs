@@ -21,15 +21,23 @@ pub const STDERR: u8 = 2;
 
 /// Appends what a container writes, a line per entry; a partial line waits for its end (up to 16 KiB, as
 /// docker's buffer).
+///
+/// A write that fails (the disk is full) is taken back whole: the file is cut to where it ended before, so
+/// it never holds half an entry that the next one would be glued to, and every reader keeps parsing it. The
+/// output of that time is lost (the container must not block on its log), said once on the monitor's stderr
+/// when it starts and, with how much, when writing works again.
 pub struct Writer {
     file: std::fs::File,
+    path: std::path::PathBuf,
     pending: [Vec<u8>; 3],
+    /// Bytes of entries not written since the last failure, and the failure.
+    lost: Option<(u64, std::io::Error)>,
 }
 
 impl Writer {
     pub fn open(path: &std::path::Path) -> std::io::Result<Writer> {
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Writer { file, pending: [Vec::new(), Vec::new(), Vec::new()] })
+        Ok(Writer { file, path: path.to_path_buf(), pending: [Vec::new(), Vec::new(), Vec::new()], lost: None })
     }
 
     pub fn write(&mut self, stream: u8, bytes: &[u8]) {
@@ -40,7 +48,7 @@ impl Writer {
             let line: Vec<u8> = pending.drain(..=end).collect();
             out.extend(entry_line(stream, &line));
         }
-        let _ = self.file.write_all(&out);
+        self.append(&out);
     }
 
     /// Write what is left without its newline (at the container's end).
@@ -48,10 +56,51 @@ impl Writer {
         for stream in [STDOUT, STDERR] {
             let rest = std::mem::take(&mut self.pending[stream as usize]);
             if !rest.is_empty() {
-                let _ = self.file.write_all(&entry_line(stream, &rest));
+                self.append(&entry_line(stream, &rest));
             }
         }
     }
+
+    /// Whole entries or nothing.
+    fn append(&mut self, entries: &[u8]) {
+        if entries.is_empty() {
+            return;
+        }
+        let before = self.file.metadata().map(|m| m.len());
+        match self.file.write_all(entries) {
+            Ok(()) => {
+                if let Some((bytes, e)) = self.lost.take() {
+                    note(format_args!(
+                        "containy monitor: the log {} can be written again; {bytes} bytes of output were lost ({e})",
+                        self.path.display()
+                    ));
+                }
+            }
+            Err(e) => {
+                if let Ok(len) = before {
+                    let _ = self.file.set_len(len);
+                }
+                match &mut self.lost {
+                    Some((bytes, _)) => *bytes += entries.len() as u64,
+                    None => {
+                        note(format_args!(
+                            "containy monitor: cannot write the log {}: {e}; the container's output is not logged \
+                             until there is room",
+                            self.path.display()
+                        ));
+                        self.lost = Some((entries.len() as u64, e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A line on the monitor's stderr. That is `monitor.log`, on the same filesystem as the json-file log: when
+/// the disk is full a write to it fails too, and `eprintln!` would then panic and take the monitor — the
+/// process that reaps the container — with it. So the line is written if it can be, and dropped if not.
+pub fn note(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{args}");
 }
 
 fn entry_line(stream: u8, bytes: &[u8]) -> Vec<u8> {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use request::CreateRequest;
 
-/// What went wrong, in the kinds the Docker API tells apart (400, 404, 409, 413, 500).
+/// What went wrong, in the kinds the Docker API tells apart (400, 404, 408, 409, 413, 500).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     BadRequest,
@@ -33,6 +33,8 @@ pub enum Kind {
     Conflict,
     /// A request body over the daemon's cap (413).
     TooLarge,
+    /// A client that stopped sending its request halfway (408).
+    Timeout,
     Internal,
 }
 
@@ -73,7 +75,8 @@ impl From<crate::image::ImageError> for EngineError {
             ImageError::Usage(_) | ImageError::BadName { .. } => Kind::BadRequest,
             _ => Kind::Internal,
         };
-        EngineError::new(kind, e.to_string())
+        // With its causes: "cannot extract …: No space left on device", not just "cannot extract …".
+        EngineError::new(kind, crate::error::chain(&e))
     }
 }
 
@@ -85,7 +88,7 @@ impl From<crate::runtime::RuntimeError> for EngineError {
             RuntimeError::NotRunning { .. } | RuntimeError::StillRunning { .. } => Kind::Conflict,
             _ => Kind::Internal,
         };
-        EngineError::new(kind, e.to_string())
+        EngineError::new(kind, crate::error::chain(&e))
     }
 }
 

@@ -104,7 +104,7 @@ pub fn main(engine: &Engine, id: &str) -> i32 {
             serve(engine, &rec, pid, listener, io, &limits)
         }
         Err(e) => {
-            eprintln!("containy monitor {id}: {e}");
+            logs::note(format_args!("containy monitor {id}: {e}"));
             let code = if e.kind == super::Kind::BadRequest { 400 } else { 500 };
             send_report(&mut report, &Report { ok: false, error: e.message, code });
             let _ = std::fs::remove_dir_all(engine.monitor_dir(id));
@@ -218,7 +218,11 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
     let mut log = logs::Writer::open(&engine.log_path(&rec.id)).ok();
     if log.is_none() {
-        eprintln!("containy monitor {}: cannot open the log {}", rec.id, engine.log_path(&rec.id).display());
+        logs::note(format_args!(
+            "containy monitor {}: cannot open the log {}",
+            rec.id,
+            engine.log_path(&rec.id).display()
+        ));
     }
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
@@ -244,6 +248,13 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
         let polled: Vec<usize> = (0..clients.len()).filter(|&i| clients[i].input_open).collect();
         for &i in &polled {
             fds.push(PollFd::new(clients[i].sock.as_fd(), PollFlags::POLLIN));
+        }
+        // A client that has closed its sending side is polled for nothing but its hang-up (POLLHUP comes
+        // without being asked for): one that went away entirely is dropped now, not at the next output.
+        let first_quiet = fds.len();
+        let quiet: Vec<usize> = (0..clients.len()).filter(|&i| !clients[i].input_open).collect();
+        for &i in &quiet {
+            fds.push(PollFd::new(clients[i].sock.as_fd(), PollFlags::empty()));
         }
         let first_limit = fds.len();
         let limit_sources: Vec<_> = limiter.as_ref().map(Limiter::sources).unwrap_or_default();
@@ -283,6 +294,12 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
                 gone.push(i);
             }
         }
+        for (&i, ok) in quiet.iter().zip(&ready[first_quiet..]) {
+            if *ok {
+                gone.push(i);
+            }
+        }
+        gone.sort_unstable();
         for i in gone.into_iter().rev() {
             clients.swap_remove(i);
         }
@@ -295,7 +312,7 @@ fn serve(engine: &Engine, rec: &Record, pid: Pid, listener: UnixListener, mut io
             match start_limits(limits, cgroup.as_ref()) {
                 Ok(l) => limiter = l,
                 Err(message) => {
-                    eprintln!("containy monitor {}: {message}: killing the container", rec.id);
+                    logs::note(format_args!("containy monitor {}: {message}: killing the container", rec.id));
                     if let Ok(c) = Container::load(&engine.state_root, &rec.id) {
                         let _ = c.kill(Signal::SIGKILL, true);
                     }
@@ -508,7 +525,7 @@ fn finish(
                 _ => 1,
             };
             if let Err(e) = c.delete(true) {
-                eprintln!("containy monitor {}: {e}", rec.id);
+                logs::note(format_args!("containy monitor {}: {e}", rec.id));
             }
             (code, oom)
         }
@@ -523,7 +540,7 @@ fn finish(
     state.finished_at = crate::clock::now_rfc3339();
     state.result = result;
     if let Err(e) = record::write_json(&dir, "state.json", &state) {
-        eprintln!("containy monitor {}: {e}", rec.id);
+        logs::note(format_args!("containy monitor {}: {e}", rec.id));
     }
     if oom {
         super::events::emit(engine, rec, "oom", &[]);

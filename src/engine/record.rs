@@ -75,8 +75,13 @@ pub fn read_state(dir: &Path) -> Option<RunState> {
 pub fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> Result<()> {
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let bytes = serde_json::to_vec(value).map_err(|e| EngineError::internal(e.to_string()))?;
-    std::fs::write(&tmp, bytes).map_err(|e| EngineError::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, dir.join(name)).map_err(|e| EngineError::io("rename", &tmp, e))
+    // A write that fails (a full disk) takes its temp file with it: the record keeps its last whole state.
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, dir.join(name)))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .map_err(|e| EngineError::io("write", &dir.join(name), e))
 }
 
 /// Docker's rule for container names: `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`.

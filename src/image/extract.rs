@@ -80,10 +80,17 @@ pub fn extract_with<R: Read>(archive: R, target: &Path, options: Options) -> Res
         options,
     };
     let mut archive = tar::Archive::new(archive);
+    // An entry's error names the directory it went into: "write … No space left on device" says where.
+    let into_target = |e: ImageError| match e {
+        ImageError::Entry { entry, op, source, .. } => {
+            ImageError::Entry { entry, op, target: target.to_path_buf(), source }
+        }
+        other => other,
+    };
     for entry in archive.entries().map_err(corrupt)? {
-        extractor.entry(&mut entry.map_err(corrupt)?)?;
+        extractor.entry(&mut entry.map_err(corrupt)?).map_err(into_target)?;
     }
-    extractor.finish_dirs()?;
+    extractor.finish_dirs().map_err(into_target)?;
     Ok(extractor.stats)
 }
 
@@ -149,6 +156,7 @@ impl Extractor {
         let failed = |Failed(op, errno): Failed| ImageError::Entry {
             entry: String::from_utf8_lossy(&raw).into_owned(),
             op,
+            target: Default::default(),
             source: errno.into(),
         };
         if !named {
@@ -167,7 +175,9 @@ impl Extractor {
                 let raw_name = String::from_utf8_lossy(&raw).into_owned();
                 return self.file(entry, meta, &xattrs).map_err(|e| match e {
                     FileError::Read(source) => ImageError::Corrupt { source },
-                    FileError::Step(f) => ImageError::Entry { entry: raw_name, op: f.0, source: f.1.into() },
+                    FileError::Step(f) => {
+                        ImageError::Entry { entry: raw_name, op: f.0, target: Default::default(), source: f.1.into() }
+                    }
                 });
             }
             EntryType::Directory => self.dir(meta),
@@ -328,6 +338,7 @@ impl Extractor {
             let failed = |op, errno: Errno| ImageError::Entry {
                 entry: String::from_utf8_lossy(&d.path).into_owned(),
                 op,
+                target: Default::default(),
                 source: errno.into(),
             };
             let fd = match self.root.open_in_root(&d.path, flags) {

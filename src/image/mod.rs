@@ -80,10 +80,12 @@ pub enum ImageError {
         source: std::io::Error,
     },
 
-    #[error("entry {entry:?}: {op}")]
+    #[error("entry {entry:?}: {op} in {}", target.display())]
     Entry {
         entry: String,
         op: &'static str,
+        /// The directory extracted into (filled in by `extract_with`, for every entry's error).
+        target: PathBuf,
         #[source]
         source: std::io::Error,
     },

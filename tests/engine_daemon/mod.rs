@@ -99,6 +99,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (for its /proc files: open descriptors, memory).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

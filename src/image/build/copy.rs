@@ -79,6 +79,21 @@ pub fn pack<W: Write>(
     b.into_inner().map_err(io_err)
 }
 
+/// The archive `pack` writes, whose write errors name it: "No space left on device" says where.
+pub struct Spool<W> {
+    pub inner: W,
+    pub path: PathBuf,
+}
+
+impl<W: Write> Write for Spool<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|e| io::Error::new(e.kind(), format!("write {}: {e}", self.path.display())))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|e| io::Error::new(e.kind(), format!("write {}: {e}", self.path.display())))
+    }
+}
+
 fn append_tree<W: Write>(b: &mut tar::Builder<W>, dir: &Path, name: &Path) -> io::Result<()> {
     let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?;
     entries.sort_by_key(|e| e.file_name());

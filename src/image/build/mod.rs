@@ -164,7 +164,8 @@ fn run_step(
                 .write(true)
                 .open(&packed)
                 .map_err(store_error(&packed, "create"))?;
-            let mut file = copy::pack(&opts.context, sources, dest, &workdir, dest_is_dir, file)?;
+            let spool = copy::Spool { inner: file, path: packed.clone() };
+            let mut file = copy::pack(&opts.context, sources, dest, &workdir, dest_is_dir, spool)?.inner;
             file.seek(SeekFrom::Start(0)).map_err(store_error(&packed, "seek"))?;
             let mut hashing = Hashing::new(&file);
             std::io::copy(&mut hashing, &mut std::io::sink()).map_err(store_error(&packed, "read"))?;
