@@ -30,6 +30,10 @@ use sha2::{Digest, Sha256};
 
 use super::ImageError;
 
+/// A tmp dir holding this file is the work dir of a build's RUN step, and the file names its container: the
+/// dir is left to `build::reap_orphans`, which deletes the container first.
+pub const RUN_RECORD: &str = "run-container.json";
+
 /// The store's default directory when running as root.
 pub const DEFAULT_STORE: &str = "/var/lib/containy";
 
@@ -193,8 +197,9 @@ impl Store {
         let id = super::hex(&Sha256::digest(&json));
         let path = self.root.join("images").join(format!("{id}.json"));
         if !path.exists() {
-            write_durably(&path, &json)?;
+            self.write_durably(&path, &json)?;
         }
+        crate::fault::at("store.2")?;
         if let Some(name) = name {
             let name = normalise_name(name)?;
             self.update_index(|index| {
@@ -225,7 +230,30 @@ impl Store {
         change(&mut index);
         let json = serde_json::to_vec_pretty(&index)
             .map_err(|e| ImageError::Format { what: "index".into(), message: e.to_string() })?;
-        write_durably(&self.root.join("index.json"), &json)
+        self.write_durably(&self.root.join("index.json"), &json)
+    }
+
+    /// temp + `fsync` + `rename` + `fsync` of the directory: after a crash the file is the old one or the new
+    /// one. The temp file is made in `tmp/`, named after this process like the tmp dirs, so one left by a
+    /// writer that was killed is removed with them (in the file's own directory nothing would ever see it).
+    pub(crate) fn write_durably(&self, path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = self.root.join("tmp").join(format!("{}.{name}", unique()));
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            crate::fault::at("store.1").map_err(io::Error::other)?;
+            fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        result.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            store_error(path, "write")(e)
+        })
     }
 
     /// Find an image by `name[:tag]` (`:latest` when no tag), by full id or by an id prefix of 12+ digits.
@@ -336,6 +364,7 @@ impl Store {
                 // Unpublish first (one rename), then delete at leisure: no reader sees a half-deleted layer.
                 let aside = self.root.join("tmp").join(format!("{}-prune", unique()));
                 fs::rename(entry.path(), &aside).map_err(store_error(&entry.path(), "rename"))?;
+                crate::fault::at("store.3")?;
                 fs::remove_dir_all(&aside).map_err(store_error(&aside, "remove"))?;
                 layers += 1;
             }
@@ -374,13 +403,14 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
             let dead = pid.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-            if dead {
+            if dead && !entry.path().join(RUN_RECORD).exists() {
                 crate::explain!(
                     "remove an orphaned tmp dir",
                     format!("rm -r {}", entry.path().display()),
                     "left by a containy that was killed while importing or building"
                 );
-                let _ = fs::remove_dir_all(entry.path());
+                // A dir of work in progress, or a file (a record's temp file, see `write_durably`).
+                let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
             }
         }
     }
@@ -431,25 +461,6 @@ pub(crate) fn layers_in_mountinfo(mountinfo: &str, layers: &Path) -> Vec<String>
         }
     }
     ids
-}
-
-/// temp + `fsync` + `rename` + `fsync` of the directory: after a crash the file is the old one or the new one.
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
-    let tmp = path.with_extension(format!("tmp-{}", unique()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        store_error(path, "write")(e)
-    })
 }
 
 pub use crate::clock::now_rfc3339;
