@@ -130,6 +130,7 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io, Li
     std::fs::create_dir_all(&dir).map_err(|e| EngineError::io("mkdir", &dir, e))?;
     let sock_path = engine.monitor_socket(id);
     let listener = UnixListener::bind(&sock_path).map_err(|e| EngineError::io("bind", &sock_path, e))?;
+    crate::fault::at("monitor.1")?;
     // A failed create leaves nothing: the runtime cleans up after itself, and the dir goes in `main`.
     let opts = crate::runtime::RunOptions {
         supervisor: true,
@@ -140,6 +141,7 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io, Li
     } else {
         create_with_pipes(&plan, &opts, &rec)?
     };
+    crate::fault::at("monitor.2")?;
     let container = Container::load(&engine.state_root, id)?;
     let pid = Pid::from_raw(container.state.pid);
     let state = RunState {
@@ -154,6 +156,7 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io, Li
     // The log exists before anyone hears of the container (a `logs` right after `start` opens it).
     let log = engine.log_path(id);
     std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| EngineError::io("open", &log, e))?;
+    crate::fault::at("monitor.3")?;
     Ok((rec, pid, listener, io, plan.limits.clone()))
 }
 
@@ -469,6 +472,7 @@ fn answer(engine: &Engine, rec: &Record, c: &mut Client, io: &mut Io, request: &
 fn start(engine: &Engine, rec: &Record) -> Result<()> {
     let container = Container::load(&engine.state_root, &rec.id)?;
     container.start()?;
+    crate::fault::at("monitor.4")?;
     let dir = engine.record_dir(&rec.id);
     let mut state = rec.state(engine);
     state.status = "running".into();
@@ -514,6 +518,9 @@ fn finish(
         }
         Err(_) => (1, false),
     };
+    if crate::fault::at("monitor.5").is_err() {
+        return 1;
+    }
     let dir = engine.record_dir(&rec.id);
     let mut state = rec.state(engine);
     state.status = "exited".into();
@@ -536,8 +543,9 @@ fn finish(
         _ => false,
     });
     if rec.request.host_config.auto_remove {
-        record::release_name(engine, &rec.name, &rec.id);
-        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = record::remove(engine, &rec.id, &rec.name) {
+            eprintln!("containy monitor {}: {e}", rec.id);
+        }
         super::events::emit(engine, rec, "destroy", &[]);
     }
     let _ = std::fs::remove_dir_all(engine.monitor_dir(&rec.id));

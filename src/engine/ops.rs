@@ -46,24 +46,11 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
     // The Plan is made here once to refuse a bad request before anything exists; the monitor makes it again.
     let plan = super::plan::make_plan(engine, &id, &req)?;
     let image_id = crate::image::store::Store::open(&engine.store)?.find(&req.image)?.id;
-    let dir = engine.record_dir(&id);
-    std::fs::create_dir_all(&dir).map_err(|e| EngineError::io("mkdir", &dir, e))?;
-    let undo = |engine: &Engine| {
-        let _ = std::fs::remove_dir_all(engine.record_dir(&id));
-    };
-    let claimed = if generated {
-        record::claim_generated(engine, &name, &id)
-    } else {
-        record::claim_name(engine, &name, &id).map(|()| name)
-    };
-    let name = match claimed {
-        Ok(name) => name,
-        Err(e) => {
-            undo(engine);
-            return Err(e);
-        }
-    };
-    let rec = Record {
+    record::sweep(engine);
+    // Recorded before anything is taken: the record is published first (whole, by rename), then its name is
+    // claimed, then the monitor makes the container. A failure (or a kill) at any point leaves a record
+    // that `rm -f` removes with all it holds, or nothing.
+    let mut rec = Record {
         id: id.clone(),
         name: name.clone(),
         created: crate::clock::now_rfc3339(),
@@ -72,10 +59,28 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
         args: plan.process.args.iter().skip(1).cloned().collect(),
         request: req,
     };
-    let made = record::write_json(&dir, "config.json", &rec).and_then(|()| client::spawn_monitor(engine, &id));
+    record::publish(engine, &rec)?;
+    let claimed = crate::fault::at("create.2").map_err(EngineError::from).and_then(|()| {
+        if generated {
+            record::claim_generated(engine, &name, &id)
+        } else {
+            record::claim_name(engine, &name, &id).map(|()| name.clone())
+        }
+    });
+    let made = claimed
+        .and_then(|claimed| {
+            if claimed != rec.name {
+                // The generated name was taken: the record says which one it got.
+                rec.name = claimed;
+                record::write_json(&engine.record_dir(&id), "config.json", &rec)?;
+            }
+            Ok(crate::fault::at("create.3")?)
+        })
+        .and_then(|()| client::spawn_monitor(engine, &id));
     if let Err(e) = made {
-        record::release_name(engine, &name, &id);
-        undo(engine);
+        // What a monitor may have made before it failed (or was killed), then the record and the name.
+        leftover_cleanup(engine, &id);
+        let _ = record::remove(engine, &id, &rec.name);
         return Err(e);
     }
     super::events::emit(engine, &rec, "create", &[]);
@@ -90,6 +95,7 @@ pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
         return Ok(false);
     }
     ensure_monitor(engine, &rec)?;
+    crate::fault::at("start.1")?;
     client::request(engine, &rec.id, "start")?;
     super::events::emit(engine, &rec, "start", &[]);
     Ok(true)
@@ -161,12 +167,14 @@ pub fn stop(engine: &Engine, reference: &str, timeout: Option<i64>) -> Result<bo
     let _ = container.resume();
     let _ = std::fs::remove_file(engine.monitor_dir(&rec.id).join("paused"));
     let _ = container.kill(signal, false);
+    crate::fault::at("stop.1")?;
     let deadline = Instant::now() + Duration::from_secs(timeout);
     while container.alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     if container.alive() {
         let _ = container.kill(Signal::SIGKILL, true);
+        crate::fault::at("stop.2")?;
     }
     client::wait_gone(engine, &rec.id);
     Ok(true)
@@ -190,16 +198,15 @@ pub fn remove(engine: &Engine, reference: &str, force: bool) -> Result<()> {
         }
         client::wait_gone(engine, &rec.id);
     }
+    crate::fault::at("rm.1")?;
     leftover_cleanup(engine, &rec.id);
-    record::release_name(engine, &rec.name, &rec.id);
-    let dir = engine.record_dir(&rec.id);
-    match std::fs::remove_dir_all(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::io("remove", &dir, e)),
-        _ => {
-            super::events::emit(engine, &rec, "destroy", &[]);
-            Ok(())
-        }
+    crate::fault::at("rm.2")?;
+    // Gone already: an `--rm` container whose monitor removed it while we waited.
+    if record::remove(engine, &rec.id, &rec.name)? {
+        super::events::emit(engine, &rec, "destroy", &[]);
     }
+    record::sweep(engine);
+    Ok(())
 }
 
 /// A runtime container or monitor dir left by a monitor that died: undo it.

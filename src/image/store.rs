@@ -416,6 +416,25 @@ impl Store {
     }
 }
 
+/// For a container about to mount image layers (`lowerdirs`, as [`Store::lowerdirs`] gives them): the store's
+/// lock, shared, held until its mounts exist. A `prune` (exclusive) then either ran before — the layers are
+/// there or the container fails cleanly, naming the missing one — or runs after and finds them mounted. The
+/// kernel releases it if the holder dies. `None`: not layers of a store (or no lock to take).
+pub fn hold_layers(lowerdirs: &[PathBuf]) -> Option<Flock<File>> {
+    let first = lowerdirs.first()?;
+    let root = if first.file_name().is_some_and(|n| n == "empty") {
+        first.parent()?
+    } else {
+        let layers = first.parent()?.parent()?;
+        if layers.file_name().is_none_or(|n| n != "layers") {
+            return None;
+        }
+        layers.parent()?
+    };
+    let file = File::options().append(true).open(root.join("lock")).ok()?;
+    Flock::lock(file, FlockArg::LockShared).ok()
+}
+
 /// `busybox` → `busybox:latest`; names are lowercase letters, digits, `._-/` and one optional `:tag`, or
 /// a pulled image's `name@sha256:<64 hex>`.
 pub fn normalise_name(name: &str) -> Result<String, ImageError> {
