@@ -110,9 +110,8 @@ pub fn publish(engine: &Engine, rec: &Record) -> Result<()> {
     std::fs::create_dir_all(&containers).map_err(|e| EngineError::io("mkdir", &containers, e))?;
     let private = containers.join(format!(".new-{}-{}", std::process::id(), rec.id));
     std::fs::create_dir(&private).map_err(|e| EngineError::io("mkdir", &private, e))?;
-    let published = write_json(&private, "config.json", rec)
-        .and_then(|()| Ok(crate::fault::at("create.1")?))
-        .and_then(|()| {
+    let published =
+        write_json(&private, "config.json", rec).and_then(|()| Ok(crate::fault::at("create.1")?)).and_then(|()| {
             let dir = engine.record_dir(&rec.id);
             std::fs::rename(&private, &dir).map_err(|e| EngineError::io("rename", &dir, e))
         });
