@@ -97,6 +97,9 @@ pub fn main(engine: &Engine, id: &str) -> i32 {
         return 1;
     }
     let _ = nix::unistd::setsid();
+    // Who the starter waits for (`client::read_report`): written before anything is made, so the report
+    // pipe has no other writer yet.
+    send_line(&mut report, format!("pid {}\n", std::process::id()).as_bytes());
     match setup(engine, id) {
         Ok((rec, pid, listener, io, limits)) => {
             send_report(&mut report, &Report { ok: true, error: String::new(), code: 0 });
@@ -114,10 +117,14 @@ pub fn main(engine: &Engine, id: &str) -> i32 {
 }
 
 fn send_report(out: &mut Option<std::fs::File>, report: &Report) {
+    let mut line = serde_json::to_vec(report).unwrap_or_default();
+    line.push(b'\n');
+    send_line(out, &line);
+}
+
+fn send_line(out: &mut Option<std::fs::File>, line: &[u8]) {
     if let Some(f) = out {
-        let mut line = serde_json::to_vec(report).unwrap_or_default();
-        line.push(b'\n');
-        let _ = f.write_all(&line);
+        let _ = f.write_all(line);
     }
 }
 
