@@ -1,10 +1,11 @@
 //! The engine rows of the fault matrix: a container's create, start, stop and rm through `containy serve`
-//! (a private daemon on a temp socket, tests/engine_daemon), with the daemon — or the container's monitor,
+//! (a private daemon on a temp socket, tests/engine_daemon; the container on a bridge network, in a network
+//! namespace of the test's own, so a lease and a veth are at stake), with the daemon — or the container's monitor,
 //! which inherits the daemon's environment — made to die (SIGKILL) or fail with an error at every named
 //! point of `create`, `monitor`, `start`, `stop` and `rm` in `containy::fault::POINTS`. After each: the daemon
 //! is killed (`kill -9`, which must lose nothing) and started again, docker-style `rm -f` of every container
 //! it lists succeeds, and nothing is left — no record, name, log, monitor dir or process, runtime state,
-//! mount, cgroup or container process — and the same create/start/stop/rm works again.
+//! mount, cgroup, lease, veth or container process — and the same create/start/stop/rm works again.
 
 mod common;
 mod engine_api;
@@ -24,7 +25,7 @@ fn program() -> Vec<String> {
 
 /// create, start, stop (at once: SIGKILL), the exit code, rm — the statuses (0: no answer) and the code.
 fn lifecycle(socket: &Path, name: &str) -> Vec<i64> {
-    let body = serde_json::json!({ "Image": "busybox", "Cmd": program() });
+    let body = serde_json::json!({ "Image": "busybox", "Cmd": program(), "HostConfig": { "NetworkMode": NETWORK } });
     let mut seen = vec![
         status(socket, "POST", &format!("/containers/create?name={name}"), Some(&body)).into(),
         status(socket, "POST", &format!("/containers/{name}/start"), None).into(),
@@ -40,8 +41,18 @@ fn lifecycle(socket: &Path, name: &str) -> Vec<i64> {
     seen
 }
 
-/// Nothing of any container: what `Daemon::assert_clean` checks, and no process of the container's program.
+const NETWORK: &str = "faultnet";
+
+/// Nothing of any container: what `Daemon::assert_clean` checks (veths included), no lease on the network, no
+/// process of the container's program.
 fn assert_nothing_left(d: &Daemon, ids: &[String], fault: &str) {
+    let leases: Vec<_> = std::fs::read_dir(d.path("state/.networks").join(NETWORK))
+        .map(|dir| dir.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leases.is_empty(), "{fault}: leases left: {leases:?}");
+    // The test's own network namespace: any veth in it is a container's.
+    let links = std::process::Command::new("ip").args(["-o", "link", "show", "type", "veth"]).output().unwrap();
+    assert_eq!(common::stdout(&links), "", "{fault}: veths left");
     let argv = program();
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -55,7 +66,24 @@ fn assert_nothing_left(d: &Daemon, ids: &[String], fault: &str) {
 #[test]
 fn create_start_stop_rm_survive_a_fault_at_every_point() {
     require_root!();
+    let thread = std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        matrix();
+    });
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn matrix() {
     let mut d = Daemon::start();
+    let out = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(d.path("state"))
+        .args(["network", "create", NETWORK, "--subnet", "10.125.0.0/24"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "network create: {}", common::stderr(&out));
     let socket = d.socket();
     let baseline = lifecycle(&socket, "faulty");
     assert_eq!(baseline, [201, 204, 204, 137, 204], "the lifecycle without a fault: {}", d.log());
