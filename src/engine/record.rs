@@ -243,6 +243,10 @@ pub fn find(engine: &Engine, reference: &str) -> Result<Record> {
     if let Ok(id) = std::fs::read_link(names_dir(engine).join(reference)) {
         return Record::load(engine, &id.display().to_string()).map_err(|_| not_found());
     }
+    // A record whose name was never claimed (its create was killed in between) is still found by that name.
+    if let Some(rec) = all(engine).into_iter().find(|r| r.name == reference) {
+        return Ok(rec);
+    }
     let matches: Vec<String> = ids(engine).into_iter().filter(|id| id.starts_with(reference)).collect();
     match matches.as_slice() {
         [one] => Record::load(engine, one),
