@@ -99,7 +99,15 @@ fn matrix() {
         // A point never reached would leave the lifecycle as it was: the matrix would test nothing.
         assert_ne!(struck, baseline, "{fault}: the fault did not strike");
         d.restart_with_env(&[]);
-        let ids = remove_all(&socket);
+        // A container listed under the name is removed by that name (docker rm -f faulty), the rest by id.
+        let listed = engine_api::json(&socket, "GET", "/containers/json?all=1");
+        let named = listed.as_array().into_iter().flatten().any(|c| c["Names"][0] == "/faulty");
+        let mut ids = engine_api::all_ids(&socket);
+        if named {
+            let removed = status(&socket, "DELETE", "/containers/faulty?force=1", None);
+            assert_eq!(removed, 204, "{fault}: rm -f faulty: {}", d.log());
+        }
+        ids.extend(remove_all(&socket));
         assert_nothing_left(&d, &ids, &fault);
         let again = lifecycle(&socket, "faulty");
         assert_eq!(again, baseline, "{fault}: the same lifecycle again: {}", d.log());
