@@ -316,3 +316,44 @@ fn concurrent_rm_f_of_a_bridge_container_frees_its_lease_once() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// Concurrent `docker start` of one exited container (each may find no monitor and start one): the container
+/// runs once, and `rm -f` leaves no monitor, container process or state behind.
+#[test]
+fn concurrent_starts_of_one_exited_container_leave_one_container() {
+    require_root!();
+    let d = Daemon::start();
+    let socket = d.socket();
+    let argv = ["sleep", "6061"];
+    let body = serde_json::json!({ "Image": "busybox", "Cmd": argv });
+    assert_eq!(status(&socket, "POST", "/containers/create?name=restarted", Some(&body)), 201);
+    for round in 0..3 {
+        if round == 0 {
+            assert_eq!(status(&socket, "POST", "/containers/restarted/start", None), 204, "{}", d.log());
+        }
+        assert_eq!(status(&socket, "POST", "/containers/restarted/stop?t=0", None), 204, "{}", d.log());
+        let jobs: Vec<Box<dyn FnOnce() -> u16 + Send>> = (0..6)
+            .map(|_| {
+                let socket = socket.clone();
+                Box::new(move || status(&socket, "POST", "/containers/restarted/start", None))
+                    as Box<dyn FnOnce() -> u16 + Send>
+            })
+            .collect();
+        let answers = in_threads(jobs);
+        // docker's answers: 204 for the start that started it, 304 for those that found it running.
+        let started = answers.iter().filter(|s| **s == 204).count();
+        assert!(answers.iter().all(|s| *s == 204 || *s == 304), "round {round}: {answers:?}\n{}", d.log());
+        assert_eq!(started, 1, "round {round}: one start started it: {answers:?}");
+        let state = engine_api::json(&socket, "GET", "/containers/restarted/json");
+        assert_eq!(state["State"]["Status"], "running", "round {round}: {state}");
+        assert_eq!(engine_api::processes_running(&argv), 1, "round {round}: the container runs once");
+    }
+    let id = engine_api::json(&socket, "GET", "/containers/restarted/json")["Id"].as_str().unwrap().to_string();
+    assert_eq!(status(&socket, "DELETE", "/containers/restarted?force=1", None), 204);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine_api::processes_running(&argv) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(engine_api::processes_running(&argv), 0, "a container process is left");
+    d.assert_clean(&[id]);
+}

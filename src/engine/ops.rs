@@ -90,11 +90,14 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
 /// Start a created container, or a new run of an exited one. `false`: it was running already.
 pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
     let rec = record::find(engine, reference)?;
+    // One start at a time: two that both found no monitor would each make one (and delete the other's
+    // container as a leftover); the second finds the container running.
+    let _one = record::lock(engine, &rec.id)?;
     let state = status(engine, &rec);
     if state.status == "running" || state.status == "paused" {
         return Ok(false);
     }
-    ensure_monitor(engine, &rec)?;
+    make_monitor(engine, &rec)?;
     crate::fault::at("start.1")?;
     client::request(engine, &rec.id, "start")?;
     super::events::emit(engine, &rec, "start", &[]);
@@ -105,6 +108,12 @@ pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
 /// (created, waiting for `start`; the log and the writable layer go on) — what `start` needs, and `attach`
 /// before `start` (`docker start -a` of an exited container attaches first).
 pub fn ensure_monitor(engine: &Engine, rec: &Record) -> Result<()> {
+    let _one = record::lock(engine, &rec.id)?;
+    make_monitor(engine, rec)
+}
+
+/// [`ensure_monitor`], with the record's lock held by the caller.
+fn make_monitor(engine: &Engine, rec: &Record) -> Result<()> {
     if client::connect(engine, &rec.id).is_none() {
         leftover_cleanup(engine, &rec.id);
         client::spawn_monitor(engine, &rec.id)?;

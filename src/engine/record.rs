@@ -121,6 +121,15 @@ pub fn publish(engine: &Engine, rec: &Record) -> Result<()> {
     published
 }
 
+/// Held while a container's monitor is checked and started (`flock` of its record dir), so two `start`s of
+/// one container do not both start one.
+pub fn lock(engine: &Engine, id: &str) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let dir = engine.record_dir(id);
+    let file = std::fs::File::open(&dir).map_err(|e| EngineError::io("open", &dir, e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| EngineError::io("flock", &dir, e.into()))
+}
+
 /// Remove the record of `id` and its name: unpublished first (one rename; from then on nothing finds it),
 /// then deleted. `Ok(false)`: there was no record.
 pub fn remove(engine: &Engine, id: &str, name: &str) -> Result<bool> {
