@@ -155,7 +155,14 @@ pub fn kill(engine: &Engine, reference: &str, signal: Signal) -> Result<()> {
     if state.status != "running" && state.status != "paused" {
         return Err(EngineError::conflict(format!("Container {} is not running", rec.id)));
     }
-    Container::load(&engine.state_root, &rec.id)?.kill(signal, false)?;
+    let container = Container::load(&engine.state_root, &rec.id).map_err(|e| match e {
+        // It ended by itself since `status`.
+        crate::runtime::RuntimeError::NotFound { .. } => {
+            EngineError::conflict(format!("Container {} is not running", rec.id))
+        }
+        e => e.into(),
+    })?;
+    container.kill(signal, false)?;
     super::events::emit(engine, &rec, "kill", &[("signal", (signal as i32).to_string())]);
     Ok(())
 }
@@ -172,7 +179,15 @@ pub fn stop(engine: &Engine, reference: &str, timeout: Option<i64>) -> Result<bo
         _ => Signal::SIGTERM,
     };
     let timeout = timeout.or(rec.request.stop_timeout).unwrap_or(10).max(0) as u64;
-    let container = Container::load(&engine.state_root, &rec.id)?;
+    let container = match Container::load(&engine.state_root, &rec.id) {
+        Ok(c) => c,
+        // It ended by itself since `status` (its monitor deleted it): nothing to stop, as docker's 304.
+        Err(crate::runtime::RuntimeError::NotFound { .. }) => {
+            client::wait_gone(engine, &rec.id);
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let _ = container.resume();
     let _ = std::fs::remove_file(engine.monitor_dir(&rec.id).join("paused"));
     let _ = container.kill(signal, false);
