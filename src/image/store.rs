@@ -10,11 +10,14 @@
 //! - `index.json` — `name:tag` → image id.
 //! - `tmp/<pid>-<nanos>/` — work in progress. Everything is built there and published with one `rename(2)`, the
 //!   commit point: a `kill -9` or a full disk at any moment leaves a tmp dir (removed by the next writer once
-//!   its pid is gone), never a half layer where a container could use it.
+//!   its pid is gone), never a half layer where a container could use it. Records and the index are written
+//!   here too (`<pid>-<nanos>.<name>`) before their rename. A tmp dir holding `run-container.json` is a build
+//!   step's, whose container must be deleted before the dir (`build::reap_orphans`).
 //! - `empty/` — an empty lower dir for images with no layer (`FROM scratch`).
 //!
 //! Two locks (`flock(2)`): `lock` is held shared by every import and build for their whole run and exclusive
-//! by `rm`/`prune`, so a prune never deletes a layer an import has published but not yet referenced;
+//! by `rm`/`prune`, so a prune never deletes a layer an import has published but not yet referenced (and
+//! shared by a container from its layer check until its overlay is mounted, [`hold_layers`]);
 //! `index.lock` serialises the read-modify-write of `index.json`. Records and the index are written to a temp
 //! file, `fsync`ed, renamed, and the directory `fsync`ed: after a crash the index names only complete images.
 
