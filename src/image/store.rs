@@ -278,7 +278,13 @@ impl Store {
                 }
             }
         };
-        let record = self.record(&id)?;
+        // Removed (by `image rm`) between the index read and now: the image is not there.
+        let record = self.record(&id).map_err(|e| match e {
+            ImageError::Store { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                ImageError::NoImage { name: reference.to_string(), store: self.root.clone() }
+            }
+            e => e,
+        })?;
         Ok(Image { id, record })
     }
 
