@@ -346,6 +346,11 @@ fn concurrent_starts_of_one_exited_container_leave_one_container() {
         assert_eq!(started, 1, "round {round}: one start started it: {answers:?}");
         let state = engine_api::json(&socket, "GET", "/containers/restarted/json");
         assert_eq!(state["State"]["Status"], "running", "round {round}: {state}");
+        // Started means its program is being exec'd: wait until it shows, then count.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while engine_api::processes_running(&argv) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert_eq!(engine_api::processes_running(&argv), 1, "round {round}: the container runs once");
     }
     let id = engine_api::json(&socket, "GET", "/containers/restarted/json")["Id"].as_str().unwrap().to_string();
