@@ -157,6 +157,7 @@ pub fn image(args: ImageArgs) -> Result<i32> {
             }
         }
         ImageCommand::Prune => {
+            image::build::reap_orphans(&store);
             let (images, layers) = store.prune()?;
             println!("removed {images} image{} and {layers} layer{}", plural(images), plural(layers));
         }

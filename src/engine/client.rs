@@ -38,10 +38,7 @@ pub fn spawn_monitor(engine: &Engine, id: &str) -> Result<()> {
         .stderr(log)
         .spawn()
         .map_err(|e| EngineError::io("start monitor", &engine.exe, e))?;
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
+    let line = child.stdout.take().map(read_report).unwrap_or_default();
     // The monitor's first half exits as soon as it has forked: this does not wait for the container.
     let _ = child.wait();
     let report: Report = serde_json::from_str(&line).map_err(|_| {
@@ -53,6 +50,52 @@ pub fn spawn_monitor(engine: &Engine, id: &str) -> Result<()> {
     }
     let kind = if report.code == 400 { Kind::BadRequest } else { Kind::Internal };
     Err(EngineError::new(kind, report.error))
+}
+
+/// The monitor's report: its first line is `pid N` (written before it makes anything), then one JSON line.
+/// End of file is not enough to tell that it died: a created container inherits the pipe (it keeps every fd
+/// of the monitor until its `execve`), so a monitor killed after creating it would leave this read waiting
+/// for as long as the container lives. So the report is awaited together with the monitor's pidfd; once the
+/// monitor is gone, what it wrote is in the pipe or never will be.
+fn read_report(out: std::process::ChildStdout) -> String {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let mut reader = BufReader::new(out);
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    let Some(pid) = first.trim().strip_prefix("pid ").and_then(|p| p.parse::<i32>().ok()) else {
+        return first;
+    };
+    let pidfd = crate::sys::pidfd_open(nix::unistd::Pid::from_raw(pid)).ok();
+    let mut line = reader.buffer().to_vec();
+    let mut pipe = reader.into_inner();
+    let mut buf = [0u8; 4096];
+    while !line.contains(&b'\n') {
+        let mut fds = vec![PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        if let Some(p) = &pidfd {
+            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+        }
+        // Without a pidfd the monitor is gone already: only what is in the pipe now counts.
+        let timeout = if pidfd.is_some() { PollTimeout::NONE } else { PollTimeout::ZERO };
+        match poll(&mut fds, timeout) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+            Ok(_) => {}
+        }
+        let ready = |i: usize| fds.get(i).and_then(PollFd::revents).is_some_and(|r| !r.is_empty());
+        let (readable, gone) = (ready(0), pidfd.is_none() || ready(1));
+        drop(fds);
+        if readable {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => line.extend_from_slice(&buf[..n]),
+            }
+        } else if gone {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&line).lines().next().unwrap_or_default().to_string()
 }
 
 /// Send one request line and read the one-line answer (`start`, `resize H W`).

@@ -80,6 +80,12 @@ impl From<crate::image::ImageError> for EngineError {
     }
 }
 
+impl From<crate::fault::Injected> for EngineError {
+    fn from(e: crate::fault::Injected) -> Self {
+        EngineError::internal(e.to_string())
+    }
+}
+
 impl From<crate::runtime::RuntimeError> for EngineError {
     fn from(e: crate::runtime::RuntimeError) -> Self {
         use crate::runtime::RuntimeError;

@@ -97,6 +97,9 @@ pub fn main(engine: &Engine, id: &str) -> i32 {
         return 1;
     }
     let _ = nix::unistd::setsid();
+    // Who the starter waits for (`client::read_report`): written before anything is made, so the report
+    // pipe has no other writer yet.
+    send_line(&mut report, format!("pid {}\n", std::process::id()).as_bytes());
     match setup(engine, id) {
         Ok((rec, pid, listener, io, limits)) => {
             send_report(&mut report, &Report { ok: true, error: String::new(), code: 0 });
@@ -114,10 +117,14 @@ pub fn main(engine: &Engine, id: &str) -> i32 {
 }
 
 fn send_report(out: &mut Option<std::fs::File>, report: &Report) {
+    let mut line = serde_json::to_vec(report).unwrap_or_default();
+    line.push(b'\n');
+    send_line(out, &line);
+}
+
+fn send_line(out: &mut Option<std::fs::File>, line: &[u8]) {
     if let Some(f) = out {
-        let mut line = serde_json::to_vec(report).unwrap_or_default();
-        line.push(b'\n');
-        let _ = f.write_all(&line);
+        let _ = f.write_all(line);
     }
 }
 
@@ -130,6 +137,7 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io, Li
     std::fs::create_dir_all(&dir).map_err(|e| EngineError::io("mkdir", &dir, e))?;
     let sock_path = engine.monitor_socket(id);
     let listener = UnixListener::bind(&sock_path).map_err(|e| EngineError::io("bind", &sock_path, e))?;
+    crate::fault::at("monitor.1")?;
     // A failed create leaves nothing: the runtime cleans up after itself, and the dir goes in `main`.
     let opts = crate::runtime::RunOptions {
         supervisor: true,
@@ -140,6 +148,7 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io, Li
     } else {
         create_with_pipes(&plan, &opts, &rec)?
     };
+    crate::fault::at("monitor.2")?;
     let container = Container::load(&engine.state_root, id)?;
     let pid = Pid::from_raw(container.state.pid);
     let state = RunState {
@@ -154,6 +163,7 @@ fn setup(engine: &Engine, id: &str) -> Result<(Record, Pid, UnixListener, Io, Li
     // The log exists before anyone hears of the container (a `logs` right after `start` opens it).
     let log = engine.log_path(id);
     std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| EngineError::io("open", &log, e))?;
+    crate::fault::at("monitor.3")?;
     Ok((rec, pid, listener, io, plan.limits.clone()))
 }
 
@@ -486,6 +496,7 @@ fn answer(engine: &Engine, rec: &Record, c: &mut Client, io: &mut Io, request: &
 fn start(engine: &Engine, rec: &Record) -> Result<()> {
     let container = Container::load(&engine.state_root, &rec.id)?;
     container.start()?;
+    crate::fault::at("monitor.4")?;
     let dir = engine.record_dir(&rec.id);
     let mut state = rec.state(engine);
     state.status = "running".into();
@@ -531,6 +542,9 @@ fn finish(
         }
         Err(_) => (1, false),
     };
+    if crate::fault::at("monitor.5").is_err() {
+        return 1;
+    }
     let dir = engine.record_dir(&rec.id);
     let mut state = rec.state(engine);
     state.status = "exited".into();
@@ -553,8 +567,9 @@ fn finish(
         _ => false,
     });
     if rec.request.host_config.auto_remove {
-        record::release_name(engine, &rec.name, &rec.id);
-        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = record::remove(engine, &rec.id, &rec.name) {
+            eprintln!("containy monitor {}: {e}", rec.id);
+        }
         super::events::emit(engine, rec, "destroy", &[]);
     }
     let _ = std::fs::remove_dir_all(engine.monitor_dir(&rec.id));

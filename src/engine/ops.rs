@@ -46,24 +46,11 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
     // The Plan is made here once to refuse a bad request before anything exists; the monitor makes it again.
     let plan = super::plan::make_plan(engine, &id, &req)?;
     let image_id = crate::image::store::Store::open(&engine.store)?.find(&req.image)?.id;
-    let dir = engine.record_dir(&id);
-    std::fs::create_dir_all(&dir).map_err(|e| EngineError::io("mkdir", &dir, e))?;
-    let undo = |engine: &Engine| {
-        let _ = std::fs::remove_dir_all(engine.record_dir(&id));
-    };
-    let claimed = if generated {
-        record::claim_generated(engine, &name, &id)
-    } else {
-        record::claim_name(engine, &name, &id).map(|()| name)
-    };
-    let name = match claimed {
-        Ok(name) => name,
-        Err(e) => {
-            undo(engine);
-            return Err(e);
-        }
-    };
-    let rec = Record {
+    record::sweep(engine);
+    // Recorded before anything is taken: the record is published first (whole, by rename), then its name is
+    // claimed, then the monitor makes the container. A failure (or a kill) at any point leaves a record
+    // that `rm -f` removes with all it holds, or nothing.
+    let mut rec = Record {
         id: id.clone(),
         name: name.clone(),
         created: crate::clock::now_rfc3339(),
@@ -72,10 +59,28 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
         args: plan.process.args.iter().skip(1).cloned().collect(),
         request: req,
     };
-    let made = record::write_json(&dir, "config.json", &rec).and_then(|()| client::spawn_monitor(engine, &id));
+    record::publish(engine, &rec)?;
+    let claimed = crate::fault::at("create.2").map_err(EngineError::from).and_then(|()| {
+        if generated {
+            record::claim_generated(engine, &name, &id)
+        } else {
+            record::claim_name(engine, &name, &id).map(|()| name.clone())
+        }
+    });
+    let made = claimed
+        .and_then(|claimed| {
+            if claimed != rec.name {
+                // The generated name was taken: the record says which one it got.
+                rec.name = claimed;
+                record::write_json(&engine.record_dir(&id), "config.json", &rec)?;
+            }
+            Ok(crate::fault::at("create.3")?)
+        })
+        .and_then(|()| client::spawn_monitor(engine, &id));
     if let Err(e) = made {
-        record::release_name(engine, &name, &id);
-        undo(engine);
+        // What a monitor may have made before it failed (or was killed), then the record and the name.
+        leftover_cleanup(engine, &id);
+        let _ = record::remove(engine, &id, &rec.name);
         return Err(e);
     }
     super::events::emit(engine, &rec, "create", &[]);
@@ -85,11 +90,15 @@ pub fn create(engine: &Engine, name: Option<&str>, mut req: CreateRequest) -> Re
 /// Start a created container, or a new run of an exited one. `false`: it was running already.
 pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
     let rec = record::find(engine, reference)?;
+    // One start at a time: two that both found no monitor would each make one (and delete the other's
+    // container as a leftover); the second finds the container running.
+    let _one = record::lock(engine, &rec.id)?;
     let state = status(engine, &rec);
     if state.status == "running" || state.status == "paused" {
         return Ok(false);
     }
-    ensure_monitor(engine, &rec)?;
+    make_monitor(engine, &rec)?;
+    crate::fault::at("start.1")?;
     client::request(engine, &rec.id, "start")?;
     super::events::emit(engine, &rec, "start", &[]);
     Ok(true)
@@ -99,6 +108,12 @@ pub fn start(engine: &Engine, reference: &str) -> Result<bool> {
 /// (created, waiting for `start`; the log and the writable layer go on) — what `start` needs, and `attach`
 /// before `start` (`docker start -a` of an exited container attaches first).
 pub fn ensure_monitor(engine: &Engine, rec: &Record) -> Result<()> {
+    let _one = record::lock(engine, &rec.id)?;
+    make_monitor(engine, rec)
+}
+
+/// [`ensure_monitor`], with the record's lock held by the caller.
+fn make_monitor(engine: &Engine, rec: &Record) -> Result<()> {
     if client::connect(engine, &rec.id).is_none() {
         leftover_cleanup(engine, &rec.id);
         client::spawn_monitor(engine, &rec.id)?;
@@ -140,7 +155,14 @@ pub fn kill(engine: &Engine, reference: &str, signal: Signal) -> Result<()> {
     if state.status != "running" && state.status != "paused" {
         return Err(EngineError::conflict(format!("Container {} is not running", rec.id)));
     }
-    Container::load(&engine.state_root, &rec.id)?.kill(signal, false)?;
+    let container = Container::load(&engine.state_root, &rec.id).map_err(|e| match e {
+        // It ended by itself since `status`.
+        crate::runtime::RuntimeError::NotFound { .. } => {
+            EngineError::conflict(format!("Container {} is not running", rec.id))
+        }
+        e => e.into(),
+    })?;
+    container.kill(signal, false)?;
     super::events::emit(engine, &rec, "kill", &[("signal", (signal as i32).to_string())]);
     Ok(())
 }
@@ -157,16 +179,26 @@ pub fn stop(engine: &Engine, reference: &str, timeout: Option<i64>) -> Result<bo
         _ => Signal::SIGTERM,
     };
     let timeout = timeout.or(rec.request.stop_timeout).unwrap_or(10).max(0) as u64;
-    let container = Container::load(&engine.state_root, &rec.id)?;
+    let container = match Container::load(&engine.state_root, &rec.id) {
+        Ok(c) => c,
+        // It ended by itself since `status` (its monitor deleted it): nothing to stop, as docker's 304.
+        Err(crate::runtime::RuntimeError::NotFound { .. }) => {
+            client::wait_gone(engine, &rec.id);
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let _ = container.resume();
     let _ = std::fs::remove_file(engine.monitor_dir(&rec.id).join("paused"));
     let _ = container.kill(signal, false);
+    crate::fault::at("stop.1")?;
     let deadline = Instant::now() + Duration::from_secs(timeout);
     while container.alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     if container.alive() {
         let _ = container.kill(Signal::SIGKILL, true);
+        crate::fault::at("stop.2")?;
     }
     client::wait_gone(engine, &rec.id);
     Ok(true)
@@ -190,16 +222,15 @@ pub fn remove(engine: &Engine, reference: &str, force: bool) -> Result<()> {
         }
         client::wait_gone(engine, &rec.id);
     }
+    crate::fault::at("rm.1")?;
     leftover_cleanup(engine, &rec.id);
-    record::release_name(engine, &rec.name, &rec.id);
-    let dir = engine.record_dir(&rec.id);
-    match std::fs::remove_dir_all(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(EngineError::io("remove", &dir, e)),
-        _ => {
-            super::events::emit(engine, &rec, "destroy", &[]);
-            Ok(())
-        }
+    crate::fault::at("rm.2")?;
+    // Gone already: an `--rm` container whose monitor removed it while we waited.
+    if record::remove(engine, &rec.id, &rec.name)? {
+        super::events::emit(engine, &rec, "destroy", &[]);
     }
+    record::sweep(engine);
+    Ok(())
 }
 
 /// A runtime container or monitor dir left by a monitor that died: undo it.

@@ -5,6 +5,13 @@
 //!   by its monitor, also by rename, so a reader never sees half a file;
 //! - `names/<name>` — a symlink to the id: making it is how a name is claimed, atomically (`symlink(2)` fails
 //!   with `EEXIST` for the second of two racing creates — the 409 of docker).
+//!
+//! A record exists whole or not at all: it is written in a private dir (`.new-<pid>-<id>/`) and published by
+//! one `rename(2)` to `<id>/`, and unpublished the same way (`<id>/` → `.gone-<pid>-<id>/`) before it is
+//! deleted. So a create or an `rm` killed at any moment leaves either a record `rm -f` finds, or a private
+//! dir of a dead process that [`sweep`] removes; never a record dir without `config.json` that nothing lists.
+//! A name is claimed only after its record is published, so a name whose record is gone is stale: the next
+//! claim of it, and [`sweep`], remove it.
 
 use std::path::{Path, PathBuf};
 
@@ -102,11 +109,98 @@ fn names_dir(engine: &Engine) -> PathBuf {
     engine.containers_dir().join("names")
 }
 
+/// Publish the record `rec` (nothing of it existed before): written in a private dir, then renamed into place.
+pub fn publish(engine: &Engine, rec: &Record) -> Result<()> {
+    let containers = engine.containers_dir();
+    std::fs::create_dir_all(&containers).map_err(|e| EngineError::io("mkdir", &containers, e))?;
+    let private = containers.join(format!(".new-{}-{}", std::process::id(), rec.id));
+    std::fs::create_dir(&private).map_err(|e| EngineError::io("mkdir", &private, e))?;
+    let published =
+        write_json(&private, "config.json", rec).and_then(|()| Ok(crate::fault::at("create.1")?)).and_then(|()| {
+            let dir = engine.record_dir(&rec.id);
+            std::fs::rename(&private, &dir).map_err(|e| EngineError::io("rename", &dir, e))
+        });
+    if published.is_err() {
+        let _ = std::fs::remove_dir_all(&private);
+    }
+    published
+}
+
+/// Held while a container's monitor is checked and started (`flock` of its record dir), so two `start`s of
+/// one container do not both start one.
+pub fn lock(engine: &Engine, id: &str) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    let dir = engine.record_dir(id);
+    let file = std::fs::File::open(&dir).map_err(|e| EngineError::io("open", &dir, e))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| EngineError::io("flock", &dir, e.into()))
+}
+
+/// Remove the record of `id` and its name: unpublished first (one rename; from then on nothing finds it),
+/// then deleted. `Ok(false)`: there was no record.
+pub fn remove(engine: &Engine, id: &str, name: &str) -> Result<bool> {
+    let dir = engine.record_dir(id);
+    let gone = engine.containers_dir().join(format!(".gone-{}-{id}", std::process::id()));
+    match std::fs::rename(&dir, &gone) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(EngineError::io("rename", &dir, e)),
+        Ok(()) => {}
+    }
+    crate::fault::at("rm.3")?;
+    release_name(engine, name, id);
+    std::fs::remove_dir_all(&gone).map_err(|e| EngineError::io("remove", &gone, e))?;
+    Ok(true)
+}
+
+/// What killed creates and removals left: private record dirs of processes that are gone, and names whose
+/// record does not exist.
+pub fn sweep(engine: &Engine) {
+    let containers = engine.containers_dir();
+    for entry in std::fs::read_dir(&containers).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(".new-").or_else(|| name.strip_prefix(".gone-")) else { continue };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let _lock = names_lock(engine);
+    for entry in std::fs::read_dir(names_dir(engine)).into_iter().flatten().flatten() {
+        if stale(engine, &entry.path()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A name whose record does not exist (claims come after publishing, so it never will).
+fn stale(engine: &Engine, link: &Path) -> bool {
+    std::fs::read_link(link).is_ok_and(|id| {
+        let id = id.display().to_string();
+        !id.contains('/') && !engine.record_dir(&id).join("config.json").exists()
+    })
+}
+
+/// Held while a name's link is checked for staleness and replaced, so two claims cannot both replace it
+/// (an `flock` of the names directory itself: no lock file among the names).
+fn names_lock(engine: &Engine) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    let dir = names_dir(engine);
+    std::fs::create_dir_all(&dir).ok()?;
+    let file = std::fs::File::open(&dir).ok()?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok()
+}
+
 /// Claim `name` for `id`: 409 when another container has it.
 pub fn claim_name(engine: &Engine, name: &str, id: &str) -> Result<()> {
     let dir = names_dir(engine);
     std::fs::create_dir_all(&dir).map_err(|e| EngineError::io("mkdir", &dir, e))?;
-    match std::os::unix::fs::symlink(id, dir.join(name)) {
+    let mut claimed = std::os::unix::fs::symlink(id, dir.join(name));
+    if claimed.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists) {
+        let _lock = names_lock(engine);
+        if stale(engine, &dir.join(name)) {
+            let _ = std::fs::remove_file(dir.join(name));
+            claimed = std::os::unix::fs::symlink(id, dir.join(name));
+        }
+    }
+    match claimed {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             let owner = std::fs::read_link(dir.join(name)).map(|p| p.display().to_string()).unwrap_or_default();
@@ -162,6 +256,10 @@ pub fn find(engine: &Engine, reference: &str) -> Result<Record> {
     }
     if let Ok(id) = std::fs::read_link(names_dir(engine).join(reference)) {
         return Record::load(engine, &id.display().to_string()).map_err(|_| not_found());
+    }
+    // A record whose name was never claimed (its create was killed in between) is still found by that name.
+    if let Some(rec) = all(engine).into_iter().find(|r| r.name == reference) {
+        return Ok(rec);
     }
     let matches: Vec<String> = ids(engine).into_iter().filter(|id| id.starts_with(reference)).collect();
     match matches.as_slice() {

@@ -87,6 +87,7 @@ pub fn import(store: &Store, name: Option<&str>, input: &Path) -> Result<Importe
             .map_err(store_error(&path, "create"))?;
         io::copy(&mut Cursor::new(head).chain(stream), &mut out).map_err(corrupt)?;
         out.seek(SeekFrom::Start(0)).map_err(store_error(&path, "seek"))?;
+        crate::fault::at("import.4")?;
         out
     };
     progress.finish();
@@ -136,13 +137,16 @@ fn stem(path: &Path) -> Option<String> {
 fn import_rootfs(store: &Store, name: &str, stream: impl Read) -> Result<Imported, ImageError> {
     let tmp = store.tmp_dir()?;
     let diff = make_diff_dir(&tmp.path)?;
+    crate::fault::at("import.1")?;
     let mut hashing = Hashing::new(stream);
     let stats = extract_with(&mut hashing, &diff, Options::default())?;
     // Past the end marker: padding, and for gzip the trailer whose CRC check catches a corrupt tail.
     io::copy(&mut hashing, &mut io::sink()).map_err(|source| ImageError::Corrupt { source })?;
     let diff_id = hashing.hex();
     let new = !store.has_layer(&diff_id);
+    crate::fault::at("import.2")?;
     store.publish_layer(tmp, &diff_id)?;
+    crate::fault::at("import.3")?;
     let record = ImageRecord {
         layers: vec![diff_id],
         config: ImageConfig {
@@ -200,6 +204,7 @@ fn import_layers(
         let mut compressed = Hashing::new(progress);
         let tmp = store.tmp_dir()?;
         let diff = make_diff_dir(&tmp.path)?;
+        crate::fault::at("import.1")?;
         let diff_id = {
             let stream = decompressed(BufReader::with_capacity(BUF_SIZE, &mut compressed))
                 .map_err(|source| ImageError::Corrupt { source })?;
@@ -225,9 +230,11 @@ fn import_layers(
                 actual: diff_id,
             });
         }
+        crate::fault::at("import.2")?;
         store.publish_layer(tmp, &diff_id)?;
         new_layers += 1;
     }
+    crate::fault::at("import.3")?;
     let record = ImageRecord {
         layers: manifest.layers.iter().map(|l| l.diff_id.clone()).collect(),
         config: manifest.config.config.unwrap_or_default(),

@@ -133,6 +133,9 @@ pub enum ImageError {
     #[error(transparent)]
     Io(#[from] crate::error::IoError),
 
+    #[error(transparent)]
+    Fault(#[from] crate::fault::Injected),
+
     #[error("base image cache: cannot {op} {}", path.display())]
     Cache {
         path: PathBuf,

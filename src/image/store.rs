@@ -10,11 +10,14 @@
 //! - `index.json` — `name:tag` → image id.
 //! - `tmp/<pid>-<nanos>/` — work in progress. Everything is built there and published with one `rename(2)`, the
 //!   commit point: a `kill -9` or a full disk at any moment leaves a tmp dir (removed by the next writer once
-//!   its pid is gone), never a half layer where a container could use it.
+//!   its pid is gone), never a half layer where a container could use it. Records and the index are written
+//!   here too (`<pid>-<nanos>.<name>`) before their rename. A tmp dir holding `run-container.json` is a build
+//!   step's, whose container must be deleted before the dir (`build::reap_orphans`).
 //! - `empty/` — an empty lower dir for images with no layer (`FROM scratch`).
 //!
 //! Two locks (`flock(2)`): `lock` is held shared by every import and build for their whole run and exclusive
-//! by `rm`/`prune`, so a prune never deletes a layer an import has published but not yet referenced;
+//! by `rm`/`prune`, so a prune never deletes a layer an import has published but not yet referenced (and
+//! shared by a container from its layer check until its overlay is mounted, [`hold_layers`]);
 //! `index.lock` serialises the read-modify-write of `index.json`. Records and the index are written to a temp
 //! file, `fsync`ed, renamed, and the directory `fsync`ed: after a crash the index names only complete images.
 
@@ -29,6 +32,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ImageError;
+
+/// A tmp dir holding this file is the work dir of a build's RUN step, and the file names its container: the
+/// dir is left to `build::reap_orphans`, which deletes the container first.
+pub const RUN_RECORD: &str = "run-container.json";
 
 /// The store's default directory when running as root.
 pub const DEFAULT_STORE: &str = "/var/lib/containy";
@@ -193,8 +200,9 @@ impl Store {
         let id = super::hex(&Sha256::digest(&json));
         let path = self.root.join("images").join(format!("{id}.json"));
         if !path.exists() {
-            write_durably(&path, &json)?;
+            self.write_durably(&path, &json)?;
         }
+        crate::fault::at("store.2")?;
         if let Some(name) = name {
             let name = normalise_name(name)?;
             self.update_index(|index| {
@@ -225,7 +233,30 @@ impl Store {
         change(&mut index);
         let json = serde_json::to_vec_pretty(&index)
             .map_err(|e| ImageError::Format { what: "index".into(), message: e.to_string() })?;
-        write_durably(&self.root.join("index.json"), &json)
+        self.write_durably(&self.root.join("index.json"), &json)
+    }
+
+    /// temp + `fsync` + `rename` + `fsync` of the directory: after a crash the file is the old one or the new
+    /// one. The temp file is made in `tmp/`, named after this process like the tmp dirs, so one left by a
+    /// writer that was killed is removed with them (in the file's own directory nothing would ever see it).
+    pub(crate) fn write_durably(&self, path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = self.root.join("tmp").join(format!("{}.{name}", unique()));
+        let result = (|| {
+            let mut file = File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            crate::fault::at("store.1").map_err(io::Error::other)?;
+            fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        result.map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            store_error(path, "write")(e)
+        })
     }
 
     /// Find an image by `name[:tag]` (`:latest` when no tag), by full id or by an id prefix of 12+ digits.
@@ -247,7 +278,13 @@ impl Store {
                 }
             }
         };
-        let record = self.record(&id)?;
+        // Removed (by `image rm`) between the index read and now: the image is not there.
+        let record = self.record(&id).map_err(|e| match e {
+            ImageError::Store { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                ImageError::NoImage { name: reference.to_string(), store: self.root.clone() }
+            }
+            e => e,
+        })?;
         Ok(Image { id, record })
     }
 
@@ -336,6 +373,7 @@ impl Store {
                 // Unpublish first (one rename), then delete at leisure: no reader sees a half-deleted layer.
                 let aside = self.root.join("tmp").join(format!("{}-prune", unique()));
                 fs::rename(entry.path(), &aside).map_err(store_error(&entry.path(), "rename"))?;
+                crate::fault::at("store.3")?;
                 fs::remove_dir_all(&aside).map_err(store_error(&aside, "remove"))?;
                 layers += 1;
             }
@@ -374,16 +412,36 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
             let dead = pid.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-            if dead {
+            if dead && !entry.path().join(RUN_RECORD).exists() {
                 crate::explain!(
                     "remove an orphaned tmp dir",
                     format!("rm -r {}", entry.path().display()),
                     "left by a containy that was killed while importing or building"
                 );
-                let _ = fs::remove_dir_all(entry.path());
+                // A dir of work in progress, or a file (a record's temp file, see `write_durably`).
+                let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
             }
         }
     }
+}
+
+/// For a container about to mount image layers (`lowerdirs`, as [`Store::lowerdirs`] gives them): the store's
+/// lock, shared, held until its mounts exist. A `prune` (exclusive) then either ran before — the layers are
+/// there or the container fails cleanly, naming the missing one — or runs after and finds them mounted. The
+/// kernel releases it if the holder dies. `None`: not layers of a store (or no lock to take).
+pub fn hold_layers(lowerdirs: &[PathBuf]) -> Option<Flock<File>> {
+    let first = lowerdirs.first()?;
+    let root = if first.file_name().is_some_and(|n| n == "empty") {
+        first.parent()?
+    } else {
+        let layers = first.parent()?.parent()?;
+        if layers.file_name().is_none_or(|n| n != "layers") {
+            return None;
+        }
+        layers.parent()?
+    };
+    let file = File::options().append(true).open(root.join("lock")).ok()?;
+    Flock::lock(file, FlockArg::LockShared).ok()
 }
 
 /// `busybox` → `busybox:latest`; names are lowercase letters, digits, `._-/` and one optional `:tag`, or
@@ -431,25 +489,6 @@ pub(crate) fn layers_in_mountinfo(mountinfo: &str, layers: &Path) -> Vec<String>
         }
     }
     ids
-}
-
-/// temp + `fsync` + `rename` + `fsync` of the directory: after a crash the file is the old one or the new one.
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
-    let tmp = path.with_extension(format!("tmp-{}", unique()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        store_error(path, "write")(e)
-    })
 }
 
 pub use crate::clock::now_rfc3339;

@@ -129,6 +129,12 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.
     let seccomp_filter =
         plan.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, &opts.seccomp_cache)).transpose()?;
+    // An image's layers cannot be pruned from under the container between this check and its mounts (a prune
+    // waits for the store's lock, then finds the layers mounted).
+    let layers_held = match &plan.rootfs.source {
+        RootfsSource::Layers(layers) => image::store::hold_layers(layers),
+        _ => None,
+    };
     let (base, layers) = resolve_base(plan, opts)?;
     let rel = cgroups::relative_path(plan.cgroups_path.as_deref(), &opts.id)?;
 
@@ -275,6 +281,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
         hooks::run("createRuntime", &plan.hooks.create_runtime, &input)?;
         Ok(())
     })?;
+    drop(layers_held);
 
     begin(26)?;
     let state =

@@ -10,7 +10,8 @@
 //! purpose: `CONTAINY_FAULT=N:kill` (the process taking step N dies at once, as with SIGKILL) or `N:error` (step N
 //! fails with an error). The parent dying while the child works (steps 9–25) is the parent dying while it waits
 //! in `spawn::await_ready`, whatever the child's step: the parent's own steps 8 and 26 cover it.
-//! The variable is read once; without it `begin` costs a comparison. The fault tests (tests/faults.rs) check
+//! The variable is read once (`crate::fault`, which also has the named points of the image and engine
+//! operations); without it `begin` costs a comparison. The fault tests (tests/faults.rs) check
 //! that after each of them `delete --force` leaves nothing behind and the same id runs again.
 
 /// `(number, side, what)`, in the order they happen.
@@ -52,27 +53,6 @@ pub const SEQUENCE: &[(u32, &str, &str)] = &[
 #[error("fault injected at step {0} (CONTAINY_FAULT)")]
 pub struct Fault(pub u32);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Kill,
-    Error,
-}
-
-/// `CONTAINY_FAULT`, parsed once: the step and what to do there.
-fn fault() -> Option<(u32, Action)> {
-    static FAULT: std::sync::OnceLock<Option<(u32, Action)>> = std::sync::OnceLock::new();
-    *FAULT.get_or_init(|| {
-        let text = std::env::var("CONTAINY_FAULT").ok()?;
-        let (step, action) = text.split_once(':')?;
-        let action = match action {
-            "kill" => Action::Kill,
-            "error" => Action::Error,
-            _ => return None,
-        };
-        Some((step.parse().ok()?, action))
-    })
-}
-
 /// Start step `n`: `--explain` prints its heading, and an injected fault for this step strikes.
 pub fn begin(n: u32) -> Result<(), Fault> {
     if crate::narrate::enabled()
@@ -80,17 +60,9 @@ pub fn begin(n: u32) -> Result<(), Fault> {
     {
         crate::narrate::begin(n, side, what);
     }
-    match fault() {
-        Some((step, action)) if step == n => match action {
-            Action::Kill => {
-                use nix::sys::signal::{Signal, kill};
-                let _ = kill(nix::unistd::getpid(), Signal::SIGKILL);
-                // The init of a PID namespace cannot SIGKILL itself: die as abruptly (no cleanup runs).
-                crate::sys::exit_now(128 + Signal::SIGKILL as i32)
-            }
-            Action::Error => Err(Fault(n)),
-        },
-        _ => Ok(()),
+    match crate::fault::strike_step(n) {
+        Some(_) => Err(Fault(n)),
+        None => Ok(()),
     }
 }
 

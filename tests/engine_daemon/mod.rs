@@ -72,6 +72,16 @@ impl Daemon {
     }
 
     pub fn spawn(&mut self) {
+        self.spawn_env(&[]);
+    }
+
+    /// Stop this daemon (`kill -9`) and start a new one with `env` in its environment (`CONTAINY_FAULT`).
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) {
+        self.kill9();
+        self.spawn_env(env);
+    }
+
+    pub fn spawn_env(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.path("daemon.log")).unwrap();
         let child = Command::new(CONTAINY)
             .arg("--root")
@@ -86,6 +96,7 @@ impl Daemon {
             .args(["--default-network", "none"])
             .args(&self.extra)
             .env("CONTAINY_API_LOG", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use super::extract::{Options, extract_with};
 use super::resolve::Root;
 use super::runconf::{read_in_layers, resolve_user, set_env};
-use super::store::{ImageConfig, ImageRecord, Store, TmpDir, now_rfc3339, store_error, unique};
+use super::store::{ImageConfig, ImageRecord, RUN_RECORD, Store, TmpDir, now_rfc3339, store_error, unique};
 use super::{Hashing, ImageError, hex};
 use crate::plan::{Namespace, Network, Plan, Rootfs, RootfsMode, RootfsSource};
 use nix::fcntl::OFlag;
@@ -67,6 +67,7 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<String, ImageError> {
     })?;
     super::store::normalise_name(&opts.tag)?;
     let _lock = store.lock(true)?;
+    reap_orphans(store);
     private_mount_namespace()?;
     let nonce = if opts.no_cache { unique() } else { String::new() };
     let mut current = Current { layers: Vec::new(), config: ImageConfig::default(), key: String::new() };
@@ -155,6 +156,7 @@ fn run_step(
             let workdir = cur.config.working_dir.clone().unwrap_or_else(|| "/".into());
             // Mounted first: whether the destination is a directory is a question about the image.
             let view = MergedView::mount(store, &store.lowerdirs_of(&cur.layers))?;
+            crate::fault::at("build.1")?;
             let dest_path = Path::new(&workdir).join(dest);
             let dest_is_dir = view.is_dir(&dest_path);
             let packed = view.tmp.path.join("copy.tar");
@@ -179,7 +181,9 @@ fn run_step(
             extract_with(&file, &view.merged, Options::default())?;
             drop(file);
             let _ = std::fs::remove_file(&packed);
-            store.publish_layer(view.finish()?, &id)?;
+            let layer = view.finish()?;
+            crate::fault::at("build.2")?;
+            store.publish_layer(layer, &id)?;
             cur.layers.push(id.clone());
             cur.key = id;
         }
@@ -293,6 +297,13 @@ fn run_in_container(
     argv: Vec<String>,
 ) -> Result<TmpDir, ImageError> {
     let work = store.tmp_dir()?;
+    let id = format!("build-{}", unique());
+    // Recorded before it is taken: a build killed while its RUN container lives leaves this record in its
+    // tmp dir, and whoever clears that dir deletes the container first (`reap_orphans`).
+    let record = serde_json::json!({ "root": opts.state_root, "id": id });
+    let record_path = work.path.join(RUN_RECORD);
+    std::fs::write(&record_path, record.to_string()).map_err(store_error(&record_path, "write"))?;
+    crate::fault::at("build.3")?;
     let lower = store.lowerdirs_of(&cur.layers);
     let mut plan = opts.base_plan.clone();
     plan.bundle = work.path.clone();
@@ -319,8 +330,7 @@ fn run_in_container(
         plan.namespaces.retain(|n| n.kind != Namespace::Network);
         plan.network = Network::Host;
     }
-    let run_opts =
-        crate::runtime::RunOptions::new(format!("build-{}", unique()), &opts.state_root, crate::paths::base_cache());
+    let run_opts = crate::runtime::RunOptions::new(id, &opts.state_root, crate::paths::base_cache());
     let plan = plan.validate().map_err(|e| ImageError::Usage(format!("cannot run the step: {e}")))?;
     let exit = crate::runtime::run(&plan, &run_opts)
         .map_err(|e| ImageError::Usage(format!("cannot run the step: {}", crate::error::chain(&e))))?;
@@ -331,5 +341,37 @@ fn run_in_container(
     let layer = store.tmp_dir()?;
     let upper = work.path.join("changes/upper");
     std::fs::rename(&upper, layer.path.join("diff")).map_err(store_error(&upper, "rename"))?;
+    crate::fault::at("build.4")?;
     Ok(layer)
+}
+
+/// The RUN containers of builds that were killed, found by the record each left in its tmp dir (`Store`'s
+/// sweep leaves such a dir alone): the container is deleted (its processes, cgroup, mounts, state dir), then
+/// the dir goes. Runs when a build starts and before `image prune`.
+pub fn reap_orphans(store: &Store) {
+    let Ok(entries) = std::fs::read_dir(store.root.join("tmp")) else { return };
+    for entry in entries.flatten() {
+        let record = entry.path().join(RUN_RECORD);
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if alive || !record.exists() {
+            continue;
+        }
+        let parsed: Option<(PathBuf, String)> = std::fs::read(&record)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| Some((PathBuf::from(v["root"].as_str()?), v["id"].as_str()?.to_string())));
+        if let Some((root, id)) = &parsed {
+            crate::explain!(
+                "delete the RUN container of a killed build",
+                format!("delete --force {id} (--root {})", root.display()),
+                "recorded in the build's tmp dir before the container was created"
+            );
+            if crate::runtime::container::delete_forced(root, id).is_err() {
+                continue;
+            }
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
 }

@@ -203,6 +203,7 @@ fn pull_reference(
         todo.push((layer.clone(), diff_id.clone()));
     }
     let bytes = fetch_layers(store, &client, r, &scope, &todo, options.jobs, progress)?;
+    crate::fault::at("pull.3").map_err(ImageError::from)?;
 
     let record = ImageRecord {
         layers: diff_ids,
@@ -464,6 +465,7 @@ fn fetch_layer(
     let mut compressed = Hashing::new(transfer);
     let tmp = store.tmp_dir()?;
     let diff = crate::image::import::make_diff_dir(&tmp.path)?;
+    crate::fault::at("pull.1").map_err(ImageError::from)?;
     let unpacked: Result<String, ImageError> = (|| {
         let stream = decompressed(BufReader::with_capacity(BUF_SIZE, &mut compressed))
             .map_err(|source| ImageError::Corrupt { source })?;
@@ -506,6 +508,7 @@ fn fetch_layer(
             actual: format!("sha256:{actual_diff_id}"),
         });
     }
+    crate::fault::at("pull.2").map_err(ImageError::from)?;
     store.publish_layer(tmp, diff_id)?;
     progress(&Event::Layer { digest: &desc.digest, status: Status::Done, done: transferred, total: desc.size });
     Ok(transferred)

@@ -22,7 +22,7 @@ use super::client::{Client, Connection, Payload, expect_success, percent_encode}
 use super::manifest::{OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST};
 use super::{Event, Reference, RegistryError, Status};
 use crate::image::export::HashingWriter;
-use crate::image::store::{Image, Store, TmpDir, store_error, write_durably};
+use crate::image::store::{Image, Store, TmpDir, store_error};
 use crate::image::whiteout::write_layer_tar;
 use crate::image::{ImageError, hex};
 
@@ -361,6 +361,6 @@ fn read_cache(store: &Store) -> BTreeMap<String, Known> {
 /// Best effort: the cache only saves work, a push is correct without it.
 fn write_cache(store: &Store, cache: &BTreeMap<String, Known>) {
     if let Ok(json) = serde_json::to_vec_pretty(cache) {
-        let _: Result<(), ImageError> = write_durably(&store.root.join("push-cache.json"), &json);
+        let _: Result<(), ImageError> = store.write_durably(&store.root.join("push-cache.json"), &json);
     }
 }
