@@ -52,8 +52,30 @@ pub fn snapshot(scope: &Scope) -> BTreeSet<String> {
         for (fd, target) in fds(*pid) {
             seen.insert(format!("fd {label} {fd} -> {target}"));
         }
+        for (child, what) in children(*pid) {
+            seen.insert(format!("child of {label}: {child} {what}"));
+        }
     }
     seen
+}
+
+/// The processes whose parent is `pid` (an exec the daemon did not wait for stays as a zombie): pid, name and
+/// state.
+pub fn children(pid: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so split after the last `)`.
+        let Some((head, tail)) = stat.rsplit_once(')') else { continue };
+        let mut fields = tail.split_whitespace();
+        let (state, ppid) = (fields.next().unwrap_or(""), fields.next().and_then(|p| p.parse::<u32>().ok()));
+        if ppid == Some(pid) {
+            let comm = head.split_once('(').map_or("", |(_, c)| c);
+            found.push((child, format!("({comm}) {state}")));
+        }
+    }
+    found
 }
 
 /// Every directory below containy's parent in every cgroup hierarchy (v1: `<hier>/containy/<name>`; v2:
