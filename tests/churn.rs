@@ -222,6 +222,7 @@ fn churn(count: usize) {
     let started = Instant::now();
     let every = (count / 100).max(10);
     let samples = Arc::new(Mutex::new(vec![churn_support::sample(pid, 0, 0.0, &events_log)]));
+    let follower = churn_support::EventsFollower::connect(&daemon.socket());
     let done = Arc::new(AtomicUsize::new(0));
     let lanes: Vec<_> = (0..2)
         .map(|lane| {
@@ -246,6 +247,21 @@ fn churn(count: usize) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     eprintln!("{count} containers in {elapsed:.1} s");
+    // Every engine container's `destroy` reached the client that followed the events all along.
+    let engine_count = (0..count).filter(|i| i % 4 == 3).count();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while follower.destroyed() < engine_count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(follower.destroyed(), engine_count, "destroy events a `docker events` client received");
+    drop(follower);
+    let history =
+        [&events_log, &events_log.with_extension("log.1")].map(|p| std::fs::metadata(p).map_or(0, |m| m.len()));
+    eprintln!("events history on disk: {} + {} bytes (events.log, events.log.1)", history[0], history[1]);
+    assert!(
+        history.iter().sum::<u64>() <= 2 * containy::engine::events::MAX_BYTES + 4096,
+        "the events history is not bounded: {history:?}"
+    );
 
     // Connections the daemon is still closing, monitors still exiting: give them a moment, then compare.
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -97,9 +97,14 @@ pub fn cgroup_dirs() -> Vec<String> {
     found
 }
 
+/// Every file under `dir`, except the engine's rotated events history (`events.log.1`): the one file a churn
+/// may add by design, bounded in size (tests/churn.rs checks the bound).
 fn walk(base: &Path, dir: &Path, seen: &mut BTreeSet<String>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = e.path();
+        if e.file_name() == "events.log.1" {
+            continue;
+        }
         seen.insert(format!("file {}/{}", base.display(), path.strip_prefix(base).unwrap_or(&path).display()));
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             walk(base, &path, seen);
@@ -246,4 +251,54 @@ pub fn write_tsv(path: &Path, samples: &[Sample]) {
         ));
     }
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// A `docker events` client that stays connected while containers churn (`GET /events`, filtered to
+/// `destroy`): the daemon must follow its events log through every rotation and lose no event.
+pub struct EventsFollower {
+    conn: UnixStream,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EventsFollower {
+    pub fn connect(socket: &Path) -> EventsFollower {
+        let mut conn = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
+        // `since` now: the history from here on, however late the daemon opens the log (without it, a follower
+        // starts at the log's end when it opens it); filters={"event":["destroy"]}.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let filters = "%7B%22event%22%3A%5B%22destroy%22%5D%7D";
+        let request = format!(
+            "GET /v1.41/events?since={:.6}&filters={filters} HTTP/1.1\r\nHost: docker\r\n\r\n",
+            now.as_secs_f64()
+        );
+        conn.write_all(request.as_bytes()).expect("send GET /events");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (mut from, into) = (conn.try_clone().expect("dup the events connection"), seen.clone());
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                into.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
+            }
+        });
+        EventsFollower { conn, seen, reader: Some(reader) }
+    }
+
+    /// `destroy` events received so far (each a whole JSON line in its own chunk).
+    pub fn destroyed(&self) -> usize {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&seen).matches("\"Action\":\"destroy\"").count()
+    }
+}
+
+impl Drop for EventsFollower {
+    fn drop(&mut self) {
+        let _ = self.conn.shutdown(std::net::Shutdown::Both);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
 }
