@@ -213,8 +213,8 @@ fn churn(count: usize) {
         ours: &ours,
     };
 
-    // One of each kind first: what the first container makes once and keeps by design (the seccomp cache,
-    // the engine's events log and names directory) is then in the baseline.
+    // One of each kind first: what the first container makes once and keeps by design (the engine's events
+    // log and names directory) is then in the baseline.
     for i in 0..4 {
         kinds.run(&format!("{prefix}warm"), i);
     }
@@ -223,13 +223,20 @@ fn churn(count: usize) {
     let every = (count / 100).max(10);
     let samples = Arc::new(Mutex::new(vec![churn_support::sample(pid, 0, 0.0, &events_log)]));
     let follower = churn_support::EventsFollower::connect(&daemon.socket());
-    let done = Arc::new(AtomicUsize::new(0));
+    // Two lanes take the next container from one counter, so both run every kind until the very end.
+    // A lane that fails stops the other (`next` past the end), so a failure does not wait for the rest.
+    let (next, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let lanes: Vec<_> = (0..2)
-        .map(|lane| {
-            let (kinds, prefix, samples, done, events_log) =
-                (kinds.clone(), prefix.clone(), samples.clone(), done.clone(), events_log.clone());
+        .map(|_| {
+            let (kinds, prefix, samples, next, done, events_log) =
+                (kinds.clone(), prefix.clone(), samples.clone(), next.clone(), done.clone(), events_log.clone());
             std::thread::spawn(move || {
-                for i in (lane..count).step_by(2) {
+                let _stop = StopOnPanic(next.clone());
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= count {
+                        return;
+                    }
                     kinds.run(&prefix, i);
                     let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                     if n % every == 0 {
@@ -288,6 +295,17 @@ fn churn(count: usize) {
     assert!(out.status.success(), "network rm: {}", stderr(&out));
     let links = churn_support::sh("ip -o link show | grep -v ' lo:' || true");
     assert_eq!(links, "", "links left after network rm");
+}
+
+/// Sets the lanes' counter past any count when its lane panics.
+struct StopOnPanic(Arc<AtomicUsize>);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(usize::MAX / 2, Ordering::SeqCst);
+        }
+    }
 }
 
 /// The churn's network goes with the test, also when it fails (the bridge goes with the test's namespace; its
