@@ -80,7 +80,7 @@ test-cgroup2: deps
 
 # Reliability: 10,000 short containers in a row (tests/churn.rs with CHURN=10000; minutes, not part of `make test`).
 # The daemon's RSS/fd/thread samples go to target/soak/daemon.tsv, the test's output to target/soak/soak.log,
-# and the curve to target/soak/daemon.svg (gnuplot, when installed) — also when the test fails.
+# and the curve to target/soak/daemon.svg and .png (gnuplot, when installed) — also when the test fails.
 SOAK ?= 10000
 .PHONY: soak
 soak: deps
@@ -89,8 +89,8 @@ soak: deps
 	  cargo test --release --test churn many_short_containers -- --nocapture 2>&1 | tee target/soak/soak.log; \
 	  status=$$?; \
 	  if command -v gnuplot >/dev/null && [ -s target/soak/daemon.tsv ]; then \
-	    gnuplot -e "data='target/soak/daemon.tsv'; out='target/soak/daemon.svg'" tests/churn_support/curve.gp \
-	      && echo "the daemon's curve: target/soak/daemon.svg (samples: target/soak/daemon.tsv)"; \
+	    for f in svg png; do gnuplot -e "data='target/soak/daemon.tsv'; out='target/soak/daemon.$$f'" \
+	      tests/churn_support/curve.gp; done && echo "the daemon's curve: target/soak/daemon.svg, .png (samples: daemon.tsv)"; \
 	  else echo "no plot (gnuplot missing or no samples); samples: target/soak/daemon.tsv"; fi; \
 	  exit $$status
 
