@@ -10,7 +10,7 @@ if (out[strlen(out)-3:] eq ".png") {
 }
 set output out
 set datafile separator "\t"
-set key autotitle columnhead
+set key autotitle columnhead bottom right
 set grid
 set xlabel "containers done"
 set multiplot layout 1,2 title "containy serve while containers churn (tests/churn.rs)"
