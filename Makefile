@@ -82,10 +82,20 @@ test-cgroup2: deps
 	CONTAINY_VM_TIMEOUT=$${CONTAINY_VM_TIMEOUT:-1800} tests/vm/run.sh $(VM_TESTS)
 
 # Reliability: 10,000 short containers in a row (tests/churn.rs with CHURN=10000; minutes, not part of `make test`).
+# The daemon's RSS/fd/thread samples go to target/soak/daemon.tsv, the test's output to target/soak/soak.log,
+# and the curve to target/soak/daemon.svg and .png (gnuplot, when installed) — also when the test fails.
 SOAK ?= 10000
 .PHONY: soak
 soak: deps
-	$(SUDO) env "PATH=$$PATH" CHURN=$(SOAK) cargo test --release --test churn many_short_containers -- --nocapture
+	@mkdir -p target/soak
+	set -o pipefail; $(SUDO) env "PATH=$$PATH" CHURN=$(SOAK) CHURN_SAMPLES=$(CURDIR)/target/soak/daemon.tsv \
+	  cargo test --release --test churn many_short_containers -- --nocapture 2>&1 | tee target/soak/soak.log; \
+	  status=$$?; \
+	  if command -v gnuplot >/dev/null && [ -s target/soak/daemon.tsv ]; then \
+	    for f in svg png; do gnuplot -e "data='target/soak/daemon.tsv'; out='target/soak/daemon.$$f'" \
+	      tests/churn_support/curve.gp; done && echo "the daemon's curve: target/soak/daemon.svg, .png (samples: daemon.tsv)"; \
+	  else echo "no plot (gnuplot missing or no samples); samples: target/soak/daemon.tsv"; fi; \
+	  exit $$status
 
 lint:
 	cargo fmt --check

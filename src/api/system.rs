@@ -4,7 +4,7 @@
 use hyper::StatusCode;
 
 use super::body::{self, Reply};
-use crate::engine::Engine;
+use crate::engine::{Engine, events};
 
 pub fn ping(head: bool) -> Reply {
     let mut r = body::empty(StatusCode::OK);
@@ -109,22 +109,32 @@ pub fn events(engine: &Engine, q: &[(String, String)]) -> Result<Reply, crate::e
             && since.is_none_or(|s| t >= s)
             && until.is_none_or(|u| t <= u)
     };
-    let path = crate::engine::events::path(engine);
+    let (path, previous) = (events::path(engine), events::previous(engine));
     let (tx, reply) = body::channel(StatusCode::OK, "application/json");
     tokio::spawn(async move {
-        let mut file = None;
-        let mut pending = Vec::new();
+        let mut file: Option<(tokio::fs::File, std::fs::Metadata)> = None;
+        // With `since` the history is read, the rotated part first; without, only what comes.
+        let mut from_start = since.is_some();
+        let mut pending = if from_start { tokio::fs::read(&previous).await.unwrap_or_default() } else { Vec::new() };
         loop {
             if file.is_none()
                 && let Ok(mut f) = tokio::fs::File::open(&path).await
+                && let Ok(meta) = f.metadata().await
             {
-                if since.is_none() {
+                if !from_start {
                     let _ = f.seek(std::io::SeekFrom::End(0)).await;
                 }
-                file = Some(f);
+                // A log that appears later (after a rotation) is new: all of it is to come.
+                from_start = true;
+                file = Some((f, meta));
             }
-            if let Some(f) = &mut file {
+            if let Some((f, meta)) = &mut file {
                 let _ = f.read_to_end(&mut pending).await;
+                if events::rotated(meta, &path) {
+                    // Renamed to events.log.1: what was appended before the rename, then the new log.
+                    let _ = f.read_to_end(&mut pending).await;
+                    file = None;
+                }
             }
             while let Some(end) = pending.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=end).collect();

@@ -174,7 +174,12 @@ impl Daemon {
         assert_eq!(self.processes(), Vec::<String>::new(), "processes left");
         let containers = self.path("store/containers");
         let left: Vec<_> = std::fs::read_dir(&containers)
-            .map(|d| d.flatten().map(|e| e.file_name()).filter(|n| n != "names" && n != "events.log").collect())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name())
+                    .filter(|n| n != "names" && n != "events.log" && n != "events.log.1")
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(left.is_empty(), "records left: {left:?}");
         let names: Vec<_> =
