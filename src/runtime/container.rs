@@ -11,7 +11,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::RuntimeError;
-use super::state::{State, Status, process_stat, validate_id};
+use super::state::{State, StateError, Status, process_stat, validate_id};
 use crate::cgroups::{self, Cgroup, Stats};
 use crate::plan::Resources;
 
@@ -28,11 +28,15 @@ impl Container {
     pub fn load(root: &Path, id: &str) -> Result<Container, RuntimeError> {
         validate_id(id)?;
         let dir = root.join(id);
-        if !dir.join("state.json").exists() {
-            return Err(RuntimeError::NotFound { id: id.to_string(), root: root.to_path_buf() });
+        // Read, then judge: a check for the file first would race a concurrent `delete` removing it between
+        // the check and the read (50 concurrent `delete --force` saw "cannot read …/state.json: ENOENT").
+        match State::read(&dir) {
+            Ok(state) => Ok(Container { state, dir }),
+            Err(StateError::Io(e)) if e.source.kind() == std::io::ErrorKind::NotFound => {
+                Err(RuntimeError::NotFound { id: id.to_string(), root: root.to_path_buf() })
+            }
+            Err(e) => Err(e.into()),
         }
-        let state = State::read(&dir)?;
-        Ok(Container { state, dir })
     }
 
     /// The container `id`, which must be running (or created: its process exists).
