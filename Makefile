@@ -97,6 +97,19 @@ soak: deps
 	  else echo "no plot (gnuplot missing or no samples); samples: target/soak/daemon.tsv"; fi; \
 	  exit $$status
 
+# Fuzzing (fuzz/, cargo-fuzz + libFuzzer on stable via RUSTC_BOOTSTRAP=1): every parser of outside input, each
+# for FUZZ_SECONDS on its corpus in fuzz/corpus/; fails on a crash (input in fuzz/artifacts/). docs/reliability.md
+# has the last results. `make fuzz-corpus` remakes the seeds (fuzz/seeds.py) and minimises the corpus with them.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz fuzz-corpus
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+fuzz-corpus: deps
+	python3 fuzz/seeds.py
+	for t in $$(ls fuzz/seeds); do mkdir -p fuzz/corpus/$$t && cp fuzz/seeds/$$t/* fuzz/corpus/$$t/ && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz cmin --debug-assertions $$t fuzz/corpus/$$t -- -max_len=65536 || exit 1; done
+
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings

@@ -20,6 +20,7 @@
 #   uidmap          newuidmap/newgidmap: a rootless user's /etc/subuid range mapped into its containers (tests/rootless.rs)
 #   passt           pasta: user-mode networking and published ports for rootless containers (tests/rootless.rs)
 #   python3-docker  also tests/docker.rs: the docker SDK for Python against the private dockerd
+# Not a Debian package: cargo-fuzz (crates.io) for `make fuzz`, installed at the end.
 set -euo pipefail
 
 packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
@@ -52,3 +53,9 @@ if [ ! -x "$docker_cli/x/usr/bin/docker" ]; then
 fi
 
 command -v cargo >/dev/null || { echo "install.sh: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+
+# cargo-fuzz for `make fuzz` (fuzz/: libFuzzer targets; it runs on the stable toolchain with RUSTC_BOOTSTRAP=1).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "install.sh: installing cargo-fuzz from crates.io (cargo install, about a minute)"
+    cargo install --locked cargo-fuzz --version '^0.13' >/dev/null
+fi

@@ -19,6 +19,9 @@ pub mod config; // configy.toml / configy.json -> Plan
 pub mod engine; // named containers on disk, the per-container monitor
 pub mod error; // IoError shared by every module; chain(): an error and its causes, each once
 pub mod fault; // CONTAINY_FAULT: die or fail on purpose at a step or a named point (the fault tests)
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing; // entry points for the fuzz targets in fuzz/ (the `fuzzing` feature only)
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
 pub mod limits; // limits for untrusted code: CPU/wall time, output, file size, disk
 pub mod lsm; // AppArmor profile / SELinux label for the program's execve

@@ -11,13 +11,13 @@
 //! older ones (Debian's 20.10 CLI speaks 1.41) use their own, lower version.
 
 mod attach;
-mod body;
+pub(crate) mod body;
 mod build;
 mod containers;
 mod exec;
 mod images;
 mod networks;
-mod router;
+pub(crate) mod router;
 pub mod server;
 mod system;
 mod volumes;

@@ -40,7 +40,7 @@ pub async fn route(engine: Arc<Engine>, req: Req) -> Result<Reply, std::convert:
 }
 
 /// `/v1.41/x` → `/x`; a version below the minimum is refused, as dockerd does.
-fn strip_version(path: &str) -> Result<String, EngineError> {
+pub(crate) fn strip_version(path: &str) -> Result<String, EngineError> {
     let Some(rest) = path.strip_prefix("/v") else { return Ok(path.to_string()) };
     let (version, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let Some((major, minor)) = version.split_once('.') else { return Ok(path.to_string()) };

@@ -56,7 +56,7 @@ pub fn make_plan(engine: &Engine, id: &str, req: &CreateRequest) -> Result<Valid
 }
 
 /// The request as a friendly config: everything but the image's part of the process.
-fn friendly_config(engine: &Engine, id: &str, req: &CreateRequest) -> Result<Value> {
+pub(crate) fn friendly_config(engine: &Engine, id: &str, req: &CreateRequest) -> Result<Value> {
     let hc = &req.host_config;
     let mut process = json!({
         "args": ["/bin/sh"],

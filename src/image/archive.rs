@@ -223,6 +223,9 @@ fn oci_manifest(scanned: &Scanned) -> Result<Manifest, ImageError> {
         let path = blob_path(&descriptor.digest)?;
         let nested: Index = parse(&path, document(scanned, &path, Some(&descriptor.digest))?)?;
         let mut list = nested.manifests;
+        if list.is_empty() {
+            return Err(format(path, "the nested index lists no image"));
+        }
         let amd64 =
             list.iter().position(|d| d.platform.as_ref().is_some_and(|p| p.os == "linux" && p.architecture == "amd64"));
         descriptor = list.swap_remove(amd64.unwrap_or(0));
@@ -315,6 +318,19 @@ mod tests {
         docs[2].1 = config.replace("A=1", "A=2");
         let err = read_manifest(&scanned(&docs)).unwrap_err();
         assert!(matches!(err, ImageError::Digest { .. }), "{err}");
+    }
+
+    /// Found by reading the code for the fuzz targets (a nested index with no entry made `swap_remove(0)` panic).
+    #[test]
+    fn a_nested_index_that_lists_nothing_is_an_error_not_a_panic() {
+        let nested = r#"{"schemaVersion":2,"manifests":[]}"#.to_string();
+        let index = format!(
+            r#"{{"manifests":[{{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:{}"}}]}}"#,
+            sha(&nested)
+        );
+        let blob = format!("blobs/sha256/{}", sha(&nested));
+        let err = read_manifest(&scanned(&[("index.json", index), (&blob, nested)])).unwrap_err();
+        assert!(err.to_string().contains("the nested index lists no image"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! `tmp-*` directory, which is then `rename`d to `<cache>/<sha256>` — atomic, so a crash or a concurrent containy
 //! never leaves a half-extracted base where a container could use it.
 
-mod archive;
+pub(crate) mod archive;
 mod base;
 pub mod build;
 mod busybox;

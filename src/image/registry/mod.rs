@@ -30,6 +30,8 @@ use std::path::PathBuf;
 
 pub use client::Connection;
 pub use manifest::Platform;
+#[cfg(feature = "fuzzing")]
+pub(crate) use pull::parse_document;
 pub use pull::{PullOptions, PullPolicy, Pulled, ensure_image, find_local, pull};
 pub use push::{Compression, PushOptions, Pushed, push};
 pub use reference::Reference;

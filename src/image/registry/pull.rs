@@ -276,7 +276,7 @@ fn unauthorized(client: &Client, r: &Reference) -> RegistryError {
     }
 }
 
-fn parse_document(bytes: &[u8], digest: &str) -> Result<Document, RegistryError> {
+pub(crate) fn parse_document(bytes: &[u8], digest: &str) -> Result<Document, RegistryError> {
     let doc: Document = serde_json::from_slice(bytes)
         .map_err(|e| RegistryError::Format { what: format!("manifest {digest}"), message: e.to_string() })?;
     if doc.schema_version != 2 {
