@@ -52,6 +52,15 @@ if [ ! -x "$docker_cli/x/usr/bin/docker" ]; then
     $SUDO chmod 0755 "$docker_cli"
 fi
 
+# Rootless networking (pasta, tests/rootless.rs) opens /dev/net/tun as the user. udev's default rule makes it
+# 0666 on every Debian system; a machine without udev keeps the kernel's 0600: give it udev's mode.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+    echo "install.sh: /dev/net/tun is mode $(stat -c %a /dev/net/tun); making it 0666 as udev does"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO chmod 0666 /dev/net/tun
+fi
+
 command -v cargo >/dev/null || { echo "install.sh: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 
 # cargo-fuzz for `make fuzz` (fuzz/: libFuzzer targets; it runs on the stable toolchain with RUSTC_BOOTSTRAP=1).

@@ -72,12 +72,39 @@ pub fn start(pid: i32, ports: &[PortMapping], state_dir: &Path) -> Result<(), Ne
         // Without a syslog socket pasta says so before every line: keep only what it meant to say.
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let said: Vec<&str> = text.lines().filter(|l| !l.contains("to syslog")).collect();
+        let tun_mode = std::fs::metadata(TUN).ok().map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
         return Err(NetworkError::Invalid(format!(
-            "pasta could not connect the container ({status}): {} — is a published port already taken?",
-            said.join("; ")
+            "pasta could not connect the container ({status}): {} — {}",
+            said.join("; "),
+            hint(&text, tun_mode)
         )));
     }
     Ok(())
+}
+
+/// The device pasta opens inside the container's namespaces, as the user who runs it.
+const TUN: &str = "/dev/net/tun";
+
+/// What most likely went wrong, from pasta's log and the mode of `/dev/net/tun` (`None`: it does not exist).
+fn hint(log: &str, tun_mode: Option<u32>) -> String {
+    if log.contains("tun") {
+        match tun_mode {
+            None => return format!("{TUN} does not exist: load the tun module (modprobe tun)"),
+            // pasta opens it as the user (mapped to root in the container, but the node is the host's).
+            Some(mode) if mode & 0o006 != 0o006 => {
+                return format!(
+                    "{TUN} is mode {:04o}, so a user cannot open it; udev gives it 0666 on a usual system \
+                     (as root: chmod 0666 {TUN})",
+                    mode & 0o7777
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    if log.contains("in use") || log.contains("bind") {
+        return "is a published port already taken?".to_string();
+    }
+    "pasta's own words are above".to_string()
 }
 
 /// End the container's pasta, if it has one: SIGKILL (it ignores SIGTERM, and holds nothing that needs a
@@ -121,6 +148,15 @@ mod tests {
         assert!(args.starts_with("--config-net") && args.ends_with("--pid /s/pasta.pid 42"), "{args}");
         let none = args_none();
         assert!(none.contains("-t none -u none"), "{none}");
+    }
+
+    #[test]
+    fn the_hint_names_the_cause_pasta_reported() {
+        let tun = "Failed to open tun socket in namespace";
+        assert!(hint(tun, Some(0o20600)).contains("/dev/net/tun is mode 0600"), "{}", hint(tun, Some(0o20600)));
+        assert!(hint(tun, None).contains("modprobe tun"));
+        assert!(!hint(tun, Some(0o20666)).contains("/dev/net/tun"));
+        assert!(hint("Failed to bind port 8080: Address already in use", Some(0o20666)).contains("already taken"));
     }
 
     fn args_none() -> String {
