@@ -102,8 +102,10 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         e
     };
     spawn::go(&spawned.sync).map_err(kill_middle)?;
-    let ready = spawn::await_ready(&spawned.sync, || Ok(())).map_err(kill_middle)?;
-    let target = ready.pid.unwrap_or(middle);
+    let ready = spawn::await_ready(&spawned.sync, spawn::Speakers::MiddleAndProcess, || Ok(())).map_err(kill_middle)?;
+    let Some(target) = ready.pid else {
+        return Err(kill_middle(RuntimeError::Child("the middle process did not say the process's pid".into())));
+    };
 
     begin(26).map_err(|e| kill_middle(e.into()))?;
     if let Some(pid_file) = opts.pid_file {

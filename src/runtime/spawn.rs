@@ -91,16 +91,30 @@ pub(super) struct Ready {
     pub pid: Option<Pid>,
 }
 
+/// Who speaks on the sync socket, so what "ready" means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Speakers {
+    /// `create`: the container's init alone; its `Ready` is the end.
+    Init,
+    /// `exec`: the middle process sends `Pid`, the process it cloned sends `Ready`. Two writers on one socket
+    /// are not ordered: the process may say `Ready` before the middle process has sent its `Pid`, and both
+    /// are needed (the pid is what `--pid-file` names and what an engine's conmon waits for).
+    MiddleAndProcess,
+}
+
 /// The parent's one receive loop: everything the child may say until it is Ready. `on_hooks` runs when the
 /// child asks for the runtime-namespace hooks of the create step (the child waits for Go after it).
 pub(super) fn await_ready(
     sync: &OwnedFd,
+    speakers: Speakers,
     mut on_hooks: impl FnMut() -> Result<(), RuntimeError>,
 ) -> Result<Ready, RuntimeError> {
     let mut ready = Ready::default();
+    let mut said_ready = false;
+    let done = |said_ready: bool, ready: &Ready| said_ready && (speakers == Speakers::Init || ready.pid.is_some());
     loop {
         match recv_message(sync).map_err(|e| RuntimeError::sys("recv from the container process", e))? {
-            Some(Message::Ready) => return Ok(ready),
+            Some(Message::Ready) => said_ready = true,
             Some(Message::Pty(master)) => ready.pty_master = Some(io::adopt_terminal(master)),
             Some(Message::Pid(pid)) => ready.pid = Some(Pid::from_raw(pid)),
             Some(Message::Hooks) => {
@@ -115,10 +129,51 @@ pub(super) fn await_ready(
                 )));
             }
         }
+        if done(said_ready, &ready) {
+            return Ok(ready);
+        }
     }
 }
 
 /// Tell the child to go on.
 pub(super) fn go(sync: &OwnedFd) -> Result<(), RuntimeError> {
     send_message(sync, &Message::Go).map_err(|e| RuntimeError::sys("send Go to the container process", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (OwnedFd, OwnedFd) {
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap()
+    }
+
+    /// The process's `Ready` overtaking the middle process's `Pid` (seen under load: `exec --pid-file` then
+    /// named the middle process, and podman's conmon reported its exit 0 and lost the output).
+    #[test]
+    fn exec_waits_for_the_pid_when_ready_comes_first() {
+        let (parent, child) = pair();
+        send_message(&child, &Message::Ready).unwrap();
+        send_message(&child, &Message::Pid(4242)).unwrap();
+        let ready = await_ready(&parent, Speakers::MiddleAndProcess, || Ok(())).unwrap();
+        assert_eq!(ready.pid, Some(Pid::from_raw(4242)));
+
+        send_message(&child, &Message::Pid(7)).unwrap();
+        send_message(&child, &Message::Ready).unwrap();
+        let ready = await_ready(&parent, Speakers::MiddleAndProcess, || Ok(())).unwrap();
+        assert_eq!(ready.pid, Some(Pid::from_raw(7)));
+    }
+
+    #[test]
+    fn exec_without_a_pid_is_an_error_and_create_needs_none() {
+        let (parent, child) = pair();
+        send_message(&child, &Message::Ready).unwrap();
+        drop(child);
+        let err = await_ready(&parent, Speakers::MiddleAndProcess, || Ok(())).err().unwrap();
+        assert!(err.to_string().contains("ended during setup"), "{err}");
+
+        let (parent, child) = pair();
+        send_message(&child, &Message::Ready).unwrap();
+        assert!(await_ready(&parent, Speakers::Init, || Ok(())).unwrap().pid.is_none());
+    }
 }

@@ -25,7 +25,8 @@
 //! ```
 //!
 //! `exec` speaks the same exchange (`spawn.rs`): its middle process sends `Pid` (the host pid of the process it
-//! forked inside the container's PID namespace) before `Ready`.
+//! forked inside the container's PID namespace), the process itself `Ready`. The two write to one socket
+//! unordered, so the parent waits for both (`spawn::Speakers`).
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
