@@ -6,6 +6,8 @@
 
 mod common;
 mod engine_daemon;
+#[path = "engine_daemon/http.rs"]
+mod http;
 
 use std::path::Path;
 use std::process::Command;
@@ -172,4 +174,37 @@ fn an_exited_containers_files_live_until_rm() {
     d.ok(&["rm", "res", "fresh"]);
     assert!(!layer.exists());
     d.assert_clean(&[id, fresh]);
+}
+
+/// `POST /exec/{id}/start` from a client that does not upgrade the connection (curl): the output comes as the
+/// answer's body, which ends when the exec ends, and its exit code is recorded by then — as with dockerd.
+#[test]
+fn an_exec_started_without_an_upgrade_answers_with_its_output_and_records_its_exit() {
+    require_root!();
+    let Some(_) = docker_cli() else { return };
+    let d = Daemon::start();
+    d.ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "100"]);
+    let socket = d.socket();
+    let create = serde_json::json!({"AttachStdout": true, "AttachStderr": true,
+        "Cmd": ["sh", "-c", "sleep 0.3; echo out; echo err >&2; exit 3"]});
+    let r = http::once(&socket, "POST", "/containers/plain/exec", Some(create.to_string().as_bytes())).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let exec = r.json()["Id"].as_str().unwrap().to_string();
+    let r = http::once(&socket, "POST", &format!("/exec/{exec}/start"), Some(b"{}")).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Multiplexed frames: [stream, 0, 0, 0, len (4 bytes, big endian)] + payload.
+    let mut frames = Vec::new();
+    let mut rest = r.body.as_slice();
+    while rest.len() >= 8 {
+        let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        frames.push((rest[0], String::from_utf8_lossy(&rest[8..8 + len]).into_owned()));
+        rest = &rest[8 + len..];
+    }
+    frames.sort();
+    assert_eq!(frames, [(1, "out\n".to_string()), (2, "err\n".to_string())], "{:?}", r.body);
+    // The answer ended with the exec: it is not running and its code is known.
+    let r = http::once(&socket, "GET", &format!("/exec/{exec}/json"), None).unwrap();
+    let info = r.json();
+    assert_eq!((info["Running"].as_bool(), info["ExitCode"].as_i64()), (Some(false), Some(3)), "{info}");
+    d.ok(&["rm", "-f", "plain"]);
 }

@@ -96,14 +96,26 @@ async fn start(engine: Arc<Engine>, req: Req, mut rec: ExecRecord) -> Result<Rep
         tokio::spawn(finish(engine, rec, child));
         return Ok(body::empty(StatusCode::OK));
     }
-    let (client_tx, reply) = if upgrade {
-        let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        let reply = super::attach::hijack(req, theirs, tty);
-        (Some(ours), reply)
-    } else {
-        (None, body::empty(StatusCode::OK))
-    };
-    let Some(conn) = client_tx else { return Ok(reply) };
+    if !upgrade {
+        // A client that does not ask for the connection (curl, a bare HTTP client): docker answers with the
+        // output as the body, which ends when the exec does — its exit code recorded first, as below.
+        let kind = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+        let (out, reply) = body::channel(StatusCode::OK, kind);
+        drop(stdin);
+        tokio::spawn(async move {
+            while let Some(chunk) = rx.recv().await {
+                if out.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            drop(rx);
+            finish(engine, rec, child).await;
+            drop(out);
+        });
+        return Ok(reply);
+    }
+    let (conn, theirs) = tokio::io::duplex(64 * 1024);
+    let reply = super::attach::hijack(req, theirs, tty);
     tokio::spawn(async move {
         let (mut from_client, mut to_client) = tokio::io::split(conn);
         let input = tokio::spawn(async move {
