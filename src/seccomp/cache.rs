@@ -80,15 +80,7 @@ fn decode(bytes: &[u8]) -> Option<CompiledFilter> {
     if header.format != FORMAT || body.len() != header.instructions * 8 {
         return None;
     }
-    let program = body
-        .chunks_exact(8)
-        .map(|i| libc::sock_filter {
-            code: u16::from_ne_bytes([i[0], i[1]]),
-            jt: i[2],
-            jf: i[3],
-            k: u32::from_ne_bytes([i[4], i[5], i[6], i[7]]),
-        })
-        .collect();
+    let program = super::decode_program(body);
     Some(CompiledFilter { program, flags: header.flags, flag_names: header.flag_names, skipped: header.skipped })
 }
 

@@ -275,8 +275,13 @@ fn export_bpf(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, Seccomp
             bytes.len()
         ))));
     }
-    // `struct sock_filter` is { u16 code; u8 jt; u8 jf; u32 k; } in native byte order.
-    Ok(bytes
+    Ok(decode_program(&bytes))
+}
+
+/// Raw BPF as libseccomp exports it and the cache stores it: `struct sock_filter` is
+/// { u16 code; u8 jt; u8 jf; u32 k; } in native byte order (a trailing partial instruction is ignored).
+pub(crate) fn decode_program(bytes: &[u8]) -> Vec<libc::sock_filter> {
+    bytes
         .chunks_exact(8)
         .map(|b| libc::sock_filter {
             code: u16::from_ne_bytes([b[0], b[1]]),
@@ -284,7 +289,7 @@ fn export_bpf(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, Seccomp
             jf: b[3],
             k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
         })
-        .collect())
+        .collect()
 }
 
 mod default_profile;
