@@ -111,7 +111,6 @@ pub(super) fn await_ready(
 ) -> Result<Ready, RuntimeError> {
     let mut ready = Ready::default();
     let mut said_ready = false;
-    let done = |said_ready: bool, ready: &Ready| said_ready && (speakers == Speakers::Init || ready.pid.is_some());
     loop {
         match recv_message(sync).map_err(|e| RuntimeError::sys("recv from the container process", e))? {
             Some(Message::Ready) => said_ready = true,
@@ -129,7 +128,7 @@ pub(super) fn await_ready(
                 )));
             }
         }
-        if done(said_ready, &ready) {
+        if said_ready && (speakers == Speakers::Init || ready.pid.is_some()) {
             return Ok(ready);
         }
     }
