@@ -362,7 +362,7 @@ fn on_cgroup_v2_a_delegated_subtree_gives_rootless_containers_their_limits() {
     assert!(!stderr(&out).contains("warning"), "the limit was applied: {}", stderr(&out));
     let count: usize = lines[0].parse().unwrap();
     assert!((2..=10).contains(&count), "pids = 10 held: {count} processes");
-    assert!(!delegated.dir.join("containy").join(&id).exists());
+    assert!(!delegated.dir.join(format!("containy-{id}")).exists());
 
     let (_, out) = run(&mut user, "memory = \"16M\"", "tail /dev/zero");
     assert_eq!(out.status.code(), Some(137), "the memory limit held: {}", stderr(&out));

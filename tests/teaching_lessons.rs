@@ -50,15 +50,16 @@ fn assert_nothing_left(state_root: &Path, prefix: &str) {
     let states: Vec<_> =
         std::fs::read_dir(state_root).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(states.is_empty(), "leaked state dirs: {states:?}");
-    let mut parents = vec![PathBuf::from("/sys/fs/cgroup/containy")];
-    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
-        parents.extend(hierarchies.flatten().map(|h| h.path().join("containy")));
+    // A container's cgroup is `containy-<id>` under the v2 root or under each v1 hierarchy.
+    let mut hierarchies = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        hierarchies.extend(entries.flatten().map(|h| h.path()));
     }
-    let cgroups: Vec<_> = parents
+    let cgroups: Vec<_> = hierarchies
         .iter()
         .filter_map(|p| std::fs::read_dir(p).ok())
         .flat_map(|d| d.flatten().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("containy-{prefix}"))))
         .collect();
     assert!(cgroups.is_empty(), "leaked cgroup dirs: {cgroups:?}");
 }

@@ -1,5 +1,5 @@
 //! cgroup v1: one hierarchy per controller. The container gets a directory in each hierarchy it needs
-//! (`pids/containy/<id>`, `memory/containy/<id>`, …), and its pid is written into every one of them.
+//! (`pids/containy-<id>`, `memory/containy-<id>`, …), and its pid is written into every one of them.
 //! `cpuset`, `blkio` and `hugetlb` directories are made only when the plan limits them; a new cpuset directory
 //! is filled from its parent first (it refuses tasks while empty). What this machine's hierarchies cannot
 //! apply (no hugetlb hierarchy, no I/O weight file, v2-only settings) is refused before any directory exists.
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 
-use super::{Cgroup, CgroupError, Hierarchy, Write, device_rule_text, make_dirs, procs, write_file};
+use super::{Cgroup, CgroupError, FileWriter, Hierarchy, Write, device_rule_text, make_dirs, procs, write_file};
 use crate::plan::{IoRate, Resources};
 
 const CONTROLLERS: &[&str] = &[
@@ -324,6 +324,7 @@ pub(super) fn create(
 }
 
 fn apply(cgroup: &Cgroup, resources: &Resources, features: Features, update: bool) -> Result<(), CgroupError> {
+    let mut writer = FileWriter::default();
     for (controller, file, value) in writes(resources, features, update) {
         let Some(dir) = dir_of(cgroup, controller) else {
             continue; // a controller this kernel does not mount: warned about in `check`
@@ -333,7 +334,7 @@ fn apply(cgroup: &Cgroup, resources: &Resources, features: Features, update: boo
             super::warn(&format!("this kernel has no {file}: {value:?} is not applied"));
             continue;
         }
-        write_file(&path, &value)?;
+        writer.write(&path, &value)?;
     }
     Ok(())
 }

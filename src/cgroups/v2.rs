@@ -221,7 +221,7 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
         let path = leaf.join(file);
         match write_file(&path, &value) {
             // The file of a controller that is not enabled above the leaf does not exist (the kernel answers
-            // a write with EACCES): a container that shares `containy/` may have been setting the parent up at
+            // a write with EACCES): a container that shares the parent may have been setting it up at
             // the same moment. Enable the controllers again, whatever the parent says it has, and retry once.
             Err(CgroupError::Write { source, .. })
                 if !enable_line.is_empty()

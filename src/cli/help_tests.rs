@@ -4,11 +4,19 @@ use clap::{CommandFactory, Parser};
 
 use super::Cli;
 
+/// The whole command tree, built: the verbs' arguments are deferred (`#[command(defer = true)]`, so a run
+/// builds only its own verb's) and exist only after `build`.
+fn built() -> clap::Command {
+    let mut cli = Cli::command();
+    cli.build();
+    cli
+}
+
 /// Every argument of every verb (nested too) has a description, positional ones included.
 #[test]
 fn every_argument_is_described() {
     let mut missing = Vec::new();
-    let mut stack = vec![(String::from("containy"), Cli::command())];
+    let mut stack = vec![(String::from("containy"), built())];
     while let Some((path, cmd)) = stack.pop() {
         for arg in cmd.get_arguments() {
             let id = arg.get_id().as_str();
@@ -33,7 +41,7 @@ fn every_argument_is_described() {
 /// `--format` is one checked value, the same on every verb that prints a table or JSON.
 #[test]
 fn format_is_the_same_checked_value_on_list_ps_stats_and_inspect() {
-    let cli = Cli::command();
+    let cli = built();
     for verb in ["list", "ps", "stats", "inspect"] {
         let cmd = cli.find_subcommand(verb).unwrap_or_else(|| panic!("no verb {verb}"));
         let format =

@@ -87,6 +87,7 @@ pub fn log_error(path: &std::path::Path, format: LogFormat, message: &str) {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create and run a container from a bundle, wait for it, clean up; exits with its exit code.
     Run(RunArgs),

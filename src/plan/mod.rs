@@ -34,7 +34,7 @@ pub struct Plan {
     /// Paths remounted read-only after `pivot_root` (OCI `readonlyPaths`).
     pub readonly_paths: Vec<PathBuf>,
     pub resources: Resources,
-    /// Where the container's cgroup goes, relative to each hierarchy's root. `None`: `containy/<id>`.
+    /// Where the container's cgroup goes, relative to each hierarchy's root. `None`: `containy-<id>`.
     pub cgroups_path: Option<PathBuf>,
     /// Kernel parameters written under `/proc/sys` inside the container (validated by [`check_sysctl`]).
     pub sysctl: Vec<(String, String)>,

@@ -243,7 +243,7 @@ pub(super) fn teardown(dir: &Path, cgroup: Option<Cgroup>, hooks: Option<&State>
         cgroup.kill_all();
         super::steps::begin(28)?;
         crate::explain!("remove the cgroup", "rmdir", "a container's limits must not outlive it");
-        if let Err(e) = cgroup.remove_with_parents() {
+        if let Err(e) = cgroup.remove() {
             first_error.get_or_insert(e.into());
         }
     }

@@ -78,18 +78,18 @@ pub fn children(pid: u32) -> Vec<(u32, String)> {
     found
 }
 
-/// Every directory below containy's parent in every cgroup hierarchy (v1: `<hier>/containy/<name>`; v2:
-/// `/sys/fs/cgroup/containy/<name>`, and the unified mount of a hybrid host).
+/// Every container cgroup in every hierarchy (v1: `<hier>/containy-<name>`; v2: `/sys/fs/cgroup/containy-<name>`,
+/// and the unified mount of a hybrid host).
 pub fn cgroup_dirs() -> Vec<String> {
     let root = Path::new("/sys/fs/cgroup");
-    let mut parents = vec![root.join("containy")];
+    let mut hierarchies = vec![root.to_path_buf()];
     for h in std::fs::read_dir(root).into_iter().flatten().flatten() {
-        parents.push(h.path().join("containy"));
+        hierarchies.push(h.path());
     }
     let mut found = Vec::new();
-    for parent in parents {
-        for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
+    for hierarchy in hierarchies {
+        for e in std::fs::read_dir(&hierarchy).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("containy-") && e.path().is_dir() {
                 found.push(e.path().display().to_string());
             }
         }

@@ -185,15 +185,16 @@ impl Drop for Bundle {
     }
 }
 
-/// Every directory called `name` two levels under a cgroup hierarchy (`<hier>/containy/<name>` or the v2
-/// equivalent).
+/// The cgroup directories of container `name` that exist: `containy-<name>` under the v2 root or under
+/// each v1 hierarchy.
 pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let root = Path::new("/sys/fs/cgroup");
-    let mut candidates = vec![root.join("containy").join(name)];
+    let dir = format!("containy-{name}");
+    let mut candidates = vec![root.join(&dir)];
     if let Ok(entries) = std::fs::read_dir(root) {
         for e in entries.flatten() {
-            candidates.push(e.path().join("containy").join(name));
+            candidates.push(e.path().join(&dir));
         }
     }
     for c in candidates {

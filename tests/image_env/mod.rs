@@ -68,14 +68,15 @@ impl Env {
             let left: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
             assert!(left.is_empty(), "container state left: {left:?}");
         }
-        // v2: /sys/fs/cgroup/containy; v1: /sys/fs/cgroup/<hierarchy>/containy.
+        // v2: /sys/fs/cgroup/containy-<id>; v1: /sys/fs/cgroup/<hierarchy>/containy-<id>.
         let mut hierarchies = vec![PathBuf::from("/sys/fs/cgroup")];
         hierarchies.extend(std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten().map(|e| e.path()));
         for hierarchy in hierarchies {
-            if let Ok(entries) = std::fs::read_dir(hierarchy.join("containy")) {
+            if let Ok(entries) = std::fs::read_dir(&hierarchy) {
                 for e in entries.flatten() {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    assert!(!name.starts_with(&format!("build-{pid}-")), "leaked cgroup {}", e.path().display());
+                    let leaked = name.starts_with(&format!("containy-build-{pid}-"));
+                    assert!(!leaked, "leaked cgroup {}", e.path().display());
                 }
             }
         }

@@ -315,7 +315,7 @@ impl Delegated {
 
 impl Drop for Delegated {
     fn drop(&mut self) {
-        for dir in [self.session(), self.dir.join("containy"), self.dir.clone()] {
+        for dir in [self.session(), self.dir.clone()] {
             let _ = std::fs::remove_dir(dir);
         }
     }
