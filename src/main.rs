@@ -7,8 +7,6 @@
 
 #![deny(unsafe_code)]
 
-use clap::Parser;
-
 /// containy's own failures (bad config, a failed mount) exit 125, as docker and podman do, so they are
 /// never mistaken for the container's exit code.
 const EXIT_CONTAINY_ERROR: i32 = 125;
@@ -17,7 +15,7 @@ const EXIT_CONTAINY_ERROR: i32 = 125;
 const EXIT_USAGE: i32 = 2;
 
 fn main() {
-    let cli = match containy::cli::Cli::try_parse() {
+    let cli = match containy::cli::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             // `--help` and `--version` come this way too, to stdout and with success.

@@ -13,8 +13,9 @@ use crate::engine::flags::RunFlags;
 use crate::engine::{Engine, attached, logs, ops, record};
 use crate::image::registry;
 
-/// docker's `run` flags. Any of them (or `-d`/`--name` with `--image`) makes the run an engine container:
-/// it has a monitor, a log and a record that `ps`, `logs`, `stop`, `rm` and `containy serve` see.
+// docker's `run` flags. Any of them (or `-d`/`--name` with `--image`) makes the run an engine container:
+// it has a monitor, a log and a record that `ps`, `logs`, `stop`, `rm` and `containy serve` see.
+// (A plain comment, not a doc comment: clap would make a flattened struct's doc the verb's about.)
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Engine containers (with --image)")]
 pub struct DockerFlags {

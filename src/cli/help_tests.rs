@@ -60,3 +60,53 @@ fn format_is_the_same_checked_value_on_list_ps_stats_and_inspect() {
         assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue, "{verb}");
     }
 }
+
+/// A verb's about is its variant's doc comment: a flattened or wrapped `Args` struct's own doc comment must
+/// not replace it when the deferred arguments are built (clap applies the struct's attributes last then).
+#[test]
+fn every_verb_keeps_its_own_about_once_built() {
+    let shells = Cli::command();
+    let built = built();
+    let mut changed = Vec::new();
+    for sub in built.get_subcommands().filter(|s| s.get_name() != "help") {
+        let shell = shells.find_subcommand(sub.get_name()).map(|s| s.get_about().map(ToString::to_string));
+        let now = sub.get_about().map(ToString::to_string);
+        if shell != Some(now.clone()) || sub.get_long_about().is_some() {
+            changed.push(format!("{}: {shell:?} became {now:?} (long: {:?})", sub.get_name(), sub.get_long_about()));
+        }
+    }
+    assert!(changed.is_empty(), "{}", changed.join("\n"));
+}
+
+/// The one-verb parse (`Cli::parse_args`) reads what the whole command reads — global flags before and after
+/// the verb, `=` values, aliases — and is taken for the command lines engines send on every container.
+#[test]
+fn the_one_verb_parse_reads_what_the_whole_command_reads() {
+    let lines = [
+        "containy --root /r --log /l --log-format json create --bundle /b --pid-file /p c1",
+        "containy --root=/r start c1",
+        "containy run --root /r --bundle /b --explain c2",
+        "containy --systemd-cgroup --debug exec --pid-file /p --process /x c1",
+        "containy exec c1 sh -c 'ls --root'",
+        "containy run --bundle /b c3 -- ls --root /x",
+        "containy ls --format json",
+        "containy --root /r delete --force c1",
+        "containy --root /r kill c1 KILL",
+    ];
+    for line in lines {
+        let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
+        let full = Cli::command();
+        assert!(Cli::one_verb_command(&full, &args).is_some(), "{line}: not taken");
+        let fast = format!("{:?}", Cli::parse_from_args(args.clone()).unwrap());
+        let whole = format!("{:?}", Cli::try_parse_from(&args).unwrap());
+        assert_eq!(fast, whole, "{line}");
+    }
+    for line in
+        ["containy", "containy --version", "containy --root", "containy help run", "containy -x run", "containy runn"]
+    {
+        let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
+        let fast = Cli::parse_from_args(args.clone()).map(|c| format!("{c:?}")).map_err(|e| e.to_string());
+        let whole = Cli::try_parse_from(&args).map(|c| format!("{c:?}")).map_err(|e| e.to_string());
+        assert_eq!(fast, whole, "{line}");
+    }
+}

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-/// Limits for untrusted code (graders, judges); see "Running untrusted code" in the README.
+// Limits for untrusted code (graders, judges); see "Running untrusted code" in the README.
+// (A plain comment, not a doc comment: clap would make a flattened struct's doc the verb's about.)
 #[derive(Debug, Args, Default)]
 pub struct LimitArgs {
     /// CPU time of the whole container (user+sys, all processes), e.g. 2s or 500ms; then it is killed (TO).

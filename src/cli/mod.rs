@@ -55,6 +55,55 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parse the command line. clap copies every global flag (`--root`, `--log`, …) into every verb before
+    /// it parses (6 × 30 copies of a 640-byte `Arg` with its strings: ≈ 45 page faults of heap on each
+    /// container start), so a command line whose verb is plain is parsed against a command that holds only
+    /// that verb. Anything else — no verb, an unknown one, `help`, `--version`, and every error — is parsed
+    /// again against the whole command, so what the user reads is clap's own message.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        Cli::parse_from_args(std::env::args_os().collect())
+    }
+
+    fn parse_from_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+        let full = <Cli as clap::CommandFactory>::command();
+        if let Some(mut one_verb) = Self::one_verb_command(&full, &args)
+            && let Ok(mut matches) = one_verb.try_get_matches_from_mut(&args)
+            && let Ok(cli) = <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
+        {
+            return Ok(cli);
+        }
+        Cli::try_parse_from(args)
+    }
+
+    /// The top-level command with its global flags and only the verb `args` names (its aliases too), or
+    /// `None` when the verb cannot be told without clap.
+    fn one_verb_command(full: &clap::Command, args: &[std::ffi::OsString]) -> Option<clap::Command> {
+        let mut rest = args.iter().skip(1);
+        let verb = loop {
+            let arg = rest.next()?.to_str()?;
+            let Some(long) = arg.strip_prefix("--") else {
+                if arg.starts_with('-') {
+                    return None;
+                }
+                break arg;
+            };
+            let (name, inline_value) = long.split_once('=').map_or((long, false), |(n, _)| (n, true));
+            let global = full.get_arguments().find(|a| a.get_long() == Some(name))?;
+            if global.get_action().takes_values() && !inline_value {
+                rest.next()?;
+            }
+        };
+        let sub = full.find_subcommand(verb)?.clone();
+        Some(
+            clap::Command::new("containy")
+                .subcommand_required(true)
+                .args(full.get_arguments().cloned())
+                .subcommand(sub),
+        )
+    }
+}
+
 /// A failure with its own exit code (126/127 when the program could not be executed, as engines expect),
 /// reported like any other error.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,8 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-/// Networking flags shared by `run` and `create`.
+// Networking flags shared by `run` and `create`.
+// (A plain comment, not a doc comment: clap would make a flattened struct's doc the verb's about.)
 #[derive(Debug, Args)]
 pub struct NetArgs {
     /// Network mode: none, host, bridge, container:ID, or a network's name (overrides the config).

@@ -11,7 +11,8 @@ use clap::Args;
 use crate::image::Store;
 use crate::image::registry::{self, Connection, Platform, PullOptions, auth::Credentials, display::Display};
 
-/// How to reach a registry (podman's flag names).
+// How to reach a registry (podman's flag names).
+// (A plain comment, not a doc comment: clap would make a flattened struct's doc the verb's about.)
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
     /// Verify TLS certificates and refuse plain HTTP; `--tls-verify=false` for a local registry.
