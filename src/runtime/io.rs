@@ -126,7 +126,8 @@ pub fn supervise_limited(
     let mut stdin_ended = false;
     let mut master_open = master.is_some();
     let mut exec_error = None;
-    let mut buf = vec![0u8; 32 * 1024];
+    // Only a terminal's bytes pass through us; without one the buffer would be 8 pages zeroed for nothing.
+    let mut buf = if master.is_some() { vec![0u8; 32 * 1024] } else { Vec::new() };
 
     loop {
         // Reap first: a child that exited before we polled must not be waited for forever.

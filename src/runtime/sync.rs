@@ -31,7 +31,7 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recv, recvmsg, sendmsg};
 
 #[derive(Debug)]
 pub enum Message {
@@ -103,8 +103,18 @@ pub fn send_message(fd: &OwnedFd, msg: &Message) -> nix::Result<()> {
 }
 
 /// The next message, or `None` at end of file (the other side closed its end).
+///
+/// A peek with `MSG_TRUNC` says how long the message is, so the buffer is its size: nearly every message is
+/// one to a few bytes, and a fixed 64 KiB buffer was 16 pages zeroed per message (in the child, copies of
+/// the parent's pages too). The peek passes no control buffer, so a passed fd is received only once, below.
 pub fn recv_message(fd: &OwnedFd) -> nix::Result<Option<Message>> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let len = loop {
+        match recv(fd.as_raw_fd(), &mut [], MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => break other?,
+        }
+    };
+    let mut buf = vec![0u8; len.max(1)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
@@ -149,5 +159,34 @@ mod tests {
         }
         assert!(Message::decode(b"", None).is_none());
         assert!(Message::decode(b"P", None).is_none(), "a Pty message needs its fd");
+    }
+
+    /// Over a real socket: a one-byte message, one far larger than any fixed buffer, a passed fd (received
+    /// once: the length peek must not install it too), then end of file.
+    #[test]
+    fn messages_of_any_size_and_a_passed_fd_arrive_whole() {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        let big = "x".repeat(100 * 1024);
+        let passed = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+        // Counted by what they point at: other tests' threads open and close fds meanwhile.
+        let open_on_passed = || {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .flatten()
+                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|p| p == *passed))
+                .count()
+        };
+        send_message(&a, &Message::Go).unwrap();
+        send_message(&a, &Message::State(big.clone())).unwrap();
+        send_message(&a, &Message::Pty(std::fs::File::open(&passed).unwrap().into())).unwrap();
+        drop(a);
+        assert!(matches!(recv_message(&b), Ok(Some(Message::Go))));
+        assert!(matches!(recv_message(&b), Ok(Some(Message::State(s))) if s == big));
+        let pty = recv_message(&b);
+        assert!(matches!(pty, Ok(Some(Message::Pty(_)))));
+        assert_eq!(open_on_passed(), 1, "the fd arrived once");
+        drop(pty);
+        assert!(matches!(recv_message(&b), Ok(None)));
     }
 }
