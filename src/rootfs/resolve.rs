@@ -43,6 +43,7 @@ fn relative(path: &Path) -> &Path {
     match path.strip_prefix("/") {
         Ok(p) if p.as_os_str().is_empty() => Path::new("."),
         Ok(p) => p,
+        Err(_) if path.as_os_str().is_empty() => Path::new("."),
         Err(_) => path,
     }
 }
@@ -63,7 +64,19 @@ pub fn ensure_in_root(root: &OwnedFd, path: &Path, leaf: Leaf) -> Result<OwnedFd
         Err(Errno::ENOENT) => {}
         Err(e) => return Err(err(e, "openat2")),
     }
+    // Mostly only the last component is missing (`/dev/pts`, `/sys/fs/cgroup/memory`): make it in its parent,
+    // which resolves inside the root like every other open here — five syscalls instead of a walk from the
+    // root (three per component). A missing parent, a `..` or a dangling symlink as the last component take
+    // the walk below.
     let mut remaining = components(path);
+    if let (Some(parent), Some(name)) = (path.parent(), remaining.back())
+        && !remaining.iter().any(|c| c == "..")
+        && let Ok(dir) = open_in_root(root, parent)
+        && let Err(Errno::ENOENT) = fstatat(&dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+    {
+        create(&dir, name, leaf).map_err(|(e, op)| err(e, op))?;
+        return open_in_root(root, path).map_err(|e| err(e, "openat2"));
+    }
     let mut resolved = PathBuf::from("/");
     let mut symlinks = 0;
     while let Some(name) = remaining.pop_front() {
@@ -88,22 +101,27 @@ pub fn ensure_in_root(root: &OwnedFd, path: &Path, leaf: Leaf) -> Result<OwnedFd
             }
             Ok(_) => resolved.push(&name),
             Err(Errno::ENOENT) => {
-                if remaining.is_empty() && leaf == Leaf::File {
-                    let how =
-                        how(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW).mode(Mode::from_bits_truncate(0o644));
-                    drop(openat2(&dir, name.as_os_str(), how).map_err(|e| err(e, "openat2(O_CREAT)"))?);
-                } else {
-                    match mkdirat(&dir, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(err(e, "mkdirat")),
-                    }
-                }
+                let what = if remaining.is_empty() { leaf } else { Leaf::Directory };
+                create(&dir, &name, what).map_err(|(e, op)| err(e, op))?;
                 resolved.push(&name);
             }
             Err(e) => return Err(err(e, "fstatat")),
         }
     }
     open_in_root(root, &resolved).map_err(|e| err(e, "openat2"))
+}
+
+/// Make `name` in `dir`: an empty file for a file leaf, else a directory (one made meanwhile is fine).
+fn create(dir: &OwnedFd, name: &OsString, leaf: Leaf) -> Result<(), (Errno, &'static str)> {
+    if leaf == Leaf::File {
+        let how = how(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW).mode(Mode::from_bits_truncate(0o644));
+        drop(openat2(dir, name.as_os_str(), how).map_err(|e| (e, "openat2(O_CREAT)"))?);
+        return Ok(());
+    }
+    match mkdirat(dir, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err((e, "mkdirat")),
+    }
 }
 
 /// The normal and `..` components of a path (`/` and `.` change nothing here).
@@ -181,6 +199,32 @@ mod tests {
         let fd = ensure_in_root(&root_fd(root.path()), Path::new("/data/mnt"), Leaf::Directory).unwrap();
         let got = real_path(&fd);
         assert_eq!(got, root.path().join(target.strip_prefix("/").unwrap()).join("mnt"));
+        assert!(!target.exists());
+    }
+
+    #[test]
+    fn a_missing_last_component_is_made_in_its_parent() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("b/etc")).unwrap();
+        symlink("/b", root.path().join("a")).unwrap();
+        let fd = root_fd(root.path());
+        let dir = ensure_in_root(&fd, Path::new("/a/mnt"), Leaf::Directory).unwrap();
+        assert_eq!(real_path(&dir), root.path().join("b/mnt"));
+        let file = ensure_in_root(&fd, Path::new("b/etc/hostname"), Leaf::File).unwrap();
+        assert_eq!(real_path(&file), root.path().join("b/etc/hostname"));
+        assert!(root.path().join("b/etc/hostname").is_file());
+        let top = ensure_in_root(&fd, Path::new("proc"), Leaf::Directory).unwrap();
+        assert_eq!(real_path(&top), root.path().join("proc"));
+    }
+
+    #[test]
+    fn a_dangling_symlink_as_the_last_component_is_followed_inside() {
+        let outside = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let target = outside.path().join("sub");
+        symlink(&target, root.path().join("data")).unwrap();
+        let fd = ensure_in_root(&root_fd(root.path()), Path::new("/data"), Leaf::Directory).unwrap();
+        assert_eq!(real_path(&fd), root.path().join(target.strip_prefix("/").unwrap()));
         assert!(!target.exists());
     }
 
