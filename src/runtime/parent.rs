@@ -84,7 +84,7 @@ fn run_supervised(plan: &ValidPlan, opts: &RunOptions) -> Result<Exit, RuntimeEr
         _ => None,
     };
     let state = State { status: Status::Running, ..state };
-    state.write(&held.state_dir)?;
+    record(&state, &held.state_dir, opts)?;
     hooks::run_warning_only("poststart", &plan.hooks.poststart, &state.hook_input(Status::Running));
     let Spawned { pid: child, sync, handled, mask: _restore } = spawned;
     let outcome = io::supervise_limited(child, child, &handled, sync, pty_master, limiter.as_mut())?;
@@ -115,7 +115,7 @@ pub fn create(plan: &ValidPlan, opts: &RunOptions, console_socket: Option<&Path>
     if let (Some(master), Some(socket)) = (pty_master, console_socket) {
         io::send_console(socket, master)?;
     }
-    State { status: Status::Created, ..state }.write(&held.state_dir)?;
+    record(&state, &held.state_dir, opts)?;
     held.keep = true;
     Ok(())
 }
@@ -283,14 +283,21 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     })?;
     drop(layers_held);
 
+    // 26. The caller records the state it leaves the container in: `create` created, `run` running (one
+    // write, not a `created` overwritten at once).
     begin(26)?;
     let state =
         State { status: Status::Created, start_time: state::process_start_time(child.as_raw()).unwrap_or(0), ..state };
-    state.write(&state_dir)?;
-    if let Some(pid_file) = &opts.pid_file {
-        write_pid_file(pid_file, child)?;
-    }
     Ok(Prepared { spawned, held, state, pty_master: ready.pty_master, output })
+}
+
+/// Write the container's state, then the pid file: an engine that reads the pid file finds the state too.
+fn record(state: &State, state_dir: &Path, opts: &RunOptions) -> Result<(), RuntimeError> {
+    state.write(state_dir)?;
+    match &opts.pid_file {
+        Some(pid_file) => write_pid_file(pid_file, Pid::from_raw(state.pid)),
+        None => Ok(()),
+    }
 }
 
 /// How the cgroup filesystem appears inside: the v2 tree, or each v1 hierarchy with the container's dir in it.
