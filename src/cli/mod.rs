@@ -57,7 +57,7 @@ pub struct Cli {
 
 impl Cli {
     /// Parse the command line. clap copies every global flag (`--root`, `--log`, …) into every verb before
-    /// it parses (6 × 30 copies of a 640-byte `Arg` with its strings: ≈ 45 page faults of heap on each
+    /// it parses (6 × 30 copies of a 640-byte `Arg` with its strings: ≈ 35 page faults of heap on each
     /// container start), so a command line whose verb is plain is parsed against a command that holds only
     /// that verb. Anything else — no verb, an unknown one, `help`, `--version`, and every error — is parsed
     /// again against the whole command, so what the user reads is clap's own message.
