@@ -447,11 +447,7 @@ fn mount_inside(root: &OwnedFd, m: &Mount) -> Result<(), RootfsError> {
                 "a remount changes one mount; rro & co. must reach the submounts of an rbind too"
             );
             crate::sys::mount_setattr_recursive(std::os::fd::AsFd::as_fd(&mounted), m.recursive.set, m.recursive.clear)
-                .map_err(|e| RootfsError::Sys {
-                    op: "mount_setattr",
-                    path: shown.clone(),
-                    source: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL)),
-                })?;
+                .map_err(|source| RootfsError::Sys { op: "mount_setattr", path: shown.clone(), source })?;
         }
     }
     Ok(())
@@ -542,9 +538,8 @@ fn mount_cgroup(
             let tree = ensure_in_root(root, destination, Leaf::Directory)?;
             match crate::sys::mount_setattr_recursive(std::os::fd::AsFd::as_fd(&tree), mount_attrs(flags), 0) {
                 Ok(()) => return Ok(()),
-                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
-                Err(e) => {
-                    let source = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL));
+                Err(Errno::ENOSYS) => {}
+                Err(source) => {
                     return Err(RootfsError::Sys { op: "mount_setattr", path: destination.to_path_buf(), source });
                 }
             }

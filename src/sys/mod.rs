@@ -148,7 +148,7 @@ pub fn loopback_up() -> io::Result<()> {
 
 /// `mount_setattr(2)` with `AT_RECURSIVE` on the mount `fd` names: set and clear `MOUNT_ATTR_*` bits on it
 /// and on every mount below it, in one call (what `rro` & co. mean; a `MS_REMOUNT` touches one mount only).
-pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> io::Result<()> {
+pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> nix::Result<()> {
     const AT_RECURSIVE: libc::c_int = 0x8000;
     let attr = libc::mount_attr { attr_set: set, attr_clr: clear, propagation: 0, userns_fd: 0 };
     // SAFETY: the path is a valid empty C string, `attr` lives across the call and its size is passed with it.
@@ -162,7 +162,7 @@ pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> io::
             std::mem::size_of::<libc::mount_attr>(),
         )
     };
-    if rc == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    nix::errno::Errno::result(rc).map(drop)
 }
 
 /// `pidfd_open(2)`: a descriptor that refers to process `pid` itself, immune to pid reuse.
