@@ -15,6 +15,8 @@ const EXIT_CONTAINY_ERROR: i32 = 125;
 const EXIT_USAGE: i32 = 2;
 
 fn main() {
+    // `exec` runs from a sealed view of this binary: re-executing before the parse saves parsing twice.
+    containy::runtime::sealed_exe::reexec_early();
     let cli = match containy::cli::Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {

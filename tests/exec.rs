@@ -176,3 +176,53 @@ fn exec_runs_from_a_sealed_copy_of_containy() {
     running.wait();
     bundle.assert_no_leaks();
 }
+
+#[test]
+fn as_root_exec_clones_the_process_straight_into_the_container() {
+    require_root!();
+    // Entering a PID namespace moves only the caller's children. As root, containy sets its own PID namespace
+    // for children and clones the process itself: no middle process stands between them (rootless keeps
+    // one; tests/rootless.rs).
+    let bundle = Bundle::friendly(&sh_config("sleep 600", ""));
+    let running = Running::start(&bundle);
+    let mut exec = std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args(["exec", &bundle.id, "sleep", "3"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let parent_of = |pid: &str| -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse().ok())
+    };
+    let children = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()) && parent_of(pid) == Some(exec.id()))
+            .collect()
+    };
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let container_ns = ns(&running.pid.to_string());
+    let mut found = children();
+    // Until the process has joined (its own mount namespace says so), it may still be on its way.
+    while !(found.len() == 1 && ns(&found[0]) == container_ns) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        found = children();
+    }
+    assert_eq!(found.len(), 1, "containy exec's children: {found:?}");
+    assert_eq!(ns(&found[0]), container_ns, "the process is in the container's PID namespace");
+    let grandchildren: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|pid| parent_of(pid).is_some_and(|p| p.to_string() == found[0]))
+        .collect();
+    assert!(grandchildren.is_empty(), "a middle process: {} has children {grandchildren:?}", found[0]);
+    assert!(exec.wait().unwrap().success());
+    let out = bundle.containy(&["kill", &bundle.id, "KILL"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    running.wait();
+    bundle.assert_no_leaks();
+}

@@ -80,14 +80,17 @@ pub enum Layout {
 
 /// Look at what `/sys/fs/cgroup` is: a cgroup2 mount means v2; otherwise the v1 hierarchies mounted below it.
 pub fn detect() -> Layout {
-    let is_v2 = nix::sys::statfs::statfs(CGROUP_ROOT)
-        .map(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-        .unwrap_or(false);
-    if is_v2 {
+    if is_v2() {
         return Layout::V2;
     }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     Layout::V1 { hierarchies: v1::hierarchies(&mountinfo) }
+}
+
+/// Is `/sys/fs/cgroup` the unified hierarchy? One `statfs`: enough for joining directories a container
+/// already has (`exec`), which never needs to know where each v1 controller is mounted.
+pub fn is_v2() -> bool {
+    nix::sys::statfs::statfs(CGROUP_ROOT).is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 /// A v1 hierarchy: where it is mounted and which controllers it carries (`cpu,cpuacct` may share one).

@@ -2,7 +2,17 @@
 //!
 //! Joining is the mirror of creating: instead of `clone3(CLONE_NEW*)`, `setns(2)` on a pidfd of the
 //! container's init enters all of its namespaces in one call (the kernel orders them, user first). Entering
-//! a PID namespace only moves the *children* of the caller, so three processes take part:
+//! a PID namespace only moves the *children* of the caller, so containy first sets its own "PID namespace
+//! for children" (`setns(pidfd, CLONE_NEWPID)`: containy itself stays where it is) and clones the process
+//! straight into it:
+//!
+//! ```text
+//!  containy exec (host): setns(pidfd, NEWPID) ── clone3 ──▶ process: in the container's cgroup,
+//!        ◀── Pty / Ready / EOF on execve ───────────────────  setns(pidfd, the others), … execve
+//! ```
+//!
+//! Rootless, containy has no `CAP_SYS_ADMIN` over its own user namespace and may not do that; then a
+//! middle process joins everything and clones the process (as runc and crun always do):
 //!
 //! ```text
 //!  containy exec (host) ── clone3 ──▶ middle: in the container's cgroup, setns(pidfd, all) ── clone3 ──▶ process
@@ -10,10 +20,11 @@
 //!        ◀── Pty / Ready / EOF on execve ────────────────────────────────────────────────────┘
 //! ```
 //!
-//! The middle process marks itself non-dumpable before it joins, and so does the process until `execve`:
-//! processes of the container cannot open `/proc/<pid>/exe` of either, the way CVE-2019-5736 overwrote the
-//! runtime's binary on the host. The process then takes the same final steps as a container's init
-//! (`init::become_process`): cwd, identity, capabilities, no_new_privs, seccomp, fds, `execve`.
+//! Whoever joins marks itself non-dumpable first, and so does the process until `execve`: processes of the
+//! container cannot open `/proc/<pid>/exe` of either, the way CVE-2019-5736 overwrote the runtime's binary on
+//! the host (and containy runs from a sealed view of itself anyway: `sealed_exe.rs`). The process then takes
+//! the same final steps as a container's init (`init::become_process`): cwd, identity, capabilities,
+//! no_new_privs, seccomp, fds, `execve`.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -27,7 +38,7 @@ use super::spawn::{self, ChildEnd, Spawned};
 use super::steps::begin;
 use super::sync::{Message, send_message};
 use super::{Exit, RuntimeError, io};
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups::{self, Cgroup, Layout};
 use crate::plan::{Namespace, Process};
 use crate::{namespaces, seccomp, sys};
 
@@ -83,34 +94,53 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         let path = std::path::PathBuf::from(format!("/proc/{pid}/root"));
         Some(std::fs::File::open(&path).map_err(|e| RuntimeError::io("open", &path, e))?)
     };
-    let cgroup = Cgroup::reopen(&cgroups::detect(), container.state.cgroups.clone());
+    // Joining the recorded directories needs the version only, not the v1 mount table.
+    let layout = if cgroups::is_v2() { Layout::V2 } else { Layout::V1 { hierarchies: Vec::new() } };
+    let cgroup = Cgroup::reopen(&layout, container.state.cgroups.clone());
     let cgroup_dir = cgroup.open_dir();
     let cgroup_tasks = cgroup.open_tasks()?;
+
+    // As root containy may set its own PID namespace for children; rootless it may not (EPERM), and a
+    // middle process does the joining. A container in our PID namespace needs neither.
+    let direct = !join.contains(CloneFlags::CLONE_NEWPID) || enter_pid_namespace_for_children(&pidfd).is_ok();
+    let joining = Joining {
+        pidfd: &pidfd,
+        join: if direct { join - CloneFlags::CLONE_NEWPID } else { join },
+        chroot_dir: chroot_dir.as_ref(),
+        cgroup_tasks: &cgroup_tasks,
+    };
 
     begin(7)?;
     let spawned = spawn::spawn(CloneFlags::empty(), cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
         let sync = end.sync.try_clone().ok();
-        let joining = Joining { pidfd: &pidfd, join, chroot_dir: chroot_dir.as_ref(), cgroup_tasks: &cgroup_tasks };
-        finish(sync, middle_main(joining, end, &opts, seccomp_filter.as_ref()))
+        if direct {
+            finish(sync, process_main(joining, end, &opts, seccomp_filter.as_ref()))
+        } else {
+            finish(sync, middle_main(joining, end, &opts, seccomp_filter.as_ref()))
+        }
     })?;
     drop(cgroup_dir);
     drop(cgroup_tasks);
-    let middle = spawned.pid;
-    let kill_middle = |e: RuntimeError| {
-        let _ = nix::sys::signal::kill(middle, Signal::SIGKILL);
-        let _ = waitpid(middle, None);
+    let child = spawned.pid;
+    let kill_child = |e: RuntimeError| {
+        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
         e
     };
-    spawn::go(&spawned.sync).map_err(kill_middle)?;
-    let ready = spawn::await_ready(&spawned.sync, spawn::Speakers::MiddleAndProcess, || Ok(())).map_err(kill_middle)?;
-    let Some(target) = ready.pid else {
-        return Err(kill_middle(RuntimeError::Child("the middle process did not say the process's pid".into())));
+    spawn::go(&spawned.sync).map_err(kill_child)?;
+    let speakers = if direct { spawn::Speakers::Process } else { spawn::Speakers::MiddleAndProcess };
+    let ready = spawn::await_ready(&spawned.sync, speakers, || Ok(())).map_err(kill_child)?;
+    let target = match (direct, ready.pid) {
+        (true, _) => child,
+        (false, Some(pid)) => pid,
+        (false, None) => {
+            return Err(kill_child(RuntimeError::Child("the middle process did not say the process's pid".into())));
+        }
     };
 
-    begin(26).map_err(|e| kill_middle(e.into()))?;
+    begin(26).map_err(|e| kill_child(e.into()))?;
     if let Some(pid_file) = opts.pid_file {
-        std::fs::write(pid_file, target.to_string())
-            .map_err(|e| kill_middle(RuntimeError::io("write", pid_file, e)))?;
+        std::fs::write(pid_file, target.to_string()).map_err(|e| kill_child(RuntimeError::io("write", pid_file, e)))?;
     }
     if opts.detach {
         if let (Some(master), Some(socket)) = (ready.pty_master, opts.console_socket) {
@@ -119,18 +149,27 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         return Ok(Exit::Code(0));
     }
     let Spawned { sync, handled, mask: _restore, .. } = spawned;
-    let outcome = io::supervise(middle, target, &handled, sync, ready.pty_master)?;
+    let outcome = io::supervise(child, target, &handled, sync, ready.pty_master)?;
     if let Some((code, text)) = outcome.exec_error {
         return Err(RuntimeError::Exec { code, text });
     }
     Ok(Exit::from_wait(outcome.status, None))
 }
 
-/// The middle process: join, clone the real process, report its pid, then (unless detached) wait for it
-/// and exit like it.
-#[allow(clippy::too_many_arguments)] // what the middle process holds from before the clone, each used once
-/// What the middle process joins, opened by the parent: the container's init as a pidfd (its namespaces), the
-/// namespaces that differ from ours, its root when it has no mount namespace to join, its v1 `tasks` files.
+/// Set the PID namespace our children are born in to the container's (`setns` with `CLONE_NEWPID` alone
+/// changes nothing else of ours). Needs `CAP_SYS_ADMIN` in our own user namespace.
+fn enter_pid_namespace_for_children(pidfd: &OwnedFd) -> nix::Result<()> {
+    nix::sched::setns(pidfd, CloneFlags::CLONE_NEWPID)?;
+    crate::explain!(
+        "enter the container's PID namespace for children",
+        "setns(pidfd, CLONE_NEWPID)",
+        "only processes cloned after it are born in the container's PID namespace; containy stays in its own"
+    );
+    Ok(())
+}
+
+/// What the joining process holds from the parent: the container's init as a pidfd (its namespaces), the
+/// namespaces to join, its root when it has no mount namespace to join, its v1 `tasks` files.
 struct Joining<'a> {
     pidfd: &'a OwnedFd,
     join: CloneFlags,
@@ -138,15 +177,10 @@ struct Joining<'a> {
     cgroup_tasks: &'a [std::fs::File],
 }
 
-fn middle_main(
-    joining: Joining,
-    end: ChildEnd,
-    opts: &ExecOptions,
-    seccomp_filter: Option<&seccomp::CompiledFilter>,
-) -> Result<std::convert::Infallible, Failure> {
+/// Wait for Go, then enter the container's cgroup and namespaces (non-dumpable from before the first).
+fn join(joining: Joining, sync: &OwnedFd) -> Result<(), Failure> {
     let Joining { pidfd, join, chroot_dir, cgroup_tasks } = joining;
-    let ChildEnd { sync, old_mask } = end;
-    wait_for_go(&sync)?;
+    wait_for_go(sync)?;
     begin(9)?;
     cgroups::enter_tasks(cgroup_tasks)?;
     nix::sys::prctl::set_dumpable(false).map_err(|e| setup_failed("prctl(PR_SET_DUMPABLE, 0)", e))?;
@@ -161,16 +195,50 @@ fn middle_main(
         nix::unistd::fchdir(dir).map_err(|e| setup_failed("fchdir to the container's root", e))?;
         nix::unistd::chroot(".").map_err(|e| setup_failed("chroot to the container's root", e))?;
     }
-    nix::sched::setns(pidfd, join).map_err(|e| setup_failed(&format!("setns(pidfd, {join:?})"), e))?;
-    nix::unistd::chdir("/").map_err(|e| setup_failed("chdir /", e))?;
+    if !join.is_empty() {
+        nix::sched::setns(pidfd, join).map_err(|e| setup_failed(&format!("setns(pidfd, {join:?})"), e))?;
+    }
+    nix::unistd::chdir("/").map_err(|e| setup_failed("chdir /", e))
+}
+
+/// The process, born in the container's PID namespace: join the rest, then become the Plan's process.
+fn process_main(
+    joining: Joining,
+    end: ChildEnd,
+    opts: &ExecOptions,
+    seccomp_filter: Option<&seccomp::CompiledFilter>,
+) -> Result<std::convert::Infallible, Failure> {
+    let ChildEnd { sync, old_mask } = end;
+    join(joining, &sync)?;
+    become_exec_process(opts, &sync, seccomp_filter, &old_mask)
+}
+
+/// A session of its own, then the final steps every container process takes.
+fn become_exec_process(
+    opts: &ExecOptions,
+    sync: &OwnedFd,
+    seccomp_filter: Option<&seccomp::CompiledFilter>,
+    old_mask: &nix::sys::signal::SigSet,
+) -> Result<std::convert::Infallible, Failure> {
+    nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
+    let no_hooks = StartHooks { hooks: &[], state: None };
+    become_process(&opts.process, sync, seccomp_filter, opts.preserve_fds, None, old_mask, no_hooks)
+}
+
+/// The middle process (rootless): join, clone the real process, report its pid, then (unless detached)
+/// wait for it and exit like it.
+fn middle_main(
+    joining: Joining,
+    end: ChildEnd,
+    opts: &ExecOptions,
+    seccomp_filter: Option<&seccomp::CompiledFilter>,
+) -> Result<std::convert::Infallible, Failure> {
+    let ChildEnd { sync, old_mask } = end;
+    join(joining, &sync)?;
     // Entering a PID namespace moves only our children: the process itself is one.
     let process = match sys::clone3(0, None).map_err(|e| setup_failed("clone3", e))? {
         sys::Forked::Child => {
-            let setup = (|| {
-                nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
-                let no_hooks = StartHooks { hooks: &[], state: None };
-                become_process(&opts.process, &sync, seccomp_filter, opts.preserve_fds, None, &old_mask, no_hooks)
-            })();
+            let setup = become_exec_process(opts, &sync, seccomp_filter, &old_mask);
             finish(sync.try_clone().ok(), setup)
         }
         sys::Forked::Parent(pid) => pid,

@@ -274,7 +274,7 @@ fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepar
     spawn::go(&spawned.sync)?;
 
     // 9–24 happen in the child; the parent answers its requests (13: the runtime-namespace hooks) until Ready.
-    let ready = spawn::await_ready(&spawned.sync, spawn::Speakers::Init, || {
+    let ready = spawn::await_ready(&spawned.sync, spawn::Speakers::Process, || {
         // The spec's "created": the create operation's environment exists (runtime.md, lifecycle).
         let input = state.hook_input(Status::Created);
         hooks::run("prestart", &plan.hooks.prestart, &input)?;

@@ -9,47 +9,117 @@
 //! 1. **A read-only overlay view** (runc ≥ 1.2 does the same): `fsopen("overlay")` with the binary's
 //!    directory as the upper of two lower layers, `fsmount` read-only, attached nowhere. Opening the binary
 //!    through it for writing is `EROFS`, and there is no way to "unwrap" an overlay to its layer (unlike a
-//!    read-only bind mount). Nothing is copied: the overlay shares the page cache of the file itself, so the
+//!    read-only bind mount, an overlay without an upper layer is read-only in its superblock, not only in
+//!    its mount flags). Nothing is copied: the overlay shares the page cache of the file itself, so the
 //!    re-exec costs one `execve` and a few syscalls. Needs `CAP_SYS_ADMIN` over the host's mounts.
 //! 2. **A sealed memfd copy** where that fails (rootless, no overlayfs, the binary on an overlay already):
 //!    the whole binary copied into memory sealed against writes and resizing — several MiB per `exec`.
 //!
-//! The re-executed process finds `CONTAINY_SEALED_EXE` in its environment and its own executable on an
-//! overlay or a memfd, and goes on. The variable never reaches the container: its environment is the
-//! Plan's alone. `run` does not enter a running container and does not pay for any of this.
+//! The test is the mechanism, not a mark: a process whose executable is on a read-only filesystem or mount
+//! (the overlay view; a containy installed on a read-only `/usr`) or in a write-sealed memfd goes on without
+//! a re-exec. `CONTAINY_SEALED_EXE=<pid>` in the environment only says "this process already re-executed
+//! itself", so that a view that somehow is not read-only is an error instead of a loop. It never reaches the
+//! container: its environment is the Plan's alone. `run` does not enter a running container and does not pay
+//! for any of this.
+//!
+//! **Order.** Every containy image pays its start-up (relocation, glibc's CPU probing, the command line), and
+//! `exec` runs two. `main` calls [`reexec_early`] before clap parses anything: a plain `containy [globals]
+//! exec …` line re-executes at once, so the first image does nothing the second redoes. Whatever it does not
+//! recognise is left to the `exec` verb, which calls [`reexec_sealed`] after the parse as before.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
-use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC, statfs};
 
 use super::RuntimeError;
 use crate::sys;
 
-/// Set, with the method's name as value, in the environment of the re-executed containy.
+/// Set to our pid in the environment of the re-executed containy (`fexecve` keeps the pid).
 const MARK: &str = "CONTAINY_SEALED_EXE";
+
+/// The global flags that take a value, as clap reads them (a test compares the two).
+const GLOBALS_WITH_VALUE: [&str; 3] = ["--root", "--log", "--log-format"];
+/// The global flags that take none, except `--explain`, which the parsed path narrates.
+const GLOBALS_WITHOUT_VALUE: [&str; 2] = ["--debug", "--systemd-cgroup"];
+
+/// Before clap: if the command line is a plain `containy [globals] exec …`, re-execute from the overlay
+/// view now. Anything else — another verb, `--explain`, a line this scan cannot read, an overlay the kernel
+/// refuses — returns, and the `exec` verb decides after the parse (with the memfd as its fallback).
+pub fn reexec_early() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let Some(scratch) = exec_line_scratch(&args) else {
+        return;
+    };
+    if runs_sealed() {
+        return;
+    }
+    if let Ok(exe) = std::fs::read_link("/proc/self/exe")
+        && let Ok(file) = overlay_view(&exe, &scratch)
+    {
+        let _ = reexec_from(&file, &args);
+    }
+}
+
+/// The state root a plain `containy [globals] exec …` line names (the scratch layer of the overlay view),
+/// or `None` for any other line. A wrong guess costs a re-exec, never safety: the re-executed containy
+/// parses the same line in full.
+fn exec_line_scratch(args: &[OsString]) -> Option<PathBuf> {
+    let mut root = None;
+    let mut rest = args.iter().skip(1);
+    loop {
+        let arg = rest.next()?.to_str()?;
+        if arg == "exec" {
+            break;
+        }
+        let (name, inline) = arg.split_once('=').map_or((arg, None), |(n, v)| (n, Some(v)));
+        if GLOBALS_WITH_VALUE.contains(&name) {
+            let value = match inline {
+                Some(value) => value,
+                None => rest.next()?.to_str()?,
+            };
+            if name == "--root" {
+                root = Some(PathBuf::from(value));
+            }
+        } else if inline.is_some() || !GLOBALS_WITHOUT_VALUE.contains(&name) {
+            return None;
+        }
+    }
+    // After the verb clap still reads global flags (up to the command): leave those lines to it.
+    let global_after = |a: &OsString| {
+        a.to_str().is_none_or(|a| a == "--explain" || GLOBALS_WITH_VALUE.iter().any(|g| a.starts_with(g)))
+    };
+    if rest.any(global_after) {
+        return None;
+    }
+    root.or_else(|| std::env::var_os("CONTAINY_ROOT").map(PathBuf::from)).or_else(|| Some(crate::paths::state_root()))
+}
 
 /// Re-execute this process from a sealed view of its own binary, unless it already runs from one.
 /// `scratch` is any directory that does not contain the binary's (the state root): overlayfs needs a
 /// second lower layer, and nothing of it is ever read.
 pub fn reexec_sealed(scratch: &Path) -> Result<(), RuntimeError> {
-    if std::env::var_os(MARK).is_some() && runs_sealed() {
+    if runs_sealed() {
         return Ok(());
+    }
+    if std::env::var_os(MARK).is_some_and(|pid| pid.as_bytes() == std::process::id().to_string().as_bytes()) {
+        return Err(RuntimeError::Invalid(
+            "containy re-executed itself from a sealed view, yet its executable is still writable".into(),
+        ));
     }
     let exe =
         std::fs::read_link("/proc/self/exe").map_err(|e| RuntimeError::io("readlink", "/proc/self/exe".as_ref(), e))?;
-    let (file, method) = match overlay_view(&exe, scratch) {
+    let file = match overlay_view(&exe, scratch) {
         Ok(file) => {
             crate::explain!(
                 "run from a read-only view of containy",
                 "fsopen(overlay) + fsconfig(lowerdir) + fsmount(RDONLY) + openat + fexecve",
                 "a container must never reach the runtime's binary on the host (CVE-2019-5736)"
             );
-            (file, "overlay")
+            file
         }
         Err(reason) => {
             crate::explain!(
@@ -57,22 +127,37 @@ pub fn reexec_sealed(scratch: &Path) -> Result<(), RuntimeError> {
                 format!("memfd_create + copy + F_ADD_SEALS + fexecve (no overlay view: {reason})"),
                 "a container must never reach the runtime's binary on the host (CVE-2019-5736)"
             );
-            (memfd_copy(&exe)?, "memfd")
+            memfd_copy(&exe)?
         }
     };
-    let cstrings = |items: Vec<std::ffi::OsString>| -> Vec<CString> {
-        items.into_iter().filter_map(|s| CString::new(s.as_bytes()).ok()).collect()
-    };
-    let args = cstrings(std::env::args_os().collect());
-    let mut env = cstrings(std::env::vars_os().map(|(k, v)| [k, "=".into(), v].into_iter().collect()).collect());
-    env.extend(CString::new(format!("{MARK}={method}")));
-    let Err(err) = nix::unistd::fexecve(file.as_fd(), &args, &env);
+    let err = reexec_from(&file, &std::env::args_os().collect::<Vec<_>>());
     Err(RuntimeError::sys("fexecve of the sealed containy", err))
 }
 
-/// Is this process's executable on an overlay or in a memfd (tmpfs), where `reexec_sealed` puts it?
+/// `fexecve` the sealed `file` with our arguments and environment, plus the mark; returns only on failure.
+fn reexec_from(file: &OwnedFd, args: &[OsString]) -> nix::Error {
+    let cstring = |s: &[u8]| CString::new(s).ok();
+    let args: Vec<CString> = args.iter().filter_map(|a| cstring(a.as_bytes())).collect();
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != MARK)
+        .filter_map(|(k, v)| cstring(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
+        .collect();
+    env.extend(CString::new(format!("{MARK}={}", std::process::id())));
+    let Err(err) = nix::unistd::fexecve(file.as_fd(), &args, &env);
+    err
+}
+
+/// Can no process write this process's executable? It is on a read-only filesystem or mount (the overlay
+/// view is both), or it is a memfd sealed against writes.
 fn runs_sealed() -> bool {
-    statfs("/proc/self/exe").is_ok_and(|fs| matches!(fs.filesystem_type(), OVERLAYFS_SUPER_MAGIC | TMPFS_MAGIC))
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::statvfs::{FsFlags, fstatvfs};
+    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
+        return false;
+    };
+    fstatvfs(&exe).is_ok_and(|fs| fs.flags().contains(FsFlags::ST_RDONLY))
+        || fcntl(&exe, FcntlArg::F_GET_SEALS)
+            .is_ok_and(|seals| SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_WRITE))
 }
 
 /// The binary opened through a detached read-only overlay of its directory (over `scratch`).
@@ -103,4 +188,55 @@ fn memfd_copy(exe: &Path) -> Result<OwnedFd, RuntimeError> {
     let seals = SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
     fcntl(&copy, FcntlArg::F_ADD_SEALS(seals)).map_err(|e| RuntimeError::sys("fcntl(F_ADD_SEALS)", e))?;
     Ok(copy.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(line: &str) -> Option<PathBuf> {
+        exec_line_scratch(&line.split(' ').map(OsString::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_scan_knows_every_global_flag_clap_knows() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let mut with_value: Vec<String> = vec![];
+        let mut without: Vec<String> = vec![];
+        for arg in cli.get_arguments().filter(|a| a.is_global_set()) {
+            let long = format!("--{}", arg.get_long().expect("global flags are long"));
+            if arg.get_action().takes_values() { with_value.push(long) } else { without.push(long) }
+        }
+        with_value.sort();
+        without.sort();
+        let mut known_with: Vec<&str> = GLOBALS_WITH_VALUE.to_vec();
+        known_with.sort();
+        let mut known_without: Vec<&str> = GLOBALS_WITHOUT_VALUE.iter().copied().chain(["--explain"]).collect();
+        known_without.sort();
+        assert_eq!(with_value, known_with);
+        assert_eq!(without, known_without);
+    }
+
+    #[test]
+    fn only_a_plain_exec_line_is_re_executed_before_the_parse() {
+        assert_eq!(scratch("containy --root /r exec c1 /bin/true"), Some(PathBuf::from("/r")));
+        assert_eq!(scratch("containy --root=/r --debug exec -e A=1 c1 sh -c x"), Some(PathBuf::from("/r")));
+        assert_eq!(scratch("containy --log /l --log-format json --root /r exec c1 true"), Some(PathBuf::from("/r")));
+        assert!(scratch("containy exec c1 true").is_some(), "the default root");
+        // Not exec, or not for this scan: clap reads it, and the verb decides.
+        assert_eq!(scratch("containy --root /r run --bundle b c1"), None);
+        assert_eq!(scratch("containy --log exec run --bundle b c1"), None, "`exec` is --log's value here");
+        assert_eq!(scratch("containy --explain exec c1 true"), None, "narrated by the parsed path");
+        assert_eq!(scratch("containy exec --root /r c1 true"), None, "a global after the verb");
+        assert_eq!(scratch("containy -x exec c1 true"), None);
+        assert_eq!(scratch("containy --debug=yes exec c1 true"), None);
+        assert_eq!(scratch("containy --root"), None);
+    }
+
+    #[test]
+    fn a_writable_executable_is_not_sealed() {
+        // The test binary is a plain file of cargo's target directory.
+        assert!(!runs_sealed());
+    }
 }

@@ -2,10 +2,10 @@
 //! signals the supervisor reads, make the sync socket, `clone3`, and then listen to the new process until it
 //! is ready (or says why it is not).
 //!
-//! `create` clones the container's init with `CLONE_NEW*` flags (see `parent.rs`); `exec` clones a middle
-//! process into the container's cgroup that joins its namespaces (see `exec.rs`). Everything after the clone —
-//! what the child says and in which order, how a wait status becomes an exit code — is the same, and lives
-//! here once. The exchange itself is drawn in `sync.rs`.
+//! `create` clones the container's init with `CLONE_NEW*` flags (see `parent.rs`); `exec` clones the process
+//! (rootless: a middle process) into the container's cgroup, which joins its namespaces (see `exec.rs`).
+//! Everything after the clone — what the child says and in which order, how a wait status becomes an exit
+//! code — is the same, and lives here once. The exchange itself is drawn in `sync.rs`.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
@@ -87,16 +87,17 @@ pub(super) fn spawn(
 pub(super) struct Ready {
     /// The master side of the terminal it made in its own devpts.
     pub pty_master: Option<OwnedFd>,
-    /// `exec`: the host pid of the process the middle process started in the container.
+    /// `exec` (rootless): the host pid of the process the middle process started in the container.
     pub pid: Option<Pid>,
 }
 
 /// Who speaks on the sync socket, so what "ready" means.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Speakers {
-    /// `create`: the container's init alone; its `Ready` is the end.
-    Init,
-    /// `exec`: the middle process sends `Pid`, the process it cloned sends `Ready`. Two writers on one socket
+    /// `create`, and `exec` as root: the process alone (the container's init, or the exec'd process cloned
+    /// straight into the container's PID namespace); its `Ready` is the end.
+    Process,
+    /// `exec` rootless: the middle process sends `Pid`, the process it cloned sends `Ready`. Two writers on one socket
     /// are not ordered: the process may say `Ready` before the middle process has sent its `Pid`, and both
     /// are needed (the pid is what `--pid-file` names and what an engine's conmon waits for).
     MiddleAndProcess,
@@ -128,7 +129,7 @@ pub(super) fn await_ready(
                 )));
             }
         }
-        if said_ready && (speakers == Speakers::Init || ready.pid.is_some()) {
+        if said_ready && (speakers == Speakers::Process || ready.pid.is_some()) {
             return Ok(ready);
         }
     }
@@ -173,6 +174,6 @@ mod tests {
 
         let (parent, child) = pair();
         send_message(&child, &Message::Ready).unwrap();
-        assert!(await_ready(&parent, Speakers::Init, || Ok(())).unwrap().pid.is_none());
+        assert!(await_ready(&parent, Speakers::Process, || Ok(())).unwrap().pid.is_none());
     }
 }
