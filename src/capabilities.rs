@@ -29,9 +29,11 @@ pub enum CapabilityError {
     },
 }
 
-/// The capabilities this kernel knows (`/proc/sys/kernel/cap_last_cap`); newer names are skipped.
-fn supported() -> CapsHashSet {
-    caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all())
+/// The capabilities this kernel knows (`/proc/sys/kernel/cap_last_cap`, read once per process); newer
+/// names are skipped.
+fn supported() -> &'static CapsHashSet {
+    static SUPPORTED: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    SUPPORTED.get_or_init(|| caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all()))
 }
 
 /// Parse names into a set, dropping those the running kernel does not know (as runc does).
@@ -62,7 +64,7 @@ fn set(set: CapSet, name: &'static str, value: &CapsHashSet) -> Result<(), Capab
 /// Step one, while still privileged: cut the bounding set (needs `CAP_SETPCAP` in the effective set).
 pub fn drop_bounding(plan: &Capabilities) -> Result<(), CapabilityError> {
     let supported = supported();
-    let bounding = to_set(&plan.bounding, &supported)?;
+    let bounding = to_set(&plan.bounding, supported)?;
     crate::explain!(
         format!("cut the bounding set to {} capabilities", bounding.len()),
         "prctl(PR_CAPBSET_DROP) for every other capability",
@@ -77,10 +79,10 @@ pub fn drop_bounding(plan: &Capabilities) -> Result<(), CapabilityError> {
 /// Step two, after `setuid` (with `PR_SET_KEEPCAPS`): effective, permitted, inheritable, then ambient.
 pub fn set_sets(plan: &Capabilities) -> Result<(), CapabilityError> {
     let supported = supported();
-    let effective = to_set(&plan.effective, &supported)?;
-    let permitted = to_set(&plan.permitted, &supported)?;
-    let inheritable = to_set(&plan.inheritable, &supported)?;
-    let ambient = to_set(&plan.ambient, &supported)?;
+    let effective = to_set(&plan.effective, supported)?;
+    let permitted = to_set(&plan.permitted, supported)?;
+    let inheritable = to_set(&plan.inheritable, supported)?;
+    let ambient = to_set(&plan.ambient, supported)?;
     crate::explain!(
         format!(
             "set effective ({}), permitted ({}), inheritable ({}), ambient ({}) capabilities",

@@ -80,6 +80,8 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         return Err(RuntimeError::Usage("a detached exec with a terminal needs --console-socket"));
     }
     crate::plan::check_process(&opts.process, "process").map_err(|e| RuntimeError::Invalid(e.to_string()))?;
+    // The sealed view's mount, if our previous image left it to us: closed once the process is ready.
+    let view = super::sealed_exe::inherited_view();
     begin(1)?;
     let seccomp_filter =
         opts.process.seccomp.as_ref().map(|s| seccomp::compile_cached(s, opts.seccomp_cache)).transpose()?;
@@ -112,6 +114,10 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
 
     begin(7)?;
     let spawned = spawn::spawn(CloneFlags::empty(), cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
+        // Our copy goes first, so that the parent's close is the last one (see `inherited_view`).
+        if let Some(view) = &view {
+            sys::close_copy(view.as_fd());
+        }
         let sync = end.sync.try_clone().ok();
         if direct {
             finish(sync, process_main(joining, end, &opts, seccomp_filter.as_ref()))
@@ -130,6 +136,8 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
     spawn::go(&spawned.sync).map_err(kill_child)?;
     let speakers = if direct { spawn::Speakers::Process } else { spawn::Speakers::MiddleAndProcess };
     let ready = spawn::await_ready(&spawned.sync, speakers, || Ok(())).map_err(kill_child)?;
+    // The process runs on while the kernel dissolves the view's mount namespace.
+    drop(view);
     let target = match (direct, ready.pid) {
         (true, _) => child,
         (false, Some(pid)) => pid,

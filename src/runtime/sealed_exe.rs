@@ -17,8 +17,9 @@
 //!
 //! The test is the mechanism, not a mark: a process whose executable is on a read-only filesystem or mount
 //! (the overlay view; a containy installed on a read-only `/usr`) or in a write-sealed memfd goes on without
-//! a re-exec. `CONTAINY_SEALED_EXE=<pid>` in the environment only says "this process already re-executed
-//! itself", so that a view that somehow is not read-only is an error instead of a loop. It never reaches the
+//! a re-exec. `CONTAINY_SEALED_EXE=<pid>[:<fd>]` in the environment only says "this process already
+//! re-executed itself" (so that a view that somehow is not read-only is an error instead of a loop) and which
+//! descriptor still holds the view's mount, for `exec` to close off its path ([`inherited_view`]). It never reaches the
 //! container: its environment is the Plan's alone. `run` does not enter a running container and does not pay
 //! for any of this.
 //!
@@ -28,7 +29,7 @@
 //! recognise is left to the `exec` verb, which calls [`reexec_sealed`] after the parse as before.
 
 use std::ffi::{CString, OsString};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,8 @@ use nix::sys::stat::Mode;
 use super::RuntimeError;
 use crate::sys;
 
-/// Set to our pid in the environment of the re-executed containy (`fexecve` keeps the pid).
+/// Set in the environment of the re-executed containy to `<pid>` (`fexecve` keeps the pid), or to
+/// `<pid>:<fd>` when the overlay view's mount descriptor `fd` was left open across the `execve`.
 const MARK: &str = "CONTAINY_SEALED_EXE";
 
 /// The global flags that take a value, as clap reads them (a test compares the two).
@@ -55,12 +57,19 @@ pub fn reexec_early() {
         return;
     };
     if runs_sealed() {
+        // Re-executed by the image before us: the view's mount it left open is ours now (close-on-exec again).
+        if let Ok(mut view) = VIEW.lock() {
+            *view = std::env::var(MARK)
+                .ok()
+                .and_then(|mark| parse_mark(&mark, std::process::id())?)
+                .and_then(sys::adopt_inherited);
+        }
         return;
     }
     if let Ok(exe) = std::fs::read_link("/proc/self/exe")
-        && let Ok(file) = overlay_view(&exe, &scratch)
+        && let Ok((mount, file)) = overlay_view(&exe, &scratch)
     {
-        let _ = reexec_from(&file, &args);
+        let _ = reexec_from(&file, Some(&mount), &args);
     }
 }
 
@@ -105,21 +114,21 @@ pub fn reexec_sealed(scratch: &Path) -> Result<(), RuntimeError> {
     if runs_sealed() {
         return Ok(());
     }
-    if std::env::var_os(MARK).is_some_and(|pid| pid.as_bytes() == std::process::id().to_string().as_bytes()) {
+    if std::env::var(MARK).is_ok_and(|mark| parse_mark(&mark, std::process::id()).is_some()) {
         return Err(RuntimeError::Invalid(
             "containy re-executed itself from a sealed view, yet its executable is still writable".into(),
         ));
     }
     let exe =
         std::fs::read_link("/proc/self/exe").map_err(|e| RuntimeError::io("readlink", "/proc/self/exe".as_ref(), e))?;
-    let file = match overlay_view(&exe, scratch) {
-        Ok(file) => {
+    let (mount, file) = match overlay_view(&exe, scratch) {
+        Ok((mount, file)) => {
             crate::explain!(
                 "run from a read-only view of containy",
                 "fsopen(overlay) + fsconfig(lowerdir) + fsmount(RDONLY) + openat + fexecve",
                 "a container must never reach the runtime's binary on the host (CVE-2019-5736)"
             );
-            file
+            (Some(mount), file)
         }
         Err(reason) => {
             crate::explain!(
@@ -127,24 +136,56 @@ pub fn reexec_sealed(scratch: &Path) -> Result<(), RuntimeError> {
                 format!("memfd_create + copy + F_ADD_SEALS + fexecve (no overlay view: {reason})"),
                 "a container must never reach the runtime's binary on the host (CVE-2019-5736)"
             );
-            memfd_copy(&exe)?
+            (None, memfd_copy(&exe)?)
         }
     };
-    let err = reexec_from(&file, &std::env::args_os().collect::<Vec<_>>());
+    let err = reexec_from(&file, mount.as_ref(), &std::env::args_os().collect::<Vec<_>>());
     Err(RuntimeError::sys("fexecve of the sealed containy", err))
 }
 
 /// `fexecve` the sealed `file` with our arguments and environment, plus the mark; returns only on failure.
-fn reexec_from(file: &OwnedFd, args: &[OsString]) -> nix::Error {
+/// The view's `mount` stays open across the `execve` (see [`inherited_view`]).
+fn reexec_from(file: &OwnedFd, mount: Option<&OwnedFd>, args: &[OsString]) -> nix::Error {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let kept = mount.filter(|m| fcntl(m, FcntlArg::F_SETFD(FdFlag::empty())).is_ok());
     let cstring = |s: &[u8]| CString::new(s).ok();
     let args: Vec<CString> = args.iter().filter_map(|a| cstring(a.as_bytes())).collect();
     let mut env: Vec<CString> = std::env::vars_os()
         .filter(|(k, _)| k != MARK)
         .filter_map(|(k, v)| cstring(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         .collect();
-    env.extend(CString::new(format!("{MARK}={}", std::process::id())));
+    let mark = match kept {
+        Some(mount) => format!("{MARK}={}:{}", std::process::id(), mount.as_raw_fd()),
+        None => format!("{MARK}={}", std::process::id()),
+    };
+    env.extend(CString::new(mark));
     let Err(err) = nix::unistd::fexecve(file.as_fd(), &args, &env);
     err
+}
+
+/// The overlay view's mount descriptor, left open for us by the image that re-executed this process.
+///
+/// Closing the last descriptor of a detached mount dissolves its anonymous namespace, and the kernel waits for
+/// an RCU grace period to do so (≈ 50 µs here, at times ten times that). Closed before the `execve`, that wait
+/// sat on the path of every `exec`; `exec` closes this descriptor instead once the process it started is
+/// ready, while the process runs on.
+pub fn inherited_view() -> Option<OwnedFd> {
+    VIEW.lock().ok()?.take()
+}
+
+/// The view's mount descriptor, adopted by [`reexec_early`] in the re-executed image.
+static VIEW: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+/// The mark's descriptor, if it is our own mark (`Some(None)`: ours, no descriptor); `None` if not ours.
+fn parse_mark(mark: &str, pid: u32) -> Option<Option<std::os::fd::RawFd>> {
+    let (mark_pid, fd) = mark.split_once(':').map_or((mark, None), |(p, fd)| (p, Some(fd)));
+    if mark_pid.parse::<u32>().ok()? != pid {
+        return None;
+    }
+    match fd {
+        None => Some(None),
+        Some(fd) => Some(Some(fd.parse().ok()?)),
+    }
 }
 
 /// Can no process write this process's executable? It is on a read-only filesystem or mount (the overlay
@@ -160,8 +201,8 @@ fn runs_sealed() -> bool {
             .is_ok_and(|seals| SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_WRITE))
 }
 
-/// The binary opened through a detached read-only overlay of its directory (over `scratch`).
-fn overlay_view(exe: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
+/// The binary opened through a detached read-only overlay of its directory (over `scratch`), and the mount.
+fn overlay_view(exe: &Path, scratch: &Path) -> std::io::Result<(OwnedFd, OwnedFd)> {
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
     };
@@ -172,7 +213,8 @@ fn overlay_view(exe: &Path, scratch: &Path) -> std::io::Result<OwnedFd> {
     let lower = format!("{}:{}", escape(dir), escape(scratch));
     let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID;
     let mount = sys::detached_mount("overlay", &[("lowerdir", &lower), ("xino", "off")], attrs)?;
-    Ok(openat(mount.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?)
+    let file = openat(mount.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
+    Ok((mount, file))
 }
 
 /// A copy of the binary in a memfd, sealed against writes, growing, shrinking and further seals.
@@ -232,6 +274,15 @@ mod tests {
         assert_eq!(scratch("containy -x exec c1 true"), None);
         assert_eq!(scratch("containy --debug=yes exec c1 true"), None);
         assert_eq!(scratch("containy --root"), None);
+    }
+
+    #[test]
+    fn only_our_own_mark_is_read() {
+        assert_eq!(parse_mark("42", 42), Some(None));
+        assert_eq!(parse_mark("42:7", 42), Some(Some(7)));
+        assert_eq!(parse_mark("41:7", 42), None, "another process's mark");
+        assert_eq!(parse_mark("42:x", 42), None);
+        assert_eq!(parse_mark("overlay", 42), None);
     }
 
     #[test]

@@ -86,6 +86,29 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Take ownership of descriptor `fd`, which a previous image of this process left open across `execve`
+/// for us (and named in the environment); `None` if it is not open. It is made close-on-exec again.
+pub fn adopt_inherited(fd: RawFd) -> Option<OwnedFd> {
+    if fd < 3 {
+        return None;
+    }
+    // SAFETY: F_SETFD only changes the descriptor's flags; it fails (EBADF) if `fd` is not open.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+        return None;
+    }
+    // SAFETY: `fd` is open, and nothing else in this process owns it: it was inherited across execve for
+    // the one caller that reads its number from the environment.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Close this process's copy of a descriptor another value owns (a forked child dropping what its parent
+/// still holds; the child never returns into code that would drop that value).
+pub fn close_copy(fd: BorrowedFd<'_>) {
+    // SAFETY: only the descriptor table entry is released; the value that owns `fd` is never used again in
+    // this (forked) process.
+    unsafe { libc::close(fd.as_raw_fd()) };
+}
+
 /// Make the terminal on `fd` the controlling terminal of this (session leader) process: `TIOCSCTTY`.
 pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: TIOCSCTTY takes an int argument (0: do not steal); fd is a valid open descriptor.
