@@ -240,6 +240,25 @@ mod tests {
         }
     }
 
+    /// oci-spec is patched (vendor/oci-spec/PATCHED.md) to check `execCPUAffinity` by hand instead of with a
+    /// regex: the same grammar, `N` or `N-M`, comma-separated.
+    #[test]
+    fn exec_cpu_affinity_keeps_the_spec_grammar_without_regex() {
+        let process = |affinity: &str| {
+            let text = format!(
+                r#"{{"cwd": "/", "args": ["true"], "user": {{"uid": 0, "gid": 0}}, "execCPUAffinity": {{"initial": "{affinity}", "final": "0"}}}}"#
+            );
+            serde_json::from_str::<oci_spec::runtime::Process>(&text)
+        };
+        for good in ["0", "0-3,7", "12,4-6,8", "0-0"] {
+            assert!(process(good).is_ok(), "{good}: {:?}", process(good).err());
+        }
+        for bad in ["", ",1", "1,", "1--2", "1-2-3", "0-l1", "a", "1 ,2", "-1", "1-", "\u{663}"] {
+            let err = process(bad).expect_err(bad).to_string();
+            assert!(err.contains("execCPUAffinity"), "{bad}: {err}");
+        }
+    }
+
     #[test]
     fn unsupported_fields_are_refused_by_name() {
         let cases: Vec<(&str, &str, Edit)> = vec![
