@@ -20,9 +20,10 @@
 //!        ◀── Pty / Ready / EOF on execve ────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Whoever joins marks itself non-dumpable first, and so does the process until `execve`: processes of the
-//! container cannot open `/proc/<pid>/exe` of either, the way CVE-2019-5736 overwrote the runtime's binary on
-//! the host (and containy runs from a sealed view of itself anyway: `sealed_exe.rs`). The process then takes
+//! containy marks itself non-dumpable before the clone, and the flag is inherited: whatever containy
+//! process the container can see is non-dumpable until its `execve`, and processes of the container cannot
+//! open its `/proc/<pid>/exe`, the way CVE-2019-5736 overwrote the runtime's binary on the host (and containy
+//! runs from a sealed view of itself anyway: `sealed_exe.rs`). The process then takes
 //! the same final steps as a container's init (`init::become_process`): cwd, identity, capabilities,
 //! no_new_privs, seccomp, fds, `execve`.
 
@@ -112,6 +113,10 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
         cgroup_tasks: &cgroup_tasks,
     };
 
+    // The process is born in the container's PID namespace, where the container's processes see it: it is
+    // non-dumpable from its first instruction, because the flag is inherited across fork (execve resets it).
+    nix::sys::prctl::set_dumpable(false).map_err(|e| RuntimeError::sys("prctl(PR_SET_DUMPABLE, 0)", e))?;
+
     begin(7)?;
     let spawned = spawn::spawn(CloneFlags::empty(), cgroup_dir.as_ref().map(|f| f.as_fd()), |end| {
         // Our copy goes first, so that the parent's close is the last one (see `inherited_view`).
@@ -185,13 +190,12 @@ struct Joining<'a> {
     cgroup_tasks: &'a [std::fs::File],
 }
 
-/// Wait for Go, then enter the container's cgroup and namespaces (non-dumpable from before the first).
+/// Wait for Go, then enter the container's cgroup and namespaces (non-dumpable since the clone).
 fn join(joining: Joining, sync: &OwnedFd) -> Result<(), Failure> {
     let Joining { pidfd, join, chroot_dir, cgroup_tasks } = joining;
     wait_for_go(sync)?;
     begin(9)?;
     cgroups::enter_tasks(cgroup_tasks)?;
-    nix::sys::prctl::set_dumpable(false).map_err(|e| setup_failed("prctl(PR_SET_DUMPABLE, 0)", e))?;
 
     begin(10)?;
     crate::explain!(
