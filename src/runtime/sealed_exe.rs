@@ -66,6 +66,10 @@ pub fn reexec_early() {
         }
         return;
     }
+    if std::env::var(MARK).is_ok_and(|mark| parse_mark(&mark, std::process::id()).is_some()) {
+        // Re-executed already, and still not sealed: never loop; the `exec` verb says what is wrong.
+        return;
+    }
     if let Ok(exe) = std::fs::read_link("/proc/self/exe")
         && let Ok((mount, file)) = overlay_view(&exe, &scratch)
     {
