@@ -124,11 +124,7 @@ pub fn exec(container: &Container, opts: ExecOptions) -> Result<Exit, RuntimeErr
             sys::close_copy(view.as_fd());
         }
         let sync = end.sync.try_clone().ok();
-        if direct {
-            finish(sync, process_main(joining, end, &opts, seccomp_filter.as_ref()))
-        } else {
-            finish(sync, middle_main(joining, end, &opts, seccomp_filter.as_ref()))
-        }
+        finish(sync, joining_main(joining, end, &opts, seccomp_filter.as_ref(), direct))
     })?;
     drop(cgroup_dir);
     drop(cgroup_tasks);
@@ -213,40 +209,21 @@ fn join(joining: Joining, sync: &OwnedFd) -> Result<(), Failure> {
     nix::unistd::chdir("/").map_err(|e| setup_failed("chdir /", e))
 }
 
-/// The process, born in the container's PID namespace: join the rest, then become the Plan's process.
-fn process_main(
+/// The cloned child: join, then become the Plan's process (as root: `direct`, born in the container's PID
+/// namespace), or, as the middle process (rootless), clone that process, report its pid and (unless
+/// detached) wait for it and exit like it.
+fn joining_main(
     joining: Joining,
     end: ChildEnd,
     opts: &ExecOptions,
     seccomp_filter: Option<&seccomp::CompiledFilter>,
+    direct: bool,
 ) -> Result<std::convert::Infallible, Failure> {
     let ChildEnd { sync, old_mask } = end;
     join(joining, &sync)?;
-    become_exec_process(opts, &sync, seccomp_filter, &old_mask)
-}
-
-/// A session of its own, then the final steps every container process takes.
-fn become_exec_process(
-    opts: &ExecOptions,
-    sync: &OwnedFd,
-    seccomp_filter: Option<&seccomp::CompiledFilter>,
-    old_mask: &nix::sys::signal::SigSet,
-) -> Result<std::convert::Infallible, Failure> {
-    nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
-    let no_hooks = StartHooks { hooks: &[], state: None };
-    become_process(&opts.process, sync, seccomp_filter, opts.preserve_fds, None, old_mask, no_hooks)
-}
-
-/// The middle process (rootless): join, clone the real process, report its pid, then (unless detached)
-/// wait for it and exit like it.
-fn middle_main(
-    joining: Joining,
-    end: ChildEnd,
-    opts: &ExecOptions,
-    seccomp_filter: Option<&seccomp::CompiledFilter>,
-) -> Result<std::convert::Infallible, Failure> {
-    let ChildEnd { sync, old_mask } = end;
-    join(joining, &sync)?;
+    if direct {
+        return become_exec_process(opts, &sync, seccomp_filter, &old_mask);
+    }
     // Entering a PID namespace moves only our children: the process itself is one.
     let process = match sys::clone3(0, None).map_err(|e| setup_failed("clone3", e))? {
         sys::Forked::Child => {
@@ -268,4 +245,16 @@ fn middle_main(
         Err(_) => 1,
     };
     sys::exit_now(code)
+}
+
+/// A session of its own, then the final steps every container process takes.
+fn become_exec_process(
+    opts: &ExecOptions,
+    sync: &OwnedFd,
+    seccomp_filter: Option<&seccomp::CompiledFilter>,
+    old_mask: &nix::sys::signal::SigSet,
+) -> Result<std::convert::Infallible, Failure> {
+    nix::unistd::setsid().map_err(|e| setup_failed("setsid", e))?;
+    let no_hooks = StartHooks { hooks: &[], state: None };
+    become_process(&opts.process, sync, seccomp_filter, opts.preserve_fds, None, old_mask, no_hooks)
 }
