@@ -9,6 +9,30 @@ fn exec(bundle: &Bundle, args: &[&str]) -> std::process::Output {
     bundle.containy(&[&["exec"], args].concat())
 }
 
+/// `containy exec ID COMMAND…` started in the background, for a test to look at while it runs.
+fn spawn_exec(bundle: &Bundle, command: &[&str]) -> std::process::Child {
+    std::process::Command::new(common::CONTAINY)
+        .arg("--root")
+        .arg(&bundle.state_root)
+        .args([&["exec", bundle.id.as_str()], command].concat())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The pids whose parent is `pid`, from every `/proc/<pid>/status`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let parent_of = |pid: u32| -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse().ok())
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&child| parent_of(child) == Some(pid))
+        .collect()
+}
+
 #[test]
 fn exec_joins_the_namespaces_cgroup_and_walls_of_the_container() {
     require_root!();
@@ -146,13 +170,7 @@ fn exec_runs_from_a_sealed_copy_of_containy() {
     let bundle = Bundle::friendly(&sh_config("sleep 600", ""));
     let running = Running::start(&bundle);
     let host_file = std::fs::canonicalize(common::CONTAINY).unwrap();
-    let mut exec = std::process::Command::new(common::CONTAINY)
-        .arg("--root")
-        .arg(&bundle.state_root)
-        .args(["exec", &bundle.id, "sleep", "2"])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut exec = spawn_exec(&bundle, &["sleep", "2"]);
     // The exec process re-executes itself first thing (and, just spawned, may not even run containy yet);
     // give it a moment. As root the view is the overlay: `/containy` in a mount attached nowhere, not a copy.
     let sealed = std::path::Path::new("/").join(host_file.file_name().unwrap());
@@ -185,40 +203,19 @@ fn as_root_exec_clones_the_process_straight_into_the_container() {
     // one; tests/rootless.rs).
     let bundle = Bundle::friendly(&sh_config("sleep 600", ""));
     let running = Running::start(&bundle);
-    let mut exec = std::process::Command::new(common::CONTAINY)
-        .arg("--root")
-        .arg(&bundle.state_root)
-        .args(["exec", &bundle.id, "sleep", "3"])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let parent_of = |pid: &str| -> Option<u32> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|p| p.trim().parse().ok())
-    };
-    let children = || -> Vec<String> {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()) && parent_of(pid) == Some(exec.id()))
-            .collect()
-    };
-    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let mut exec = spawn_exec(&bundle, &["sleep", "3"]);
+    let ns = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let container_ns = ns(running.pid as u32);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let container_ns = ns(&running.pid.to_string());
-    let mut found = children();
-    // Until the process has joined (its own mount namespace says so), it may still be on its way.
-    while !(found.len() == 1 && ns(&found[0]) == container_ns) && std::time::Instant::now() < deadline {
+    let mut found = children_of(exec.id());
+    // Until containy has cloned it, the process is not there yet.
+    while !(found.len() == 1 && ns(found[0]) == container_ns) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(5));
-        found = children();
+        found = children_of(exec.id());
     }
     assert_eq!(found.len(), 1, "containy exec's children: {found:?}");
-    assert_eq!(ns(&found[0]), container_ns, "the process is in the container's PID namespace");
-    let grandchildren: Vec<_> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|pid| parent_of(pid).is_some_and(|p| p.to_string() == found[0]))
-        .collect();
+    assert_eq!(ns(found[0]), container_ns, "the process is in the container's PID namespace");
+    let grandchildren = children_of(found[0]);
     assert!(grandchildren.is_empty(), "a middle process: {} has children {grandchildren:?}", found[0]);
     assert!(exec.wait().unwrap().success());
     let out = bundle.containy(&["kill", &bundle.id, "KILL"]);
