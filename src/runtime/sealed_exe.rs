@@ -59,14 +59,11 @@ pub fn reexec_early() {
     if runs_sealed() {
         // Re-executed by the image before us: the view's mount it left open is ours now (close-on-exec again).
         if let Ok(mut view) = VIEW.lock() {
-            *view = std::env::var(MARK)
-                .ok()
-                .and_then(|mark| parse_mark(&mark, std::process::id())?)
-                .and_then(sys::adopt_inherited);
+            *view = own_mark().flatten().and_then(sys::adopt_inherited);
         }
         return;
     }
-    if std::env::var(MARK).is_ok_and(|mark| parse_mark(&mark, std::process::id()).is_some()) {
+    if own_mark().is_some() {
         // Re-executed already, and still not sealed: never loop; the `exec` verb says what is wrong.
         return;
     }
@@ -118,7 +115,7 @@ pub fn reexec_sealed(scratch: &Path) -> Result<(), RuntimeError> {
     if runs_sealed() {
         return Ok(());
     }
-    if std::env::var(MARK).is_ok_and(|mark| parse_mark(&mark, std::process::id()).is_some()) {
+    if own_mark().is_some() {
         return Err(RuntimeError::Invalid(
             "containy re-executed itself from a sealed view, yet its executable is still writable".into(),
         ));
@@ -180,6 +177,11 @@ pub fn inherited_view() -> Option<OwnedFd> {
 /// The view's mount descriptor, adopted by [`reexec_early`] in the re-executed image.
 static VIEW: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
 
+/// Our own mark, if this process re-executed itself: `Some(fd)` of the view's mount, if it kept one.
+fn own_mark() -> Option<Option<std::os::fd::RawFd>> {
+    parse_mark(&std::env::var(MARK).ok()?, std::process::id())
+}
+
 /// The mark's descriptor, if it is our own mark (`Some(None)`: ours, no descriptor); `None` if not ours.
 fn parse_mark(mark: &str, pid: u32) -> Option<Option<std::os::fd::RawFd>> {
     let (mark_pid, fd) = mark.split_once(':').map_or((mark, None), |(p, fd)| (p, Some(fd)));
@@ -193,16 +195,20 @@ fn parse_mark(mark: &str, pid: u32) -> Option<Option<std::os::fd::RawFd>> {
 }
 
 /// Can no process write this process's executable? It is on a read-only filesystem or mount (the overlay
-/// view is both), or it is a memfd sealed against writes.
+/// view is both), or it is a memfd sealed against writes. Asked once per image (`reexec_early`, then the
+/// `exec` verb): an image's executable does not change.
 fn runs_sealed() -> bool {
     use nix::fcntl::{FcntlArg, SealFlag, fcntl};
     use nix::sys::statvfs::{FsFlags, fstatvfs};
-    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
-        return false;
-    };
-    fstatvfs(&exe).is_ok_and(|fs| fs.flags().contains(FsFlags::ST_RDONLY))
-        || fcntl(&exe, FcntlArg::F_GET_SEALS)
-            .is_ok_and(|seals| SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_WRITE))
+    static SEALED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SEALED.get_or_init(|| {
+        let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
+            return false;
+        };
+        fstatvfs(&exe).is_ok_and(|fs| fs.flags().contains(FsFlags::ST_RDONLY))
+            || fcntl(&exe, FcntlArg::F_GET_SEALS)
+                .is_ok_and(|seals| SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_WRITE))
+    })
 }
 
 /// The binary opened through a detached read-only overlay of its directory (over `scratch`), and the mount.
