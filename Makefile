@@ -31,11 +31,15 @@ release:
 	@d=target/$(HOST_TRIPLE)/release; mkdir -p target; cat bench/run-path.order bench/friendly-path.order >target/order.new; \
 	  cmp -s target/order.new target/containy.order || { mv target/order.new target/containy.order; \
 	  find $$d/containy $$d/deps -maxdepth 1 -name 'containy*' ! -name '*.d' -delete 2>/dev/null || true; }
-	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$$(gcc -print-multiarch) \
-	RUSTFLAGS="-C target-feature=+crt-static" cargo rustc --release --bin containy --target $(HOST_TRIPLE) -- \
-	  -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/target/containy.order -C link-arg=-Wl,--no-warn-symbol-ordering \
-	  -C link-arg=-Wl,-z,pack-relative-relocs
-	install -D -m 755 target/$(HOST_TRIPLE)/release/containy $(CONTAINY)
+	@# Two binaries of one library (src/handover.rs): containy, the runtime, and containy-engine, which also
+	@# links the daemon and the registry client; containy hands `serve`, `pull`, `push`, `login`, `logout` over.
+	for bin in containy containy-engine; do \
+	  LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$$(gcc -print-multiarch) \
+	  RUSTFLAGS="-C target-feature=+crt-static" cargo rustc --release --bin $$bin --target $(HOST_TRIPLE) -- \
+	    -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/target/containy.order -C link-arg=-Wl,--no-warn-symbol-ordering \
+	    -C link-arg=-Wl,-z,pack-relative-relocs || exit 1; \
+	  install -D -m 755 target/$(HOST_TRIPLE)/release/$$bin target/release/$$bin; \
+	done
 	@# A function renamed since bench/order.sh ran falls out of the layout silently (lld skips the name): say so.
 	@stale=$$(nm --defined-only $(CONTAINY) | awk 'NR == FNR { have[$$3] = 1; next } !have[$$0]' - target/containy.order | wc -l); \
 	  [ "$$stale" = 0 ] || echo "make release: $$stale of the $$(wc -l <target/containy.order) functions in the start-up order are not in this binary (renamed); the layout drifts: run sudo bench/order.sh, then make release" >&2

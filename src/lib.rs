@@ -22,6 +22,7 @@ pub mod fault; // CONTAINY_FAULT: die or fail on purpose at a step or a named po
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing; // entry points for the fuzz targets in fuzz/ (the `fuzzing` feature only)
+pub mod handover; // `containy` (the runtime) and `containy-engine` (+ the daemon and the registry client)
 pub mod image; // base tarballs: safe extraction into a digest-keyed cache
 pub mod limits; // limits for untrusted code: CPU/wall time, output, file size, disk
 pub mod lsm; // AppArmor profile / SELinux label for the program's execve

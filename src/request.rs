@@ -159,6 +159,10 @@ fn find_or_pull(store: &Store, name: &str, mut policy: PullPolicy) -> Result<ima
         PullPolicy::Missing => registry::find_local(store, name).is_err(),
         PullPolicy::Never => false,
     };
+    if pulls {
+        // In `containy`, the command is handed over to containy-engine here, before anything else.
+        crate::handover::pulls_here().map_err(|e| RequestError::Usage(format!("{e:#}")))?;
+    }
     if pulls && !nix::unistd::geteuid().is_root() {
         // Rootless: the layers get their owners only in a user namespace with the subordinate ids.
         rootless::in_mapped_user_namespace(|| {

@@ -90,7 +90,7 @@ fn engine(root: &Path, store: &Path, cache: &Path) -> Result<Engine> {
         state_root: abs(root)?,
         store: abs(store)?,
         base_cache: abs(cache)?,
-        exe: std::env::current_exe().context("cannot find containy's own binary")?,
+        exe: crate::handover::runtime_binary()?,
         // The CLI always names the network mode (none unless --net), so this is never consulted.
         default_network: "none".into(),
     })

@@ -1,4 +1,5 @@
-//! The engine's verbs: `serve` (the daemon) and the hidden `monitor` the daemon starts per container.
+//! The engine's verbs: `serve` (the daemon) and the hidden `monitor` the daemon starts per container; and
+//! [`verb`], the verbs only `containy-engine` links (`crate::handover`).
 
 use std::path::{Path, PathBuf};
 
@@ -54,12 +55,26 @@ fn engine(root: &Path, args: EngineArgs) -> Result<Engine> {
         state_root: abs(root)?,
         store: abs(&args.store)?,
         base_cache: abs(&args.cache)?,
-        exe: std::env::current_exe().context("cannot find containy's own binary")?,
+        exe: crate::handover::runtime_binary()?,
         default_network: args.default_network,
     })
 }
 
-pub fn serve(root: &Path, args: ServeArgs) -> Result<i32> {
+/// The verbs that need the daemon or the registry client: `containy-engine`'s `main` hands this function to
+/// `crate::handover::link`, so `containy` does not link them (`containy` hands these commands over).
+pub fn verb(root: &Path, command: super::Command) -> Result<i32> {
+    use super::{Command, images, mapped, registry};
+    match command {
+        Command::Serve(args) => serve(root, args),
+        Command::Pull(args) => mapped(|| registry::pull(args)),
+        Command::Login(args) => registry::login(args),
+        Command::Logout(args) => registry::logout(args),
+        Command::Image(args) => mapped(|| images::network(args)),
+        _ => anyhow::bail!("not one of the engine's verbs: `dispatch` runs it"),
+    }
+}
+
+fn serve(root: &Path, args: ServeArgs) -> Result<i32> {
     let max_upload = crate::config::parse_size(&args.max_upload).map_err(|e| anyhow::anyhow!("--max-upload: {e}"))?;
     let client_timeout = crate::config::limits::parse_time(&args.client_timeout)
         .ok()

@@ -96,13 +96,30 @@ pub struct BuildArgs {
     pub context: PathBuf,
 }
 
+impl ImageCommand {
+    /// `push` and `pull` need the registry client: `containy-engine` does them (`crate::handover`).
+    pub fn is_network(&self) -> bool {
+        matches!(self, ImageCommand::Push { .. } | ImageCommand::Pull(_))
+    }
+}
+
+/// `image push` and `image pull`: linked into `containy-engine` only (`super::engine::verb`).
+pub(super) fn network(args: ImageArgs) -> Result<i32> {
+    match args.command {
+        ImageCommand::Push { name, reference, compression, conn } => {
+            let store = Store::open(&args.store)?;
+            super::registry::push(&store, &name, &reference, &conn, &compression)
+        }
+        ImageCommand::Pull(pull) => super::registry::pull(pull),
+        _ => anyhow::bail!("not a registry verb: `image` runs it"),
+    }
+}
+
 pub fn image(args: ImageArgs) -> Result<i32> {
     let store = Store::open(&args.store)?;
     match args.command {
-        ImageCommand::Push { name, reference, compression, conn } => {
-            return super::registry::push(&store, &name, &reference, &conn, &compression);
-        }
-        ImageCommand::Pull(pull) => return super::registry::pull(pull),
+        // `dispatch` gives these to the engine (`network` above) before they come here.
+        ImageCommand::Push { .. } | ImageCommand::Pull(_) => anyhow::bail!("image push and pull are containy-engine's"),
         ImageCommand::Import { name_or_file, file } => {
             let (name, file) = match file {
                 Some(file) => (Some(name_or_file), file),

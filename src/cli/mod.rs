@@ -2,7 +2,7 @@
 //! its input, asks `config`/`oci` for a `Plan` and hands it to `runtime` or `image`.
 
 mod containers;
-mod engine;
+pub mod engine;
 mod format;
 mod images;
 mod inspect;
@@ -453,6 +453,55 @@ pub struct ExtractArgs {
     pub cache: PathBuf,
 }
 
+/// containy's own failures (bad config, a failed mount) exit 125, as docker and podman do, so they are
+/// never mistaken for the container's exit code.
+const EXIT_CONTAINY_ERROR: i32 = 125;
+
+/// The command line itself is wrong: clap's usage errors, the code clap and most Unix tools use.
+const EXIT_USAGE: i32 = 2;
+
+/// Both binaries' `main` (`crate::handover`): parse the command line, run the verb, print the error chain,
+/// exit with the right code.
+///
+/// Exit codes (docs/architecture.md, "Errors"): the container's own code when it ran; 128+N when signal N killed
+/// it; 126/127 when its program could not be executed (not executable / not found); 125 when containy itself
+/// failed (a bad config, a refused mount); 2 when the command line could not be parsed (an unknown verb or
+/// flag, a missing or malformed argument) — then nothing was attempted.
+pub fn main() -> ! {
+    // `exec` runs from a sealed view of this binary: re-executing before the parse saves parsing twice.
+    crate::runtime::sealed_exe::reexec_early();
+    let cli = match Cli::parse_args() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` come this way too, to stdout and with success.
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let log = cli.log.clone().map(|path| (path, cli.log_format));
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let cause: &(dyn std::error::Error + 'static) = e.as_ref();
+            let message = crate::error::chain(cause);
+            if let Some((path, format)) = &log {
+                log_error(path, *format, &message);
+            }
+            match e.downcast_ref::<ExitWith>() {
+                Some(exit) => {
+                    eprintln!("containy: {message}");
+                    exit.code
+                }
+                None => {
+                    eprintln!("containy: error: {message}");
+                    EXIT_CONTAINY_ERROR
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
 /// Run the parsed command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     anyhow::ensure!(
@@ -601,6 +650,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Container::running(&cli.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
+        // The daemon and the registry client are linked into containy-engine only (`crate::handover`).
+        command @ (Command::Serve(_) | Command::Pull(_) | Command::Login(_) | Command::Logout(_)) => {
+            crate::handover::verb(&cli.root, command)
+        }
+        Command::Image(args) if args.command.is_network() => crate::handover::verb(&cli.root, Command::Image(args)),
         Command::Image(args) => mapped(|| images::image(args)),
         Command::Build(args) => mapped(|| images::build(&cli.root, args)),
         Command::Extract(args) => {
@@ -609,13 +663,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Network(command) => network::network(&cli.root, command),
-        Command::Pull(args) => mapped(|| registry::pull(args)),
-        Command::Login(args) => registry::login(args),
-        Command::Logout(args) => registry::logout(args),
         Command::Logs(args) => containers::logs(&cli.root, args),
         Command::Stop(args) => containers::stop(&cli.root, args),
         Command::Rm(args) => containers::rm(&cli.root, args),
-        Command::Serve(args) => engine::serve(&cli.root, args),
         Command::Monitor(args) => engine::monitor(&cli.root, args),
     }
 }

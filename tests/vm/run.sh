@@ -96,6 +96,9 @@ artifact() { # kind name is-test -> executable
 }
 containy=$(artifact bin containy false)
 [ -x "$containy" ] || { say "cargo built no containy binary"; exit 1; }
+# containy hands pull/push/login/serve over to containy-engine next to it (src/handover.rs).
+engine=$(dirname "$containy")/containy-engine
+[ -x "$engine" ] || { say "cargo built no containy-engine next to $containy"; exit 1; }
 "$containy" --version >/dev/null || { say "the static $containy does not even run here"; exit 1; }
 
 # 3. The initramfs: a cached base (busybox, init, modules) and this run's binaries, two cpio archives
@@ -164,6 +167,7 @@ stage=$vm_dir/run-stage
 rm -rf "$stage"
 mkdir -p "$stage/vm/bin" "$stage$(dirname "$containy")"
 cp "$containy" "$stage$containy"
+cp "$engine" "$stage$engine"
 # The project's own files at their host path too: tests read env!("CARGO_MANIFEST_DIR")/… (lessons.rs).
 manifest_dir=$PWD
 mkdir -p "$stage$manifest_dir"

@@ -101,7 +101,8 @@ pub fn find_local(store: &Store, text: &str) -> Result<Image, ImageError> {
     }
 }
 
-/// The image `text` names, pulled first as `policy` says (`run --image`, the bundle's `rootfs.image`).
+/// The image `text` names, pulled first as `policy` says (`run --image`, the bundle's `rootfs.image`). The
+/// pull goes through `crate::handover`: `containy` links no registry client and hands the command over.
 pub fn ensure_image(
     store: &Store,
     text: &str,
@@ -115,13 +116,13 @@ pub fn ensure_image(
         (PullPolicy::Missing, Ok(image)) => Ok(image),
         (PullPolicy::Missing, Err(missing @ ImageError::NoImage { .. })) => {
             // Not here: say so first, then why the pull did not help either.
-            let pulled = pull(store, text, options, progress)
+            let pulled = crate::handover::pull(store, text, options, progress)
                 .map_err(|e| RegistryError::Missing { missing: Box::new(missing), cause: Box::new(e) })?;
             let record = store.record(&pulled.id)?;
             Ok(Image { id: pulled.id, record })
         }
         (PullPolicy::Always, _) => {
-            let pulled = pull(store, text, options, progress)?;
+            let pulled = crate::handover::pull(store, text, options, progress)?;
             let record = store.record(&pulled.id)?;
             Ok(Image { id: pulled.id, record })
         }
