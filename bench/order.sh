@@ -4,8 +4,9 @@
 # bench/friendly-path.order (what a configy.toml run adds), which `make release` gives lld, in that order, as
 # `--symbol-ordering-file`.
 #
-# Why: a container start touches a few hundred KiB of containy's code spread over a 10 MB text (the engine,
-# the registry client and TLS are in the same binary and never run here). The kernel maps text in 64 KiB
+# Why: a container start touches a few hundred KiB of containy's code spread over a 6 MB text (the friendly
+# configs, images, networks, lessons and the engine's CLI verbs share the binary and never run here; the daemon
+# and the registry client are in containy-engine since src/handover.rs). The kernel maps text in 64 KiB
 # windows around every page fault (fault-around), so scattered code costs page faults and resident memory
 # out of all proportion to its size. Laid out first and together, the run path's functions fill a few
 # windows and the rest of the binary is never faulted in (BENCHMARKS.md, "Where the RSS goes").
