@@ -48,7 +48,7 @@ pub fn link(linked: Linked) {
 }
 
 /// Whether this binary is `containy-engine`.
-pub fn is_engine() -> bool {
+fn is_engine() -> bool {
     LINKED.get().is_some()
 }
 
