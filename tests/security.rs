@@ -190,3 +190,65 @@ fn an_rlimit_above_containys_own_hard_limit_is_refused_clearly() {
     let err = stderr(&out);
     assert!(err.contains("RLIMIT_NOFILE") && err.contains("CAP_SYS_RESOURCE"), "{err}");
 }
+
+#[test]
+fn a_new_container_never_reaches_the_runtime_binary() {
+    require_root!();
+    use std::os::unix::fs::PermissionsExt;
+    // CVE-2019-5736 through an image: an entrypoint that is a script starting `#!/proc/self/exe` makes the
+    // kernel run the runtime's own binary as the container's first process, with arguments the image chose,
+    // and a process of the container could hold it open and write it once the runtime has exited. Run a copy
+    // of containy: if the defence failed, the copy is what a write would reach.
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("containy");
+    std::fs::copy(common::CONTAINY, &binary).unwrap();
+    let before = std::fs::read(&binary).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let evil = data.path().join("evil");
+    std::fs::write(&evil, "#!/proc/self/exe --version\n").unwrap();
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bundle = Bundle::friendly(&format!(
+        "[process]\nargs = [\"/data/evil\"]\n[rootfs]\npath = \"@ROOTFS@\"\n\
+         [[mounts]]\nsource = {:?}\ndestination = \"/data\"\n",
+        data.path().display()
+    ));
+    // Not pipes: the container's init keeps what `create` gives it, and nobody would see their end.
+    let errors = dir.path().join("errors");
+    let containy = |args: &[&str], stdout: std::process::Stdio| {
+        let status = std::process::Command::new(&binary)
+            .arg("--root")
+            .arg(&bundle.state_root)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(stdout)
+            .stderr(std::fs::File::create(&errors).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "containy {args:?}: {}", std::fs::read_to_string(&errors).unwrap());
+    };
+    // `create` leaves the container's init waiting for `start`, in the image that will execute the entrypoint:
+    // the file the script's /proc/self/exe names.
+    let bundle_dir = bundle.path().to_str().unwrap();
+    containy(&["create", "--bundle", bundle_dir, &bundle.id], std::process::Stdio::null());
+    let state = std::fs::read_to_string(bundle.state_root.join(&bundle.id).join("state.json")).unwrap();
+    let pid = serde_json::from_str::<serde_json::Value>(&state).unwrap()["pid"].as_i64().unwrap();
+    let exe = format!("/proc/{pid}/exe");
+    let target = std::fs::read_link(&exe).unwrap();
+    assert_ne!(target, std::fs::canonicalize(&binary).unwrap(), "the container's init runs the host's binary");
+    let write = std::fs::OpenOptions::new().write(true).open(&exe);
+    assert_eq!(
+        write.as_ref().err().and_then(std::io::Error::raw_os_error),
+        Some(nix::errno::Errno::EROFS as i32),
+        "the container's init runs from a writable file ({target:?}): {write:?}"
+    );
+    // Started, the script reaches that read-only view — or, once `create` has exited and the view's detached
+    // mount is gone, nothing the kernel can open (`ENOENT`): never the host's file.
+    containy(&["start", &bundle.id], std::process::Stdio::null());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    containy(&["delete", &bundle.id], std::process::Stdio::null());
+    assert_eq!(std::fs::read(&binary).unwrap(), before, "the runtime binary changed");
+    bundle.assert_no_leaks();
+}

@@ -206,6 +206,17 @@ pub enum Command {
     Monitor(engine::MonitorArgs),
 }
 
+impl Command {
+    /// Does this verb start a process inside a container (clone a container's init, or join one)? Those
+    /// run from a sealed view of containy (`runtime::sealed_exe`, whose `SEALED_VERBS` names the same).
+    fn enters_a_container(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Create(_) | Command::Exec(_) | Command::Monitor(_) | Command::Build(_)
+        )
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The bundle directory: configy.toml, configy.json or config.json (looked up in that order).
@@ -514,6 +525,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if !matches!(cli.command, Command::Spec(_) | Command::Features | Command::Extract(_) | Command::Image(_)) {
         crate::paths::check_state_root(&cli.root)?;
     }
+    // Before the verb does anything: a process inside a container must never reach the host's binary.
+    if cli.command.enters_a_container() {
+        runtime::sealed_exe::reexec_sealed(&cli.root)?;
+    }
     if cli.debug {
         crate::oci::set_debug();
     }
@@ -724,7 +739,6 @@ fn run(root: &std::path::Path, args: RunArgs) -> Result<i32> {
 }
 
 fn exec(root: &std::path::Path, args: ExecArgs) -> Result<i32> {
-    runtime::sealed_exe::reexec_sealed(root)?;
     let container = Container::running(root, &args.id)?;
     let overrides = request::ExecOverrides {
         process_file: args.process,

@@ -44,6 +44,9 @@ pub struct ChildContext<'a> {
 
 /// Run the child to its `execve`; never returns.
 pub fn child_main(ctx: ChildContext, end: ChildEnd) -> ! {
+    // The sealed view's mount (`sealed_exe.rs`) opens the directory containy lives in: the container's init
+    // must not hold it while the container's processes could look at its descriptors.
+    drop(super::sealed_exe::inherited_view());
     let sync = end.sync.try_clone();
     finish(sync.ok(), setup_and_exec(ctx, end))
 }

@@ -76,6 +76,8 @@ pub fn run(plan: &ValidPlan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
 
 fn run_supervised(plan: &ValidPlan, opts: &RunOptions) -> Result<Exit, RuntimeError> {
     let Prepared { spawned, mut held, state, pty_master, output } = prepare(plan, opts, false)?;
+    // The sealed view's mount, if our previous image left it to us: closed now, while the program runs.
+    drop(super::sealed_exe::inherited_view());
     // 26. Running: the limits' clocks start with the program; record it, run the poststart hooks, supervise
     // (terminal, signals, limits) until the end.
     let watched = !plan.limits.is_empty() || opts.result.is_some();
@@ -124,6 +126,7 @@ pub fn create(plan: &ValidPlan, opts: &RunOptions, console_socket: Option<&Path>
 /// state (and its Plan) written.
 fn prepare(plan: &ValidPlan, opts: &RunOptions, detached: bool) -> Result<Prepared, RuntimeError> {
     begin(1)?;
+    super::sealed_exe::require_sealed()?;
     capabilities::validate(&plan.process.capabilities)?;
     limits::check(plan, detached && !opts.supervisor)?;
     // The seccomp filter is compiled here, before clone: the child only hands the program to the kernel.

@@ -1,10 +1,13 @@
-//! Run `exec` from a copy of containy that a container cannot write (CVE-2019-5736).
+//! Start or enter a container only from a copy of containy that the container cannot write (CVE-2019-5736).
 //!
-//! `exec` enters a running container, and the container may be hostile. A binary in it replaced by a script
-//! starting `#!/proc/self/exe` makes the kernel execute the *runtime's own binary* inside the container; a
-//! container process then holds `/proc/<pid>/exe` — the host file — and writes it once the runtime has
-//! exited, and the next containy started on the host is the attacker's. So before it touches the container,
-//! `exec` re-executes itself (same arguments) from a file no write can reach:
+//! A container may be hostile, and so may an image. A program replaced by a script starting
+//! `#!/proc/self/exe` makes the kernel execute the *runtime's own binary* inside the container, with arguments
+//! the image chose: for `exec` when it runs that program in a running container, and just as well for `run`
+//! and `create` when the image's entrypoint is such a script. A container process then holds
+//! `/proc/<pid>/exe` — the host file — and writes it once the runtime has exited, and the next containy started
+//! on the host is the attacker's. So every verb that starts a process inside a container (`run`, `create`,
+//! `exec`, and `monitor` and `build`, which create containers in-process: [`SEALED_VERBS`]) re-executes itself
+//! (same arguments) before it does anything, from a file no write can reach:
 //!
 //! 1. **A read-only overlay view** (runc ≥ 1.2 does the same): `fsopen("overlay")` with the binary's
 //!    directory as the upper of two lower layers, `fsmount` read-only, attached nowhere. Opening the binary
@@ -12,21 +15,23 @@
 //!    read-only bind mount, an overlay without an upper layer is read-only in its superblock, not only in
 //!    its mount flags). Nothing is copied: the overlay shares the page cache of the file itself, so the
 //!    re-exec costs one `execve` and a few syscalls. Needs `CAP_SYS_ADMIN` over the host's mounts.
-//! 2. **A sealed memfd copy** where that fails (rootless, no overlayfs, the binary on an overlay already):
-//!    the whole binary copied into memory sealed against writes and resizing — several MiB per `exec`.
+//! 2. **A sealed memfd copy** where that fails (no overlayfs, the binary on an overlay already): the whole
+//!    binary copied into memory sealed against writes and resizing — several MiB per start.
 //!
 //! The test is the mechanism, not a mark: a process whose executable is on a read-only filesystem or mount
-//! (the overlay view; a containy installed on a read-only `/usr`) or in a write-sealed memfd goes on without
-//! a re-exec. `CONTAINY_SEALED_EXE=<pid>[:<fd>]` in the environment only says "this process already
-//! re-executed itself" (so that a view that somehow is not read-only is an error instead of a loop) and which
-//! descriptor still holds the view's mount, for `exec` to close off its path ([`inherited_view`]). It never reaches the
-//! container: its environment is the Plan's alone. `run` does not enter a running container and does not pay
-//! for any of this.
+//! (the overlay view; a containy installed on a read-only `/usr`), in a write-sealed memfd, or out of our own
+//! reach (not ours, and `faccessat(W_OK)` refuses us: a rootless containy installed by root, whose containers
+//! have at most our rights over host files) goes on without a re-exec. `CONTAINY_SEALED_EXE=<pid>[:<fd>]` in
+//! the environment only says "this process already re-executed itself" (so that a view that somehow is not
+//! read-only is an error instead of a loop) and which descriptor still holds the view's mount, to be closed
+//! off the start's path ([`inherited_view`]). It never reaches the container: its environment is the Plan's
+//! alone. The runtime itself refuses to clone a container's init from an image that is not sealed
+//! ([`require_sealed`]), whichever verb got there.
 //!
 //! **Order.** Every containy image pays its start-up (relocation, glibc's CPU probing, the command line), and
-//! `exec` runs two. `main` calls [`reexec_early`] before clap parses anything: a plain `containy [globals]
-//! exec …` line re-executes at once, so the first image does nothing the second redoes. Whatever it does not
-//! recognise is left to the `exec` verb, which calls [`reexec_sealed`] after the parse as before.
+//! these verbs run two. `main` calls [`reexec_early`] before clap parses anything: a plain `containy [globals]
+//! <verb> …` line re-executes at once, so the first image does nothing the second redoes. Whatever it does not
+//! recognise is left to the parsed path, which calls [`reexec_sealed`] before the verb does anything.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -43,28 +48,32 @@ use crate::sys;
 /// `<pid>:<fd>` when the overlay view's mount descriptor `fd` was left open across the `execve`.
 const MARK: &str = "CONTAINY_SEALED_EXE";
 
+/// The verbs that start a process inside a container (`cli::Command::enters_a_container` names the same).
+pub const SEALED_VERBS: [&str; 5] = ["run", "create", "exec", "monitor", "build"];
+
 /// The global flags that take a value, as clap reads them (a test compares the two).
 const GLOBALS_WITH_VALUE: [&str; 3] = ["--root", "--log", "--log-format"];
 /// The global flags that take none, except `--explain`, which the parsed path narrates.
 const GLOBALS_WITHOUT_VALUE: [&str; 2] = ["--debug", "--systemd-cgroup"];
 
-/// Before clap: if the command line is a plain `containy [globals] exec …`, re-execute from the overlay
-/// view now. Anything else — another verb, `--explain`, a line this scan cannot read, an overlay the kernel
-/// refuses — returns, and the `exec` verb decides after the parse (with the memfd as its fallback).
+/// Before clap: if the command line is a plain `containy [globals] <verb> …` of a [`SEALED_VERBS`] verb,
+/// re-execute from the overlay view now. Anything else — another verb, `--explain`, a line this scan cannot
+/// read, an overlay the kernel refuses — returns, and the parsed path decides (with the memfd as its fallback).
 pub fn reexec_early() {
+    // Re-executed by the image before us: the view's mount it left open is ours now (close-on-exec again),
+    // whatever the line.
+    let mark = own_mark();
+    if let Some(fd) = mark.flatten()
+        && let Ok(mut view) = VIEW.lock()
+    {
+        *view = sys::adopt_inherited(fd);
+    }
     let args: Vec<OsString> = std::env::args_os().collect();
-    let Some(scratch) = exec_line_scratch(&args) else {
+    let Some(scratch) = sealed_line_scratch(&args) else {
         return;
     };
-    if runs_sealed() {
-        // Re-executed by the image before us: the view's mount it left open is ours now (close-on-exec again).
-        if let Ok(mut view) = VIEW.lock() {
-            *view = own_mark().flatten().and_then(sys::adopt_inherited);
-        }
-        return;
-    }
-    if own_mark().is_some() {
-        // Re-executed already, and still not sealed: never loop; the `exec` verb says what is wrong.
+    // Sealed already; or re-executed already and still not sealed: never loop, the parsed path says why.
+    if runs_sealed() || mark.is_some() {
         return;
     }
     if let Ok(exe) = std::fs::read_link("/proc/self/exe")
@@ -74,15 +83,15 @@ pub fn reexec_early() {
     }
 }
 
-/// The state root a plain `containy [globals] exec …` line names (the scratch layer of the overlay view),
-/// or `None` for any other line. A wrong guess costs a re-exec, never safety: the re-executed containy
-/// parses the same line in full.
-fn exec_line_scratch(args: &[OsString]) -> Option<PathBuf> {
+/// The state root a plain `containy [globals] <verb> …` line of a [`SEALED_VERBS`] verb names (the scratch
+/// layer of the overlay view), or `None` for any other line. A wrong guess costs a re-exec, never safety: the
+/// re-executed containy parses the same line in full.
+fn sealed_line_scratch(args: &[OsString]) -> Option<PathBuf> {
     let mut root = None;
     let mut rest = args.iter().skip(1);
     loop {
         let arg = rest.next()?.to_str()?;
-        if arg == "exec" {
+        if SEALED_VERBS.contains(&arg) {
             break;
         }
         let (name, inline) = arg.split_once('=').map_or((arg, None), |(n, v)| (n, Some(v)));
@@ -194,9 +203,23 @@ fn parse_mark(mark: &str, pid: u32) -> Option<Option<std::os::fd::RawFd>> {
     }
 }
 
-/// Can no process write this process's executable? It is on a read-only filesystem or mount (the overlay
-/// view is both), or it is a memfd sealed against writes. Asked once per image (`reexec_early`, then the
-/// `exec` verb): an image's executable does not change.
+/// The runtime's guard before it clones a container's init: this image must be one no container can write.
+/// The verbs re-execute first ([`reexec_early`], [`reexec_sealed`]); reaching here unsealed is a verb that
+/// forgot, and it fails instead of handing the container the host's binary.
+pub fn require_sealed() -> Result<(), RuntimeError> {
+    if runs_sealed() {
+        return Ok(());
+    }
+    Err(RuntimeError::Invalid(
+        "containy runs from its writable binary, and a container started now could reach it (CVE-2019-5736): \
+         the verb must re-execute from a sealed view first (runtime::sealed_exe::reexec_sealed)"
+            .into(),
+    ))
+}
+
+/// Can no process we start write this process's executable? It is on a read-only filesystem or mount (the
+/// overlay view is both), it is a memfd sealed against writes, or it is out of our own reach. Asked once per
+/// image: an image's executable does not change.
 fn runs_sealed() -> bool {
     use nix::fcntl::{FcntlArg, SealFlag, fcntl};
     use nix::sys::statvfs::{FsFlags, fstatvfs};
@@ -208,7 +231,20 @@ fn runs_sealed() -> bool {
         fstatvfs(&exe).is_ok_and(|fs| fs.flags().contains(FsFlags::ST_RDONLY))
             || fcntl(&exe, FcntlArg::F_GET_SEALS)
                 .is_ok_and(|seals| SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_WRITE))
+            || out_of_our_reach(&exe)
     })
+}
+
+/// Not ours (an owner could `chmod` it first) and not writable with our effective ids and capabilities. A
+/// container never has more rights over host files than the containy that started it — rootless, at most
+/// the user's — so what we cannot write, it cannot either. As root this is never so: root may write any
+/// file on a writable mount.
+fn out_of_our_reach(exe: &std::fs::File) -> bool {
+    use nix::unistd::{AccessFlags, faccessat, geteuid};
+    use std::os::unix::fs::MetadataExt;
+    exe.metadata().is_ok_and(|meta| meta.uid() != geteuid().as_raw())
+        && faccessat(nix::fcntl::AT_FDCWD, "/proc/self/exe", AccessFlags::W_OK, nix::fcntl::AtFlags::AT_EACCESS)
+            .is_err()
 }
 
 /// The binary opened through a detached read-only overlay of its directory (over `scratch`), and the mount.
@@ -221,6 +257,8 @@ fn overlay_view(exe: &Path, scratch: &Path) -> std::io::Result<(OwnedFd, OwnedFd
     // The binary's directory on top, so that a file of the same name in `scratch` cannot hide it. `xino`
     // off only keeps a kernel log line quiet when the two layers are on different filesystems.
     let lower = format!("{}:{}", escape(dir), escape(scratch));
+    // The first `run` on a machine comes before its state root exists; it would make it next anyway.
+    std::fs::create_dir_all(scratch)?;
     let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID;
     let mount = sys::detached_mount("overlay", &[("lowerdir", &lower), ("xino", "off")], attrs)?;
     let file = openat(mount.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
@@ -247,7 +285,7 @@ mod tests {
     use super::*;
 
     fn scratch(line: &str) -> Option<PathBuf> {
-        exec_line_scratch(&line.split(' ').map(OsString::from).collect::<Vec<_>>())
+        sealed_line_scratch(&line.split(' ').map(OsString::from).collect::<Vec<_>>())
     }
 
     #[test]
@@ -271,14 +309,19 @@ mod tests {
     }
 
     #[test]
-    fn only_a_plain_exec_line_is_re_executed_before_the_parse() {
+    fn only_a_plain_line_of_a_sealed_verb_is_re_executed_before_the_parse() {
         assert_eq!(scratch("containy --root /r exec c1 /bin/true"), Some(PathBuf::from("/r")));
+        assert_eq!(scratch("containy --root /r run --bundle b c1"), Some(PathBuf::from("/r")));
+        assert_eq!(scratch("containy --root /r create --bundle b c1"), Some(PathBuf::from("/r")));
+        assert_eq!(scratch("containy --root /r monitor --store s c1"), Some(PathBuf::from("/r")));
+        assert_eq!(scratch("containy --root /r build --store s ."), Some(PathBuf::from("/r")));
         assert_eq!(scratch("containy --root=/r --debug exec -e A=1 c1 sh -c x"), Some(PathBuf::from("/r")));
         assert_eq!(scratch("containy --log /l --log-format json --root /r exec c1 true"), Some(PathBuf::from("/r")));
         assert!(scratch("containy exec c1 true").is_some(), "the default root");
         // Not exec, or not for this scan: clap reads it, and the verb decides.
-        assert_eq!(scratch("containy --root /r run --bundle b c1"), None);
-        assert_eq!(scratch("containy --log exec run --bundle b c1"), None, "`exec` is --log's value here");
+        assert_eq!(scratch("containy --root /r start c1"), None);
+        assert_eq!(scratch("containy --root /r delete c1"), None);
+        assert_eq!(scratch("containy --log exec state c1"), None, "`exec` is --log's value here");
         assert_eq!(scratch("containy --explain exec c1 true"), None, "narrated by the parsed path");
         assert_eq!(scratch("containy exec --root /r c1 true"), None, "a global after the verb");
         assert_eq!(scratch("containy -x exec c1 true"), None);
