@@ -117,7 +117,12 @@ pub fn runtime_binary() -> anyhow::Result<PathBuf> {
     }
 }
 
+/// This process's binary on the host: the one it was started as, even once it runs from a sealed view
+/// (`runtime::sealed_exe`), whose file is in no mount namespace.
 fn own_binary() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = crate::runtime::sealed_exe::original_binary() {
+        return Ok(binary);
+    }
     std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find containy's own binary (/proc/self/exe): {e}"))
 }
 

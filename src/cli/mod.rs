@@ -208,8 +208,8 @@ pub enum Command {
 
 impl Command {
     /// Does this verb start a process inside a container (clone a container's init, or join one)? Those
-    /// run from a sealed view of containy (`runtime::sealed_exe`, whose `SEALED_VERBS` names the same).
-    fn enters_a_container(&self) -> bool {
+    /// run from a sealed view of containy (`runtime::sealed_exe`; `containy_entry::is_sealed_verb` names the same).
+    pub(crate) fn enters_a_container(&self) -> bool {
         matches!(
             self,
             Command::Run(_) | Command::Create(_) | Command::Exec(_) | Command::Monitor(_) | Command::Build(_)
@@ -479,8 +479,8 @@ const EXIT_USAGE: i32 = 2;
 /// failed (a bad config, a refused mount); 2 when the command line could not be parsed (an unknown verb or
 /// flag, a missing or malformed argument) — then nothing was attempted.
 pub fn main() -> ! {
-    // `exec` runs from a sealed view of this binary: re-executing before the parse saves parsing twice.
-    crate::runtime::sealed_exe::reexec_early();
+    // A previous image of this process (`runtime::sealed_exe`) may have left us the sealed view's mount.
+    crate::runtime::sealed_exe::adopt_inherited_view();
     let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
@@ -815,5 +815,32 @@ fn human_size(bytes: u64) -> String {
         Some((unit, size)) if bytes % size == 0 => format!("{} {unit}", bytes / size),
         Some((unit, size)) => format!("{:.1} {unit}", bytes as f64 / *size as f64),
         None => format!("{bytes} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verbs_that_enter_a_container_are_those_the_entry_point_re_executes() {
+        // One line per verb, as clap parses it; the entry point (before libc) knows verbs by name only.
+        let lines = [
+            "run --bundle b c1",
+            "create --bundle b c1",
+            "exec c1 true",
+            "monitor --store s c1",
+            "build --tag t --store s .",
+            "start c1",
+            "delete c1",
+            "state c1",
+            "kill c1",
+            "ps c1",
+        ];
+        for line in lines {
+            let cli = Cli::try_parse_from(std::iter::once("containy").chain(line.split(' '))).unwrap();
+            let verb = line.split(' ').next().unwrap();
+            assert_eq!(cli.command.enters_a_container(), containy_entry::is_sealed_verb(verb.as_bytes()), "{verb}");
+        }
     }
 }

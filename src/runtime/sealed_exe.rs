@@ -6,7 +6,7 @@
 //! and `create` when the image's entrypoint is such a script. A container process then holds
 //! `/proc/<pid>/exe` — the host file — and writes it once the runtime has exited, and the next containy started
 //! on the host is the attacker's. So every verb that starts a process inside a container (`run`, `create`,
-//! `exec`, and `monitor` and `build`, which create containers in-process: [`SEALED_VERBS`]) re-executes itself
+//! `exec`, and `monitor` and `build`, which create containers in-process: `containy_entry::is_sealed_verb`) re-executes itself
 //! (same arguments) before it does anything, from a file no write can reach:
 //!
 //! 1. **A read-only overlay view** (runc ≥ 1.2 does the same): `fsopen("overlay")` with the binary's
@@ -29,92 +29,35 @@
 //! ([`require_sealed`]), whichever verb got there.
 //!
 //! **Order.** Every containy image pays its start-up (relocation, glibc's CPU probing, the command line), and
-//! these verbs run two. `main` calls [`reexec_early`] before clap parses anything: a plain `containy [globals]
-//! <verb> …` line re-executes at once, so the first image does nothing the second redoes. Whatever it does not
-//! recognise is left to the parsed path, which calls [`reexec_sealed`] before the verb does anything.
+//! these verbs run two. On x86-64 the first does not: containy's entry point, before libc
+//! (`src/sys/entry`, `containy_start`), scans a plain `containy [globals] <verb> …` line and re-executes
+//! from the overlay view at once — the same check and view as here, in the same crate. Whatever it does not
+//! recognise (`--explain`, a rootless user, an overlay the kernel refuses, another architecture) is left to
+//! the parsed path, which calls [`reexec_sealed`] before the verb does anything (with the memfd as its
+//! fallback); `main` first adopts the view a previous image left open ([`adopt_inherited_view`]).
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::Mode;
-
 use super::RuntimeError;
 use crate::sys;
 
-/// Set in the environment of the re-executed containy to `<pid>` (`fexecve` keeps the pid), or to
-/// `<pid>:<fd>` when the overlay view's mount descriptor `fd` was left open across the `execve`.
+/// Set in the environment of the re-executed containy to `<pid>:<fd>:<binary>` (`fexecve` keeps the pid): the
+/// overlay view's mount descriptor `fd` left open across the `execve` (empty if none), and the path of the
+/// binary on the host — what containy starts its monitors and hands over to (`handover`), since its own
+/// executable is now a file of the view, in no mount namespace.
 const MARK: &str = "CONTAINY_SEALED_EXE";
 
-/// The verbs that start a process inside a container (`cli::Command::enters_a_container` names the same).
-pub const SEALED_VERBS: [&str; 5] = ["run", "create", "exec", "monitor", "build"];
-
-/// The global flags that take a value, as clap reads them (a test compares the two).
-const GLOBALS_WITH_VALUE: [&str; 3] = ["--root", "--log", "--log-format"];
-/// The global flags that take none, except `--explain`, which the parsed path narrates.
-const GLOBALS_WITHOUT_VALUE: [&str; 2] = ["--debug", "--systemd-cgroup"];
-
-/// Before clap: if the command line is a plain `containy [globals] <verb> …` of a [`SEALED_VERBS`] verb,
-/// re-execute from the overlay view now. Anything else — another verb, `--explain`, a line this scan cannot
-/// read, an overlay the kernel refuses — returns, and the parsed path decides (with the memfd as its fallback).
-pub fn reexec_early() {
-    // Re-executed by the image before us: the view's mount it left open is ours now (close-on-exec again),
-    // whatever the line.
-    let mark = own_mark();
-    if let Some(fd) = mark.flatten()
+/// First thing in `main`: if the image before us re-executed this process, the view's mount it left open is
+/// ours now (close-on-exec again), whatever the line.
+pub fn adopt_inherited_view() {
+    if let Some(fd) = own_mark().and_then(|mark| mark.fd)
         && let Ok(mut view) = VIEW.lock()
     {
         *view = sys::adopt_inherited(fd);
     }
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let Some(scratch) = sealed_line_scratch(&args) else {
-        return;
-    };
-    // Sealed already; or re-executed already and still not sealed: never loop, the parsed path says why.
-    if runs_sealed() || mark.is_some() {
-        return;
-    }
-    if let Ok(exe) = std::fs::read_link("/proc/self/exe")
-        && let Ok((mount, file)) = overlay_view(&exe, &scratch)
-    {
-        let _ = reexec_from(&file, Some(&mount), &args);
-    }
-}
-
-/// The state root a plain `containy [globals] <verb> …` line of a [`SEALED_VERBS`] verb names (the scratch
-/// layer of the overlay view), or `None` for any other line. A wrong guess costs a re-exec, never safety: the
-/// re-executed containy parses the same line in full.
-fn sealed_line_scratch(args: &[OsString]) -> Option<PathBuf> {
-    let mut root = None;
-    let mut rest = args.iter().skip(1);
-    loop {
-        let arg = rest.next()?.to_str()?;
-        if SEALED_VERBS.contains(&arg) {
-            break;
-        }
-        let (name, inline) = arg.split_once('=').map_or((arg, None), |(n, v)| (n, Some(v)));
-        if GLOBALS_WITH_VALUE.contains(&name) {
-            let value = match inline {
-                Some(value) => value,
-                None => rest.next()?.to_str()?,
-            };
-            if name == "--root" {
-                root = Some(PathBuf::from(value));
-            }
-        } else if inline.is_some() || !GLOBALS_WITHOUT_VALUE.contains(&name) {
-            return None;
-        }
-    }
-    // After the verb clap still reads global flags (up to the command): leave those lines to it.
-    let global_after = |a: &OsString| {
-        a.to_str().is_none_or(|a| a == "--explain" || GLOBALS_WITH_VALUE.iter().any(|g| a.starts_with(g)))
-    };
-    if rest.any(global_after) {
-        return None;
-    }
-    root.or_else(|| std::env::var_os("CONTAINY_ROOT").map(PathBuf::from)).or_else(|| Some(crate::paths::state_root()))
 }
 
 /// Re-execute this process from a sealed view of its own binary, unless it already runs from one.
@@ -131,7 +74,9 @@ pub fn reexec_sealed(scratch: &Path) -> Result<(), RuntimeError> {
     }
     let exe =
         std::fs::read_link("/proc/self/exe").map_err(|e| RuntimeError::io("readlink", "/proc/self/exe".as_ref(), e))?;
-    let (mount, file) = match overlay_view(&exe, scratch) {
+    // The first `run` on a machine comes before its state root exists; it would make it next anyway.
+    let view = std::fs::create_dir_all(scratch).and_then(|()| sys::sealed_view(&exe, scratch));
+    let (mount, file) = match view {
         Ok((mount, file)) => {
             crate::explain!(
                 "run from a read-only view of containy",
@@ -149,13 +94,13 @@ pub fn reexec_sealed(scratch: &Path) -> Result<(), RuntimeError> {
             (None, memfd_copy(&exe)?)
         }
     };
-    let err = reexec_from(&file, mount.as_ref(), &std::env::args_os().collect::<Vec<_>>());
+    let err = reexec_from(&file, mount.as_ref(), &exe, &std::env::args_os().collect::<Vec<_>>());
     Err(RuntimeError::sys("fexecve of the sealed containy", err))
 }
 
 /// `fexecve` the sealed `file` with our arguments and environment, plus the mark; returns only on failure.
 /// The view's `mount` stays open across the `execve` (see [`inherited_view`]).
-fn reexec_from(file: &OwnedFd, mount: Option<&OwnedFd>, args: &[OsString]) -> nix::Error {
+fn reexec_from(file: &OwnedFd, mount: Option<&OwnedFd>, binary: &Path, args: &[OsString]) -> nix::Error {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     let kept = mount.filter(|m| fcntl(m, FcntlArg::F_SETFD(FdFlag::empty())).is_ok());
     let cstring = |s: &[u8]| CString::new(s).ok();
@@ -164,10 +109,8 @@ fn reexec_from(file: &OwnedFd, mount: Option<&OwnedFd>, args: &[OsString]) -> ni
         .filter(|(k, _)| k != MARK)
         .filter_map(|(k, v)| cstring(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         .collect();
-    let mark = match kept {
-        Some(mount) => format!("{MARK}={}:{}", std::process::id(), mount.as_raw_fd()),
-        None => format!("{MARK}={}", std::process::id()),
-    };
+    let fd = kept.map(|mount| mount.as_raw_fd().to_string()).unwrap_or_default();
+    let mark = [format!("{MARK}={}:{fd}:", std::process::id()).as_bytes(), binary.as_os_str().as_bytes()].concat();
     env.extend(CString::new(mark));
     let Err(err) = nix::unistd::fexecve(file.as_fd(), &args, &env);
     err
@@ -183,28 +126,44 @@ pub fn inherited_view() -> Option<OwnedFd> {
     VIEW.lock().ok()?.take()
 }
 
-/// The view's mount descriptor, adopted by [`reexec_early`] in the re-executed image.
+/// The view's mount descriptor, adopted by [`adopt_inherited_view`] in the re-executed image.
 static VIEW: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
 
-/// Our own mark, if this process re-executed itself: `Some(fd)` of the view's mount, if it kept one.
-fn own_mark() -> Option<Option<std::os::fd::RawFd>> {
-    parse_mark(&std::env::var(MARK).ok()?, std::process::id())
+/// The binary this process was started as, if it re-executed itself from a sealed view since: the path on the
+/// host, not the view's.
+pub fn original_binary() -> Option<PathBuf> {
+    own_mark().and_then(|mark| mark.binary)
 }
 
-/// The mark's descriptor, if it is our own mark (`Some(None)`: ours, no descriptor); `None` if not ours.
-fn parse_mark(mark: &str, pid: u32) -> Option<Option<std::os::fd::RawFd>> {
-    let (mark_pid, fd) = mark.split_once(':').map_or((mark, None), |(p, fd)| (p, Some(fd)));
+/// What a re-executed image finds in its mark.
+#[derive(Debug, PartialEq)]
+struct Mark {
+    fd: Option<std::os::fd::RawFd>,
+    binary: Option<PathBuf>,
+}
+
+/// Our own mark, if this process re-executed itself.
+fn own_mark() -> Option<Mark> {
+    parse_mark(&std::env::var_os(MARK)?, std::process::id())
+}
+
+/// The mark, if it is our own (`<pid>[:<fd>[:<binary>]]`); `None` if not ours.
+fn parse_mark(mark: &std::ffi::OsStr, pid: u32) -> Option<Mark> {
+    let mut parts = mark.as_bytes().splitn(3, |&b| b == b':');
+    let mark_pid = std::str::from_utf8(parts.next()?).ok()?;
     if mark_pid.parse::<u32>().ok()? != pid {
         return None;
     }
-    match fd {
-        None => Some(None),
-        Some(fd) => Some(Some(fd.parse().ok()?)),
-    }
+    let fd = match parts.next() {
+        None | Some(b"") => None,
+        Some(fd) => Some(std::str::from_utf8(fd).ok()?.parse().ok()?),
+    };
+    let binary = parts.next().filter(|b| !b.is_empty()).map(|b| PathBuf::from(std::ffi::OsStr::from_bytes(b)));
+    Some(Mark { fd, binary })
 }
 
 /// The runtime's guard before it clones a container's init: this image must be one no container can write.
-/// The verbs re-execute first ([`reexec_early`], [`reexec_sealed`]); reaching here unsealed is a verb that
+/// The verbs re-execute first (the entry point before libc, [`reexec_sealed`]); reaching here unsealed is a verb that
 /// forgot, and it fails instead of handing the container the host's binary.
 pub fn require_sealed() -> Result<(), RuntimeError> {
     if runs_sealed() {
@@ -217,52 +176,12 @@ pub fn require_sealed() -> Result<(), RuntimeError> {
     ))
 }
 
-/// Can no process we start write this process's executable? It is on a read-only filesystem or mount (the
-/// overlay view is both), it is a memfd sealed against writes, or it is out of our own reach. Asked once per
-/// image: an image's executable does not change.
+/// Can no process we start write this process's executable (`containy_entry::exe_is_sealed`: a read-only
+/// filesystem or mount, a memfd sealed against writes, or out of our reach)? Asked once per image: an
+/// image's executable does not change.
 fn runs_sealed() -> bool {
-    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
-    use nix::sys::statvfs::{FsFlags, fstatvfs};
     static SEALED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SEALED.get_or_init(|| {
-        let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
-            return false;
-        };
-        fstatvfs(&exe).is_ok_and(|fs| fs.flags().contains(FsFlags::ST_RDONLY))
-            || fcntl(&exe, FcntlArg::F_GET_SEALS)
-                .is_ok_and(|seals| SealFlag::from_bits_truncate(seals).contains(SealFlag::F_SEAL_WRITE))
-            || out_of_our_reach(&exe)
-    })
-}
-
-/// Not ours (an owner could `chmod` it first) and not writable with our effective ids and capabilities. A
-/// container never has more rights over host files than the containy that started it — rootless, at most
-/// the user's — so what we cannot write, it cannot either. As root this is never so: root may write any
-/// file on a writable mount.
-fn out_of_our_reach(exe: &std::fs::File) -> bool {
-    use nix::unistd::{AccessFlags, faccessat, geteuid};
-    use std::os::unix::fs::MetadataExt;
-    exe.metadata().is_ok_and(|meta| meta.uid() != geteuid().as_raw())
-        && faccessat(nix::fcntl::AT_FDCWD, "/proc/self/exe", AccessFlags::W_OK, nix::fcntl::AtFlags::AT_EACCESS)
-            .is_err()
-}
-
-/// The binary opened through a detached read-only overlay of its directory (over `scratch`), and the mount.
-fn overlay_view(exe: &Path, scratch: &Path) -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
-        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-    };
-    // `:` separates layers and `\` escapes: a path holding either is escaped for the option.
-    let escape = |p: &Path| p.to_string_lossy().replace('\\', "\\\\").replace(':', "\\:");
-    // The binary's directory on top, so that a file of the same name in `scratch` cannot hide it. `xino`
-    // off only keeps a kernel log line quiet when the two layers are on different filesystems.
-    let lower = format!("{}:{}", escape(dir), escape(scratch));
-    // The first `run` on a machine comes before its state root exists; it would make it next anyway.
-    std::fs::create_dir_all(scratch)?;
-    let attrs = libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOSUID;
-    let mount = sys::detached_mount("overlay", &[("lowerdir", &lower), ("xino", "off")], attrs)?;
-    let file = openat(mount.as_fd(), name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())?;
-    Ok((mount, file))
+    *SEALED.get_or_init(containy_entry::exe_is_sealed)
 }
 
 /// A copy of the binary in a memfd, sealed against writes, growing, shrinking and further seals.
@@ -284,58 +203,59 @@ fn memfd_copy(exe: &Path) -> Result<OwnedFd, RuntimeError> {
 mod tests {
     use super::*;
 
-    fn scratch(line: &str) -> Option<PathBuf> {
-        sealed_line_scratch(&line.split(' ').map(OsString::from).collect::<Vec<_>>())
+    fn scan(line: &str) -> Option<Option<&str>> {
+        let root = containy_entry::scan_line(line.split(' ').skip(1).map(str::as_bytes))?;
+        Some(root.map(|r| std::str::from_utf8(r).unwrap()))
     }
 
     #[test]
     fn the_scan_knows_every_global_flag_clap_knows() {
         use clap::CommandFactory;
         let cli = crate::cli::Cli::command();
-        let mut with_value: Vec<String> = vec![];
-        let mut without: Vec<String> = vec![];
         for arg in cli.get_arguments().filter(|a| a.is_global_set()) {
             let long = format!("--{}", arg.get_long().expect("global flags are long"));
-            if arg.get_action().takes_values() { with_value.push(long) } else { without.push(long) }
+            let (with, without) =
+                (containy_entry::takes_value(long.as_bytes()), containy_entry::takes_no_value(long.as_bytes()));
+            match (arg.get_action().takes_values(), long.as_str()) {
+                (true, _) => assert!(with && !without, "{long} takes a value"),
+                (false, "--explain") => assert!(!with && !without, "--explain is left to the parsed path"),
+                (false, _) => assert!(!with && without, "{long} takes no value"),
+            }
         }
-        with_value.sort();
-        without.sort();
-        let mut known_with: Vec<&str> = GLOBALS_WITH_VALUE.to_vec();
-        known_with.sort();
-        let mut known_without: Vec<&str> = GLOBALS_WITHOUT_VALUE.iter().copied().chain(["--explain"]).collect();
-        known_without.sort();
-        assert_eq!(with_value, known_with);
-        assert_eq!(without, known_without);
     }
 
     #[test]
     fn only_a_plain_line_of_a_sealed_verb_is_re_executed_before_the_parse() {
-        assert_eq!(scratch("containy --root /r exec c1 /bin/true"), Some(PathBuf::from("/r")));
-        assert_eq!(scratch("containy --root /r run --bundle b c1"), Some(PathBuf::from("/r")));
-        assert_eq!(scratch("containy --root /r create --bundle b c1"), Some(PathBuf::from("/r")));
-        assert_eq!(scratch("containy --root /r monitor --store s c1"), Some(PathBuf::from("/r")));
-        assert_eq!(scratch("containy --root /r build --store s ."), Some(PathBuf::from("/r")));
-        assert_eq!(scratch("containy --root=/r --debug exec -e A=1 c1 sh -c x"), Some(PathBuf::from("/r")));
-        assert_eq!(scratch("containy --log /l --log-format json --root /r exec c1 true"), Some(PathBuf::from("/r")));
-        assert!(scratch("containy exec c1 true").is_some(), "the default root");
-        // Not exec, or not for this scan: clap reads it, and the verb decides.
-        assert_eq!(scratch("containy --root /r start c1"), None);
-        assert_eq!(scratch("containy --root /r delete c1"), None);
-        assert_eq!(scratch("containy --log exec state c1"), None, "`exec` is --log's value here");
-        assert_eq!(scratch("containy --explain exec c1 true"), None, "narrated by the parsed path");
-        assert_eq!(scratch("containy exec --root /r c1 true"), None, "a global after the verb");
-        assert_eq!(scratch("containy -x exec c1 true"), None);
-        assert_eq!(scratch("containy --debug=yes exec c1 true"), None);
-        assert_eq!(scratch("containy --root"), None);
+        assert_eq!(scan("containy --root /r exec c1 /bin/true"), Some(Some("/r")));
+        assert_eq!(scan("containy --root /r run --bundle b c1"), Some(Some("/r")));
+        assert_eq!(scan("containy --root /r create --bundle b c1"), Some(Some("/r")));
+        assert_eq!(scan("containy --root /r monitor --store s c1"), Some(Some("/r")));
+        assert_eq!(scan("containy --root /r build --store s ."), Some(Some("/r")));
+        assert_eq!(scan("containy --root=/r --debug exec -e A=1 c1 sh -c x"), Some(Some("/r")));
+        assert_eq!(scan("containy --log /l --log-format json --root /r exec c1 true"), Some(Some("/r")));
+        assert_eq!(scan("containy exec c1 true"), Some(None), "the default root");
+        // Not a sealed verb, or not for this scan: clap reads it, and the verb decides.
+        assert_eq!(scan("containy --root /r start c1"), None);
+        assert_eq!(scan("containy --root /r delete c1"), None);
+        assert_eq!(scan("containy --log exec state c1"), None, "`exec` is --log's value here");
+        assert_eq!(scan("containy --explain exec c1 true"), None, "narrated by the parsed path");
+        assert_eq!(scan("containy exec --root /r c1 true"), None, "a global after the verb");
+        assert_eq!(scan("containy -x exec c1 true"), None);
+        assert_eq!(scan("containy --debug=yes exec c1 true"), None);
+        assert_eq!(scan("containy --root"), None);
     }
 
     #[test]
     fn only_our_own_mark_is_read() {
-        assert_eq!(parse_mark("42", 42), Some(None));
-        assert_eq!(parse_mark("42:7", 42), Some(Some(7)));
-        assert_eq!(parse_mark("41:7", 42), None, "another process's mark");
-        assert_eq!(parse_mark("42:x", 42), None);
-        assert_eq!(parse_mark("overlay", 42), None);
+        let mark = |s: &str| parse_mark(std::ffi::OsStr::new(s), 42);
+        let bin = |p: &str| Some(PathBuf::from(p));
+        assert_eq!(mark("42"), Some(Mark { fd: None, binary: None }));
+        assert_eq!(mark("42:7"), Some(Mark { fd: Some(7), binary: None }));
+        assert_eq!(mark("42:7:/usr/bin/containy"), Some(Mark { fd: Some(7), binary: bin("/usr/bin/containy") }));
+        assert_eq!(mark("42::/a:b/containy"), Some(Mark { fd: None, binary: bin("/a:b/containy") }));
+        assert_eq!(mark("41:7:/usr/bin/containy"), None, "another process's mark");
+        assert_eq!(mark("42:x"), None);
+        assert_eq!(mark("overlay"), None);
     }
 
     #[test]

@@ -392,3 +392,14 @@ pub fn bpf_attach_device_program(program: BorrowedFd<'_>, cgroup: BorrowedFd<'_>
     }
     Ok(())
 }
+
+/// The binary at `exe` opened through a detached read-only overlay of its directory over `scratch`: the
+/// view's mount and the file, both close-on-exec. The entry point makes the same view before libc
+/// (`containy_entry::overlay_view`, raw system calls); this owns its descriptors.
+pub fn sealed_view(exe: &std::path::Path, scratch: &std::path::Path) -> io::Result<(OwnedFd, OwnedFd)> {
+    use std::os::unix::ffi::OsStrExt;
+    let (mount, file) = containy_entry::overlay_view(exe.as_os_str().as_bytes(), scratch.as_os_str().as_bytes())
+        .map_err(io::Error::from_raw_os_error)?;
+    // SAFETY: both were just opened for us, and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(mount), OwnedFd::from_raw_fd(file)) })
+}
