@@ -91,8 +91,11 @@ fn to_engine() -> anyhow::Error {
         "the registry client and the daemon are linked into containy-engine only: every container start is cheaper"
     );
     // exec(3) returns only its error: the process is containy-engine from here on.
+    // Not the mark of a sealed re-exec (`runtime::sealed_exe`): containy-engine is another binary, not this one
+    // re-executed, and makes its own view if its verb needs one.
     let args = std::env::args_os().skip(1);
-    let error = std::process::Command::new(&engine).args(args).exec();
+    let error =
+        std::process::Command::new(&engine).args(args).env_remove(crate::runtime::sealed_exe::mark_name()).exec();
     anyhow::anyhow!(
         "this command needs {ENGINE} (the registry client and the daemon are there, not in {RUNTIME}): cannot execute {}: \
          {error} (install both binaries side by side: make release puts them in target/release)",

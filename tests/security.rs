@@ -230,6 +230,7 @@ fn a_new_container_never_reaches_the_runtime_binary() {
     // the file the script's /proc/self/exe names.
     let bundle_dir = bundle.path().to_str().unwrap();
     containy(&["create", "--bundle", bundle_dir, &bundle.id], std::process::Stdio::null());
+    let _created = Created { binary: &binary, bundle: &bundle };
     let state = std::fs::read_to_string(bundle.state_root.join(&bundle.id).join("state.json")).unwrap();
     let pid = serde_json::from_str::<serde_json::Value>(&state).unwrap()["pid"].as_i64().unwrap();
     let exe = format!("/proc/{pid}/exe");
@@ -251,4 +252,21 @@ fn a_new_container_never_reaches_the_runtime_binary() {
     containy(&["delete", &bundle.id], std::process::Stdio::null());
     assert_eq!(std::fs::read(&binary).unwrap(), before, "the runtime binary changed");
     bundle.assert_no_leaks();
+}
+
+/// Deletes a created container however the test ends: a failed assertion must not leave it waiting for `start`.
+struct Created<'a> {
+    binary: &'a std::path::Path,
+    bundle: &'a Bundle,
+}
+
+impl Drop for Created<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(self.binary)
+            .arg("--root")
+            .arg(&self.bundle.state_root)
+            .args(["delete", "--force", &self.bundle.id])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
 }

@@ -44,11 +44,14 @@ use std::path::{Path, PathBuf};
 use super::RuntimeError;
 use crate::sys;
 
-/// Set in the environment of the re-executed containy to `<pid>:<fd>:<binary>` (`fexecve` keeps the pid): the
-/// overlay view's mount descriptor `fd` left open across the `execve` (empty if none), and the path of the
-/// binary on the host — what containy starts its monitors and hands over to (`handover`), since its own
-/// executable is now a file of the view, in no mount namespace.
-const MARK: &str = "CONTAINY_SEALED_EXE";
+/// The mark in the environment of the re-executed containy (`containy_entry::MARK`, which the entry point
+/// writes too): `<pid>:<fd>:<binary>` (`fexecve` keeps the pid) — the overlay view's mount descriptor `fd` left
+/// open across the `execve` (empty if none), and the path of the binary on the host, which containy starts its
+/// monitors with and hands over to (`handover`): its own executable is now a file of the view, in no mount
+/// namespace.
+pub fn mark_name() -> &'static std::ffi::OsStr {
+    std::ffi::OsStr::from_bytes(containy_entry::MARK)
+}
 
 /// First thing in `main`: if the image before us re-executed this process, the view's mount it left open is
 /// ours now (close-on-exec again), whatever the line.
@@ -106,11 +109,12 @@ fn reexec_from(file: &OwnedFd, mount: Option<&OwnedFd>, binary: &Path, args: &[O
     let cstring = |s: &[u8]| CString::new(s).ok();
     let args: Vec<CString> = args.iter().filter_map(|a| cstring(a.as_bytes())).collect();
     let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k != MARK)
+        .filter(|(k, _)| k != mark_name())
         .filter_map(|(k, v)| cstring(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         .collect();
     let fd = kept.map(|mount| mount.as_raw_fd().to_string()).unwrap_or_default();
-    let mark = [format!("{MARK}={}:{fd}:", std::process::id()).as_bytes(), binary.as_os_str().as_bytes()].concat();
+    let pid = std::process::id();
+    let mark = [mark_name().as_bytes(), format!("={pid}:{fd}:").as_bytes(), binary.as_os_str().as_bytes()].concat();
     env.extend(CString::new(mark));
     let Err(err) = nix::unistd::fexecve(file.as_fd(), &args, &env);
     err
@@ -144,7 +148,7 @@ struct Mark {
 
 /// Our own mark, if this process re-executed itself.
 fn own_mark() -> Option<Mark> {
-    parse_mark(&std::env::var_os(MARK)?, std::process::id())
+    parse_mark(&std::env::var_os(mark_name())?, std::process::id())
 }
 
 /// The mark, if it is our own (`<pid>[:<fd>[:<binary>]]`); `None` if not ours.
@@ -163,8 +167,8 @@ fn parse_mark(mark: &std::ffi::OsStr, pid: u32) -> Option<Mark> {
 }
 
 /// The runtime's guard before it clones a container's init: this image must be one no container can write.
-/// The verbs re-execute first (the entry point before libc, [`reexec_sealed`]); reaching here unsealed is a verb that
-/// forgot, and it fails instead of handing the container the host's binary.
+/// The verbs re-execute first (the entry point before libc, [`reexec_sealed`]); reaching here unsealed is a
+/// verb that forgot, and it fails instead of handing the container the host's binary.
 pub fn require_sealed() -> Result<(), RuntimeError> {
     if runs_sealed() {
         return Ok(());

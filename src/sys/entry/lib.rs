@@ -27,7 +27,8 @@ use core::mem::MaybeUninit;
 /// A failed system call's error number.
 pub type Errno = i32;
 
-/// The environment variable a re-executed containy finds its view's mount in (`sealed_exe` reads it).
+/// The environment variable a re-executed containy finds its view's mount and its binary's host path in
+/// (`<pid>:<fd>:<binary>`; `runtime/sealed_exe.rs` reads it and writes it on its own path).
 pub const MARK: &[u8] = b"CONTAINY_SEALED_EXE";
 
 /// Is `verb` one that starts a process inside a container? (`cli::Command::enters_a_container`; a test
