@@ -237,13 +237,13 @@ unsafe extern "C" fn early(stack: *const usize) {
     let Some(root) = scan((1..argc).map(|i| unsafe { c_bytes(*argv.add(i)) })) else {
         return;
     };
-    let mut env_root = None;
-    let mut count = 0;
+    let (pid, mut env_root, mut count) = (sys::getpid() as u64, None, 0);
     // SAFETY: envp is NULL-terminated, and each entry a NUL-terminated string.
     while let Some(entry) = unsafe { (*envp.add(count)).as_ref() } {
         let entry = unsafe { c_bytes(entry) };
-        if value_of(entry, MARK).is_some() {
-            // Re-executed already (or told so): the parsed path decides.
+        if value_of(entry, MARK).is_some_and(|mark| leading_number(mark) == Some(pid)) {
+            // Re-executed already: the parsed path decides. (A mark of another pid was inherited from a
+            // containy that started us, and is left out below.)
             return;
         }
         env_root = env_root.or(value_of(entry, b"CONTAINY_ROOT"));
@@ -270,18 +270,34 @@ unsafe extern "C" fn early(stack: *const usize) {
     let ready = sys::fcntl(mount, libc::F_SETFD, 0).is_ok()
         && mark.push_all(MARK)
         && mark.push(b'=')
-        && mark.push_decimal(sys::getpid() as u64)
+        && mark.push_decimal(pid)
         && mark.push(b':')
         && mark.push_decimal(mount as u64)
         && mark.push(b':')
         && mark.push_all(exe.filled())
         && mark.push(0);
-    if let (true, Some((last, entries))) = (ready, env.get_mut(..count + 2).and_then(|e| e.split_last_mut())) {
-        for (i, slot) in entries.iter_mut().enumerate() {
-            // SAFETY: i ≤ count; envp[count] is the NULL that ends it, replaced by the mark.
-            slot.write(if i < count { unsafe { *envp.add(i) } } else { mark.as_ptr().cast() });
+    // Our environment less any inherited mark, then ours, then the NULL.
+    let (mut kept, mut whole) = (0, true);
+    for i in 0..count {
+        // SAFETY: i < count, the entries counted above.
+        let entry = unsafe { *envp.add(i) };
+        if value_of(unsafe { c_bytes(entry) }, MARK).is_some() {
+            continue;
         }
-        last.write(core::ptr::null());
+        match env.get_mut(kept) {
+            Some(slot) => {
+                slot.write(entry);
+                kept += 1;
+            }
+            None => {
+                whole = false;
+                break;
+            }
+        }
+    }
+    if let (true, Some([ours, end])) = (ready && whole, env.get_mut(kept..kept + 2)) {
+        ours.write(mark.as_ptr().cast());
+        end.write(core::ptr::null());
         let _ = sys::execveat(file, c"".as_ptr(), argv, env.as_ptr().cast(), libc::AT_EMPTY_PATH);
     }
     sys::close(file);
@@ -348,6 +364,15 @@ unsafe fn c_bytes<'a>(p: *const u8) -> &'a [u8] {
         len += 1;
     }
     unsafe { core::slice::from_raw_parts(p, len) }
+}
+
+/// The decimal number `bytes` starts with (up to a `:` or the end).
+fn leading_number(bytes: &[u8]) -> Option<u64> {
+    let mut digits = bytes.iter().take_while(|&&b| b != b':');
+    digits.try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// `entry` is `name=value`: the value.
