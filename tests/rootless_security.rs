@@ -140,3 +140,31 @@ fn root_in_a_rootless_container_writes_only_where_its_user_may_on_the_host() {
     }
     user.assert_no_leaks();
 }
+
+#[test]
+fn a_rootless_container_never_reaches_a_writable_runtime_binary() {
+    require_root!();
+    // CVE-2019-5736, rootless: a containy installed by root (as the test binary is: owned by root, writable by
+    // root alone) is out of the user's reach, so it needs no sealed view (which the user may not make) and no
+    // memfd copy of itself: the created container's init runs the host file itself, and neither the user nor
+    // anything in the container — whose ids map to the user's and the user's subordinate ids — may write it.
+    let mut user = TestUser::new(true);
+    let b = user.bundle("configy.toml", "[process]\nargs = [\"/bin/sleep\", \"30\"]\n[rootfs]\npath = \"rootfs\"\n");
+    let id = user.id();
+    let (status, err) = user.containy_detached(&["create", "--bundle", b.to_str().unwrap(), &id]);
+    assert!(status.success(), "{err}");
+    let state = std::fs::read_to_string(user.run_dir().join("containy").join(&id).join("state.json")).unwrap();
+    let pid = serde_json::from_str::<serde_json::Value>(&state).unwrap()["pid"].as_i64().unwrap();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe, std::fs::canonicalize(common::CONTAINY).unwrap(), "a copy was made for a binary out of reach");
+    let write = Command::new("/usr/bin/setpriv")
+        .args([&format!("--reuid={}", user.uid), &format!("--regid={}", user.gid), "--init-groups", "--"])
+        .args(["/bin/sh", "-c", &format!("echo x >> /proc/{pid}/exe")])
+        .output()
+        .unwrap();
+    // Not "Text file busy": that would mean the file is writable the moment containy is gone.
+    assert!(!write.status.success() && stderr(&write).contains("Permission denied"), "{}", stderr(&write));
+    let out = user.containy(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    user.assert_no_leaks();
+}

@@ -207,8 +207,8 @@ pub enum Command {
 }
 
 impl Command {
-    /// Does this verb start a process inside a container (clone a container's init, or join one)? Those
-    /// run from a sealed view of containy (`runtime::sealed_exe`; `containy_entry::is_sealed_verb` names the same).
+    /// Does this verb start a process inside a container (clone a container's init, or join one)? Those run
+    /// from a sealed view of containy (`runtime::sealed_exe`; `containy_entry::is_sealed_verb` names the same).
     pub(crate) fn enters_a_container(&self) -> bool {
         matches!(
             self,

@@ -20,11 +20,11 @@
 //!
 //! The test is the mechanism, not a mark: a process whose executable is on a read-only filesystem or mount
 //! (the overlay view; a containy installed on a read-only `/usr`), in a write-sealed memfd, or out of our own
-//! reach (not ours, and `faccessat(W_OK)` refuses us: a rootless containy installed by root, whose containers
-//! have at most our rights over host files) goes on without a re-exec. `CONTAINY_SEALED_EXE=<pid>[:<fd>]` in
-//! the environment only says "this process already re-executed itself" (so that a view that somehow is not
-//! read-only is an error instead of a loop) and which descriptor still holds the view's mount, to be closed
-//! off the start's path ([`inherited_view`]). It never reaches the container: its environment is the Plan's
+//! reach (owned by root, writable by root alone, and we are not root: a rootless containy installed by root,
+//! whose containers have at most our and our subordinate ids' rights) goes on without a re-exec.
+//! `CONTAINY_SEALED_EXE=<pid>:<fd>:<binary>` in the environment only says "this process already re-executed
+//! itself" (so that a view that somehow is not read-only is an error instead of a loop), which descriptor still
+//! holds the view's mount, to be closed off the start's path ([`inherited_view`]), and where the binary is. It never reaches the container: its environment is the Plan's
 //! alone. The runtime itself refuses to clone a container's init from an image that is not sealed
 //! ([`require_sealed`]), whichever verb got there.
 //!

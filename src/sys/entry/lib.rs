@@ -125,17 +125,18 @@ fn sealed_against_writes(fd: i32) -> bool {
     sys::fcntl(fd, libc::F_GET_SEALS, 0).is_ok_and(|seals| seals as i32 & libc::F_SEAL_WRITE != 0)
 }
 
-/// Not ours (an owner could `chmod` it first) and not writable with our effective ids and capabilities. A
-/// container never has more rights over host files than the containy that started it — rootless, at most
-/// the user's — so what we cannot write, it cannot either. As root this is never so: root may write any
-/// file on a writable mount.
+/// Owned by root, writable by root alone, and we are not root (a rootless containy installed by root). A
+/// container never has more rights over host files than the containy that started it: its ids map to ours and
+/// to our subordinate ids, never to root, and none of those may write the file (no group or other write bit,
+/// and `faccessat2(W_OK)` refuses us, ACLs included).
 fn out_of_our_reach(fd: i32) -> bool {
     let mut st = MaybeUninit::<libc::stat>::uninit();
     if sys::fstat(fd, st.as_mut_ptr()).is_err() {
         return false;
     }
     // SAFETY: fstat filled the struct.
-    if unsafe { st.assume_init_ref() }.st_uid == sys::geteuid() {
+    let st = unsafe { st.assume_init_ref() };
+    if st.st_uid != 0 || st.st_mode & 0o022 != 0 || sys::geteuid() == 0 {
         return false;
     }
     let refused = sys::faccessat2(libc::AT_FDCWD, c"/proc/self/exe".as_ptr(), libc::W_OK, libc::AT_EACCESS);
