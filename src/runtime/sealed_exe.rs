@@ -6,8 +6,8 @@
 //! and `create` when the image's entrypoint is such a script. A container process then holds
 //! `/proc/<pid>/exe` — the host file — and writes it once the runtime has exited, and the next containy started
 //! on the host is the attacker's. So every verb that starts a process inside a container (`run`, `create`,
-//! `exec`, and `monitor` and `build`, which create containers in-process: `containy_entry::is_sealed_verb`) re-executes itself
-//! (same arguments) before it does anything, from a file no write can reach:
+//! `exec`, and `monitor` and `build`, which create containers in-process: `containy_entry::is_sealed_verb`)
+//! re-executes itself (same arguments) before it does anything, from a file no write can reach:
 //!
 //! 1. **A read-only overlay view** (runc ≥ 1.2 does the same): `fsopen("overlay")` with the binary's
 //!    directory as the upper of two lower layers, `fsmount` read-only, attached nowhere. Opening the binary
@@ -24,14 +24,14 @@
 //! whose containers have at most our and our subordinate ids' rights) goes on without a re-exec.
 //! `CONTAINY_SEALED_EXE=<pid>:<fd>:<binary>` in the environment only says "this process already re-executed
 //! itself" (so that a view that somehow is not read-only is an error instead of a loop), which descriptor still
-//! holds the view's mount, to be closed off the start's path ([`inherited_view`]), and where the binary is. It never reaches the container: its environment is the Plan's
-//! alone. The runtime itself refuses to clone a container's init from an image that is not sealed
+//! holds the view's mount, to be closed off the start's path ([`inherited_view`]), and where the binary is. It
+//! never reaches the container: its environment is the Plan's alone. The runtime itself refuses to clone a container's init from an image that is not sealed
 //! ([`require_sealed`]), whichever verb got there.
 //!
 //! **Order.** Every containy image pays its start-up (relocation, glibc's CPU probing, the command line), and
 //! these verbs run two. On x86-64 the first does not: containy's entry point, before libc
 //! (`src/sys/entry`, `containy_start`), scans a plain `containy [globals] <verb> …` line and re-executes
-//! from the overlay view at once — the same check and view as here, in the same crate. Whatever it does not
+//! from the overlay view at once, with the check and the view this module uses too. Whatever it does not
 //! recognise (`--explain`, a rootless user, an overlay the kernel refuses, another architecture) is left to
 //! the parsed path, which calls [`reexec_sealed`] before the verb does anything (with the memfd as its
 //! fallback); `main` first adopts the view a previous image left open ([`adopt_inherited_view`]).

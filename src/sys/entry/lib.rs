@@ -4,8 +4,9 @@
 //! container can write (`runtime/sealed_exe.rs`, CVE-2019-5736), so those verbs execute containy twice. The
 //! first image has one job — make the view, re-execute — yet a static glibc program's start-up alone costs
 //! ≈ 0.3 ms of CPU here (relocating itself; glibc probing the CPU with ≈ 40 `cpuid`s, each a VM exit; Rust's
-//! runtime), ten times the job. So on x86-64 Linux containy's ELF entry point is [`containy_start`] (build.rs
-//! names it): it reads the command line off the stack the kernel built, and for a plain
+//! runtime), ten times the job. So on x86-64 Linux containy's ELF entry point is `containy_start` (build.rs
+//! names it, in the release build and any dynamically linked one): it reads the command line off the stack
+//! the kernel built, and for a plain
 //! `containy [globals] run|create|exec|monitor|build …` line of root whose binary is writable it makes the
 //! read-only overlay view and `execveat`s it at once. Anything else, or any failure, jumps on to glibc's
 //! `_start` as if nothing had happened, and the parsed path decides (`sealed_exe::reexec_sealed`).
