@@ -95,8 +95,7 @@ fn the_one_verb_parse_reads_what_the_whole_command_reads() {
     ];
     for line in lines {
         let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
-        let full = Cli::command();
-        assert!(Cli::one_verb_command(&full, &args).is_some(), "{line}: not taken");
+        assert!(Cli::one_verb_command(&args).is_some(), "{line}: not taken");
         let fast = format!("{:?}", Cli::parse_from_args(args.clone()).unwrap());
         let whole = format!("{:?}", Cli::try_parse_from(&args).unwrap());
         assert_eq!(fast, whole, "{line}");
@@ -109,4 +108,125 @@ fn the_one_verb_parse_reads_what_the_whole_command_reads() {
         let whole = Cli::try_parse_from(&args).map(|c| format!("{c:?}")).map_err(|e| e.to_string());
         assert_eq!(fast, whole, "{line}");
     }
+}
+
+/// A verb the one-verb parse builds alone is the verb the whole command holds: the same flags, the same
+/// settings, no alias lost — so a variant attribute added later cannot make the two parses differ.
+#[test]
+fn a_plain_verb_built_alone_is_the_verb_of_the_whole_command() {
+    // Both built the way a parse builds them (the derive defers a verb's flags until then), the texts and
+    // the position in `--help` aside.
+    fn built(verb: clap::Command) -> String {
+        let name = verb.get_name().to_string();
+        let mut top = clap::Command::new("containy").subcommand(verb.about(None).long_about(None).display_order(0));
+        top.build();
+        format!("{:#?}", top.find_subcommand(&name).unwrap())
+    }
+    let full = Cli::command();
+    let mut plain = 0;
+    for sub in full.get_subcommands() {
+        let Some(alone) = super::Command::plain(sub.get_name()) else { continue };
+        plain += 1;
+        assert_eq!(built(alone), built(sub.clone()), "{}", sub.get_name());
+    }
+    assert_eq!(plain, 13, "every verb Command::plain names is a verb of the whole command");
+}
+
+/// Whatever the plain reader (`cli::plain`) takes, clap reads the same: lines engines send, and a few
+/// thousand lines drawn from their words and from words it must leave to clap.
+#[test]
+fn what_the_plain_reader_takes_clap_reads_the_same() {
+    let taken = [
+        "containy --root /r --log /l --log-format json create --bundle /b --pid-file /p c1",
+        "containy --root=/r start c1",
+        "containy --root /r state c1",
+        "containy --root /r kill c1 KILL",
+        "containy --root /r kill --all c1 9",
+        "containy --root /r delete --force c1",
+        "containy --root /r delete -f c1",
+        "containy run --root /r --bundle /b --explain c2",
+        "containy --root /r run -b /b -d --pid-file /p c3",
+        "containy run --bundle=/b",
+        "containy create --bundle /b --console-socket /s --preserve-fds 2 --no-pivot --no-new-keyring c1",
+        "containy --systemd-cgroup --debug --log-format text start c1",
+    ];
+    for line in taken {
+        let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
+        let plain = super::plain::parse(&args).unwrap_or_else(|| panic!("{line}: not taken"));
+        let clap = Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(format!("{plain:?}"), format!("{clap:?}"), "{line}");
+    }
+    let words = [
+        "run",
+        "create",
+        "start",
+        "state",
+        "kill",
+        "delete",
+        "exec",
+        "ls",
+        "help",
+        "c1",
+        "c2",
+        "KILL",
+        "-9",
+        "--root",
+        "/r",
+        "--root=/r",
+        "--log",
+        "--log-format",
+        "json",
+        "xml",
+        "--log-format=json",
+        "--debug",
+        "--explain",
+        "--systemd-cgroup",
+        "--bundle",
+        "-b",
+        "/b",
+        "--bundle=",
+        "--pid-file",
+        "-d",
+        "--detach",
+        "--detach=1",
+        "--console-socket",
+        "--preserve-fds",
+        "3",
+        "+3",
+        "-1",
+        "--no-pivot",
+        "--no-new-keyring",
+        "--all",
+        "-a",
+        "--force",
+        "-f",
+        "-df",
+        "--tty",
+        "--",
+        "-",
+        "--image",
+        "x",
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut taken = 0;
+    for _ in 0..100_000 {
+        let len = 1 + next() % 7;
+        let mut line = vec!["containy"];
+        for _ in 0..len {
+            line.push(words[(next() % words.len() as u64) as usize]);
+        }
+        let args: Vec<std::ffi::OsString> = line.iter().map(Into::into).collect();
+        let Some(plain) = super::plain::parse(&args) else { continue };
+        taken += 1;
+        let clap =
+            Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{}: taken, but clap says {e}", line.join(" ")));
+        assert_eq!(format!("{plain:?}"), format!("{clap:?}"), "{}", line.join(" "));
+    }
+    assert!(taken > 1_000, "only {taken} lines taken: the draw does not exercise the reader");
 }

@@ -9,6 +9,7 @@ mod inspect;
 mod lesson;
 mod limits;
 mod network;
+mod plain;
 mod registry;
 
 #[cfg(test)]
@@ -32,6 +33,15 @@ use crate::{image, oci};
              pivots it into its own root and execs it."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The flags every verb takes (`global`: before or after the verb).
+#[derive(Debug, Args)]
+pub struct Global {
     /// Directory for container state.
     #[arg(long, global = true, default_value_os_t = crate::paths::state_root(), value_name = "DIR", env = "CONTAINY_ROOT")]
     pub root: PathBuf,
@@ -51,23 +61,24 @@ pub struct Cli {
     /// Use systemd to manage cgroups: not supported (containy writes cgroup files itself).
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 impl Cli {
-    /// Parse the command line. clap copies every global flag (`--root`, `--log`, …) into every verb before
-    /// it parses (6 × 30 copies of a 640-byte `Arg` with its strings: ≈ 35 page faults of heap on each
-    /// container start), so a command line whose verb is plain is parsed against a command that holds only
-    /// that verb. Anything else — no verb, an unknown one, `help`, `--version`, and every error — is parsed
-    /// again against the whole command, so what the user reads is clap's own message.
+    /// Parse the command line. Building clap's whole command (thirty verbs, three hundred flags) costs a
+    /// container start ≈ 100 µs and ≈ 40 pages of heap, and clap copies every global flag into every verb
+    /// before it parses. So a command line whose verb is one engines send on every container is parsed
+    /// against a command built with that verb alone. Anything else — no verb, another one, `help`,
+    /// `--version`, and every error — is parsed again against the whole command, so what the user reads is
+    /// clap's own message.
     pub fn parse_args() -> Result<Cli, clap::Error> {
         Cli::parse_from_args(std::env::args_os().collect())
     }
 
     fn parse_from_args(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
-        let full = <Cli as clap::CommandFactory>::command();
-        if let Some(mut one_verb) = Self::one_verb_command(&full, &args)
+        if let Some(cli) = plain::parse(&args) {
+            return Ok(cli);
+        }
+        if let Some(mut one_verb) = Self::one_verb_command(&args)
             && let Ok(mut matches) = one_verb.try_get_matches_from_mut(&args)
             && let Ok(cli) = <Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
         {
@@ -76,9 +87,10 @@ impl Cli {
         Cli::try_parse_from(args)
     }
 
-    /// The top-level command with its global flags and only the verb `args` names (its aliases too), or
-    /// `None` when the verb cannot be told without clap.
-    fn one_verb_command(full: &clap::Command, args: &[std::ffi::OsString]) -> Option<clap::Command> {
+    /// The top-level command with the global flags and only the verb `args` names, or `None` when the verb
+    /// is not one of [`Command::plain`]'s or cannot be told without clap.
+    fn one_verb_command(args: &[std::ffi::OsString]) -> Option<clap::Command> {
+        let top = <Global as Args>::augment_args(clap::Command::new("containy"));
         let mut rest = args.iter().skip(1);
         let verb = loop {
             let arg = rest.next()?.to_str()?;
@@ -89,18 +101,12 @@ impl Cli {
                 break arg;
             };
             let (name, inline_value) = long.split_once('=').map_or((long, false), |(n, _)| (n, true));
-            let global = full.get_arguments().find(|a| a.get_long() == Some(name))?;
+            let global = top.get_arguments().find(|a| a.get_long() == Some(name))?;
             if global.get_action().takes_values() && !inline_value {
                 rest.next()?;
             }
         };
-        let sub = full.find_subcommand(verb)?.clone();
-        Some(
-            clap::Command::new("containy")
-                .subcommand_required(true)
-                .args(full.get_arguments().cloned())
-                .subcommand(sub),
-        )
+        Some(top.subcommand_required(true).subcommand(Command::plain(verb)?))
     }
 }
 
@@ -207,6 +213,31 @@ pub enum Command {
 }
 
 impl Command {
+    /// The subcommand of a verb engines send on every container, built alone: what the derived
+    /// `augment_subcommands` builds for it among all the others (`help_tests` checks they agree). `None` for
+    /// every other verb.
+    fn plain(verb: &str) -> Option<clap::Command> {
+        fn with<A: Args>(name: &'static str) -> clap::Command {
+            A::augment_args(clap::Command::new(name))
+        }
+        Some(match verb {
+            "run" => with::<RunArgs>("run"),
+            "create" => with::<CreateArgs>("create"),
+            "start" => with::<IdArg>("start"),
+            "exec" => with::<ExecArgs>("exec"),
+            "state" => with::<IdArg>("state"),
+            "kill" => with::<KillArgs>("kill"),
+            "delete" => with::<DeleteArgs>("delete"),
+            "ps" => with::<PsArgs>("ps"),
+            "pause" => with::<IdArg>("pause"),
+            "resume" => with::<IdArg>("resume"),
+            "update" => with::<UpdateArgs>("update"),
+            "monitor" => with::<engine::MonitorArgs>("monitor").hide(true),
+            "list" | "ls" => with::<ListArgs>("list").alias("ls"),
+            _ => return None,
+        })
+    }
+
     /// Does this verb start a process inside a container (clone a container's init, or join one)? Those run
     /// from a sealed view of containy (`runtime::sealed_exe`; `containy_entry::is_sealed_verb` names the same).
     pub(crate) fn enters_a_container(&self) -> bool {
@@ -489,7 +520,7 @@ pub fn main() -> ! {
             std::process::exit(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
-    let log = cli.log.clone().map(|path| (path, cli.log_format));
+    let log = cli.global.log.clone().map(|path| (path, cli.global.log_format));
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -516,26 +547,26 @@ pub fn main() -> ! {
 /// Run the parsed command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     anyhow::ensure!(
-        !cli.systemd_cgroup,
+        !cli.global.systemd_cgroup,
         "--systemd-cgroup is not supported: containy writes cgroup files itself (use cgroup_manager = \"cgroupfs\")"
     );
-    if cli.explain {
+    if cli.global.explain {
         crate::narrate::enable();
     }
     if !matches!(cli.command, Command::Spec(_) | Command::Features | Command::Extract(_) | Command::Image(_)) {
-        crate::paths::check_state_root(&cli.root)?;
+        crate::paths::check_state_root(&cli.global.root)?;
     }
     // Before the verb does anything: a process inside a container must never reach the host's binary.
     if cli.command.enters_a_container() {
-        runtime::sealed_exe::reexec_sealed(&cli.root)?;
+        runtime::sealed_exe::reexec_sealed(&cli.global.root)?;
     }
-    if cli.debug {
+    if cli.global.debug {
         crate::oci::set_debug();
     }
     match cli.command {
         Command::Run(args) => {
             let record = limits::ResultFile::take(args.limits.result.clone());
-            record.finish(run(&cli.root, args))
+            record.finish(run(&cli.global.root, args))
         }
         Command::Create(args) => {
             let store = std::env::var_os("CONTAINY_STORE").unwrap_or_else(|| crate::paths::store().into());
@@ -549,16 +580,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 pid_file: args.pid_file,
                 preserve_fds: args.preserve_fds,
                 strict_limits: args.strict_limits,
-                ..RunOptions::new(args.id, &cli.root, args.cache)
+                ..RunOptions::new(args.id, &cli.global.root, args.cache)
             };
             runtime::create(&plan, &opts, args.console_socket.as_deref())?;
             Ok(0)
         }
         Command::Start(args) => {
-            Container::load(&cli.root, &args.id)?.start()?;
+            Container::load(&cli.global.root, &args.id)?.start()?;
             Ok(0)
         }
-        Command::Exec(args) => exec(&cli.root, args),
+        Command::Exec(args) => exec(&cli.global.root, args),
         Command::Spec(args) => {
             let path = args.bundle.join("config.json");
             anyhow::ensure!(!path.exists(), "{} already exists: remove it first", path.display());
@@ -573,24 +604,24 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::State(args) => {
-            println!("{}", serde_json::to_string_pretty(&Container::load(&cli.root, &args.id)?.oci_state())?);
+            println!("{}", serde_json::to_string_pretty(&Container::load(&cli.global.root, &args.id)?.oci_state())?);
             Ok(0)
         }
         Command::Kill(args) => {
-            Container::load(&cli.root, &args.id)?.kill(parse_signal(&args.signal)?, args.all)?;
+            Container::load(&cli.global.root, &args.id)?.kill(parse_signal(&args.signal)?, args.all)?;
             Ok(0)
         }
         Command::Delete(args) => {
             if args.force {
                 // Deleting what is already gone is fine when forced (engines retry deletes).
-                runtime::container::delete_forced(&cli.root, &args.id)?;
+                runtime::container::delete_forced(&cli.global.root, &args.id)?;
             } else {
-                Container::load(&cli.root, &args.id)?.delete(false)?;
+                Container::load(&cli.global.root, &args.id)?.delete(false)?;
             }
             Ok(0)
         }
         Command::List(args) => {
-            let all = runtime::container::list(&cli.root);
+            let all = runtime::container::list(&cli.global.root);
             if args.quiet {
                 all.iter().for_each(|c| println!("{}", c.state.id));
             } else if args.output.json() {
@@ -614,9 +645,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Ps(args) => {
             let Some(id) = &args.id else {
-                return containers::ps(&cli.root, &args.store, args.all, args.quiet, args.output.json());
+                return containers::ps(&cli.global.root, &args.store, args.all, args.quiet, args.output.json());
             };
-            let pids = Container::load(&cli.root, id)?.pids();
+            let pids = Container::load(&cli.global.root, id)?.pids();
             if args.output.json() {
                 println!("{}", serde_json::to_string(&pids)?);
             } else {
@@ -626,7 +657,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Stats(args) => {
-            let stats = Container::running(&cli.root, &args.id)?.stats();
+            let stats = Container::running(&cli.global.root, &args.id)?.stats();
             if args.output.json() {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
             } else {
@@ -638,12 +669,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let Some(interval) = runtime::events::parse_interval(&args.interval) else {
                 anyhow::bail!("--interval {:?}: expected a duration such as 5s, 500ms or 1m", args.interval);
             };
-            let container = Container::running(&cli.root, &args.id)?;
+            let container = Container::running(&cli.global.root, &args.id)?;
             runtime::events::watch(&container, interval, args.stats, &mut std::io::stdout().lock())?;
             Ok(0)
         }
         Command::Inspect(args) => {
-            let inspection = runtime::inspect::inspect(&cli.root, &args.id)?;
+            let inspection = runtime::inspect::inspect(&cli.global.root, &args.id)?;
             if args.output.json() {
                 println!("{}", serde_json::to_string_pretty(&inspection)?);
             } else {
@@ -651,9 +682,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Lesson(args) => lesson::run(&cli.root, cli.explain, args),
-        Command::Pause(args) => Container::running(&cli.root, &args.id)?.pause().map(|_| 0).map_err(Into::into),
-        Command::Resume(args) => Container::running(&cli.root, &args.id)?.resume().map(|_| 0).map_err(Into::into),
+        Command::Lesson(args) => lesson::run(&cli.global.root, cli.global.explain, args),
+        Command::Pause(args) => Container::running(&cli.global.root, &args.id)?.pause().map(|_| 0).map_err(Into::into),
+        Command::Resume(args) => {
+            Container::running(&cli.global.root, &args.id)?.resume().map(|_| 0).map_err(Into::into)
+        }
         Command::Update(args) => {
             let update = request::ResourceUpdate {
                 resources_file: args.resources,
@@ -662,26 +695,28 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 cpus: args.cpu,
             };
             let resources = request::resources(&update, &mut std::io::stdin().lock())?;
-            Container::running(&cli.root, &args.id)?.update(&resources)?;
+            Container::running(&cli.global.root, &args.id)?.update(&resources)?;
             Ok(0)
         }
         // The daemon and the registry client are linked into containy-engine only (`crate::handover`).
         command @ (Command::Serve(_) | Command::Pull(_) | Command::Login(_) | Command::Logout(_)) => {
-            crate::handover::verb(&cli.root, command)
+            crate::handover::verb(&cli.global.root, command)
         }
-        Command::Image(args) if args.command.is_network() => crate::handover::verb(&cli.root, Command::Image(args)),
+        Command::Image(args) if args.command.is_network() => {
+            crate::handover::verb(&cli.global.root, Command::Image(args))
+        }
         Command::Image(args) => mapped(|| images::image(args)),
-        Command::Build(args) => mapped(|| images::build(&cli.root, args)),
+        Command::Build(args) => mapped(|| images::build(&cli.global.root, args)),
         Command::Extract(args) => {
             let dir = image::ensure_base(&args.tarball, &args.cache)?;
             println!("{}", dir.display());
             Ok(0)
         }
-        Command::Network(command) => network::network(&cli.root, command),
-        Command::Logs(args) => containers::logs(&cli.root, args),
-        Command::Stop(args) => containers::stop(&cli.root, args),
-        Command::Rm(args) => containers::rm(&cli.root, args),
-        Command::Monitor(args) => engine::monitor(&cli.root, args),
+        Command::Network(command) => network::network(&cli.global.root, command),
+        Command::Logs(args) => containers::logs(&cli.global.root, args),
+        Command::Stop(args) => containers::stop(&cli.global.root, args),
+        Command::Rm(args) => containers::rm(&cli.global.root, args),
+        Command::Monitor(args) => engine::monitor(&cli.global.root, args),
     }
 }
 

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 
 // Networking flags shared by `run` and `create`.
 // (A plain comment, not a doc comment: clap would make a flattened struct's doc the verb's about.)
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct NetArgs {
     /// Network mode: none, host, bridge, container:ID, or a network's name (overrides the config).
     #[arg(long, value_name = "MODE")]

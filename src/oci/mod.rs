@@ -181,11 +181,13 @@ pub fn parse_str(text: &str, label: &Path, bundle: &Path) -> Result<Plan, OciErr
         );
     }
 
-    // Parsed again from the text, not from `raw`: only the text knows where a bad value sits. The plain
-    // parse is the hot path; `serde_path_to_error`, which finds the field's path, runs only when it failed
-    // (its copy of every `Deserialize` is the largest block of code in the binary: not touching it on
-    // success keeps a container start's page faults and RSS down — BENCHMARKS.md).
-    let spec: Spec = serde_json::from_str(text).map_err(|plain| type_error(text, label, plain))?;
+    // Typed from `raw`, not from the text again: the text is tokenized once. Only the text knows where a
+    // bad value sits, so a failure is parsed again from it: plainly, then with `serde_path_to_error`, which
+    // finds the field's path (its copy of every `Deserialize` is the largest block of code in the binary:
+    // not touching it on success keeps a container start's page faults and RSS down — BENCHMARKS.md).
+    let spec = <Spec as serde::Deserialize>::deserialize(&raw)
+        .or_else(|_| serde_json::from_str::<Spec>(text))
+        .map_err(|plain| type_error(text, label, plain))?;
 
     convert::lower(&spec, &raw, bundle).map_err(|convert::Invalid { field, problem }| OciError::Invalid {
         file: file(),

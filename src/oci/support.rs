@@ -211,7 +211,7 @@ pub struct Findings {
 /// reports them with their line and column.
 pub fn check(config: &Value) -> Findings {
     let mut found = Findings::default();
-    walk(config, "", "", &mut found);
+    walk(config, &mut Path::default(), &mut found);
     found
 }
 
@@ -250,48 +250,85 @@ fn array_pattern(shown: &str) -> String {
     out
 }
 
-fn is_node(table: impl Iterator<Item = &'static str> + Clone, pattern: &str) -> (bool, bool) {
-    let object_prefix = format!("{pattern}.");
-    let array_prefix = format!("{pattern}[].");
-    (table.clone().any(|p| p.starts_with(&object_prefix)), table.clone().any(|p| p.starts_with(&array_prefix)))
+/// Is `pattern` an object the tables name fields beneath (`process`), an array whose elements they do
+/// (`mounts`), or neither?
+fn is_node(pattern: &str) -> (bool, bool) {
+    let known = SUPPORTED.iter().copied().chain(REFUSED.iter().map(|(p, _)| *p));
+    let beneath = |p: &str, separator: &str| p.starts_with(pattern) && p[pattern.len()..].starts_with(separator);
+    (known.clone().any(|p| beneath(p, ".")), known.clone().any(|p| beneath(p, "[].")))
 }
 
-/// `pattern` is the table form of the path so far (`mounts[]`), `shown` the user's (`mounts[3]`).
-fn walk(value: &Value, pattern: &str, shown: &str, found: &mut Findings) {
+/// One step of the walk: an object's key or an array's index.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Where the walk stands, in the table's form (`mounts[].type`, kept as it goes: every key is looked up)
+/// and as steps the user's form (`mounts[3].type`) is written from, only for what it reports.
+#[derive(Default)]
+struct Path<'a> {
+    pattern: String,
+    steps: Vec<Step<'a>>,
+}
+
+impl<'a> Path<'a> {
+    fn shown(&self) -> String {
+        let mut shown = String::new();
+        for step in &self.steps {
+            match step {
+                Step::Key(key) if shown.is_empty() => shown.push_str(key),
+                Step::Key(key) => {
+                    shown.push('.');
+                    shown.push_str(key);
+                }
+                Step::Index(i) => shown.push_str(&format!("[{i}]")),
+            }
+        }
+        shown
+    }
+}
+
+fn walk<'a>(value: &'a Value, path: &mut Path<'a>, found: &mut Findings) {
     let Value::Object(map) = value else {
         return;
     };
-    let known = || SUPPORTED.iter().copied().chain(REFUSED.iter().map(|(p, _)| *p));
     for (key, child) in map {
-        let child_pattern = join(pattern, key);
-        let child_shown = join(shown, key);
-        if SUPPORTED.contains(&child_pattern.as_str()) {
-            continue;
+        let outer = path.pattern.len();
+        if outer > 0 {
+            path.pattern.push('.');
         }
-        if REFUSED.iter().any(|(p, _)| *p == child_pattern) {
-            if !asks_for_nothing(&child_pattern, child) {
-                found.refused.push(child_shown);
+        path.pattern.push_str(key);
+        path.steps.push(Step::Key(key));
+        let pattern = path.pattern.as_str();
+        if SUPPORTED.contains(&pattern) {
+            // Honoured, with everything beneath it: nothing to report.
+        } else if REFUSED.iter().any(|(p, _)| *p == pattern) {
+            if !asks_for_nothing(pattern, child) {
+                found.refused.push(path.shown());
             }
-            continue;
-        }
-        if pattern.is_empty() && OTHER_PLATFORMS.contains(&key.as_str()) {
-            found.ignored.push(child_shown);
-            continue;
-        }
-        let (is_object_node, is_array_node) = is_node(known(), &child_pattern);
-        match child {
-            Value::Object(_) if is_object_node => walk(child, &child_pattern, &child_shown, found),
-            Value::Array(items) if is_array_node => {
-                let item_pattern = format!("{child_pattern}[]");
-                for (i, item) in items.iter().enumerate() {
-                    walk(item, &item_pattern, &format!("{child_shown}[{i}]"), found);
+        } else if outer == 0 && OTHER_PLATFORMS.contains(&key.as_str()) {
+            found.ignored.push(path.shown());
+        } else {
+            let (is_object_node, is_array_node) = is_node(pattern);
+            match child {
+                Value::Object(_) if is_object_node => walk(child, path, found),
+                Value::Array(items) if is_array_node => {
+                    path.pattern.push_str("[]");
+                    for (i, item) in items.iter().enumerate() {
+                        path.steps.push(Step::Index(i));
+                        walk(item, path, found);
+                        path.steps.pop();
+                    }
                 }
+                // A known node with a value of the wrong type: the typed parse names it precisely.
+                _ if is_object_node || is_array_node => {}
+                // Not a property the spec defines: ignored, as the spec requires.
+                _ => found.ignored.push(path.shown()),
             }
-            // A known node with a value of the wrong type: the typed parse names it precisely.
-            _ if is_object_node || is_array_node => {}
-            // Not a property the spec defines: ignored, as the spec requires.
-            _ => found.ignored.push(child_shown),
         }
+        path.steps.pop();
+        path.pattern.truncate(outer);
     }
 }
 
