@@ -83,7 +83,7 @@ pub fn detect() -> Layout {
     if is_v2() {
         return Layout::V2;
     }
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mountinfo = crate::sys::read_kernel_file("/proc/self/mountinfo").unwrap_or_default();
     Layout::V1 { hierarchies: v1::hierarchies(&mountinfo) }
 }
 
@@ -463,7 +463,7 @@ fn keyed_value(text: &str, key: &str) -> Option<u64> {
 
 /// The pids listed in a `cgroup.procs` file.
 fn procs(dir: &Path) -> Vec<Pid> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
+    crate::sys::read_kernel_file(dir.join("cgroup.procs"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.trim().parse().ok())

@@ -58,7 +58,7 @@ impl CpuUsage {
 }
 
 fn read_text(dir: &Path, file: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(file)).ok()
+    crate::sys::read_kernel_file(dir.join(file)).ok()
 }
 
 fn read_number(dir: &Path, file: &str) -> Option<u64> {
@@ -258,7 +258,7 @@ fn procs_path_in(dir: &Path) -> Option<String> {
 /// Whether `/proc/<pid>/cgroup` still places the process in the cgroup at `path` of the pids hierarchy.
 fn still_in(pid: i32, path: Option<&str>) -> bool {
     let Some(path) = path else { return true };
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return false };
+    let Ok(text) = crate::sys::read_kernel_file(format!("/proc/{pid}/cgroup")) else { return false };
     text.lines().any(|line| {
         let mut fields = line.splitn(3, ':');
         let (_, controllers, p) = (fields.next(), fields.next().unwrap_or(""), fields.next().unwrap_or(""));

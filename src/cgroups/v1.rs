@@ -289,7 +289,7 @@ pub(super) fn fill_cpuset(mount_point: &Path, rel: &Path) -> Result<(), CgroupEr
         let dir = parent.join(part);
         for file in ["cpuset.cpus", "cpuset.mems"] {
             let read = |p: PathBuf| {
-                std::fs::read_to_string(&p).map_err(|source| CgroupError::Read { path: p.clone(), source })
+                crate::sys::read_kernel_file(&p).map_err(|source| CgroupError::Read { path: p.clone(), source })
             };
             if read(dir.join(file))?.trim().is_empty() {
                 write_file(&dir.join(file), read(parent.join(file))?.trim())?;
@@ -347,7 +347,7 @@ pub(super) fn update(cgroup: &Cgroup, resources: &Resources) -> Result<(), Cgrou
 }
 
 fn read_u64(dir: Option<&PathBuf>, file: &str) -> Option<u64> {
-    std::fs::read_to_string(dir?.join(file)).ok()?.trim().parse().ok()
+    crate::sys::read_kernel_file(dir?.join(file)).ok()?.trim().parse().ok()
 }
 
 pub(super) fn stats(cgroup: &Cgroup) -> super::Stats {
@@ -366,7 +366,7 @@ pub(super) fn stats(cgroup: &Cgroup) -> super::Stats {
         pids_max: read_u64(pids, "pids.max"),
         oom_kills: oom_kills(cgroup),
         frozen: dir_of(cgroup, "freezer")
-            .and_then(|d| std::fs::read_to_string(d.join("freezer.state")).ok())
+            .and_then(|d| crate::sys::read_kernel_file(d.join("freezer.state")).ok())
             .is_some_and(|s| s.trim() == "FROZEN"),
     }
 }
@@ -379,7 +379,7 @@ pub(super) fn set_frozen(cgroup: &Cgroup, frozen: bool) -> Result<(), CgroupErro
     let want = if frozen { "FROZEN" } else { "THAWED" };
     write_file(&dir.join("freezer.state"), want)?;
     for _ in 0..1000 {
-        if std::fs::read_to_string(dir.join("freezer.state")).is_ok_and(|s| s.trim() == want) {
+        if crate::sys::read_kernel_file(dir.join("freezer.state")).is_ok_and(|s| s.trim() == want) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -397,7 +397,7 @@ fn dir_of<'a>(cgroup: &'a Cgroup, controller: &str) -> Option<&'a PathBuf> {
 
 pub(super) fn oom_kills(cgroup: &Cgroup) -> u64 {
     dir_of(cgroup, "memory")
-        .and_then(|d| std::fs::read_to_string(d.join("memory.oom_control")).ok())
+        .and_then(|d| crate::sys::read_kernel_file(d.join("memory.oom_control")).ok())
         .and_then(|text| super::keyed_value(&text, "oom_kill"))
         .unwrap_or(0)
 }
@@ -416,7 +416,7 @@ pub(super) fn kill_all(cgroup: &Cgroup) {
         if let Some(f) = freezer {
             let _ = std::fs::write(f.join("freezer.state"), "FROZEN");
             for _ in 0..100 {
-                match std::fs::read_to_string(f.join("freezer.state")) {
+                match crate::sys::read_kernel_file(f.join("freezer.state")) {
                     Ok(s) if s.trim() == "FROZEN" => break,
                     Ok(_) => std::thread::sleep(Duration::from_micros(500)),
                     Err(_) => break,

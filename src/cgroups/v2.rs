@@ -174,7 +174,7 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
         }
     }
     let dir = root.to_path_buf();
-    let available = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    let available = crate::sys::read_kernel_file(root.join("cgroup.controllers")).unwrap_or_default();
     if let Some(missing) =
         enable.iter().find(|c| !available.is_empty() && !available.split_whitespace().any(|a| a == **c))
     {
@@ -242,7 +242,7 @@ pub(super) fn create(cgroup: &mut Cgroup, rel: &Path, resources: &Resources) -> 
 /// (a delegated subtree may not be ours to write), or `force`.
 fn enable_in(dir: &Path, enable_line: &str, force: bool) -> Result<(), CgroupError> {
     let file = dir.join("cgroup.subtree_control");
-    let current = if force { String::new() } else { std::fs::read_to_string(&file).unwrap_or_default() };
+    let current = if force { String::new() } else { crate::sys::read_kernel_file(&file).unwrap_or_default() };
     let missing = enable_line.split_whitespace().any(|c| {
         let name = c.trim_start_matches('+');
         !current.split_whitespace().any(|have| have == name)
@@ -289,17 +289,17 @@ fn attach_device_filter(dir: &Path, resources: &Resources) -> Result<(), CgroupE
 }
 
 fn read_u64(cgroup: &Cgroup, file: &str) -> Option<u64> {
-    std::fs::read_to_string(cgroup.dirs.first()?.1.join(file)).ok()?.trim().parse().ok()
+    crate::sys::read_kernel_file(cgroup.dirs.first()?.1.join(file)).ok()?.trim().parse().ok()
 }
 
 pub(super) fn stats(cgroup: &Cgroup) -> super::Stats {
     let usage_usec = cgroup
         .dirs
         .first()
-        .and_then(|(_, d)| std::fs::read_to_string(d.join("cpu.stat")).ok())
+        .and_then(|(_, d)| crate::sys::read_kernel_file(d.join("cpu.stat")).ok())
         .and_then(|text| super::keyed_value(&text, "usage_usec"));
     // cpu.max: "QUOTA PERIOD", QUOTA "max" when unlimited.
-    let cpu_max = cgroup.dirs.first().and_then(|(_, d)| std::fs::read_to_string(d.join("cpu.max")).ok());
+    let cpu_max = cgroup.dirs.first().and_then(|(_, d)| crate::sys::read_kernel_file(d.join("cpu.max")).ok());
     let mut cpu_max = cpu_max.as_deref().unwrap_or("").split_whitespace().map(|v| v.parse::<u64>().ok());
     let (cpu_quota_us, cpu_period_us) = (cpu_max.next().flatten(), cpu_max.next().flatten());
     super::Stats {
@@ -323,7 +323,7 @@ pub(super) fn set_frozen(cgroup: &Cgroup, frozen: bool) -> Result<(), CgroupErro
     };
     write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
     for _ in 0..1000 {
-        let events = std::fs::read_to_string(dir.join("cgroup.events")).unwrap_or_default();
+        let events = crate::sys::read_kernel_file(dir.join("cgroup.events")).unwrap_or_default();
         if super::keyed_value(&events, "frozen") == Some(frozen as u64) {
             return Ok(());
         }
@@ -346,7 +346,7 @@ pub(super) fn oom_kills(cgroup: &Cgroup) -> u64 {
     cgroup
         .dirs
         .first()
-        .and_then(|(_, d)| std::fs::read_to_string(d.join("memory.events")).ok())
+        .and_then(|(_, d)| crate::sys::read_kernel_file(d.join("memory.events")).ok())
         .and_then(|text| super::keyed_value(&text, "oom_kill"))
         .unwrap_or(0)
 }

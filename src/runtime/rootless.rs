@@ -174,7 +174,7 @@ pub fn has_delegated_cgroup() -> bool {
 /// same way). `None`: nothing is delegated.
 fn delegated(rel: &Path) -> Option<PathBuf> {
     use std::os::unix::fs::MetadataExt;
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = crate::sys::read_kernel_file("/proc/self/cgroup").ok()?;
     let own = own.lines().find_map(|l| l.strip_prefix("0::"))?.trim().trim_start_matches('/').to_string();
     let uid = nix::unistd::geteuid().as_raw();
     let root = Path::new(cgroups::CGROUP_ROOT);
