@@ -149,6 +149,8 @@ fn what_the_plain_reader_takes_clap_reads_the_same() {
         "containy run --bundle=/b",
         "containy create --bundle /b --console-socket /s --preserve-fds 2 --no-pivot --no-new-keyring c1",
         "containy --systemd-cgroup --debug --log-format text start c1",
+        "containy --root /r run --cache /c --config /b/configy.toml -t c4",
+        "containy create -b /b --cache=/c c5",
     ];
     for line in taken {
         let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();

@@ -1,13 +1,13 @@
 //! The command lines engines send on every container, read without clap.
 //!
 //! containerd, podman and `docker` (through the daemon) run `create`, `start`, `state`, `kill` and `delete`
-//! once or more for every container, and graders `run`. clap builds a verb's forty flags, fills in defaults
-//! and copies the global flags into it before it parses: ≈ 100 µs and a few dozen pages of heap on each of
-//! those calls. Those lines are short and regular, so they are read here, by a table of the flags they
-//! carry. Anything else — another flag, a short flag in a cluster, `--`, a value that looks like a flag, a
-//! flag given twice, a `CONTAINY_*` variable that stands in for a flag — is not this reader's: it says
-//! `None` and clap parses the line, so every error message and every rare form stays clap's.
-//! `help_tests` checks that whatever this reader accepts, clap reads the same.
+//! once or more for every container; graders and students `run` a bundle or a `--config`. clap builds a
+//! verb's forty flags, fills in defaults and copies the global flags into it before it parses: ≈ 100 µs and
+//! a few dozen pages of heap on each of those calls. Those lines are short and regular, so they are read
+//! here, by a table of the flags they carry. Anything else — another flag, a short flag in a cluster, `--`,
+//! a value that looks like a flag, a flag given twice, a `CONTAINY_*` variable that stands in for a flag —
+//! is not this reader's: it says `None` and clap parses the line, so every error message and every rare
+//! form stays clap's. `help_tests` checks that whatever this reader accepts, clap reads the same.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -39,6 +39,9 @@ const GLOBAL: &[Flag] = &[
 fn verb_flags(verb: &str) -> Option<&'static [Flag]> {
     const RUN: &[Flag] = &[
         flag("bundle", Some('b'), true),
+        flag("config", Some('c'), true),
+        flag("tty", Some('t'), false),
+        flag("cache", None, true),
         flag("pid-file", None, true),
         flag("detach", Some('d'), false),
         flag("console-socket", None, true),
@@ -46,6 +49,7 @@ fn verb_flags(verb: &str) -> Option<&'static [Flag]> {
     ];
     const CREATE: &[Flag] = &[
         flag("bundle", Some('b'), true),
+        flag("cache", None, true),
         flag("pid-file", None, true),
         flag("console-socket", None, true),
         flag("preserve-fds", None, true),
@@ -115,6 +119,7 @@ pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
         Some(_) => return None,
     };
     let bundle = given.path("bundle").unwrap_or_else(|| PathBuf::from("."));
+    let cache = || given.path("cache").unwrap_or_else(crate::paths::base_cache);
     let id = |words: &[&str]| match words {
         [id] => Some(id.to_string()),
         _ => None,
@@ -122,11 +127,11 @@ pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
     let command = match *verb {
         "run" => Command::Run(RunArgs {
             bundle,
-            config: None,
-            tty: false,
+            config: given.path("config"),
+            tty: given.switch("tty"),
             rootfs: None,
             pid_file: given.path("pid-file"),
-            cache: crate::paths::base_cache(),
+            cache: cache(),
             detach: given.switch("detach"),
             console_socket: given.path("console-socket"),
             preserve_fds,
@@ -154,7 +159,7 @@ pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
             preserve_fds,
             no_pivot: given.switch("no-pivot"),
             no_new_keyring: given.switch("no-new-keyring"),
-            cache: crate::paths::base_cache(),
+            cache: cache(),
             network: Default::default(),
             strict_limits: false,
             id: id(words)?,
