@@ -136,6 +136,8 @@ fn a_plain_verb_built_alone_is_the_verb_of_the_whole_command() {
 /// thousand lines drawn from their words and from words it must leave to clap.
 #[test]
 fn what_the_plain_reader_takes_clap_reads_the_same() {
+    let set: Vec<_> = super::plain::STAND_INS.iter().filter(|name| std::env::var_os(name).is_some()).collect();
+    assert!(set.is_empty(), "unset {set:?} to run this test: the reader leaves such lines to clap, which reads them");
     let taken = [
         "containy --root /r --log /l --log-format json create --bundle /b --pid-file /p c1",
         "containy --root=/r start c1",
@@ -231,4 +233,20 @@ fn what_the_plain_reader_takes_clap_reads_the_same() {
         assert_eq!(format!("{plain:?}"), format!("{clap:?}"), "{}", line.join(" "));
     }
     assert!(taken > 1_000, "only {taken} lines taken: the draw does not exercise the reader");
+}
+
+/// Every variable clap reads in place of a flag of the verbs the plain reader takes (or of a global flag)
+/// sends the line to clap: the reader never reads one itself.
+#[test]
+fn the_plain_reader_leaves_every_stand_in_variable_to_clap() {
+    let mut full = Cli::command();
+    full.build();
+    let verbs = ["run", "create", "start", "state", "kill", "delete"];
+    let args = full.get_arguments().chain(verbs.iter().flat_map(|v| full.find_subcommand(v).unwrap().get_arguments()));
+    for arg in args {
+        if let Some(name) = arg.get_env() {
+            let name = name.to_str().unwrap();
+            assert!(super::plain::STAND_INS.contains(&name), "--{}: {name} is not in plain::STAND_INS", arg.get_id());
+        }
+    }
 }

@@ -64,12 +64,12 @@ pub struct Global {
 }
 
 impl Cli {
-    /// Parse the command line. Building clap's whole command (thirty verbs, three hundred flags) costs a
-    /// container start ≈ 100 µs and ≈ 40 pages of heap, and clap copies every global flag into every verb
-    /// before it parses. So a command line whose verb is one engines send on every container is parsed
-    /// against a command built with that verb alone. Anything else — no verb, another one, `help`,
-    /// `--version`, and every error — is parsed again against the whole command, so what the user reads is
-    /// clap's own message.
+    /// Parse the command line, the cheapest reader first. The lines engines send on every container are
+    /// read without clap ([`plain`]: building `run`'s forty flags, their defaults and the global flags'
+    /// copies cost a start ≈ 100 µs). Another line of a common verb is parsed against the global flags and
+    /// that verb alone ([`Command::plain`]), as clap copies every global flag into every verb it holds.
+    /// Anything else — no verb, another one, `help`, `--version`, and every error — is parsed again against
+    /// the whole command, so what the user reads is clap's own message.
     pub fn parse_args() -> Result<Cli, clap::Error> {
         Cli::parse_from_args(std::env::args_os().collect())
     }
@@ -213,7 +213,7 @@ pub enum Command {
 }
 
 impl Command {
-    /// The subcommand of a verb engines send on every container, built alone: what the derived
+    /// The subcommand of a common verb (engines', scripts'), built alone: what the derived
     /// `augment_subcommands` builds for it among all the others (`help_tests` checks they agree). `None` for
     /// every other verb.
     fn plain(verb: &str) -> Option<clap::Command> {

@@ -69,7 +69,7 @@ fn verb_flags(verb: &str) -> Option<&'static [Flag]> {
 }
 
 /// The variables clap reads in place of a flag (`env = …`): with one set, clap parses the line.
-const STAND_INS: &[&str] = &["CONTAINY_ROOT", "CONTAINY_CACHE", "CONTAINY_STORE", "CONTAINY_STRICT_LIMITS"];
+pub(super) const STAND_INS: &[&str] = &["CONTAINY_ROOT", "CONTAINY_CACHE", "CONTAINY_STORE", "CONTAINY_STRICT_LIMITS"];
 
 /// The flags a line gave (long name → value, `""` for a switch) and its words in order.
 #[derive(Default)]
