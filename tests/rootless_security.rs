@@ -6,7 +6,6 @@ mod common;
 mod rootless_env;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{stderr, stdout};
 use rootless_env::TestUser;
@@ -84,19 +83,8 @@ fn root_in_a_rootless_container_writes_only_where_its_user_may_on_the_host() {
         tries.push((name, host_try, inner_try));
     }
     // What the user may do on the host, tried as the user.
-    let on_host: Vec<bool> = tries
-        .iter()
-        .map(|(_, host_try, _)| {
-            let out = Command::new("/usr/bin/setpriv")
-                .arg(format!("--reuid={}", user.uid))
-                .arg(format!("--regid={}", user.gid))
-                .args(["--init-groups", "--", "/bin/sh", "-c"])
-                .arg(format!("{host_try} 2>/dev/null"))
-                .output()
-                .unwrap();
-            out.status.success()
-        })
-        .collect();
+    let on_host: Vec<bool> =
+        tries.iter().map(|(_, host_try, _)| user.sh(&format!("{host_try} 2>/dev/null")).status.success()).collect();
     assert_eq!(on_host, [false, false, false, false, true, true], "the host's permissions as the test set them");
     // Undo the user's own writes, so the container starts from the same files.
     std::fs::remove_file(home.join("own-dir/new")).unwrap();
@@ -157,11 +145,7 @@ fn a_rootless_container_never_reaches_a_writable_runtime_binary() {
     let pid = serde_json::from_str::<serde_json::Value>(&state).unwrap()["pid"].as_i64().unwrap();
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert_eq!(exe, std::fs::canonicalize(common::CONTAINY).unwrap(), "a copy was made for a binary out of reach");
-    let write = Command::new("/usr/bin/setpriv")
-        .args([&format!("--reuid={}", user.uid), &format!("--regid={}", user.gid), "--init-groups", "--"])
-        .args(["/bin/sh", "-c", &format!("echo x >> /proc/{pid}/exe")])
-        .output()
-        .unwrap();
+    let write = user.sh(&format!("echo x >> /proc/{pid}/exe"));
     // Not "Text file busy": that would mean the file is writable the moment containy is gone.
     assert!(!write.status.success() && stderr(&write).contains("Permission denied"), "{}", stderr(&write));
     let out = user.containy(&["delete", "--force", &id]);

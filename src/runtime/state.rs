@@ -69,12 +69,7 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
 
 /// The state letter (`R`, `S`, `Z`, …) and start time of a process, from `/proc/<pid>/stat`.
 pub fn process_stat(pid: i32) -> Option<(char, u64)> {
-    use std::io::Read;
-    // The kernel writes the line (≈ 300 bytes) in one read; `read_to_string` would start at 32 bytes and
-    // take six.
-    let mut buf = [0u8; 1024];
-    let n = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?.read(&mut buf).ok()?;
-    let stat = std::str::from_utf8(&buf[..n]).ok()?;
+    let stat = crate::sys::read_kernel_file(format!("/proc/{pid}/stat")).ok()?;
     let mut fields = stat[stat.rfind(')')? + 2..].split(' ');
     let state = fields.next()?.chars().next()?;
     Some((state, fields.nth(18)?.parse().ok()?))

@@ -235,11 +235,12 @@ pub fn lgetxattr(path: &std::path::Path, name: &str) -> io::Result<Option<Vec<u8
 /// Read a file the kernel makes up as it is read (procfs, sysfs, cgroupfs). Such files say their size is
 /// 0, so `std::fs::read_to_string` reads them 32 bytes at a time, doubling, and the kernel formats the file
 /// again for every read: `/proc/self/mountinfo` took eight reads and ≈ 50 µs of a container's start. Read
-/// into room for a few pages, a file of that size comes whole in one read (and an empty one ends it).
+/// into room for a few pages, a file of that size comes whole in one read (and an empty one ends it). Read
+/// through `Take`, which has no size to ask for: `File` would `statx` first for a size that is always 0.
 pub fn read_kernel_file(path: impl AsRef<std::path::Path>) -> io::Result<String> {
     use std::io::Read;
     let mut text = String::with_capacity(16 * 1024);
-    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    std::fs::File::open(path)?.take(u64::MAX).read_to_string(&mut text)?;
     Ok(text)
 }
 

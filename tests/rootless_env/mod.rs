@@ -140,6 +140,16 @@ impl TestUser {
         cmd
     }
 
+    /// `sh -c SCRIPT` as this user, on the host (what the user may do there without containy).
+    pub fn sh(&self, script: &str) -> Output {
+        Command::new("/usr/bin/setpriv")
+            .arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .args(["--init-groups", "--", "/bin/sh", "-c", script])
+            .output()
+            .expect("run sh as the test user")
+    }
+
     pub fn containy(&self, args: &[&str]) -> Output {
         self.command(args, Some(&self.run_dir())).output().expect("run containy as the test user")
     }
