@@ -22,8 +22,9 @@
 # Results: bench/results/summary.md (+ plots *.svg, machine.txt, profile/, and history.tsv: one line of
 # headline ratios per run, to show the spread on a shared machine); raw data in bench/results/raw/.
 #
-# Knobs (environment): BENCH_ROUNDS=60 paired rounds for A and E; BENCH_ISOLATED_ROUNDS=half that for A2;
-# BENCH_SIZE_ROUNDS=2×that for C (its differences are small); BENCH_BATCH_ROUNDS=8 for B;
+# Knobs (environment): BENCH_ROUNDS=60 paired rounds for A and E; BENCH_ISOLATED_ROUNDS=half that, at least
+# 30, for A2 (a cold start varies more than a warm one: fewer rounds let its ratio wander by ±3 %);
+# BENCH_SIZE_ROUNDS=2×that for C (its differences are small); BENCH_BATCH_ROUNDS=12 for B;
 # BENCH_EXTRACT_ROUNDS=3 for D; BENCH_PROFILE=0 skips F; BENCH_CHECK=1 (`make bench-check`) runs A, B and E
 # only and then bench/lib/check.py, which exits 1 when a run-path target is missed; BENCH_NO_BUILD=1 uses the existing binary; BENCH_WORK=/var/tmp/containy-bench (bundles and bases, reused
 # between runs); BENCH_STATE_TMPFS=1 (default) puts the three runtimes' state roots — and so containy's
@@ -44,8 +45,8 @@ OUT=$BENCH/results
 RAW=$OUT/raw
 ROUNDS=${BENCH_ROUNDS:-60}
 SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-$((2 * ROUNDS))}
-ISOLATED_ROUNDS=${BENCH_ISOLATED_ROUNDS:-$((ROUNDS / 2))}
-BATCH_ROUNDS=${BENCH_BATCH_ROUNDS:-8}
+ISOLATED_ROUNDS=${BENCH_ISOLATED_ROUNDS:-$((ROUNDS / 2 > 30 ? ROUNDS / 2 : 30))}
+BATCH_ROUNDS=${BENCH_BATCH_ROUNDS:-12}
 BATCH_N=${BENCH_BATCH_N:-50}
 BATCH_P=${BENCH_BATCH_P:-8}
 EXTRACT_ROUNDS=${BENCH_EXTRACT_ROUNDS:-3}

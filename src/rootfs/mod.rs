@@ -387,11 +387,19 @@ fn root_fd<'a>(root: &'a mut Option<OwnedFd>, path: &Path) -> Result<&'a OwnedFd
 /// One mount inside the new root: resolve the destination inside it, mount through the fd, then apply
 /// read-only / propagation changes.
 fn mount_inside(root: &OwnedFd, m: &Mount) -> Result<(), RootfsError> {
-    if matches!(m.fstype.as_str(), "proc" | "sysfs") && resolve::is_symlink_in_root(root, &m.destination) {
-        return Err(RootfsError::SymlinkTarget { path: m.destination.clone() });
-    }
-    let leaf = if m.is_bind() && !m.source.is_dir() { Leaf::File } else { Leaf::Directory };
-    let target = ensure_in_root(root, &m.destination, leaf)?;
+    let target = if matches!(m.fstype.as_str(), "proc" | "sysfs") {
+        // One open that is also the check: a directory, not a symlink as the last component.
+        match resolve::open_dir_in_root_nofollow(root, &m.destination) {
+            Ok(fd) => fd,
+            Err(_) if resolve::is_symlink_in_root(root, &m.destination) => {
+                return Err(RootfsError::SymlinkTarget { path: m.destination.clone() });
+            }
+            Err(_) => ensure_in_root(root, &m.destination, Leaf::Directory)?,
+        }
+    } else {
+        let leaf = if m.is_bind() && !m.source.is_dir() { Leaf::File } else { Leaf::Directory };
+        ensure_in_root(root, &m.destination, leaf)?
+    };
     let target_path = fd_path(&target);
     let flags = MsFlags::from_bits_retain(m.flags);
     crate::explain!(

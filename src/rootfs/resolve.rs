@@ -65,17 +65,20 @@ pub fn ensure_in_root(root: &OwnedFd, path: &Path, leaf: Leaf) -> Result<OwnedFd
         Err(e) => return Err(err(e, "openat2")),
     }
     // Mostly only the last component is missing (`/dev/pts`, `/sys/fs/cgroup/memory`): make it in its parent,
-    // which resolves inside the root like every other open here — five syscalls instead of a walk from the
-    // root (three per component). A missing parent, a `..` or a dangling symlink as the last component take
-    // the walk below.
+    // which resolves inside the root like every other open here, and open what was made by its one name,
+    // following no symlink — four syscalls instead of a walk from the root (three per component). A missing
+    // parent, a `..`, or a name that exists after all (a dangling symlink as the last component, or a
+    // concurrent maker) take the walk below.
     let mut remaining = components(path);
     if let (Some(parent), Some(name)) = (path.parent(), remaining.back())
         && !remaining.iter().any(|c| c == "..")
         && let Ok(dir) = open_in_root(root, parent)
-        && let Err(Errno::ENOENT) = fstatat(&dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+        && create_new(&dir, name, leaf).map_err(|(e, op)| err(e, op))?
     {
-        create(&dir, name, leaf).map_err(|(e, op)| err(e, op))?;
-        return open_in_root(root, path).map_err(|e| err(e, "openat2"));
+        return match open_beneath(&dir, name) {
+            Ok(fd) => Ok(fd),
+            Err(_) => open_in_root(root, path).map_err(|e| err(e, "openat2")),
+        };
     }
     let mut resolved = PathBuf::from("/");
     let mut symlinks = 0;
@@ -109,6 +112,38 @@ pub fn ensure_in_root(root: &OwnedFd, path: &Path, leaf: Leaf) -> Result<OwnedFd
         }
     }
     open_in_root(root, &resolved).map_err(|e| err(e, "openat2"))
+}
+
+/// Make `name` in `dir` where nothing has that name: `false` when something already does (a dangling
+/// symlink the open before could not follow, or a directory made meanwhile), for the caller to look closer.
+fn create_new(dir: &OwnedFd, name: &OsString, leaf: Leaf) -> Result<bool, (Errno, &'static str)> {
+    let made = if leaf == Leaf::File {
+        let how = how(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY).mode(Mode::from_bits_truncate(0o644));
+        openat2(dir, name.as_os_str(), how).map(drop).map_err(|e| (e, "openat2(O_CREAT)"))
+    } else {
+        mkdirat(dir, name.as_os_str(), Mode::from_bits_truncate(0o755)).map_err(|e| (e, "mkdirat"))
+    };
+    match made {
+        Ok(()) => Ok(true),
+        Err((Errno::EEXIST, _)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Open `name` right in `dir`, refusing any symlink and any step out of `dir`: one lookup for a name just
+/// made there.
+fn open_beneath(dir: &OwnedFd, name: &OsString) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2(dir, name.as_os_str(), how)
+}
+
+/// Open the directory `path` inside `root` as `open_in_root` does, but refuse a symlink as its last
+/// component (`ENOTDIR`/`ELOOP`): for `/proc` and `/sys`, which must be mounted on an ordinary directory.
+/// The check and the open are one call, so nothing can swap the directory for a symlink between them.
+pub fn open_dir_in_root_nofollow(root: &OwnedFd, path: &Path) -> Result<OwnedFd, Errno> {
+    openat2(root, relative(path), how(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW))
 }
 
 /// Make `name` in `dir`: an empty file for a file leaf, else a directory (one made meanwhile is fine).
@@ -236,5 +271,20 @@ mod tests {
         let fd = root_fd(root.path());
         assert!(is_symlink_in_root(&fd, Path::new("/proc")));
         assert!(!is_symlink_in_root(&fd, Path::new("/sys")));
+    }
+
+    #[test]
+    fn the_no_follow_open_refuses_a_symlink_as_the_last_component_only() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("b/sys")).unwrap();
+        symlink("/b/sys", root.path().join("proc")).unwrap();
+        symlink("/b", root.path().join("a")).unwrap();
+        std::fs::write(root.path().join("file"), "").unwrap();
+        let fd = root_fd(root.path());
+        assert_eq!(open_dir_in_root_nofollow(&fd, Path::new("/proc")).unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(open_dir_in_root_nofollow(&fd, Path::new("/file")).unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(open_dir_in_root_nofollow(&fd, Path::new("/none")).unwrap_err(), Errno::ENOENT);
+        let sys = open_dir_in_root_nofollow(&fd, Path::new("/a/sys")).unwrap();
+        assert_eq!(real_path(&sys), root.path().join("b/sys"));
     }
 }

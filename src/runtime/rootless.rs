@@ -40,6 +40,9 @@ pub(super) fn write_id_maps(child: Pid, plan: &Plan) -> Result<(), RuntimeError>
 /// other ids own (subordinate ids on the host) and overlay's `work/work` (mode 0): the user cannot remove
 /// those itself, so a child that is root of a user namespace with the same maps does it.
 pub fn remove_state_dir(dir: &Path) -> std::io::Result<()> {
+    if super::state::remove_usual(dir) {
+        return Ok(());
+    }
     let first = match std::fs::remove_dir_all(dir) {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

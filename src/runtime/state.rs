@@ -168,6 +168,19 @@ pub fn read_plan(dir: &Path) -> Result<ValidPlan, StateError> {
 /// Where the finished Plan is kept in the state directory.
 pub const PLAN_FILE: &str = "plan.json";
 
+/// Remove a state directory that holds what every container's holds — its state, its Plan and the rootfs
+/// mount point — by those names: four `unlinkat`s, where a walk of the directory costs ≈ 20 syscalls and two
+/// 32 KiB buffers. `false` when anything else is there (an overlay's upper dir, a network record) or anything
+/// fails: the caller's walk removes the rest.
+pub fn remove_usual(dir: &Path) -> bool {
+    let gone = |r: std::io::Result<()>| r.is_ok() || r.is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+    // The mount point first (busy, it stops everything), the state last: what is left is still a record.
+    gone(std::fs::remove_dir(dir.join("rootfs")))
+        && gone(std::fs::remove_file(dir.join(PLAN_FILE)))
+        && gone(std::fs::remove_file(dir.join("state.json")))
+        && std::fs::remove_dir(dir).is_ok()
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StateError> {
     let text = std::fs::read(path).map_err(io("read", path))?;
     serde_json::from_slice(&text).map_err(|e| io("parse", path)(e.into()))
@@ -176,6 +189,25 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, StateErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_usual_state_directory_is_removed_by_name_and_anything_more_is_left_to_the_walk() {
+        let root = tempfile::tempdir().unwrap();
+        let usual = root.path().join("a");
+        std::fs::create_dir_all(usual.join("rootfs")).unwrap();
+        std::fs::write(usual.join("state.json"), "{}").unwrap();
+        std::fs::write(usual.join(PLAN_FILE), "{}").unwrap();
+        assert!(remove_usual(&usual));
+        assert!(!usual.exists());
+
+        let more = root.path().join("b");
+        std::fs::create_dir_all(more.join("upper/etc")).unwrap();
+        std::fs::write(more.join("state.json"), "{}").unwrap();
+        assert!(!remove_usual(&more));
+        assert!(more.join("upper/etc").is_dir());
+        crate::runtime::rootless::remove_state_dir(&more).unwrap();
+        assert!(!more.exists());
+    }
 
     #[test]
     fn timestamps_are_rfc3339() {
