@@ -43,6 +43,10 @@ command -v dockerd >/dev/null || skip "dockerd is not installed (docker.io)"
 WORK=$(mktemp -d "$BASE_WORK/engine.XXXXXX")
 if [ -d /sys/fs/cgroup/cpuacct ]; then CG=/sys/fs/cgroup/cpuacct/${WORK##*/}; else CG=/sys/fs/cgroup/${WORK##*/}; fi
 declare -A PIDS=()
+# The cgroup parents the engines make in every hierarchy with the cgroupfs driver (dockerd's docker/, podman's
+# libpod_parent/ with conmon/ below): removed at exit when empty, unless they were there before this run.
+engine_parents() { find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d \( -path '*/docker' -o -path '*/libpod_parent' -o -path '*/libpod_parent/*' \) 2>/dev/null | sort; }
+PARENTS_BEFORE=$(engine_parents)
 
 stop_daemon() { # NAME
     local pid=${PIDS[$1]:-}
@@ -65,6 +69,7 @@ cleanup() {
         for _ in $(seq 50); do rmdir "$CG/$name" 2>/dev/null && break; sleep 0.1; done
     done
     rmdir "$CG" 2>/dev/null || true
+    engine_parents | grep -vxF -e "$PARENTS_BEFORE" -e '' | sort -r | xargs -r rmdir 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
