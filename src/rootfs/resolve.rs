@@ -105,7 +105,8 @@ pub fn ensure_in_root(root: &OwnedFd, path: &Path, leaf: Leaf) -> Result<OwnedFd
             Ok(_) => resolved.push(&name),
             Err(Errno::ENOENT) => {
                 let what = if remaining.is_empty() { leaf } else { Leaf::Directory };
-                create(&dir, &name, what).map_err(|(e, op)| err(e, op))?;
+                // One made meanwhile is fine: the open at the end resolves it inside the root.
+                create_new(&dir, &name, what).map_err(|(e, op)| err(e, op))?;
                 resolved.push(&name);
             }
             Err(e) => return Err(err(e, "fstatat")),
@@ -114,8 +115,9 @@ pub fn ensure_in_root(root: &OwnedFd, path: &Path, leaf: Leaf) -> Result<OwnedFd
     open_in_root(root, &resolved).map_err(|e| err(e, "openat2"))
 }
 
-/// Make `name` in `dir` where nothing has that name: `false` when something already does (a dangling
-/// symlink the open before could not follow, or a directory made meanwhile), for the caller to look closer.
+/// Make `name` in `dir` — an empty file for a file leaf, else a directory — where nothing has that name,
+/// never through a symlink: `false` when something already does (a dangling symlink the open before could
+/// not follow, or one made meanwhile), for the caller to look closer.
 fn create_new(dir: &OwnedFd, name: &OsString, leaf: Leaf) -> Result<bool, (Errno, &'static str)> {
     let made = if leaf == Leaf::File {
         let how = how(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY).mode(Mode::from_bits_truncate(0o644));
@@ -144,19 +146,6 @@ fn open_beneath(dir: &OwnedFd, name: &OsString) -> Result<OwnedFd, Errno> {
 /// The check and the open are one call, so nothing can swap the directory for a symlink between them.
 pub fn open_dir_in_root_nofollow(root: &OwnedFd, path: &Path) -> Result<OwnedFd, Errno> {
     openat2(root, relative(path), how(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW))
-}
-
-/// Make `name` in `dir`: an empty file for a file leaf, else a directory (one made meanwhile is fine).
-fn create(dir: &OwnedFd, name: &OsString, leaf: Leaf) -> Result<(), (Errno, &'static str)> {
-    if leaf == Leaf::File {
-        let how = how(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW).mode(Mode::from_bits_truncate(0o644));
-        drop(openat2(dir, name.as_os_str(), how).map_err(|e| (e, "openat2(O_CREAT)"))?);
-        return Ok(());
-    }
-    match mkdirat(dir, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
-        Ok(()) | Err(Errno::EEXIST) => Ok(()),
-        Err(e) => Err((e, "mkdirat")),
-    }
 }
 
 /// The normal and `..` components of a path (`/` and `.` change nothing here).
