@@ -17,32 +17,53 @@ deps:
 
 build: deps release
 
-# The release binary is linked statically (glibc and libseccomp, whose .a comes with libseccomp-dev): no ld.so
-# relocations and no shared-library mappings on every container start. `--target` keeps the static flag off
-# the build scripts and proc macros, which must stay dynamic. The functions a container start runs are laid
-# out first and together (bench/run-path.order, then bench/friendly-path.order, made by bench/order.sh, given
-# to lld), so a start faults in a few hundred KiB of text instead of windows all over the 10 MB binary; and
-# its ~19,000 relative relocations are packed (DT_RELR: a bitmap instead of 24 bytes each, which the static-pie
-# start-up reads in full). BENCHMARKS.md measures each.
+# The release binaries are linked statically (libseccomp's .a comes with libseccomp-dev): no ld.so relocations
+# and no shared-library mappings on every container start. `--target` keeps the static flag off the build
+# scripts and proc macros, which must stay dynamic. The functions a container start runs are laid out first and
+# together (bench/run-path.order, then bench/friendly-path.order, made by bench/order.sh, given to lld), so a
+# start faults in a few hundred KiB of text instead of windows all over the 8 MB binary; and its relative
+# relocations are packed (DT_RELR: a bitmap instead of 24 bytes each, which the static-pie start-up reads in
+# full). BENCHMARKS.md measures each.
+#
+# The runtime, containy, is linked against musl, not glibc: glibc's start-up probes the CPU with 40-70 `cpuid`s,
+# and on a virtual machine each is an exit to the hypervisor (7 us on this one: 0.6 of a static hello world's
+# 0.68 ms of CPU), which every container start paid once more. Its allocator is dlmalloc (src/main.rs). What it
+# needs (install.sh): the Rust target (`rustup target add`), musl-gcc for the C of the library's other
+# dependencies, and lld for the layout (rustup's own, through its gcc-ld directory). Debian's libseccomp.a, built
+# for glibc, links into it from a directory of its own, where the linker cannot pick up glibc's libc.a instead of
+# musl's (src/sys/musl.rs: the one glibc symbol it calls). containy-engine, the daemon and the registry client,
+# stays on glibc: a long-lived process, whose start-up does not count, and glibc's resolver.
 HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
+MUSL_TRIPLE = $(subst -gnu,-musl,$(HOST_TRIPLE))
+GCC_LD = $(shell rustc --print sysroot)/lib/rustlib/$(HOST_TRIPLE)/bin/gcc-ld
+LINK_ORDER = -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/target/containy.order \
+  -C link-arg=-Wl,--no-warn-symbol-ordering -C link-arg=-Wl,-z,pack-relative-relocs
 .PHONY: release
-release:
-	@# cargo does not know the order is an input: a newer one removes the binary, which makes it relink
-	@d=target/$(HOST_TRIPLE)/release; mkdir -p target; cat bench/run-path.order bench/friendly-path.order >target/order.new; \
+release: target/musl-lib/libseccomp.a
+	@# cargo does not know the order is an input: a newer one removes the binaries, which makes them relink
+	@mkdir -p target; cat bench/run-path.order bench/friendly-path.order >target/order.new; \
 	  cmp -s target/order.new target/containy.order || { mv target/order.new target/containy.order; \
-	  find $$d/containy $$d/deps -maxdepth 1 -name 'containy*' ! -name '*.d' -delete 2>/dev/null || true; }
-	@# Two binaries of one library (src/handover.rs): containy, the runtime, and containy-engine, which also
-	@# links the daemon and the registry client; containy hands `serve`, `pull`, `push`, `login`, `logout` over.
-	for bin in containy containy-engine; do \
-	  LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$$(gcc -print-multiarch) \
-	  RUSTFLAGS="-C target-feature=+crt-static" cargo rustc --release --bin $$bin --target $(HOST_TRIPLE) -- \
-	    -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/target/containy.order -C link-arg=-Wl,--no-warn-symbol-ordering \
-	    -C link-arg=-Wl,-z,pack-relative-relocs || exit 1; \
-	  install -D -m 755 target/$(HOST_TRIPLE)/release/$$bin target/release/$$bin; \
-	done
+	  for d in target/$(HOST_TRIPLE)/release target/$(MUSL_TRIPLE)/release; do \
+	    find $$d/containy $$d/containy-engine $$d/deps -maxdepth 1 -name 'containy*' ! -name '*.d' -delete 2>/dev/null || true; \
+	  done; }
+	@ls "$$(rustc --print target-libdir --target $(MUSL_TRIPLE))"/libstd-*.rlib >/dev/null 2>&1 || \
+	  { echo "make release: no Rust standard library for $(MUSL_TRIPLE): run ./install.sh (rustup target add $(MUSL_TRIPLE))" >&2; exit 1; }
+	@command -v musl-gcc >/dev/null || { echo "make release: no musl-gcc: run ./install.sh (Debian's musl-tools)" >&2; exit 1; }
+	CC_$(subst -,_,$(MUSL_TRIPLE))=musl-gcc LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(CURDIR)/target/musl-lib \
+	  cargo rustc --release --bin containy --target $(MUSL_TRIPLE) -- $(LINK_ORDER) \
+	    -C link-arg=-fuse-ld=lld -C link-arg=-B$(GCC_LD)
+	install -D -m 755 target/$(MUSL_TRIPLE)/release/containy target/release/containy
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/$$(gcc -print-multiarch) \
+	  RUSTFLAGS="-C target-feature=+crt-static" cargo rustc --release --bin containy-engine --target $(HOST_TRIPLE) -- \
+	    $(LINK_ORDER)
+	install -D -m 755 target/$(HOST_TRIPLE)/release/containy-engine target/release/containy-engine
 	@# A function renamed since bench/order.sh ran falls out of the layout silently (lld skips the name): say so.
 	@stale=$$(nm --defined-only $(CONTAINY) | awk 'NR == FNR { have[$$3] = 1; next } !have[$$0]' - target/containy.order | wc -l); \
 	  [ "$$stale" = 0 ] || echo "make release: $$stale of the $$(wc -l <target/containy.order) functions in the start-up order are not in this binary (renamed); the layout drifts: run sudo bench/order.sh, then make release" >&2
+
+# Debian's libseccomp.a alone in a directory, for the musl build to link (and lint) against.
+target/musl-lib/libseccomp.a:
+	install -D -m 644 /usr/lib/$$(gcc -print-multiarch)/libseccomp.a $@
 
 # The base image: a tarball in the bundle, extracted by containy itself (once, into its cache).
 ifeq ($(CONTAINY_BASE),busybox)
@@ -120,9 +141,12 @@ fuzz-corpus: deps
 	for t in $$(ls fuzz/seeds); do mkdir -p fuzz/corpus/$$t && cp fuzz/seeds/$$t/* fuzz/corpus/$$t/ && \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz cmin --debug-assertions $$t fuzz/corpus/$$t -- -max_len=65536 || exit 1; done
 
-lint:
+lint: target/musl-lib/libseccomp.a
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@# The release runtime's own target (musl): what only it compiles is linted too.
+	CC_$(subst -,_,$(MUSL_TRIPLE))=musl-gcc LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(CURDIR)/target/musl-lib \
+	  cargo clippy --release --target $(MUSL_TRIPLE) --bin containy -- -D warnings
 
 clean:
 	cargo clean

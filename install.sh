@@ -5,6 +5,8 @@
 #   runc            `runc spec` writes the OCI bundles the tests run (and the benchmark's reference)
 #   debootstrap     makes the Debian minbase tarball for `make run`
 #   libseccomp-dev, pkg-config   seccomp filters (libseccomp crate)
+#   musl-tools      musl-gcc: the release build's runtime binary is linked against musl (Makefile, `release`), and
+#                   the C of the library's dependencies (zstd, ring) is compiled for it too
 #   gcc, libc6-dev  `cc -static` for the lessons' small C programs (docs/lessons/: the chroot escape, syscalls),
 #                   and the zstd crate's bundled C library (image import of .tar.zst)
 #   podman          tests/podman.rs: the engine driving containy through conmon (and runc, the reference)
@@ -20,10 +22,11 @@
 #   uidmap          newuidmap/newgidmap: a rootless user's /etc/subuid range mapped into its containers (tests/rootless.rs)
 #   passt           pasta: user-mode networking and published ports for rootless containers (tests/rootless.rs)
 #   python3-docker  also tests/docker.rs: the docker SDK for Python against the private dockerd
-# Not a Debian package: cargo-fuzz (crates.io) for `make fuzz`, installed at the end.
+# Not Debian packages: Rust's standard library for musl (rustup) for `make release`, and cargo-fuzz (crates.io)
+# for `make fuzz`, installed at the end.
 set -euo pipefail
 
-packages=(busybox-static runc debootstrap libseccomp-dev pkg-config ca-certificates gcc libc6-dev podman containerd
+packages=(busybox-static runc debootstrap libseccomp-dev pkg-config musl-tools ca-certificates gcc libc6-dev podman containerd
     iproute2 nftables docker-registry apache2-utils openssl skopeo python3-docker docker-compose uidmap passt docker.io)
 missing=()
 for p in "${packages[@]}"; do
@@ -62,6 +65,15 @@ if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
 fi
 
 command -v cargo >/dev/null || { echo "install.sh: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+
+# The release runtime is built for musl (Makefile, `release`): its standard library comes from rustup.
+musl_target=$(rustc -vV | sed -n 's/^host: //p' | sed 's/-gnu$/-musl/')
+if ! ls "$(rustc --print target-libdir --target "$musl_target" 2>/dev/null)"/libstd-*.rlib >/dev/null 2>&1; then
+    command -v rustup >/dev/null ||
+        { echo "install.sh: no Rust standard library for $musl_target and no rustup to add it" >&2; exit 1; }
+    echo "install.sh: adding Rust's $musl_target target (rustup, about 40 MB)"
+    rustup target add "$musl_target" >/dev/null
+fi
 
 # cargo-fuzz for `make fuzz` (fuzz/: libFuzzer targets; it runs on the stable toolchain with RUSTC_BOOTSTRAP=1).
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -25,6 +25,8 @@
 # Knobs (environment): BENCH_ROUNDS=60 paired rounds for A and E; BENCH_ISOLATED_ROUNDS=half that, at least
 # 30, for A2 (a cold start varies more than a warm one: fewer rounds let its ratio wander by ±3 %);
 # BENCH_SIZE_ROUNDS=2×that for C (its differences are small); BENCH_BATCH_ROUNDS=12 for B;
+# BENCH_FRIENDLY_ROUNDS=3×BENCH_ROUNDS for E2 (seccomp's cost is the difference of two ≈ 5 ms walls: over 30
+# rounds its median wandered over 0.23–0.58 ms on one build, more than the 0.5 ms target leaves);
 # BENCH_EXTRACT_ROUNDS=3 for D; BENCH_PROFILE=0 skips F; BENCH_CHECK=1 (`make bench-check`) runs A, B and E
 # only and then bench/lib/check.py, which exits 1 when a run-path target is missed; BENCH_NO_BUILD=1 uses the existing binary; BENCH_WORK=/var/tmp/containy-bench (bundles and bases, reused
 # between runs); BENCH_STATE_TMPFS=1 (default) puts the three runtimes' state roots — and so containy's
@@ -47,6 +49,7 @@ ROUNDS=${BENCH_ROUNDS:-60}
 SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-$((2 * ROUNDS))}
 ISOLATED_ROUNDS=${BENCH_ISOLATED_ROUNDS:-$((ROUNDS / 2 > 30 ? ROUNDS / 2 : 30))}
 BATCH_ROUNDS=${BENCH_BATCH_ROUNDS:-12}
+FRIENDLY_ROUNDS=${BENCH_FRIENDLY_ROUNDS:-$((3 * ROUNDS))}
 BATCH_N=${BENCH_BATCH_N:-50}
 BATCH_P=${BENCH_BATCH_P:-8}
 EXTRACT_ROUNDS=${BENCH_EXTRACT_ROUNDS:-3}
@@ -359,7 +362,7 @@ section_friendly() {
     local c="$CONTAINY --root $WORK/state/containy run --cache $WORK/cache --bundle"
     if $c "$WORK/friendly/default" "$TAG-fp" >"$RAW/friendly-probe.txt" 2>&1; then
         echo "friendly path and seccomp: measured on the $name base" >>"$RAW/missing.txt"
-        "${MEASURE[@]}" --rounds "$ROUNDS" --warmup 2 --out "$RAW/friendly.tsv" \
+        "${MEASURE[@]}" --rounds "$FRIENDLY_ROUNDS" --warmup 2 --out "$RAW/friendly.tsv" \
             "oci" "$CONTAINY --root $WORK/state/containy run --bundle $WORK/oci $TAG-fo-{n}" \
             "friendly" "$c $WORK/friendly/default $TAG-fd-{n}" \
             "friendly unconfined" "$c $WORK/friendly/unconfined $TAG-fu-{n}"

@@ -521,7 +521,8 @@ fn a_config_without_a_mount_namespace_runs_chrooted_and_mounts_nothing() {
 
 // ---- 6: a PID namespace joined by path ----------------------------------------------------------------
 
-/// A process holding a fresh PID namespace (its pid 1), killed on drop.
+/// A process holding a fresh PID namespace (its pid 1), killed on drop (with `--kill-child`, killing unshare
+/// kills the sleep too: it would otherwise outlive the test, holding the harness's output pipe open).
 struct PidNamespace {
     holder: std::process::Child,
     path: PathBuf,
@@ -529,7 +530,7 @@ struct PidNamespace {
 
 impl PidNamespace {
     fn new() -> PidNamespace {
-        let holder = Command::new("unshare").args(["--pid", "--fork", "sleep", "600"]).spawn().unwrap();
+        let holder = Command::new("unshare").args(["--pid", "--fork", "--kill-child", "sleep", "600"]).spawn().unwrap();
         let mut ns = PidNamespace { holder, path: PathBuf::new() };
         // The sleep is unshare's child, pid 1 of the new namespace.
         let children = format!("/proc/{}/task/{}/children", ns.holder.id(), ns.holder.id());

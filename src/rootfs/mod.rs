@@ -592,6 +592,8 @@ fn remount_bind(target: &Path, extra: MsFlags) -> Result<(), RootfsError> {
 
 fn statvfs_to_ms(f: nix::sys::statvfs::FsFlags) -> MsFlags {
     use nix::sys::statvfs::FsFlags as F;
+    // `ST_RELATIME` by value (<sys/statvfs.h>): nix names it on glibc only, and the runtime binary is musl's.
+    const ST_RELATIME: F = F::from_bits_retain(0x1000);
     let table = [
         (F::ST_NOSUID, MsFlags::MS_NOSUID),
         (F::ST_NODEV, MsFlags::MS_NODEV),
@@ -599,7 +601,7 @@ fn statvfs_to_ms(f: nix::sys::statvfs::FsFlags) -> MsFlags {
         (F::ST_RDONLY, MsFlags::MS_RDONLY),
         (F::ST_NOATIME, MsFlags::MS_NOATIME),
         (F::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (F::ST_RELATIME, MsFlags::MS_RELATIME),
+        (ST_RELATIME, MsFlags::MS_RELATIME),
     ];
     table.iter().filter(|(s, _)| f.contains(*s)).fold(MsFlags::empty(), |acc, (_, m)| acc | *m)
 }

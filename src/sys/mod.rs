@@ -5,6 +5,8 @@
 //! File descriptors come back as `OwnedFd` and are opened `O_CLOEXEC`, so none leaks into the container.
 
 mod mountfd;
+#[cfg(target_env = "musl")]
+mod musl;
 mod timer;
 
 pub use mountfd::detached_mount;
@@ -76,9 +78,10 @@ pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> 
 /// Mark every descriptor from `first` up as close-on-exec (`close_range(2)` with `CLOSE_RANGE_CLOEXEC`):
 /// whatever this process inherited, only stdio (and what the caller keeps below `first`) survives `execve`.
 pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+    // By number: musl's libc has no wrapper for it (the runtime binary is built against musl).
     // SAFETY: close_range only changes descriptor flags; no memory is touched.
     let ret = unsafe {
-        libc::close_range(first as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int)
+        libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC)
     };
     if ret == -1 {
         return Err(io::Error::last_os_error());
@@ -157,13 +160,13 @@ pub fn loopback_up() -> io::Result<()> {
         *dst = *src as libc::c_char;
     }
     // SAFETY: SIOCGIFFLAGS reads ifr_name and writes ifr_ifru.ifru_flags of the valid ifreq we pass.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } == -1 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } == -1 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the kernel just filled ifru_flags, the union member SIOCGIFFLAGS defines.
     unsafe { req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
     // SAFETY: SIOCSIFFLAGS reads the valid ifreq we pass.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } == -1 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } == -1 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -24,7 +24,7 @@ pub fn timerfd_arm(timer: BorrowedFd<'_>, after: Duration) -> io::Result<()> {
     let spec = libc::itimerspec {
         it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
         it_value: libc::timespec {
-            tv_sec: after.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_sec: after.as_secs().min(i64::MAX as u64) as _,
             tv_nsec: after.subsec_nanos() as libc::c_long,
         },
     };

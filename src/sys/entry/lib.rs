@@ -2,16 +2,16 @@
 //!
 //! Every verb that starts a process inside a container runs from a view of containy's binary that no
 //! container can write (`runtime/sealed_exe.rs`, CVE-2019-5736), so those verbs execute containy twice. The
-//! first image has one job — make the view, re-execute — yet a static glibc program's start-up alone costs
-//! ≈ 0.3 ms of CPU here (relocating itself; glibc probing the CPU with ≈ 40 `cpuid`s, each a VM exit; Rust's
-//! runtime), ten times the job. So on x86-64 Linux containy's ELF entry point is `containy_start` (build.rs
-//! names it, in the release build and any dynamically linked one): it reads the command line off the stack
-//! the kernel built, and for a plain
-//! `containy [globals] run|create|exec|monitor|build …` line of root whose binary is writable it makes the
-//! read-only overlay view and `execveat`s it at once. Anything else, or any failure, jumps on to glibc's
-//! `_start` as if nothing had happened, and the parsed path decides (`sealed_exe::reexec_sealed`).
+//! first image has one job — make the view, re-execute — yet a static program's start-up costs more than that
+//! job: relocating itself, Rust's runtime, and in a glibc build ≈ 40–70 `cpuid`s probing the CPU, each a VM exit
+//! (0.3–0.6 ms of CPU). So on x86-64 Linux containy's ELF entry point is `containy_start` (build.rs names it, in
+//! the release build and any dynamically linked one): it reads the command line off the stack the kernel built,
+//! and for a plain `containy [globals] run|create|exec|monitor|build …` line of root whose binary is writable it
+//! makes the read-only overlay view and `execveat`s it at once. Anything else, or any failure, jumps on to libc's
+//! `_start` (musl's in the release runtime, glibc's in other builds) as if nothing had happened, and the parsed
+//! path decides (`sealed_exe::reexec_sealed`).
 //!
-//! **Why a crate of its own, and why it looks like this.** Before glibc's start-up nothing of glibc works:
+//! **Why a crate of its own, and why it looks like this.** Before libc's start-up nothing of libc works:
 //! not `errno` (no thread-local storage yet), not `memcpy`, `memcmp` or `strlen` (IFUNCs, not resolved yet),
 //! and in a static-pie binary not even a pointer stored in data (not relocated yet). So this code makes raw
 //! system calls, reads no table of pointers (each literal is an address computed from the instruction
@@ -116,6 +116,8 @@ fn sealed() -> bool {
     sealed
 }
 
+// `f_flags` is an `i64` in glibc's `statfs64` and already a `u64` in musl's.
+#[allow(clippy::unnecessary_cast)]
 fn on_read_only_mount(fd: i32) -> bool {
     let mut fs = MaybeUninit::<libc::statfs64>::uninit();
     // SAFETY: fstatfs fills the whole struct when it succeeds.
@@ -201,7 +203,7 @@ fn view(exe: &[u8], scratch: &[u8]) -> Result<(i32, i32), Errno> {
 
 // The entry point: keep the kernel's stack pointer (argc, argv, envp, auxv) and `rdx` (the dynamic linker's
 // exit function, which `_start` reads; 0 in a static program) in registers `early` preserves, call it on an
-// aligned stack, and continue at glibc's `_start` exactly as the kernel left things.
+// aligned stack, and continue at libc's `_start` exactly as the kernel left things.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 core::arch::global_asm!(
     ".globl containy_start",
@@ -222,7 +224,7 @@ core::arch::global_asm!(
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 unsafe extern "C" {
-    /// glibc's entry point (crt1.o / rcrt1.o).
+    /// libc's entry point (crt1.o / rcrt1.o, glibc's or musl's).
     fn _start();
 }
 
