@@ -28,7 +28,7 @@
 //! never reaches the container: its environment is the Plan's alone. The runtime itself refuses to clone a container's init from an image that is not sealed
 //! ([`require_sealed`]), whichever verb got there.
 //!
-//! **Order.** Every containy image pays its start-up (relocation, the allocator, the command line), and
+//! **Order.** Every containy image pays its start-up (relocation, Rust's runtime, the command line), and
 //! these verbs run two. On x86-64 the first does not: containy's entry point, before libc
 //! (`src/sys/entry`, `containy_start`), scans a plain `containy [globals] <verb> …` line and re-executes
 //! from the overlay view at once, with the check and the view this module uses too. Whatever it does not
