@@ -25,7 +25,9 @@
 //! default profile fails unknown calls with ENOSYS and keeps EPERM for the dangerous calls it names on purpose.
 //! That profile, as data, is in `default_profile.rs`.
 
+mod bpf;
 mod cache;
+mod flat;
 
 pub use cache::{DEFAULT_CACHE, compile_cached};
 
@@ -116,32 +118,78 @@ impl fmt::Debug for CompiledFilter {
 
 /// Translate `profile` into a BPF program. Runs in the parent, before `clone3`.
 ///
-/// Rules are added in order. A syscall name libseccomp does not know is skipped (a profile written for a
-/// newer kernel must still load; runc does the same). A rule whose action equals the default is skipped
-/// too: it changes nothing, and libseccomp refuses it. The comparisons of one rule are ANDed — except that
-/// libseccomp cannot compare one argument twice in a rule, so a rule that does gets one rule per comparison
-/// (ORed), which is what runc does with such profiles.
+/// libseccomp compiles it (the reference, see [`with_libseccomp`]); then [`flat`] rewrites the result as
+/// ranges of syscall numbers, a third of the length, and loads that only if it answers as the reference does.
 pub fn compile(profile: &Seccomp) -> Result<CompiledFilter, SeccompError> {
-    let default = scmp_action(profile.default_action, profile.default_errno, "defaultErrnoRet")?;
-    let mut ctx = ScmpFilterContext::new(default).map_err(libseccomp("create a filter"))?;
-    // A binary tree over the syscall numbers instead of one long if-chain. The program gets longer (the
-    // default profile: 1,431 instructions instead of 1,149), but every path through it gets short, and that is
-    // what the kernel pays for at load time: `seccomp(2)` runs the filter once for every syscall number of
-    // every ABI to build its allow-bitmap, so loading the default profile takes ≈0.37 ms instead of ≈0.95 ms
-    // here, and a syscall the bitmap does not settle walks ~10 comparisons instead of up to ~350.
-    ctx.set_ctl_optimize(2).map_err(libseccomp("ask for the binary-tree layout"))?;
-    for (i, name) in profile.architectures.iter().enumerate() {
-        let field = format!("architectures[{i}]");
-        let arch = ScmpArch::from_str(name)
-            .map_err(|_| SeccompError::UnknownArch { field: field.clone(), name: name.clone() })?;
-        ctx.add_arch(arch).map_err(libseccomp(&format!("{field}: add {name}")))?;
-    }
     let mut flags = 0;
     for (i, name) in profile.flags.iter().enumerate() {
         let Some((_, bit)) = FLAGS.iter().find(|(known, _)| known == name) else {
             return Err(SeccompError::UnknownFlag { field: format!("flags[{i}]"), name: name.clone() });
         };
         flags |= bit;
+    }
+    let Reference { program: reference, arches, skipped } = with_libseccomp(profile)?;
+    let flat = flat::flatten(profile, &arches, &reference, |rest| with_libseccomp(rest).ok().map(|r| r.program));
+    crate::explain!(
+        format!("compile the seccomp filter: {} rules, {} BPF instructions", profile.syscalls.len(), reference.len()),
+        "libseccomp: seccomp_rule_add, seccomp_export_bpf",
+        "compiled in the parent, before clone: the child only hands the finished program to the kernel"
+    );
+    if !skipped.is_empty() {
+        crate::explain!(
+            format!("skip syscalls this libseccomp does not know: {}", skipped.join(", ")),
+            "seccomp_syscall_resolve_name",
+            "a profile written for a newer kernel must still load; those calls fall to the default action"
+        );
+    }
+    let program = match flat {
+        Some(flat) => {
+            crate::explain!(
+                format!("flatten it: {} → {} instructions, the same answers", reference.len(), flat.len()),
+                "ranges of syscall numbers in a binary search, checked against libseccomp's program",
+                "the kernel's load (check, convert, JIT) takes time in proportion to the length, on every start"
+            );
+            flat
+        }
+        None => reference,
+    };
+    if program.len() > BPF_MAXINSNS {
+        return Err(SeccompError::TooLong { instructions: program.len() });
+    }
+    Ok(CompiledFilter { program, flags, flag_names: profile.flags.clone(), skipped })
+}
+
+/// What libseccomp made of a profile.
+struct Reference {
+    program: Vec<libc::sock_filter>,
+    /// The ABIs the program covers, the native one first.
+    arches: Vec<ScmpArch>,
+    /// Syscall names libseccomp does not know.
+    skipped: Vec<String>,
+}
+
+/// libseccomp's program for `profile`.
+///
+/// Rules are added in order. A syscall name libseccomp does not know is skipped (a profile written for a
+/// newer kernel must still load; runc does the same). A rule whose action equals the default is skipped
+/// too: it changes nothing, and libseccomp refuses it. The comparisons of one rule are ANDed — except that
+/// libseccomp cannot compare one argument twice in a rule, so a rule that does gets one rule per comparison
+/// (ORed), which is what runc does with such profiles.
+fn with_libseccomp(profile: &Seccomp) -> Result<Reference, SeccompError> {
+    let default = scmp_action(profile.default_action, profile.default_errno, "defaultErrnoRet")?;
+    let mut ctx = ScmpFilterContext::new(default).map_err(libseccomp("create a filter"))?;
+    // A binary tree over the syscall numbers instead of one long if-chain: every path through it gets short,
+    // which is what `seccomp(2)` pays for when it runs the filter once for every syscall number of every ABI
+    // to build its allow-bitmap, and what a syscall the bitmap does not settle pays. (It is also what makes
+    // the flattening's thousands of questions cheap.)
+    ctx.set_ctl_optimize(2).map_err(libseccomp("ask for the binary-tree layout"))?;
+    let mut arches = vec![ScmpArch::native()];
+    for (i, name) in profile.architectures.iter().enumerate() {
+        let field = format!("architectures[{i}]");
+        let arch = ScmpArch::from_str(name)
+            .map_err(|_| SeccompError::UnknownArch { field: field.clone(), name: name.clone() })?;
+        ctx.add_arch(arch).map_err(libseccomp(&format!("{field}: add {name}")))?;
+        arches.push(arch);
     }
 
     let mut skipped = Vec::new();
@@ -170,24 +218,7 @@ pub fn compile(profile: &Seccomp) -> Result<CompiledFilter, SeccompError> {
             }
         }
     }
-
-    let program = export_bpf(&ctx)?;
-    if program.len() > BPF_MAXINSNS {
-        return Err(SeccompError::TooLong { instructions: program.len() });
-    }
-    crate::explain!(
-        format!("compile the seccomp filter: {} rules, {} BPF instructions", profile.syscalls.len(), program.len()),
-        "libseccomp: seccomp_rule_add, seccomp_export_bpf",
-        "compiled in the parent, before clone: the child only hands the finished program to the kernel"
-    );
-    if !skipped.is_empty() {
-        crate::explain!(
-            format!("skip syscalls this libseccomp does not know: {}", skipped.join(", ")),
-            "seccomp_syscall_resolve_name",
-            "a profile written for a newer kernel must still load; those calls fall to the default action"
-        );
-    }
-    Ok(CompiledFilter { program, flags, flag_names: profile.flags.clone(), skipped })
+    Ok(Reference { program: export_bpf(&ctx)?, arches, skipped })
 }
 
 /// Install `filter` on the calling process. Runs in the child, as late as the rules allow (see the module doc).
@@ -314,50 +345,11 @@ mod test_bpf {
     pub const AUDIT_AARCH64: u32 = 0xc000_00b7;
     pub const X32_SYSCALL_BIT: i32 = 0x4000_0000;
 
-    /// Run a classic-BPF seccomp program on one `struct seccomp_data`, as the kernel would: what it returns.
-    /// Enough of BPF for what libseccomp emits; an instruction outside it fails the test.
+    /// What the kernel would answer to one syscall: [`bpf::run`] on the filter's program.
     pub fn run(filter: &CompiledFilter, arch: u32, nr: i32, args: [u64; 6]) -> u32 {
-        let mut data = Vec::with_capacity(64);
-        data.extend_from_slice(&nr.to_ne_bytes());
-        data.extend_from_slice(&arch.to_ne_bytes());
-        data.extend_from_slice(&0u64.to_ne_bytes()); // instruction_pointer
-        for arg in args {
-            data.extend_from_slice(&arg.to_ne_bytes());
-        }
-        let word = |offset: u32| {
-            let b = &data[offset as usize..offset as usize + 4];
-            u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-        };
-        let (mut a, mut x, mut mem, mut pc) = (0u32, 0u32, [0u32; 16], 0usize);
-        loop {
-            let insn = filter.program[pc];
-            pc += 1;
-            let (k, jump) = (insn.k, |taken: bool| if taken { insn.jt as usize } else { insn.jf as usize });
-            match insn.code {
-                0x20 => a = word(k),            // ld [k]
-                0x00 => a = k,                  // ld #k
-                0x60 => a = mem[k as usize],    // ld M[k]
-                0x01 => x = k,                  // ldx #k
-                0x61 => x = mem[k as usize],    // ldx M[k]
-                0x02 => mem[k as usize] = a,    // st M[k]
-                0x03 => mem[k as usize] = x,    // stx M[k]
-                0x54 => a &= k,                 // and #k
-                0x44 => a |= k,                 // or #k
-                0x04 => a = a.wrapping_add(k),  // add #k
-                0x07 => x = a,                  // tax
-                0x87 => a = x,                  // txa
-                0x05 => pc += k as usize,       // ja
-                0x15 => pc += jump(a == k),     // jeq #k
-                0x25 => pc += jump(a > k),      // jgt #k
-                0x35 => pc += jump(a >= k),     // jge #k
-                0x45 => pc += jump(a & k != 0), // jset #k
-                0x1d => pc += jump(a == x),     // jeq x
-                0x2d => pc += jump(a > x),      // jgt x
-                0x3d => pc += jump(a >= x),     // jge x
-                0x06 => return k,               // ret #k
-                0x16 => return a,               // ret a
-                code => panic!("BPF instruction {code:#x} at {} is not interpreted by this test", pc - 1),
-            }
+        match bpf::run(&filter.program, arch, nr as u32, &args) {
+            Some(outcome) => outcome.ret,
+            None => panic!("the filter uses an instruction the interpreter does not know, or runs off its end"),
         }
     }
 
