@@ -5,7 +5,9 @@
 //! It cannot read memory, so arguments passed by pointer (a path, `clone3`'s struct) cannot be filtered. Once
 //! installed, a filter stays for the life of the process and everything it `execve`s or forks; filters can be
 //! stacked but never removed. We write rules by syscall *name* (OCI `linux.seccomp`), and libseccomp turns them
-//! into BPF for each ABI the filter covers (x86_64, i386 and x32 use different numbers for the same call).
+//! into BPF for each ABI the filter covers (x86_64, i386 and x32 use different numbers for the same call);
+//! containy then rewrites that program as ranges of numbers, a third of the length and checked to answer the
+//! same ([`flat`]), because the kernel's load time grows with the length and every container start pays it.
 //!
 //! The order matters twice. The filter is compiled in the parent, before `clone3` ([`compile`]): libseccomp
 //! allocates and may fail in ways that should be reported before anything exists, and the child, a copy of a
