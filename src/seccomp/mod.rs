@@ -131,7 +131,6 @@ pub fn compile(profile: &Seccomp) -> Result<CompiledFilter, SeccompError> {
         flags |= bit;
     }
     let Reference { program: reference, arches, skipped } = with_libseccomp(profile)?;
-    let flat = flat::flatten(profile, &arches, &reference, |rest| with_libseccomp(rest).ok().map(|r| r.program));
     crate::explain!(
         format!("compile the seccomp filter: {} rules, {} BPF instructions", profile.syscalls.len(), reference.len()),
         "libseccomp: seccomp_rule_add, seccomp_export_bpf",
@@ -144,6 +143,7 @@ pub fn compile(profile: &Seccomp) -> Result<CompiledFilter, SeccompError> {
             "a profile written for a newer kernel must still load; those calls fall to the default action"
         );
     }
+    let flat = flat::flatten(profile, &arches, &reference, |rest| with_libseccomp(rest).ok().map(|r| r.program));
     let program = match flat {
         Some(flat) => {
             crate::explain!(
